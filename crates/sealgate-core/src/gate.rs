@@ -1,0 +1,245 @@
+//! The gate file: which policies run, pinned how, with what params and limits.
+//!
+//! ```toml
+//! api-version = "sealgate/v1"
+//! name = "ml-release"
+//! fail-on = "high"
+//!
+//! [[policies]]
+//! module = "../../target/policies/pii.wasm"
+//! sha256 = "…64 hex…"
+//! params = { min-severity = "low" }
+//! limits = { fuel = 500000000 }
+//! ```
+//!
+//! Parsing is strict: unknown keys are errors, and every unmet constraint is
+//! reported at once, not just the first.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{InputError, LimitOverrides, SandboxLimits, Severity, Sha256Digest, read_bounded};
+
+/// The only gate file version this build reads.
+pub const API_VERSION: &str = "sealgate/v1";
+
+/// Gate files are small; anything bigger is a mistake or an attack.
+const MAX_GATE_FILE_BYTES: u64 = 1 << 20;
+
+/// A parsed, checked gate file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct GateConfig {
+    /// Must be [`API_VERSION`].
+    pub api_version: String,
+    /// Short name: lowercase letters, digits, `-`, `_`, `.`.
+    pub name: String,
+    /// What the gate is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// A finding at or above this severity fails its policy. Default: `high`.
+    #[serde(default = "default_fail_on")]
+    pub fail_on: Severity,
+    /// Limits for every policy in the gate (each only tightens the default).
+    #[serde(default)]
+    pub limits: LimitOverrides,
+    /// The policies, run in this order.
+    pub policies: Vec<PolicyEntry>,
+}
+
+/// One policy in a gate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct PolicyEntry {
+    /// Path of the component file, relative to the gate file.
+    pub module: PathBuf,
+    /// The pinned SHA-256 of the component file. Checked before compiling.
+    pub sha256: Sha256Digest,
+    /// Params handed to the policy (a JSON object).
+    #[serde(default = "empty_object")]
+    pub params: serde_json::Value,
+    /// Limits for this policy only (each only tightens the gate's).
+    #[serde(default)]
+    pub limits: LimitOverrides,
+}
+
+fn default_fail_on() -> Severity {
+    Severity::High
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(Default::default())
+}
+
+/// Why a gate file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum GateConfigError {
+    /// The file could not be read.
+    #[error(transparent)]
+    Read(#[from] InputError),
+    /// The file is not valid TOML, or has unknown keys or wrong types.
+    #[error("{}: invalid gate file: {message}", path.display())]
+    Parse {
+        /// The gate file.
+        path: PathBuf,
+        /// The parser's message (with line and column).
+        message: String,
+    },
+    /// The file parsed but breaks one or more rules; all of them are listed.
+    #[error("{}: invalid gate file:\n  - {}", path.display(), problems.join("\n  - "))]
+    Invalid {
+        /// The gate file.
+        path: PathBuf,
+        /// Every unmet constraint.
+        problems: Vec<String>,
+    },
+}
+
+impl GateConfig {
+    /// Read and check a gate file. Module paths stay as written; use
+    /// [`GateConfig::module_path`] to resolve them.
+    pub fn load(path: &Path) -> Result<Self, GateConfigError> {
+        let bytes = read_bounded(path, MAX_GATE_FILE_BYTES)?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| GateConfigError::Parse {
+            path: path.to_owned(),
+            message: format!("not UTF-8 text ({e})"),
+        })?;
+        Self::parse(text).map_err(|e| match e {
+            ParseError::Syntax(message) => GateConfigError::Parse { path: path.to_owned(), message },
+            ParseError::Rules(problems) => GateConfigError::Invalid { path: path.to_owned(), problems },
+        })
+    }
+
+    fn parse(text: &str) -> Result<Self, ParseError> {
+        let config: GateConfig = toml::from_str(text).map_err(|e| ParseError::Syntax(e.to_string().trim().to_owned()))?;
+        let problems = config.problems();
+        if problems.is_empty() { Ok(config) } else { Err(ParseError::Rules(problems)) }
+    }
+
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.api_version != API_VERSION {
+            problems.push(format!(
+                "api-version is `{}`; this sealgate reads `{API_VERSION}`",
+                self.api_version
+            ));
+        }
+        let name_ok = !self.name.is_empty()
+            && self.name.len() <= 64
+            && self.name.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.'));
+        if !name_ok {
+            problems.push(format!(
+                "name `{}` must be 1-64 characters of a-z, 0-9, `-`, `_`, `.`",
+                self.name
+            ));
+        }
+        if self.policies.is_empty() {
+            problems.push("no [[policies]]: a gate with no policy cannot pass anything".into());
+        }
+        if let Err(e) = SandboxLimits::default().tightened(&self.limits) {
+            problems.push(format!("[limits]: {e}"));
+        }
+        for (i, p) in self.policies.iter().enumerate() {
+            if !p.params.is_object() {
+                problems.push(format!("policies[{i}].params must be a table"));
+            }
+            if p.module.as_os_str().is_empty() {
+                problems.push(format!("policies[{i}].module is empty"));
+            }
+            if let Err(e) = SandboxLimits::default().tightened(&self.limits).and_then(|l| l.tightened(&p.limits)) {
+                problems.push(format!("policies[{i}].limits: {e}"));
+            }
+        }
+        problems
+    }
+
+    /// The limits for policy `index`: the ceiling tightened by the gate's
+    /// `[limits]`, then by the policy's own.
+    pub fn limits_for(&self, ceiling: &SandboxLimits, index: usize) -> Result<SandboxLimits, crate::LimitError> {
+        let gate = ceiling.tightened(&self.limits)?;
+        match self.policies.get(index) {
+            Some(p) => gate.tightened(&p.limits),
+            None => Ok(gate),
+        }
+    }
+
+    /// Resolve a policy's module path against the directory of the gate file.
+    pub fn module_path(gate_file: &Path, entry: &PolicyEntry) -> PathBuf {
+        match gate_file.parent() {
+            Some(dir) if entry.module.is_relative() => dir.join(&entry.module),
+            _ => entry.module.clone(),
+        }
+    }
+}
+
+enum ParseError {
+    Syntax(String),
+    Rules(Vec<String>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PIN: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+    fn parse(text: &str) -> Result<GateConfig, ParseError> {
+        GateConfig::parse(text)
+    }
+
+    #[test]
+    fn parses_a_complete_gate() {
+        let g = parse(&format!(
+            r#"
+            api-version = "sealgate/v1"
+            name = "ml-release"
+            fail-on = "medium"
+            limits = {{ fuel = 1000 }}
+            [[policies]]
+            module = "pii.wasm"
+            sha256 = "sha256:{PIN}"
+            params = {{ columns = ["x"] }}
+            limits = {{ timeout-ms = 100 }}
+            "#
+        ))
+        .ok()
+        .unwrap();
+        assert_eq!(g.fail_on, Severity::Medium);
+        assert_eq!(g.policies[0].params["columns"][0], "x");
+        let l = g.limits_for(&SandboxLimits::default(), 0).unwrap();
+        assert_eq!((l.fuel, l.timeout.as_millis()), (1000, 100));
+        let path = GateConfig::module_path(Path::new("examples/gates/g.toml"), &g.policies[0]);
+        assert_eq!(path, Path::new("examples/gates/pii.wasm"));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let Err(ParseError::Syntax(msg)) = parse(&format!(
+            "api-version = \"sealgate/v1\"\nname = \"g\"\nfial-on = \"high\"\n[[policies]]\nmodule = \"m\"\nsha256 = \"{PIN}\""
+        )) else {
+            panic!("unknown key accepted")
+        };
+        assert!(msg.contains("fial-on"), "{msg}");
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let Err(ParseError::Rules(problems)) = parse(
+            "api-version = \"sealgate/v9\"\nname = \"Bad Name\"\npolicies = []\nlimits = { fuel = 99999999999999 }",
+        ) else {
+            panic!("invalid gate accepted")
+        };
+        assert_eq!(problems.len(), 4, "{problems:#?}");
+    }
+
+    #[test]
+    fn bad_pin_is_a_parse_error() {
+        let Err(ParseError::Syntax(msg)) =
+            parse("api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"m\"\nsha256 = \"abc\"")
+        else {
+            panic!("bad pin accepted")
+        };
+        assert!(msg.contains("not a sha256 digest"), "{msg}");
+    }
+}

@@ -1,0 +1,78 @@
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// Why an input file could not be read.
+///
+/// Every variant names the file, so a CLI can print it as is.
+#[derive(Debug, thiserror::Error)]
+pub enum InputError {
+    /// The file does not exist or cannot be opened.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the OS said.
+        source: std::io::Error,
+    },
+    /// A directory (or other non-file) was given where a file is expected.
+    #[error("{} is not a regular file", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// The file is larger than the cap for this kind of input.
+    #[error("{} is larger than the {limit}-byte limit for this input", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The cap in bytes.
+        limit: u64,
+    },
+}
+
+/// Read a whole regular file, refusing it if it exceeds `limit` bytes.
+///
+/// The cap is enforced while reading (not only from the file's metadata), so a
+/// file that grows, or a special file that reports size 0, cannot exhaust memory.
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+    let io = |source| InputError::Io { path: path.to_owned(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(InputError::NotAFile { path: path.to_owned() });
+    }
+    if meta.len() > limit {
+        return Err(InputError::TooLarge { path: path.to_owned(), limit });
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut buf).map_err(io)?;
+    if buf.len() as u64 > limit {
+        return Err(InputError::TooLarge { path: path.to_owned(), limit });
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_within_limit_and_refuses_beyond() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        std::fs::write(&p, b"12345").unwrap();
+        assert_eq!(read_bounded(&p, 5).unwrap(), b"12345");
+        let err = read_bounded(&p, 4).unwrap_err();
+        assert!(matches!(err, InputError::TooLarge { limit: 4, .. }), "{err}");
+        assert!(err.to_string().contains(&p.display().to_string()));
+    }
+
+    #[test]
+    fn refuses_directories_and_names_missing_files() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(read_bounded(dir.path(), 10), Err(InputError::NotAFile { .. })));
+        let missing = dir.path().join("nope.json");
+        let err = read_bounded(&missing, 10).unwrap_err();
+        assert!(err.to_string().contains("nope.json"), "{err}");
+    }
+}
