@@ -1,1 +1,63 @@
-//! placeholder
+//! The sandboxed host that runs sealgate policies.
+//!
+//! A policy is a WebAssembly component targeting the `gate-policy` world in
+//! `wit/policy.wit`. This crate:
+//!
+//! 1. **loads** a component file: refuses it unless its SHA-256 equals the pin
+//!    *before* compiling it, refuses any import outside what the host offers
+//!    (naming it), and compiles it once per [`PolicyEngine`] (with an optional
+//!    content-addressed on-disk cache of precompiled code, see [`cache`]);
+//! 2. **evaluates** it in a fresh `Store` per call, from a reused `InstancePre`,
+//!    so nothing leaks between evaluations, under the hard limits of
+//!    [`SandboxLimits`](sealgate_core::SandboxLimits) (fuel, wall-clock
+//!    deadline, memory, tables, instances, output and log size), all applied in
+//!    one place: [`sandbox`];
+//! 3. grants **no ambient capability**: the host interface offers a bounded log
+//!    and regex matching; components from standard toolchains that import WASI
+//!    get a WASI context with no files, no environment, no arguments, no
+//!    sockets, a clock frozen at the evaluation time and deterministic
+//!    "randomness".
+//!
+//! ```no_run
+//! use sealgate_core::{EvaluationContext, SandboxLimits, Sha256Digest};
+//! use sealgate_engine::{EngineConfig, PolicyEngine};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = PolicyEngine::new(EngineConfig::default())?;
+//! let pin: Sha256Digest = "…".parse()?;
+//! let policy = engine.load("pii.wasm".as_ref(), &pin)?;
+//! policy.validate_params(r#"{}"#)?;
+//! let eval = policy.evaluate(
+//!     r#"{"api_version":"sealgate/metadata/v1"}"#,
+//!     "{}",
+//!     &EvaluationContext::now("my-gate"),
+//!     &SandboxLimits::default(),
+//! );
+//! println!("{:?}", eval.verdict);
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+pub mod cache;
+mod engine;
+mod error;
+mod host;
+mod module;
+pub mod sandbox;
+
+pub use engine::{EngineConfig, PolicyEngine};
+pub use error::{EvalError, LoadError};
+pub use module::{CacheStatus, Evaluation, PolicyInfo, PolicyModule};
+/// The wasmtime this engine is built on; use it rather than your own so both agree.
+pub use wasmtime;
+
+/// Generated bindings of the `gate-policy` world.
+mod bindings {
+    wasmtime::component::bindgen!({
+        path: "../../wit",
+        world: "gate-policy",
+    });
+}
+
+/// The WIT package the host implements, as it appears in import names.
+pub const CONTRACT_PACKAGE: &str = "sealgate:policy@0.1.0";

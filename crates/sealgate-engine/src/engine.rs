@@ -1,0 +1,227 @@
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sealgate_core::{SandboxLimits, Sha256Digest, read_bounded};
+use wasmtime::component::{Component, HasSelf, Linker};
+
+use crate::bindings::{GatePolicy, GatePolicyPre};
+use crate::cache::PrecompiledCache;
+use crate::error::LoadError;
+use crate::host::RegexCache;
+use crate::module::{CacheStatus, PolicyModule};
+use crate::sandbox::{EPOCH_TICK, HostState};
+
+/// How a [`PolicyEngine`] is set up.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// The loosest limits any evaluation may run under. Gate files can only
+    /// tighten them. Default: [`SandboxLimits::default`].
+    pub ceiling: SandboxLimits,
+    /// Directory of precompiled components, or `None` to compile every time.
+    /// Default: `None`. It must be writable only by the user running the gate:
+    /// whoever can write it can run native code in the gate (see [`crate::cache`]).
+    pub cache_dir: Option<PathBuf>,
+    /// Largest component file accepted, checked before hashing or compiling.
+    /// Default: 32 MiB (the PII policy is about 200 KiB).
+    pub max_component_bytes: u64,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self { ceiling: SandboxLimits::default(), cache_dir: None, max_component_bytes: 32 << 20 }
+    }
+}
+
+/// Compiles policy components and hands out [`PolicyModule`]s that evaluate
+/// them. One per process is enough; it is cheap to clone and `Send + Sync`.
+#[derive(Clone)]
+pub struct PolicyEngine {
+    pub(crate) engine: wasmtime::Engine,
+    linker: Arc<Linker<HostState>>,
+    pub(crate) regex: Arc<RegexCache>,
+    pub(crate) config: Arc<EngineConfig>,
+    cache: Option<Arc<PrecompiledCache>>,
+}
+
+/// WASI interfaces the deny-all context answers. Importing them is allowed
+/// because standard toolchains import them even for pure computation; what
+/// they grant is nothing (see `sandbox::deny_all_wasi`).
+const WASI_INTERFACES: &[&str] = &[
+    "wasi:cli/environment",
+    "wasi:cli/exit",
+    "wasi:cli/stdin",
+    "wasi:cli/stdout",
+    "wasi:cli/stderr",
+    "wasi:cli/terminal-input",
+    "wasi:cli/terminal-output",
+    "wasi:cli/terminal-stdin",
+    "wasi:cli/terminal-stdout",
+    "wasi:cli/terminal-stderr",
+    "wasi:clocks/monotonic-clock",
+    "wasi:clocks/wall-clock",
+    "wasi:filesystem/types",
+    "wasi:filesystem/preopens",
+    "wasi:io/error",
+    "wasi:io/poll",
+    "wasi:io/streams",
+    "wasi:random/random",
+    "wasi:random/insecure",
+    "wasi:random/insecure-seed",
+    "wasi:sockets/network",
+    "wasi:sockets/instance-network",
+    "wasi:sockets/tcp",
+    "wasi:sockets/tcp-create-socket",
+    "wasi:sockets/udp",
+    "wasi:sockets/udp-create-socket",
+    "wasi:sockets/ip-name-lookup",
+];
+
+/// Is `import` (e.g. `wasi:io/streams@0.2.3`) something the host offers?
+fn is_offered(import: &str) -> bool {
+    let (name, version) = import.split_once('@').unwrap_or((import, ""));
+    match name {
+        "sealgate:policy/host" | "sealgate:policy/types" => version == "0.1.0",
+        _ => version.starts_with("0.2.") && WASI_INTERFACES.contains(&name),
+    }
+}
+
+impl PolicyEngine {
+    /// Set up the engine: fuel metering and epoch interruption always on, and
+    /// a background thread that advances the epoch every 10 ms for as long as
+    /// the engine (or any module compiled by it) lives.
+    pub fn new(config: EngineConfig) -> Result<Self, LoadError> {
+        let mut wasm = wasmtime::Config::new();
+        wasm.wasm_component_model(true)
+            .consume_fuel(true)
+            .epoch_interruption(true)
+            // Deep recursion traps at 1 MiB of wasm stack rather than
+            // exhausting the host thread's stack.
+            .max_wasm_stack(1 << 20);
+        let engine = wasmtime::Engine::new(&wasm).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+
+        let mut linker = Linker::<HostState>::new(&engine);
+        GatePolicy::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+
+        spawn_epoch_ticker(engine.weak());
+        let cache = config.cache_dir.as_deref().map(|d| Arc::new(PrecompiledCache::new(d, &engine)));
+        Ok(Self {
+            engine,
+            linker: Arc::new(linker),
+            regex: Arc::default(),
+            config: Arc::new(config),
+            cache,
+        })
+    }
+
+    /// The engine's configuration.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Load a policy component from `path`, refusing it unless its SHA-256 is
+    /// `pin`. The pin is checked before anything parses or compiles the file.
+    pub fn load(&self, path: &Path, pin: &Sha256Digest) -> Result<PolicyModule, LoadError> {
+        let bytes = read_bounded(path, self.config.max_component_bytes)?;
+        let actual = Sha256Digest::of_bytes(&bytes);
+        if actual != *pin {
+            return Err(LoadError::PinMismatch { path: path.to_owned(), expected: *pin, actual });
+        }
+        self.load_verified(path, bytes, actual)
+    }
+
+    /// Load a component without a pin, for `sealgate policy inspect` and for
+    /// computing a pin. Never use this for a gate.
+    pub fn load_unpinned(&self, path: &Path) -> Result<PolicyModule, LoadError> {
+        let bytes = read_bounded(path, self.config.max_component_bytes)?;
+        let digest = Sha256Digest::of_bytes(&bytes);
+        self.load_verified(path, bytes, digest)
+    }
+
+    fn load_verified(&self, path: &Path, bytes: Vec<u8>, digest: Sha256Digest) -> Result<PolicyModule, LoadError> {
+        if !has_component_header(&bytes) {
+            return Err(LoadError::NotAComponent {
+                path: path.to_owned(),
+                reason: describe_non_component(&bytes),
+            });
+        }
+        let not_component = |e: wasmtime::Error| LoadError::NotAComponent {
+            path: path.to_owned(),
+            reason: format!("{e:#}"),
+        };
+        let (component, cache_status) = match &self.cache {
+            Some(cache) => cache.load_or_compile(&digest, &bytes).map_err(not_component)?,
+            None => (Component::new(&self.engine, &bytes).map_err(not_component)?, CacheStatus::Disabled),
+        };
+        drop(bytes);
+
+        let ty = component.component_type();
+        let imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        if let Some(bad) = imports.iter().find(|i| !is_offered(i)) {
+            return Err(LoadError::ForbiddenImport { path: path.to_owned(), import: bad.clone() });
+        }
+        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld { path: path.to_owned(), reason: format!("{e:#}") };
+        let pre = self.linker.instantiate_pre(&component).map_err(wrong_world)?;
+        let pre = GatePolicyPre::new(pre).map_err(wrong_world)?;
+        let uses_wasi = imports.iter().any(|i| i.starts_with("wasi:"));
+        PolicyModule::new(self.clone(), path.to_owned(), digest, pre, imports, exports, uses_wasi, cache_status)
+    }
+}
+
+/// Cheap structural check so that a core module or random bytes get a plain
+/// message instead of a parser error from deep inside wasmtime.
+fn has_component_header(bytes: &[u8]) -> bool {
+    // Magic `\0asm`, then the component-model version/layer word 0x0d 0x00 0x01 0x00.
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [0x0d, 0x00, 0x01, 0x00]
+}
+
+fn describe_non_component(bytes: &[u8]) -> String {
+    if bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[4..8] == [0x01, 0x00, 0x00, 0x00] {
+        "this is a core WebAssembly module, not a component; build it with `sealgate policy build` \
+         (or `wasm-tools component new`)"
+            .into()
+    } else if bytes.len() < 8 {
+        format!("only {} bytes: truncated or empty", bytes.len())
+    } else {
+        "no WebAssembly component header (is this the right file?)".into()
+    }
+}
+
+fn spawn_epoch_ticker(weak: wasmtime::EngineWeak) {
+    // Detached on purpose: it ends by itself within one tick of the last
+    // handle to the engine being dropped.
+    let _ = std::thread::Builder::new().name("sealgate-epoch".into()).spawn(move || {
+        loop {
+            std::thread::sleep(EPOCH_TICK);
+            match weak.upgrade() {
+                Some(engine) => engine.increment_epoch(),
+                None => return,
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offers_only_the_contract_and_wasi_p2() {
+        assert!(is_offered("sealgate:policy/host@0.1.0"));
+        assert!(is_offered("wasi:io/streams@0.2.3"));
+        assert!(!is_offered("sealgate:policy/host@0.2.0"));
+        assert!(!is_offered("wasi:http/outgoing-handler@0.2.3"));
+        assert!(!is_offered("wasi:io/streams@0.3.0"));
+        assert!(!is_offered("evil:net/socket"));
+    }
+
+    #[test]
+    fn recognises_components_and_core_modules() {
+        assert!(has_component_header(b"\0asm\x0d\x00\x01\x00"));
+        assert!(!has_component_header(b"\0asm\x01\x00\x00\x00"));
+        assert!(describe_non_component(b"\0asm\x01\x00\x00\x00").contains("core WebAssembly module"));
+        assert!(describe_non_component(b"\0as").contains("truncated"));
+    }
+}

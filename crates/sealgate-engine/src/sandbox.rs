@@ -1,0 +1,271 @@
+//! Where an evaluation's `Store` is made, and every limit applied.
+//!
+//! This is the one place that turns [`SandboxLimits`] into wasmtime settings:
+//!
+//! | limit            | enforced by                                              |
+//! |------------------|----------------------------------------------------------|
+//! | `fuel`           | `Store::set_fuel` (engine built with `consume_fuel`)     |
+//! | `timeout`        | `Store::set_epoch_deadline`; the engine ticks every [`EPOCH_TICK`] |
+//! | `memory_bytes`   | [`SandboxLimiter::memory_growing`], traps on refusal     |
+//! | `table_elements` | [`SandboxLimiter::table_growing`], traps on refusal      |
+//! | `instances`      | [`SandboxLimiter`] caps instances, tables and memories   |
+//! | `output_bytes`   | checked on the lifted verdict (`module.rs`)              |
+//! | `log_bytes`      | the bounded log and the stdout/stderr pipes              |
+//!
+//! What the limiter does *not* bound: host memory used to lift the verdict out
+//! of the guest (bounded by the guest's own memory limit) and time spent inside
+//! host calls (bounded per call by the regex size and input caps, and overall
+//! by the epoch deadline, which fires as soon as the guest runs again).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sealgate_core::{LogLine, SandboxLimits};
+use wasmtime::component::ResourceTable;
+use wasmtime::{ResourceLimiter, Store};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::host::RegexCache;
+
+/// How often the engine's epoch advances; the timeout's granularity.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Everything one evaluation's `Store` holds. Created fresh per evaluation.
+pub struct HostState {
+    pub(crate) limiter: SandboxLimiter,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) log: BoundedLog,
+    pub(crate) regex: Arc<RegexCache>,
+    pub(crate) stdout: MemoryOutputPipe,
+    pub(crate) stderr: MemoryOutputPipe,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl HostState {
+    /// The log lines, with captured stdout and stderr appended.
+    pub(crate) fn take_log(&mut self) -> Vec<LogLine> {
+        for (level, pipe) in [("stdout", &self.stdout), ("stderr", &self.stderr)] {
+            let bytes = pipe.contents();
+            if !bytes.is_empty() {
+                self.log.push(level, &String::from_utf8_lossy(&bytes));
+            }
+        }
+        self.log.finish()
+    }
+}
+
+/// Create the `Store` for one evaluation, with every limit in place.
+///
+/// `now_unix` is the evaluation time: WASI's wall clock is frozen at it, so a
+/// policy that reads the clock sees the same instant the context reports.
+pub(crate) fn new_store(
+    engine: &wasmtime::Engine,
+    limits: &SandboxLimits,
+    regex: Arc<RegexCache>,
+    now_unix: i64,
+) -> Result<Store<HostState>, wasmtime::Error> {
+    let pipe_cap = limits.log_bytes as usize;
+    let stdout = MemoryOutputPipe::new(pipe_cap);
+    let stderr = MemoryOutputPipe::new(pipe_cap);
+    let wasi = deny_all_wasi(now_unix, stdout.clone(), stderr.clone());
+    let state = HostState {
+        limiter: SandboxLimiter::new(limits),
+        wasi,
+        table: ResourceTable::new(),
+        log: BoundedLog::new(limits.log_bytes as usize),
+        regex,
+        stdout,
+        stderr,
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.set_fuel(limits.fuel)?;
+    let ticks = limits.timeout.as_millis().div_ceil(EPOCH_TICK.as_millis()).max(1) as u64;
+    store.set_epoch_deadline(ticks);
+    store.epoch_deadline_trap();
+    Ok(store)
+}
+
+/// A WASI context that grants nothing: no preopened directories, no
+/// environment, no arguments, closed stdin, no network (TCP, UDP and name
+/// lookup off), stdout/stderr captured into bounded buffers, wall clock frozen
+/// at the evaluation time, monotonic clock stopped, and a fixed byte cycle in
+/// place of randomness (so a policy cannot be nondeterministic through WASI).
+fn deny_all_wasi(now_unix: i64, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe) -> WasiCtx {
+    WasiCtx::builder()
+        .stdout(stdout)
+        .stderr(stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .socket_addr_check(|_, _| Box::pin(async { false }))
+        .wall_clock(FrozenClock(now_unix.max(0) as u64))
+        .monotonic_clock(FrozenClock(0))
+        .secure_random(wasmtime_wasi::random::Deterministic::new(DETERMINISTIC_BYTES.to_vec()))
+        .insecure_random(wasmtime_wasi::random::Deterministic::new(DETERMINISTIC_BYTES.to_vec()))
+        .insecure_random_seed(0)
+        .build()
+}
+
+/// The "random" bytes WASI hands out: fixed, so evaluations replay exactly.
+const DETERMINISTIC_BYTES: [u8; 8] = [0x5e, 0xa1, 0x6a, 0x7e, 0x5e, 0xa1, 0x6a, 0x7e];
+
+struct FrozenClock(u64);
+
+impl wasmtime_wasi::HostWallClock for FrozenClock {
+    fn resolution(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+    fn now(&self) -> Duration {
+        Duration::from_secs(self.0)
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+    fn resolution(&self) -> u64 {
+        1_000_000_000
+    }
+    fn now(&self) -> u64 {
+        self.0
+    }
+}
+
+/// The memory, table and instance limits of one evaluation. Refusing a growth
+/// traps (rather than returning -1 to the guest) and records which limit was
+/// hit, so the ERROR names it.
+pub struct SandboxLimiter {
+    memory_bytes: usize,
+    table_elements: usize,
+    instances: usize,
+    /// The limit that stopped the guest, if any.
+    pub(crate) hit: Option<String>,
+}
+
+impl SandboxLimiter {
+    fn new(limits: &SandboxLimits) -> Self {
+        Self {
+            memory_bytes: usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX),
+            table_elements: usize::try_from(limits.table_elements).unwrap_or(usize::MAX),
+            instances: limits.instances as usize,
+            hit: None,
+        }
+    }
+}
+
+impl ResourceLimiter for SandboxLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_bytes || maximum.is_some_and(|m| desired > m) {
+            let msg = format!(
+                "linear memory would grow to {desired} bytes, over the {}-byte limit (limit `memory-bytes`)",
+                self.memory_bytes
+            );
+            self.hit = Some(msg.clone());
+            wasmtime::bail!(msg);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.table_elements || maximum.is_some_and(|m| desired > m) {
+            let msg = format!(
+                "a table would grow to {desired} elements, over the {}-element limit (limit `table-elements`)",
+                self.table_elements
+            );
+            self.hit = Some(msg.clone());
+            wasmtime::bail!(msg);
+        }
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        self.instances
+    }
+
+    fn tables(&self) -> usize {
+        self.instances
+    }
+
+    fn memories(&self) -> usize {
+        self.instances
+    }
+}
+
+/// A log that keeps at most `cap` bytes of messages, then counts what it drops.
+pub(crate) struct BoundedLog {
+    lines: Vec<LogLine>,
+    used: usize,
+    cap: usize,
+    dropped: usize,
+}
+
+impl BoundedLog {
+    fn new(cap: usize) -> Self {
+        Self { lines: Vec::new(), used: 0, cap, dropped: 0 }
+    }
+
+    pub(crate) fn push(&mut self, level: &str, message: &str) {
+        let room = self.cap.saturating_sub(self.used);
+        if room == 0 {
+            self.dropped += 1;
+            return;
+        }
+        let mut end = message.len().min(room);
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.used += end;
+        self.lines.push(LogLine { level: level.to_owned(), message: message[..end].to_owned() });
+        if end < message.len() {
+            self.dropped += 1;
+        }
+    }
+
+    fn finish(&mut self) -> Vec<LogLine> {
+        let mut lines = std::mem::take(&mut self.lines);
+        if self.dropped > 0 {
+            lines.push(LogLine {
+                level: "warn".into(),
+                message: format!(
+                    "log truncated: {} line(s) cut or dropped past the {}-byte limit (limit `log-bytes`)",
+                    self.dropped, self.cap
+                ),
+            });
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_is_bounded_and_says_so() {
+        let mut log = BoundedLog::new(10);
+        log.push("info", "12345");
+        log.push("info", "6789é-overflow");
+        log.push("info", "dropped");
+        let lines = log.finish();
+        assert_eq!(lines[0].message, "12345");
+        assert_eq!(lines[1].message, "6789"); // cut before the 2-byte `é`
+        assert!(lines.last().unwrap().message.contains("2 line(s)"));
+        assert_eq!(lines.len(), 3);
+    }
+}

@@ -1,0 +1,330 @@
+//! `sealgate.pii`: personal data in artifact metadata.
+//!
+//! - **Column names** in the artifact's schema (`/schema/inputs`,
+//!   `/schema/outputs`) and in its datasets' schemas (`/datasets/*/columns`),
+//!   matched against tiered rules (see `rules.rs`). A dataset column that the
+//!   dataset itself declares in `pii_columns` is known, governed personal data:
+//!   an `info` finding, not a violation.
+//! - **Values** in sample rows (`/samples/*/data`), with validators that cut
+//!   false positives: SSN area/group/serial rules, Luhn for card numbers,
+//!   mod-97 for IBANs, a plausible domain for e-mail. Findings never repeat
+//!   the value; they mask it.
+//! - **Exemptions**: a column whose `privacy.treatment` is one of
+//!   [`EXEMPT_TREATMENTS`], or whose name is in the `exempt-columns` param, is
+//!   not a finding. Every finding says how to exempt.
+
+mod rules;
+mod validators;
+
+use std::collections::BTreeSet;
+
+use sealgate_policy_sdk::{Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy, pointer_escape};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+use rules::{ColumnRule, Tier};
+
+/// Treatments that make a column's personal data acceptable to ship.
+pub const EXEMPT_TREATMENTS: &[&str] = &[
+    "reviewed", "pseudonymised", "pseudonymized", "hashed", "tokenised", "tokenized", "encrypted", "masked",
+    "synthetic", "not-personal",
+];
+
+/// Params of `sealgate.pii`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Params {
+    /// Replace the built-in column rules entirely.
+    #[serde(default)]
+    rules: Option<Vec<ColumnRule>>,
+    /// Rules added after the built-in (or replacing) ones.
+    #[serde(default)]
+    extra_rules: Vec<ColumnRule>,
+    /// Categories to switch off, e.g. `["ip-address"]`.
+    #[serde(default)]
+    disable: Vec<String>,
+    /// Severity of `sensitive` columns without their own. Default: high.
+    #[serde(default = "high", deserialize_with = "de_severity")]
+    sensitive_severity: Severity,
+    /// Severity of `non-sensitive` columns without their own. Default: medium.
+    #[serde(default = "medium", deserialize_with = "de_severity")]
+    non_sensitive_severity: Severity,
+    /// Column names that are exempt wherever they appear (exact match).
+    #[serde(default)]
+    exempt_columns: Vec<String>,
+    /// Scan sample values. Default: true.
+    #[serde(default = "yes")]
+    scan_values: bool,
+    /// Most sample cells scanned; past it the log says so. Default: 10 000.
+    #[serde(default = "max_values")]
+    max_values: usize,
+}
+
+fn high() -> Severity {
+    Severity::High
+}
+fn medium() -> Severity {
+    Severity::Medium
+}
+fn yes() -> bool {
+    true
+}
+fn max_values() -> usize {
+    10_000
+}
+
+fn parse_severity(s: &str) -> Result<Severity, String> {
+    Ok(match s {
+        "info" => Severity::Info,
+        "low" => Severity::Low,
+        "medium" => Severity::Medium,
+        "high" => Severity::High,
+        "critical" => Severity::Critical,
+        _ => return Err(format!("unknown severity `{s}`: expected info, low, medium, high or critical")),
+    })
+}
+
+fn de_severity<'de, D: Deserializer<'de>>(d: D) -> Result<Severity, D::Error> {
+    parse_severity(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+}
+
+pub(crate) fn de_severity_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Severity>, D::Error> {
+    de_severity(d).map(Some)
+}
+
+const PARAMS_SCHEMA: &str = r##"{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "$defs": {
+    "severity": {"enum": ["info", "low", "medium", "high", "critical"]},
+    "rule": {
+      "type": "object",
+      "additionalProperties": false,
+      "required": ["category", "pattern", "tier"],
+      "properties": {
+        "category": {"type": "string", "pattern": "^[a-z0-9-]+$"},
+        "pattern": {"type": "string", "description": "Rust regex over the normalised column name (lowercase words joined by _)"},
+        "tier": {"enum": ["sensitive", "non-sensitive"]},
+        "severity": {"$ref": "#/$defs/severity"}
+      }
+    }
+  },
+  "properties": {
+    "rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}, "description": "replace the built-in column rules"},
+    "extra-rules": {"type": "array", "items": {"$ref": "#/$defs/rule"}, "description": "added after the built-in rules"},
+    "disable": {"type": "array", "items": {"type": "string"}, "description": "categories to switch off"},
+    "sensitive-severity": {"$ref": "#/$defs/severity", "default": "high"},
+    "non-sensitive-severity": {"$ref": "#/$defs/severity", "default": "medium"},
+    "exempt-columns": {"type": "array", "items": {"type": "string"}},
+    "scan-values": {"type": "boolean", "default": true},
+    "max-values": {"type": "integer", "minimum": 0, "default": 10000}
+  }
+}"##;
+
+impl Params {
+    fn rules(&self) -> Vec<ColumnRule> {
+        let mut rules = self.rules.clone().unwrap_or_else(rules::builtin);
+        rules.extend(self.extra_rules.iter().cloned());
+        rules.retain(|r| !self.disable.contains(&r.category));
+        rules
+    }
+
+    fn severity(&self, rule: &ColumnRule) -> Severity {
+        rule.severity.unwrap_or(match rule.tier {
+            Tier::Sensitive => self.sensitive_severity,
+            Tier::NonSensitive => self.non_sensitive_severity,
+        })
+    }
+}
+
+struct Pii;
+
+impl Policy for Pii {
+    type Params = Params;
+
+    const INFO: PolicyInfo = PolicyInfo {
+        id: "sealgate.pii",
+        version: "0.1.0",
+        summary: "No undeclared personal data in the artifact's schema, dataset schemas or sample values.",
+        params_schema: PARAMS_SCHEMA,
+    };
+
+    fn validate(params: &Params) -> Result<(), String> {
+        let mut problems = Vec::new();
+        for r in params.rules() {
+            if let Err(e) = sealgate_policy_sdk::regex_is_match(&r.pattern, "") {
+                problems.push(format!("rule `{}`: {e}", r.category));
+            }
+            if r.category.is_empty() || !r.category.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+                problems.push(format!("rule category `{}` must be lowercase letters, digits and `-`", r.category));
+            }
+        }
+        let known: BTreeSet<String> = rules::builtin().into_iter().map(|r| r.category).chain(params.extra_rules.iter().map(|r| r.category.clone())).collect();
+        for d in &params.disable {
+            if !known.contains(d) {
+                problems.push(format!("disable: unknown category `{d}`"));
+            }
+        }
+        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+    }
+
+    fn evaluate(doc: &Metadata, params: &Params, _ctx: &Context) -> Result<Report, String> {
+        let rules = params.rules();
+        let mut report = Report::new();
+        for list in ["/schema/inputs", "/schema/outputs"] {
+            for (ptr, col) in doc.items(list) {
+                check_column(&mut report, params, &rules, &ptr, col, None)?;
+            }
+        }
+        for (ds_ptr, ds) in doc.items("/datasets") {
+            let declared: BTreeSet<&str> = ds
+                .get("pii_columns")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .collect();
+            for (ptr, col) in doc.items(&format!("{ds_ptr}/columns")) {
+                check_column(&mut report, params, &rules, &ptr, col, Some(&declared))?;
+            }
+        }
+        if params.scan_values {
+            scan_samples(&mut report, params, doc)?;
+        }
+        Ok(report)
+    }
+}
+
+fn column_name(col: &Value) -> Option<&str> {
+    match col {
+        Value::String(s) => Some(s),
+        Value::Object(o) => o.get("name").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+fn is_exempt(params: &Params, col: &Value, name: &str) -> bool {
+    let treatment = col.pointer("/privacy/treatment").and_then(Value::as_str);
+    treatment.is_some_and(|t| EXEMPT_TREATMENTS.contains(&t)) || params.exempt_columns.iter().any(|c| c == name)
+}
+
+/// Which rule, if any, a column name falls under.
+fn classify<'r>(rules: &'r [ColumnRule], name: &str) -> Result<Option<&'r ColumnRule>, String> {
+    let normalised = rules::normalise(name);
+    for r in rules {
+        if sealgate_policy_sdk::regex_is_match(&r.pattern, &normalised)? {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
+}
+
+fn check_column(
+    report: &mut Report,
+    params: &Params,
+    rules: &[ColumnRule],
+    ptr: &str,
+    col: &Value,
+    declared: Option<&BTreeSet<&str>>,
+) -> Result<(), String> {
+    let Some(name) = column_name(col) else { return Ok(()) };
+    let Some(rule) = classify(rules, name)? else { return Ok(()) };
+    let name_ptr = if col.is_object() { format!("{ptr}/name") } else { ptr.to_owned() };
+    if is_exempt(params, col, name) {
+        return Ok(());
+    }
+    let tier = match rule.tier {
+        Tier::Sensitive => "sensitive",
+        Tier::NonSensitive => "non-sensitive",
+    };
+    if declared.is_some_and(|d| d.contains(name)) {
+        report.finding(
+            &format!("pii.declared.{}", rule.category),
+            Severity::Info,
+            &name_ptr,
+            format!("column `{name}` holds declared personal data ({}, {tier})", rule.category),
+            "declared personal data is governed by the retention policy; nothing to do here",
+        );
+        return Ok(());
+    }
+    let exempt_hint = if col.is_object() {
+        format!("set {ptr}/privacy/treatment to \"hashed\", \"pseudonymised\" or \"reviewed\"")
+    } else {
+        format!("add \"{name}\" to the policy's exempt-columns param")
+    };
+    report.finding(
+        &format!("pii.column.{}", rule.category),
+        params.severity(rule),
+        &name_ptr,
+        format!("column `{name}` looks like personal data: {} ({tier})", rule.category),
+        format!("drop or transform the column before release; if it is already protected, {exempt_hint}"),
+    );
+    Ok(())
+}
+
+/// Value categories, checked in this order; the first that matches wins.
+const VALUE_CHECKS: &[(&str, &str, fn(&str) -> bool, Severity)] = &[
+    ("ssn", r"^\d{3}[- ]\d{2}[- ]\d{4}$", validators::is_valid_ssn, Severity::Critical),
+    ("credit-card", r"^\d[\d -]{11,22}\d$", validators::is_valid_card_number, Severity::Critical),
+    ("iban", r"^[A-Z]{2}\d{2}( ?[A-Z0-9]){11,30}$", validators::is_valid_iban, Severity::Critical),
+    ("email", r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$", validators::is_plausible_email, Severity::High),
+    ("phone", r"^\+[1-9]\d{7,14}$", |_| true, Severity::High),
+];
+
+fn scan_samples(report: &mut Report, params: &Params, doc: &Metadata) -> Result<(), String> {
+    let mut scanned = 0usize;
+    for (sample_ptr, sample) in doc.items("/samples") {
+        let columns: Vec<&str> = sample
+            .get("columns")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|c| c.as_str().unwrap_or(""))
+            .collect();
+        // One finding per (column, category) per sample: a thousand rows of
+        // e-mails are one problem, not a thousand.
+        let mut seen: BTreeSet<(usize, &str)> = BTreeSet::new();
+        for (row_ptr, row) in doc.items(&format!("{sample_ptr}/data")) {
+            let Some(cells) = row.as_array() else { continue };
+            for (c, cell) in cells.iter().enumerate() {
+                if scanned >= params.max_values {
+                    sealgate_policy_sdk::warn(&format!("stopped after {} sample values (max-values)", params.max_values));
+                    return Ok(());
+                }
+                scanned += 1;
+                let text = match cell {
+                    Value::String(s) => s.clone(),
+                    Value::Number(n) if n.is_u64() => n.to_string(),
+                    _ => continue,
+                };
+                let col_name = columns.get(c).copied().unwrap_or("");
+                if params.exempt_columns.iter().any(|e| e == col_name) {
+                    continue;
+                }
+                for (category, shape, valid, severity) in VALUE_CHECKS {
+                    if !sealgate_policy_sdk::regex_is_match(shape, &text)? || !valid(&text) {
+                        continue;
+                    }
+                    if seen.insert((c, category)) {
+                        let where_ = if col_name.is_empty() { format!("column {c}") } else { format!("column `{col_name}`") };
+                        report.finding(
+                            &format!("pii.value.{category}"),
+                            *severity,
+                            &format!("{row_ptr}/{c}"),
+                            format!("sample value in {where_} looks like a real {category} ({})", validators::mask(&text)),
+                            format!(
+                                "remove personal data from the sample (or replace it with synthetic values); if the column is exempt, add \"{}\" to exempt-columns",
+                                pointer_escape(col_name)
+                            ),
+                        );
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+export_policy!(Pii);

@@ -1,0 +1,204 @@
+//! Write a sealgate policy in Rust.
+//!
+//! A policy is a type implementing [`Policy`], exported with [`export_policy!`],
+//! and built into a component with `sealgate policy build DIR`:
+//!
+//! ```ignore
+//! use sealgate_policy_sdk::{export_policy, Context, Metadata, Policy, PolicyInfo, Report, Severity};
+//!
+//! #[derive(serde::Deserialize, Default)]
+//! #[serde(deny_unknown_fields)]
+//! struct Params { max_days: Option<u64> }
+//!
+//! struct Retention;
+//!
+//! impl Policy for Retention {
+//!     type Params = Params;
+//!     const INFO: PolicyInfo = PolicyInfo {
+//!         id: "example.retention",
+//!         version: "0.1.0",
+//!         summary: "A retention period is declared.",
+//!         params_schema: r#"{"type":"object","properties":{"max_days":{"type":"integer"}}}"#,
+//!     };
+//!
+//!     fn evaluate(doc: &Metadata, _params: &Params, _ctx: &Context) -> Result<Report, String> {
+//!         let mut report = Report::new();
+//!         if doc.get("/retention/days").is_none() {
+//!             report.finding("retention.missing", Severity::High, "/retention",
+//!                 "no retention period is declared",
+//!                 "set /retention/days to the number of days the artifact may be kept");
+//!         }
+//!         Ok(report)
+//!     }
+//! }
+//!
+//! export_policy!(Retention);
+//! ```
+//!
+//! Everything a policy needs from outside comes through its arguments; the
+//! only other things it can reach are [`log`] and [`regex_is_match`], which the
+//! host provides.
+
+// Lets the generated bindings name this crate by its public path.
+extern crate self as sealgate_policy_sdk;
+
+use serde::de::DeserializeOwned;
+
+#[doc(hidden)]
+pub use wit_bindgen as __wit_bindgen;
+
+/// Bindings generated from `wit/policy.wit`. Policy code rarely needs them.
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "gate-policy",
+        pub_export_macro: true,
+        export_macro_name: "__export_gate_policy",
+        default_bindings_module: "sealgate_policy_sdk::bindings",
+        runtime_path: "sealgate_policy_sdk::__wit_bindgen::rt",
+    });
+}
+
+mod metadata;
+mod report;
+
+pub use metadata::{Metadata, pointer_escape};
+pub use report::Report;
+
+use bindings::exports::sealgate::policy::policy as wit;
+use bindings::sealgate::policy::{host, types as wit_types};
+
+/// Severity of a finding, lowest first.
+pub use bindings::sealgate::policy::types::Severity;
+
+/// What a policy says about itself.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyInfo {
+    /// Stable identifier, e.g. `sealgate.pii`.
+    pub id: &'static str,
+    /// Version of the rules (semver).
+    pub version: &'static str,
+    /// One line: what it checks.
+    pub summary: &'static str,
+    /// JSON Schema of the params object, as JSON text.
+    pub params_schema: &'static str,
+}
+
+/// What the host tells a policy about this evaluation.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The gate's name.
+    pub gate: String,
+    /// The artifact's digest (`sha256:<hex>`), when known.
+    pub artifact_digest: Option<String>,
+    /// Evaluation time, RFC 3339 UTC.
+    pub evaluated_at: String,
+    /// Evaluation time, seconds since the Unix epoch.
+    pub evaluated_at_unix: i64,
+}
+
+/// A sealgate policy. Implement it, then `export_policy!(YourType);`.
+pub trait Policy {
+    /// The params, deserialised from the gate's `params` table. Use
+    /// `#[serde(deny_unknown_fields)]` so a typo in a gate is refused.
+    type Params: DeserializeOwned;
+
+    /// Who this policy is.
+    const INFO: PolicyInfo;
+
+    /// Extra checks on params beyond what deserialising enforces.
+    fn validate(_params: &Self::Params) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// Evaluate the metadata. `Err` means "I cannot judge this" (an ERROR
+    /// outcome, so the gate fails); findings go in the [`Report`].
+    fn evaluate(doc: &Metadata, params: &Self::Params, ctx: &Context) -> Result<Report, String>;
+}
+
+/// Write a line to the evaluation's log (bounded by the host).
+pub fn log(message: &str) {
+    host::log(host::LogLevel::Info, message);
+}
+
+/// Write a warning to the evaluation's log.
+pub fn warn(message: &str) {
+    host::log(host::LogLevel::Warn, message);
+}
+
+/// Does `pattern` (Rust `regex` syntax) match anywhere in `text`? The host
+/// compiles and caches the pattern; `Err` for an invalid or oversized pattern.
+pub fn regex_is_match(pattern: &str, text: &str) -> Result<bool, String> {
+    host::regex_is_match(pattern, text)
+}
+
+fn parse_params<P: Policy>(params: &str) -> Result<P::Params, String> {
+    serde_json::from_str(params).map_err(|e| format!("invalid params for {}: {e}", P::INFO.id))
+}
+
+#[doc(hidden)]
+pub mod __private {
+    use super::*;
+
+    pub fn info<P: Policy>() -> wit_types::PolicyInfo {
+        wit_types::PolicyInfo {
+            id: P::INFO.id.into(),
+            version: P::INFO.version.into(),
+            summary: P::INFO.summary.into(),
+            params_schema: P::INFO.params_schema.into(),
+        }
+    }
+
+    pub fn validate_params<P: Policy>(params: String) -> Result<(), String> {
+        P::validate(&parse_params::<P>(&params)?)
+    }
+
+    pub fn evaluate<P: Policy>(
+        metadata: String,
+        params: String,
+        ctx: wit_types::Context,
+    ) -> Result<wit_types::Verdict, String> {
+        let params = parse_params::<P>(&params)?;
+        let doc = Metadata::parse(&metadata)?;
+        let ctx = Context {
+            gate: ctx.gate,
+            artifact_digest: ctx.artifact_digest,
+            evaluated_at: ctx.evaluated_at,
+            evaluated_at_unix: ctx.evaluated_at_unix,
+        };
+        P::evaluate(&doc, &params, &ctx).map(Report::into_verdict)
+    }
+
+    /// The `Guest` implementation `export_policy!` wires up.
+    pub struct Adapter<P>(core::marker::PhantomData<P>);
+
+    impl<P: Policy> wit::Guest for Adapter<P> {
+        fn info() -> wit_types::PolicyInfo {
+            info::<P>()
+        }
+        fn validate_params(params: String) -> Result<(), String> {
+            validate_params::<P>(params)
+        }
+        fn evaluate(metadata: String, params: String, ctx: wit_types::Context) -> Result<wit_types::Verdict, String> {
+            evaluate::<P>(metadata, params, ctx)
+        }
+    }
+}
+
+/// Export a [`Policy`] implementation as the component's `policy` interface.
+#[macro_export]
+macro_rules! export_policy {
+    ($policy:ty) => {
+        type __SealgatePolicyExport = $crate::__private::Adapter<$policy>;
+        // Component-model export names do not link on native targets, so a
+        // host build (`cargo test` of the policy's pure logic) only references
+        // the adapter, keeping the policy's code "used".
+        #[cfg(target_arch = "wasm32")]
+        $crate::bindings::__export_gate_policy!(__SealgatePolicyExport with_types_in $crate::bindings);
+        #[cfg(not(target_arch = "wasm32"))]
+        const _: () = {
+            let _ = <__SealgatePolicyExport as $crate::bindings::exports::sealgate::policy::policy::Guest>::evaluate;
+            let _ = <__SealgatePolicyExport as $crate::bindings::exports::sealgate::policy::policy::Guest>::validate_params;
+        };
+    };
+}
