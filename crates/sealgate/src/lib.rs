@@ -1,1 +1,174 @@
-//! placeholder
+//! sealgate's library API: load a gate of sandboxed WebAssembly policies and
+//! evaluate artifact metadata with it.
+//!
+//! ```no_run
+//! use sealgate::{EngineConfig, EvaluationContext, Gate, MetadataDocument, MetadataLimits, PolicyEngine};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = PolicyEngine::new(EngineConfig::default())?;
+//! let gate = Gate::load(&engine, "examples/gates/ml-release.toml".as_ref())?;
+//! let metadata = MetadataDocument::load(
+//!     "examples/metadata/churn-model.json".as_ref(),
+//!     &MetadataLimits::default(),
+//! )?;
+//! let report = gate.evaluate(&metadata, &EvaluationContext::now(gate.name()));
+//! println!("{:?}", report.decision);
+//! # Ok(()) }
+//! ```
+//!
+//! The pieces: [`sealgate_core`] (configs, verdicts, reports, limits),
+//! [`sealgate_metadata`] (the input document), [`sealgate_engine`] (the
+//! wasmtime sandbox). This crate ties them into a [`Gate`].
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+pub use sealgate_core::{
+    EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, LogLine, PolicyOutcome,
+    PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict,
+};
+pub use sealgate_engine::{CacheStatus, EngineConfig, EvalError, LoadError, PolicyEngine, PolicyInfo, PolicyModule};
+pub use sealgate_metadata::{MetadataDocument, MetadataError, MetadataLimits};
+
+/// A gate, loaded: every policy pinned, compiled and its params accepted.
+pub struct Gate {
+    config: GateConfig,
+    path: PathBuf,
+    policies: Vec<GatePolicy>,
+}
+
+/// One policy of a loaded gate.
+pub struct GatePolicy {
+    /// The compiled module.
+    pub module: PolicyModule,
+    /// Its params, as the gate gave them.
+    pub params: serde_json::Value,
+    /// The limits it runs under.
+    pub limits: SandboxLimits,
+    params_json: String,
+}
+
+/// Why a gate could not be loaded. Nothing was evaluated.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// The gate file is unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] GateConfigError),
+    /// A policy's component could not be loaded.
+    #[error("{}: policies[{index}]: {source}", gate.display())]
+    Load {
+        /// The gate file.
+        gate: PathBuf,
+        /// Which policy.
+        index: usize,
+        /// Why.
+        source: LoadError,
+    },
+    /// A policy refused its params.
+    #[error("{}: policies[{index}] ({policy}): params refused: {message}", gate.display())]
+    Params {
+        /// The gate file.
+        gate: PathBuf,
+        /// Which policy.
+        index: usize,
+        /// The policy's id.
+        policy: String,
+        /// The policy's message.
+        message: String,
+    },
+    /// A limit in the gate exceeds the engine's ceiling.
+    #[error("{}: policies[{index}]: {source}", gate.display())]
+    Limits {
+        /// The gate file.
+        gate: PathBuf,
+        /// Which policy.
+        index: usize,
+        /// Why.
+        source: sealgate_core::LimitError,
+    },
+}
+
+impl Gate {
+    /// Read a gate file, load and pin every policy, and have each validate its
+    /// params. Fails on the first policy that cannot be used.
+    pub fn load(engine: &PolicyEngine, gate_file: &Path) -> Result<Self, GateError> {
+        let config = GateConfig::load(gate_file)?;
+        let gate = gate_file.to_owned();
+        let mut policies = Vec::with_capacity(config.policies.len());
+        for (index, entry) in config.policies.iter().enumerate() {
+            let limits = config
+                .limits_for(&engine.config().ceiling, index)
+                .map_err(|source| GateError::Limits { gate: gate.clone(), index, source })?;
+            let module = engine
+                .load(&GateConfig::module_path(gate_file, entry), &entry.sha256)
+                .map_err(|source| GateError::Load { gate: gate.clone(), index, source })?;
+            let params_json = entry.params.to_string();
+            module.validate_params(&params_json).map_err(|e| GateError::Params {
+                gate: gate.clone(),
+                index,
+                policy: module.info().id.clone(),
+                message: match e {
+                    EvalError::Policy(m) => m,
+                    other => other.to_string(),
+                },
+            })?;
+            policies.push(GatePolicy { module, params: entry.params.clone(), limits, params_json });
+        }
+        Ok(Self { config, path: gate, policies })
+    }
+
+    /// The gate's name.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+
+    /// The parsed gate file.
+    pub fn config(&self) -> &GateConfig {
+        &self.config
+    }
+
+    /// Where it was loaded from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Its policies, in order.
+    pub fn policies(&self) -> &[GatePolicy] {
+        &self.policies
+    }
+
+    /// Evaluate every policy on `metadata` and decide. Never fails: a policy
+    /// that cannot give a verdict is an ERROR outcome, and the gate fails.
+    pub fn evaluate(&self, metadata: &MetadataDocument, context: &EvaluationContext) -> GateReport {
+        let results = self
+            .policies
+            .iter()
+            .map(|p| {
+                let eval = p.module.evaluate(metadata.text(), &p.params_json, context, &p.limits);
+                let info = p.module.info();
+                let (outcome, findings, error) = match eval.verdict {
+                    Ok(v) => (PolicyOutcome::judge(&v, self.config.fail_on), v.findings, None),
+                    Err(e) => (PolicyOutcome::Error, Vec::new(), Some(e.to_string())),
+                };
+                PolicyResult {
+                    id: info.id.clone(),
+                    version: info.version.clone(),
+                    module_sha256: *p.module.digest(),
+                    params: p.params.clone(),
+                    outcome,
+                    findings,
+                    error,
+                    log: eval.log,
+                    fuel_consumed: eval.fuel_consumed,
+                }
+            })
+            .collect();
+        GateReport::decide(
+            self.config.name.clone(),
+            self.config.fail_on,
+            *metadata.sha256(),
+            context.clone(),
+            results,
+        )
+    }
+}

@@ -1,0 +1,88 @@
+//! Human-readable output.
+
+use std::io::{self, Write};
+
+use sealgate::{GateReport, PolicyModule, PolicyOutcome};
+
+pub(crate) fn write_text(out: &mut dyn Write, report: &GateReport, metadata_origin: &str) -> io::Result<()> {
+    let decision = match report.decision {
+        sealgate::GateDecision::Passed => "PASSED",
+        sealgate::GateDecision::Failed => "FAILED",
+    };
+    writeln!(out, "gate {}: {decision}", report.gate)?;
+    writeln!(out, "metadata {metadata_origin} (sha256:{})", report.metadata_sha256)?;
+    writeln!(out, "evaluated at {}", report.context.evaluated_at())?;
+    for p in &report.policies {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "  {:<5} {} {}  (module sha256:{}, {} fuel)",
+            p.outcome.label(),
+            p.id,
+            p.version,
+            &p.module_sha256.to_string()[..16],
+            p.fuel_consumed
+        )?;
+        if let Some(e) = &p.error {
+            writeln!(out, "        error: {e}")?;
+        }
+        for f in &p.findings {
+            let at = if f.pointer.is_empty() { "(document)" } else { f.pointer.as_str() };
+            writeln!(out, "        {:<8}  {}  at {at}", f.severity, f.rule_id)?;
+            writeln!(out, "                  {}", f.message)?;
+            writeln!(out, "                  fix: {}", f.remediation)?;
+        }
+        for l in &p.log {
+            writeln!(out, "        log[{}] {}", l.level, l.message.trim_end())?;
+        }
+    }
+    let count = |o| report.policies.iter().filter(|p| p.outcome == o).count();
+    writeln!(out)?;
+    writeln!(
+        out,
+        "{} polic{}: {} passed, {} failed, {} errors. A finding of severity {} or above fails its policy.",
+        report.policies.len(),
+        if report.policies.len() == 1 { "y" } else { "ies" },
+        count(PolicyOutcome::Pass),
+        count(PolicyOutcome::Fail),
+        count(PolicyOutcome::Error),
+        report.fail_on
+    )
+}
+
+pub(crate) fn write_inspect(out: &mut dyn Write, m: &PolicyModule, size: u64, json: bool) -> io::Result<()> {
+    let info = m.info();
+    if json {
+        let doc = serde_json::json!({
+            "id": info.id,
+            "version": info.version,
+            "summary": info.summary,
+            "params_schema": info.params_schema,
+            "sha256": m.digest(),
+            "size_bytes": size,
+            "imports": m.imports(),
+            "exports": m.exports(),
+            "uses_wasi": m.uses_wasi(),
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc)?;
+        return writeln!(out);
+    }
+    writeln!(out, "{} {}", info.id, info.version)?;
+    writeln!(out, "  {}", info.summary)?;
+    writeln!(out, "file     {}", m.path().display())?;
+    writeln!(out, "sha256   {}", m.digest())?;
+    writeln!(out, "size     {size} bytes")?;
+    writeln!(out, "imports  {}", m.imports().join(", "))?;
+    writeln!(out, "exports  {}", m.exports().join(", "))?;
+    writeln!(
+        out,
+        "wasi     {}",
+        if m.uses_wasi() { "imported (answered by a context that grants nothing)" } else { "not imported" }
+    )?;
+    writeln!(out, "params   (JSON Schema)")?;
+    let schema = serde_json::to_string_pretty(&info.params_schema).unwrap_or_default();
+    for line in schema.lines() {
+        writeln!(out, "  {line}")?;
+    }
+    Ok(())
+}
