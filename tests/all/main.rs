@@ -1,1 +1,13 @@
+//! The integration suite: one test binary (one link of wasmtime), one module
+//! per area. Guests are built once per run from `policies/` and
+//! `tests/guests/` by the same code as `sealgate policy build`.
 
+mod support;
+
+mod cache;
+mod cli;
+mod examples;
+mod loading;
+mod pii;
+mod sandbox;
+mod wasi;

@@ -1,0 +1,79 @@
+//! The shipped examples: the release gate on the two example models.
+
+use crate::support::*;
+
+#[test]
+fn pii_model_fails_with_findings_on_email_and_ssn_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = example_gate(dir.path());
+    let meta = repo("examples/metadata/churn-model-pii.json");
+    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["decision"], "FAILED");
+    let policy = &report["policies"][0];
+    assert_eq!(policy["id"], "sealgate.pii");
+    assert_eq!(policy["outcome"], "fail");
+    let findings = policy["findings"].as_array().unwrap();
+    let at = |ptr: &str| findings.iter().find(|f| f["pointer"] == ptr).unwrap_or_else(|| panic!("no finding at {ptr}: {findings:#?}"));
+    assert_eq!(at("/schema/inputs/1/name")["rule_id"], "pii.column.email");
+    assert_eq!(at("/schema/inputs/2/name")["rule_id"], "pii.column.ssn");
+    assert_eq!(at("/schema/inputs/2/name")["severity"], "critical");
+    assert_eq!(at("/schema/inputs/3/name")["rule_id"], "pii.column.phone");
+    // The pointers resolve in the document they point into.
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&meta).unwrap()).unwrap();
+    assert_eq!(doc.pointer("/schema/inputs/1/name").unwrap(), "email");
+    // Non-identifying columns are not findings.
+    assert_eq!(findings.len(), 3, "{findings:#?}");
+    // Every finding says how to exempt.
+    assert!(findings.iter().all(|f| f["remediation"].as_str().unwrap().contains("privacy/treatment")));
+}
+
+#[test]
+fn clean_model_passes_and_text_report_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = example_gate(dir.path());
+    let meta = repo("examples/metadata/churn-model.json");
+    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", stdout(&out), stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("gate ml-release: PASSED\n"), "{text}");
+    assert!(text.contains("PASS  sealgate.pii 0.1.0"), "{text}");
+}
+
+#[test]
+fn text_report_shows_pointer_and_remediation() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = example_gate(dir.path());
+    let meta = repo("examples/metadata/churn-model-pii.json");
+    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.starts_with("gate ml-release: FAILED\n"), "{text}");
+    assert!(text.contains("critical  pii.column.ssn  at /schema/inputs/2/name"), "{text}");
+    assert!(text.contains("fix: drop or transform the column"), "{text}");
+}
+
+#[test]
+fn policy_build_is_reproducible_so_the_example_pin_holds() {
+    // The suite builds policies/pii in its own target dir, from a different
+    // path than the README's command; the bytes must still match the pin.
+    let text = std::fs::read_to_string(repo("examples/gates/ml-release.toml")).unwrap();
+    let gate: toml::Value = toml::from_str(&text).unwrap();
+    let pin = gate["policies"][0]["sha256"].as_str().unwrap();
+    assert_eq!(
+        guests().pii.sha256.to_string(),
+        pin,
+        "policies/pii built to a different sha256 than examples/gates/ml-release.toml pins: \
+         if the policy changed on purpose, update the pin"
+    );
+}
+
+#[test]
+fn example_metadata_documents_are_valid() {
+    for name in ["churn-model", "churn-model-pii"] {
+        let path = repo(&format!("examples/metadata/{name}.json"));
+        sealgate::MetadataDocument::load(&path, &sealgate::MetadataLimits::default())
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+}

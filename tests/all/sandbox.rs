@@ -1,0 +1,116 @@
+//! Every limit and fault ends in ERROR with a reason naming it, the gate never
+//! passes, and the next evaluation in the same process is unaffected.
+
+use sealgate::{GateDecision, GateReport, PolicyOutcome};
+
+use crate::support::*;
+
+/// Assert the single policy ended in ERROR with `needle` in its reason, and
+/// that a healthy evaluation in the same process still passes afterwards.
+fn assert_error(report: &GateReport, needle: &str) {
+    let p = &report.policies[0];
+    assert_eq!(p.outcome, PolicyOutcome::Error, "expected ERROR, got {p:#?}");
+    assert_eq!(report.decision, GateDecision::Failed);
+    let reason = p.error.as_deref().unwrap_or_default();
+    assert!(reason.contains(needle), "reason `{reason}` does not mention `{needle}`");
+    assert!(p.findings.is_empty(), "an ERROR carries no findings");
+    let after = run_hostile("pass", 0, "");
+    assert_eq!(after.decision, GateDecision::Passed, "the engine was harmed: {after:#?}");
+}
+
+#[test]
+fn infinite_loop_runs_out_of_fuel() {
+    assert_error(&run_hostile("spin", 0, "fuel = 50000000"), "limit `fuel`");
+}
+
+#[test]
+fn infinite_loop_hits_the_deadline_when_fuel_is_plenty() {
+    let started = std::time::Instant::now();
+    assert_error(&run_hostile("spin", 0, "timeout-ms = 200"), "limit `timeout-ms`");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn tight_loop_of_host_calls_is_stopped() {
+    let report = run_hostile("host-spin", 0, "fuel = 50000000\ntimeout-ms = 2000");
+    let reason = report.policies[0].error.clone().unwrap_or_default();
+    assert!(reason.contains("limit `fuel`") || reason.contains("limit `timeout-ms`"), "{reason}");
+    assert_error(&report, "limit");
+}
+
+#[test]
+fn trap_and_panic_are_errors() {
+    assert_error(&run_hostile("trap", 0, ""), "unreachable");
+    assert_error(&run_hostile("panic", 0, ""), "policy trapped");
+}
+
+#[test]
+fn deep_recursion_exhausts_the_wasm_stack_not_the_host() {
+    assert_error(&run_hostile("recurse", 0, ""), "stack");
+}
+
+#[test]
+fn memory_growth_stops_at_the_limit() {
+    assert_error(&run_hostile("grow-memory", 0, "memory-bytes = 16777216"), "limit `memory-bytes`");
+    // And at the default limit too.
+    assert_error(&run_hostile("grow-memory", 0, ""), "over the 67108864-byte limit");
+}
+
+#[test]
+fn oversized_verdict_is_refused() {
+    assert_error(&run_hostile("huge-verdict", 300_000, "output-bytes = 100000"), "limit `output-bytes`");
+    assert_error(&run_hostile("many-findings", 20_000, "output-bytes = 100000"), "limit `output-bytes`");
+    // Within the cap it is fine.
+    let ok = run_hostile("huge-verdict", 1_000, "output-bytes = 100000");
+    assert_eq!(ok.policies[0].outcome, PolicyOutcome::Pass, "{ok:#?}");
+}
+
+#[test]
+fn malformed_verdicts_are_errors() {
+    assert_error(&run_hostile("bad-pointer", 0, ""), "not a JSON Pointer");
+    assert_error(&run_hostile("bad-rule-id", 0, ""), "rule id");
+}
+
+#[test]
+fn error_returned_by_the_policy_is_an_error_outcome() {
+    assert_error(&run_hostile("error", 0, ""), "cannot judge this artifact");
+    assert_error(&run_hostile("bad-regex", 0, ""), "invalid pattern");
+}
+
+#[test]
+fn log_is_bounded_and_says_it_was_cut() {
+    let report = run_hostile("log-flood", 100_000, "log-bytes = 4096");
+    let p = &report.policies[0];
+    assert_eq!(p.outcome, PolicyOutcome::Pass, "{:?}", p.error);
+    let kept: usize = p.log.iter().map(|l| l.message.len()).sum();
+    assert!(kept <= 4096 + 200, "kept {kept} bytes of log");
+    assert!(p.log.last().unwrap().message.contains("log truncated"), "{:?}", p.log.last());
+}
+
+#[test]
+fn no_state_survives_between_evaluations() {
+    // The guest counts evaluations in a static; a reused instance would say 2.
+    for _ in 0..3 {
+        let report = run_hostile("count", 0, "");
+        assert_eq!(report.policies[0].findings[0].message, "evaluation 1");
+    }
+}
+
+#[test]
+fn policy_verdict_and_gate_threshold_both_decide() {
+    // The policy fails itself on a low finding: FAIL though below `fail-on`.
+    let failed = run_hostile("fail", 0, "");
+    assert_eq!(failed.policies[0].outcome, PolicyOutcome::Fail);
+    assert_eq!(failed.decision, GateDecision::Failed);
+    // The policy passes but reports a high finding: the gate fails it.
+    let high = run_hostile("finding", 0, "");
+    assert_eq!(high.policies[0].outcome, PolicyOutcome::Fail);
+}
+
+#[test]
+fn evaluation_is_deterministic() {
+    let a = run_hostile("context", 0, "");
+    let b = run_hostile("context", 0, "");
+    assert_eq!(a, b);
+    assert_eq!(a.policies[0].fuel_consumed, b.policies[0].fuel_consumed);
+}

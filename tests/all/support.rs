@@ -1,0 +1,129 @@
+//! Shared fixtures: built guest components, temp gates, and the CLI binary.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use sealgate::{EngineConfig, EvaluationContext, Gate, GateReport, MetadataDocument, MetadataLimits, PolicyEngine, Sha256Digest};
+use sealgate_policy_build::{BuildOptions, Target, build_policy};
+
+pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
+
+pub fn repo(rel: &str) -> PathBuf {
+    Path::new(REPO).join(rel)
+}
+
+/// The shared fixtures beside the checkout (`../shared`).
+pub fn shared(rel: &str) -> PathBuf {
+    Path::new(REPO).join("../shared").join(rel)
+}
+
+/// A component built for the suite.
+pub struct Built {
+    pub path: PathBuf,
+    pub sha256: Sha256Digest,
+}
+
+pub struct Guests {
+    pub pii: Built,
+    pub hostile: Built,
+    pub wasi_probe: Built,
+}
+
+/// Build every guest once per test run (the first caller builds, the rest wait).
+pub fn guests() -> &'static Guests {
+    static GUESTS: OnceLock<Guests> = OnceLock::new();
+    GUESTS.get_or_init(|| {
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+        let build = |dir: &str, target: Target, target_dir: &str| {
+            let opts = BuildOptions {
+                target,
+                target_dir: Some(tmp.join(target_dir)),
+                out_dir: tmp.join("components"),
+                verbose: false,
+            };
+            let b = build_policy(&repo(dir), &opts).unwrap_or_else(|e| panic!("building {dir}: {e}"));
+            Built { path: b.path, sha256: b.sha256 }
+        };
+        Guests {
+            pii: build("policies/pii", Target::Wasm32UnknownUnknown, "policies-target"),
+            hostile: build("tests/guests/hostile", Target::Wasm32UnknownUnknown, "guests-target"),
+            wasi_probe: build("tests/guests/wasi-probe", Target::Wasm32Wasip2, "guests-target"),
+        }
+    })
+}
+
+/// One engine for library-level tests (compiling is the slow part; the
+/// engine is shared like a server would share it).
+pub fn engine() -> &'static PolicyEngine {
+    static ENGINE: OnceLock<PolicyEngine> = OnceLock::new();
+    ENGINE.get_or_init(|| PolicyEngine::new(EngineConfig::default()).expect("engine"))
+}
+
+/// A gate file with one policy, written into `dir`.
+pub fn write_gate(dir: &Path, module: &Path, pin: &Sha256Digest, params: &str, extra: &str) -> PathBuf {
+    let gate = dir.join("gate.toml");
+    let text = format!(
+        "api-version = \"sealgate/v1\"\nname = \"test-gate\"\n{extra}\n[[policies]]\nmodule = {module:?}\nsha256 = \"{pin}\"\nparams = {params}\n",
+        module = module.display().to_string(),
+    );
+    std::fs::write(&gate, text).unwrap();
+    gate
+}
+
+/// Evaluate the hostile guest in `mode` through the library, with `limits`
+/// (a TOML table body, e.g. `fuel = 1000`) applied by the gate.
+pub fn run_hostile(mode: &str, n: u64, limits: &str) -> GateReport {
+    let dir = tempfile::tempdir().unwrap();
+    let g = &guests().hostile;
+    let gate = write_gate(
+        dir.path(),
+        &g.path,
+        &g.sha256,
+        &format!("{{ mode = \"{mode}\", n = {n} }}"),
+        &format!("[limits]\n{limits}"),
+    );
+    let gate = Gate::load(engine(), &gate).unwrap_or_else(|e| panic!("loading gate: {e}"));
+    gate.evaluate(&minimal_metadata(), &EvaluationContext::at("test-gate", 1_795_719_515))
+}
+
+pub fn minimal_metadata() -> MetadataDocument {
+    MetadataDocument::from_bytes(
+        "minimal.json",
+        br#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":"m"}}"#.to_vec(),
+        &MetadataLimits::default(),
+    )
+    .unwrap()
+}
+
+/// The built CLI.
+pub fn sealgate(args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .args(args)
+        .env("SEALGATE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))
+        .output()
+        .expect("run sealgate");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "sealgate panicked: {stderr}");
+    out
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The example release gate with its module path pointed at the suite's build
+/// of `policies/pii` (the pin is kept as written).
+pub fn example_gate(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(repo("examples/gates/ml-release.toml")).unwrap();
+    let built = guests().pii.path.display().to_string();
+    let text = text.replace("\"../../target/policies/pii.wasm\"", &format!("{built:?}"));
+    assert!(text.contains(&built), "example gate no longer names ../../target/policies/pii.wasm");
+    let gate = dir.join("ml-release.toml");
+    std::fs::write(&gate, text).unwrap();
+    gate
+}
