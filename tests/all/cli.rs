@@ -8,11 +8,24 @@ fn malformed_metadata_exits_2_naming_the_file() {
     let gate = example_gate(dir.path());
     let bad = dir.path().join("broken.json");
     std::fs::write(&bad, b"{\"api_version\": \"sealgate/metadata/v1\", ").unwrap();
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", bad.to_str().unwrap()]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("broken.json") && err.contains("invalid JSON"), "{err}");
-    assert!(stdout(&out).is_empty(), "no verdict may be printed: {}", stdout(&out));
+    assert!(
+        err.contains("broken.json") && err.contains("invalid JSON"),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).is_empty(),
+        "no verdict may be printed: {}",
+        stdout(&out)
+    );
 }
 
 #[test]
@@ -21,10 +34,19 @@ fn wrong_types_in_metadata_exit_2_with_pointers() {
     let gate = example_gate(dir.path());
     let bad = dir.path().join("types.json");
     std::fs::write(&bad, br#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":7},"schema":{"inputs":{}}}"#).unwrap();
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", bad.to_str().unwrap()]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        bad.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("types.json") && err.contains("/artifact/name") && err.contains("/schema/inputs"), "{err}");
+    assert!(
+        err.contains("types.json") && err.contains("/artifact/name") && err.contains("/schema/inputs"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -32,12 +54,24 @@ fn missing_files_and_directories_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
     let missing = dir.path().join("nope.json");
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", missing.to_str().unwrap()]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        missing.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.json"), "{}", stderr(&out));
 
     let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&["check", "--gate", dir.path().to_str().unwrap(), "--metadata", meta.to_str().unwrap()]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        dir.path().to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is not a regular file"), "{}", stderr(&out));
 }
@@ -46,9 +80,21 @@ fn missing_files_and_directories_exit_2() {
 fn gate_with_unknown_key_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let g = &guests().hostile;
-    let gate = write_gate(dir.path(), &g.path, &g.sha256, "{ mode = \"pass\" }", "fail_on = \"high\"");
+    let gate = write_gate(
+        dir.path(),
+        &g.path,
+        &g.sha256,
+        "{ mode = \"pass\" }",
+        "fail_on = \"high\"",
+    );
     let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap()]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("fail_on"), "{}", stderr(&out));
 }
@@ -59,10 +105,19 @@ fn params_refused_by_the_policy_exit_2_with_its_message() {
     let g = &guests().hostile;
     let gate = write_gate(dir.path(), &g.path, &g.sha256, "{ mode = \"refuse-params\" }", "");
     let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap()]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
-    assert!(err.contains("params refused") && err.contains("mode `refuse-params` is refused, as asked"), "{err}");
+    assert!(
+        err.contains("params refused") && err.contains("mode `refuse-params` is refused, as asked"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -71,13 +126,24 @@ fn trapping_policy_is_error_exit_3() {
     let g = &guests().hostile;
     let gate = write_gate(dir.path(), &g.path, &g.sha256, "{ mode = \"trap\" }", "");
     let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap(), "--format", "json"]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["decision"], "FAILED");
     assert_eq!(report["policies"][0]["outcome"], "error");
     let error = report["policies"][0]["error"].as_str().unwrap();
-    assert!(error.contains("policy trapped") && error.contains("unreachable"), "{error}");
+    assert!(
+        error.contains("policy trapped") && error.contains("unreachable"),
+        "{error}"
+    );
 }
 
 #[test]
@@ -88,12 +154,25 @@ fn looping_policy_is_error_exit_3() {
     let gate = write_gate(dir.path(), &g.path, &g.sha256, "{ mode = \"spin\" }", "");
     let meta = repo("examples/metadata/churn-model.json");
     let started = std::time::Instant::now();
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap()]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("ERROR test.hostile"), "{text}");
-    assert!(text.contains("CPU limit reached") || text.contains("time limit reached"), "{text}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(30), "took {:?}", started.elapsed());
+    assert!(
+        text.contains("CPU limit reached") || text.contains("time limit reached"),
+        "{text}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(30),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -104,13 +183,27 @@ fn context_reaches_the_policy() {
     let meta = repo("examples/metadata/churn-model.json");
     let digest = "sha256:631bad177267272b20cf98269ca44cd773add1d7b8226a2659c2ed9ba1b9c6ad";
     let out = sealgate(&[
-        "check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap(),
-        "--format", "json", "--at", "2026-11-26T18:58:35Z", "--artifact-digest", digest,
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+        "--format",
+        "json",
+        "--at",
+        "2026-11-26T18:58:35Z",
+        "--artifact-digest",
+        digest,
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let seen = |rule: &str| {
-        report["policies"][0]["findings"].as_array().unwrap().iter().find(|f| f["rule_id"] == rule).unwrap()["message"]
+        report["policies"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["rule_id"] == rule)
+            .unwrap()["message"]
             .as_str()
             .unwrap()
             .to_owned()
@@ -126,7 +219,15 @@ fn bad_at_time_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
     let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap(), "--at", "yesterday"]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+        "--at",
+        "yesterday",
+    ]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("RFC 3339"), "{}", stderr(&out));
 }
@@ -139,8 +240,14 @@ fn inspect_shows_identity_pin_imports_and_exports() {
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(info["id"], "sealgate.pii");
     assert_eq!(info["sha256"], g.sha256.to_string());
-    assert_eq!(info["imports"], serde_json::json!(["sealgate:policy/host@0.1.0", "sealgate:policy/types@0.1.0"]));
-    assert_eq!(info["exports"], serde_json::json!(["sealgate:policy/policy@0.1.0"]));
+    assert_eq!(
+        info["imports"],
+        serde_json::json!(["sealgate:policy/host@0.1.0", "sealgate:policy/types@0.1.0"])
+    );
+    assert_eq!(
+        info["exports"],
+        serde_json::json!(["sealgate:policy/policy@0.1.0"])
+    );
     assert_eq!(info["uses_wasi"], false);
     assert_eq!(info["params_schema"]["type"], "object");
 }

@@ -7,7 +7,15 @@ fn pii_model_fails_with_findings_on_email_and_ssn_columns() {
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
     let meta = repo("examples/metadata/churn-model-pii.json");
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap(), "--format", "json"]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["decision"], "FAILED");
@@ -15,7 +23,12 @@ fn pii_model_fails_with_findings_on_email_and_ssn_columns() {
     assert_eq!(policy["id"], "sealgate.pii");
     assert_eq!(policy["outcome"], "fail");
     let findings = policy["findings"].as_array().unwrap();
-    let at = |ptr: &str| findings.iter().find(|f| f["pointer"] == ptr).unwrap_or_else(|| panic!("no finding at {ptr}: {findings:#?}"));
+    let at = |ptr: &str| {
+        findings
+            .iter()
+            .find(|f| f["pointer"] == ptr)
+            .unwrap_or_else(|| panic!("no finding at {ptr}: {findings:#?}"))
+    };
     assert_eq!(at("/schema/inputs/1/name")["rule_id"], "pii.column.email");
     assert_eq!(at("/schema/inputs/2/name")["rule_id"], "pii.column.ssn");
     assert_eq!(at("/schema/inputs/2/name")["severity"], "critical");
@@ -26,7 +39,11 @@ fn pii_model_fails_with_findings_on_email_and_ssn_columns() {
     // Non-identifying columns are not findings.
     assert_eq!(findings.len(), 3, "{findings:#?}");
     // Every finding says how to exempt.
-    assert!(findings.iter().all(|f| f["remediation"].as_str().unwrap().contains("privacy/treatment")));
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["remediation"].as_str().unwrap().contains("privacy/treatment"))
+    );
 }
 
 #[test]
@@ -34,8 +51,20 @@ fn clean_model_passes_and_text_report_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
     let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap()]);
-    assert_eq!(out.status.code(), Some(0), "stdout: {}\nstderr: {}", stdout(&out), stderr(&out));
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stdout: {}\nstderr: {}",
+        stdout(&out),
+        stderr(&out)
+    );
     let text = stdout(&out);
     assert!(text.starts_with("gate ml-release: PASSED\n"), "{text}");
     assert!(text.contains("PASS  sealgate.pii 0.1.0"), "{text}");
@@ -46,11 +75,20 @@ fn text_report_shows_pointer_and_remediation() {
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
     let meta = repo("examples/metadata/churn-model-pii.json");
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap()]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.starts_with("gate ml-release: FAILED\n"), "{text}");
-    assert!(text.contains("critical  pii.column.ssn  at /schema/inputs/2/name"), "{text}");
+    assert!(
+        text.contains("critical  pii.column.ssn  at /schema/inputs/2/name"),
+        "{text}"
+    );
     assert!(text.contains("fix: drop or transform the column"), "{text}");
 }
 

@@ -11,10 +11,19 @@ fn component_from_wit(extra_wit: &str, world: &str) -> Vec<u8> {
     resolve.push_dir(repo("wit")).expect("wit/");
     let pkg = resolve.push_str("extra.wit", extra_wit).expect("extra wit");
     let world = resolve.select_world(&[pkg], Some(world)).expect("world");
-    let mut module =
-        wit_component::dummy_module(&resolve, world, wit_parser::ManglingAndAbi::Legacy(wit_parser::LiftLowerAbi::Sync));
-    wit_component::embed_component_metadata(&mut module, &resolve, world, wit_component::StringEncoding::UTF8, false)
-        .expect("embed");
+    let mut module = wit_component::dummy_module(
+        &resolve,
+        world,
+        wit_parser::ManglingAndAbi::Legacy(wit_parser::LiftLowerAbi::Sync),
+    );
+    wit_component::embed_component_metadata(
+        &mut module,
+        &resolve,
+        world,
+        wit_component::StringEncoding::UTF8,
+        false,
+    )
+    .expect("embed");
     sealgate_policy_build::componentize(&module).expect("componentize")
 }
 
@@ -29,8 +38,14 @@ fn wrong_pin_is_refused_before_compiling() {
     let dir = tempfile::tempdir().unwrap();
     // Garbage with a wrong pin: had anything parsed or compiled it first, the
     // error would be about its structure. It must be about the pin.
-    let garbage = write(dir.path(), "garbage.wasm", b"\0asm\x0d\0\x01\0 definitely not a component");
-    let pin: Sha256Digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000".parse().unwrap();
+    let garbage = write(
+        dir.path(),
+        "garbage.wasm",
+        b"\0asm\x0d\0\x01\0 definitely not a component",
+    );
+    let pin: Sha256Digest = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
+        .parse()
+        .unwrap();
     let err = engine().load(&garbage, &pin).err().expect("refused");
     assert!(matches!(err, LoadError::PinMismatch { .. }), "{err}");
 
@@ -42,11 +57,23 @@ fn wrong_pin_is_refused_before_compiling() {
     let tampered = write(dir.path(), "pii.wasm", &bytes);
     let gate = write_gate(dir.path(), &tampered, &g.sha256, "{}", "");
     let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap()]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
-    assert!(err.contains("refusing to compile") && err.contains(&g.sha256.to_string()), "{err}");
-    assert!(stdout(&out).is_empty(), "no verdict for a gate that failed to load");
+    assert!(
+        err.contains("refusing to compile") && err.contains(&g.sha256.to_string()),
+        "{err}"
+    );
+    assert!(
+        stdout(&out).is_empty(),
+        "no verdict for a gate that failed to load"
+    );
 }
 
 #[test]
@@ -61,13 +88,26 @@ fn unexpected_import_is_refused_by_name() {
     let path = write(dir.path(), "evil.wasm", &bytes);
     let pin = Sha256Digest::of_bytes(&bytes);
     let err = engine().load(&path, &pin).err().expect("refused");
-    assert!(matches!(&err, LoadError::ForbiddenImport { import, .. } if import == "evil:net/socket@1.0.0"), "{err}");
+    assert!(
+        matches!(&err, LoadError::ForbiddenImport { import, .. } if import == "evil:net/socket@1.0.0"),
+        "{err}"
+    );
 
     let gate = write_gate(dir.path(), &path, &pin, "{}", "");
     let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&["check", "--gate", gate.to_str().unwrap(), "--metadata", meta.to_str().unwrap()]);
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        meta.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("imports `evil:net/socket@1.0.0`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("imports `evil:net/socket@1.0.0`"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -80,17 +120,29 @@ fn wasi_import_outside_p2_is_refused() {
         "http-policy",
     );
     let path = write(dir.path(), "http.wasm", &bytes);
-    let err = engine().load(&path, &Sha256Digest::of_bytes(&bytes)).err().expect("refused");
-    assert!(err.to_string().contains("wasi:http/outgoing-handler@0.2.3"), "{err}");
+    let err = engine()
+        .load(&path, &Sha256Digest::of_bytes(&bytes))
+        .err()
+        .expect("refused");
+    assert!(
+        err.to_string().contains("wasi:http/outgoing-handler@0.2.3"),
+        "{err}"
+    );
 }
 
 #[test]
 fn component_whose_info_traps_is_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
     // The contract's own world, every export `unreachable`.
-    let bytes = component_from_wit("package test:empty;\nworld w { include sealgate:policy/gate-policy@0.1.0; }", "w");
+    let bytes = component_from_wit(
+        "package test:empty;\nworld w { include sealgate:policy/gate-policy@0.1.0; }",
+        "w",
+    );
     let path = write(dir.path(), "trap.wasm", &bytes);
-    let err = engine().load(&path, &Sha256Digest::of_bytes(&bytes)).err().expect("refused");
+    let err = engine()
+        .load(&path, &Sha256Digest::of_bytes(&bytes))
+        .err()
+        .expect("refused");
     assert!(matches!(err, LoadError::Info { .. }), "{err}");
     assert!(err.to_string().contains("unreachable"), "{err}");
 }
@@ -103,7 +155,10 @@ fn component_of_another_world_is_refused() {
         "other",
     );
     let path = write(dir.path(), "other.wasm", &bytes);
-    let err = engine().load(&path, &Sha256Digest::of_bytes(&bytes)).err().expect("refused");
+    let err = engine()
+        .load(&path, &Sha256Digest::of_bytes(&bytes))
+        .err()
+        .expect("refused");
     assert!(matches!(err, LoadError::WrongWorld { .. }), "{err}");
 }
 
@@ -111,14 +166,31 @@ fn component_of_another_world_is_refused() {
 fn core_modules_truncated_and_random_files_are_refused_plainly() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, Vec<u8>, &str); 4] = [
-        ("core.wasm", b"\0asm\x01\0\0\0".to_vec(), "core WebAssembly module, not a component"),
+        (
+            "core.wasm",
+            b"\0asm\x01\0\0\0".to_vec(),
+            "core WebAssembly module, not a component",
+        ),
         ("empty.wasm", Vec::new(), "truncated or empty"),
-        ("random.wasm", (0..4096u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect(), "no WebAssembly component header"),
-        ("truncated.wasm", std::fs::read(&guests().pii.path).unwrap()[..1000].to_vec(), "not a valid WebAssembly component"),
+        (
+            "random.wasm",
+            (0..4096u32)
+                .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                .collect(),
+            "no WebAssembly component header",
+        ),
+        (
+            "truncated.wasm",
+            std::fs::read(&guests().pii.path).unwrap()[..1000].to_vec(),
+            "not a valid WebAssembly component",
+        ),
     ];
     for (name, bytes, expected) in cases {
         let path = write(dir.path(), name, &bytes);
-        let err = engine().load(&path, &Sha256Digest::of_bytes(&bytes)).err().expect("refused");
+        let err = engine()
+            .load(&path, &Sha256Digest::of_bytes(&bytes))
+            .err()
+            .expect("refused");
         let msg = err.to_string();
         assert!(msg.contains(name) && msg.contains(expected), "{name}: {msg}");
     }
@@ -134,6 +206,9 @@ fn oversized_component_is_refused_before_hashing() {
     .unwrap();
     let g = &guests().pii;
     let err = engine.load(&g.path, &g.sha256).err().expect("refused");
-    assert!(err.to_string().contains("larger than the 1024-byte limit"), "{err}");
+    assert!(
+        err.to_string().contains("larger than the 1024-byte limit"),
+        "{err}"
+    );
     drop(dir);
 }

@@ -9,7 +9,12 @@ fn run(params: &str, doc: serde_json::Value) -> (PolicyOutcome, Vec<Finding>) {
     let g = &guests().pii;
     let gate = write_gate(dir.path(), &g.path, &g.sha256, params, "");
     let gate = Gate::load(engine(), &gate).unwrap_or_else(|e| panic!("{e}"));
-    let meta = MetadataDocument::from_bytes("doc.json", doc.to_string().into_bytes(), &MetadataLimits::default()).unwrap();
+    let meta = MetadataDocument::from_bytes(
+        "doc.json",
+        doc.to_string().into_bytes(),
+        &MetadataLimits::default(),
+    )
+    .unwrap();
     let report = gate.evaluate(&meta, &EvaluationContext::at("test-gate", 0));
     let p = report.policies.into_iter().next().unwrap();
     assert_ne!(p.outcome, PolicyOutcome::Error, "{:?}", p.error);
@@ -26,7 +31,10 @@ fn model(inputs: serde_json::Value, samples: serde_json::Value) -> serde_json::V
 }
 
 fn rules_at(findings: &[Finding]) -> Vec<(String, String)> {
-    findings.iter().map(|f| (f.rule_id.clone(), f.pointer.clone())).collect()
+    findings
+        .iter()
+        .map(|f| (f.rule_id.clone(), f.pointer.clone()))
+        .collect()
 }
 
 #[test]
@@ -56,7 +64,11 @@ fn sample_values_are_found_only_when_validators_agree() {
     );
     // Findings never carry the personal data itself.
     for f in &findings {
-        assert!(!f.message.contains("536-90") && !f.message.contains("jane.doe"), "{}", f.message);
+        assert!(
+            !f.message.contains("536-90") && !f.message.contains("jane.doe"),
+            "{}",
+            f.message
+        );
     }
 }
 
@@ -67,7 +79,11 @@ fn invalid_numbers_alone_are_not_findings() {
         serde_json::json!([{"columns": ["x"], "data": [["000-12-3456"], ["123-45 6789"], ["4111111111111112"], ["GB00WEST12345698765432"]]}]),
     );
     let (outcome, findings) = run("{}", doc);
-    assert_eq!((outcome, findings.len()), (PolicyOutcome::Pass, 0), "{findings:#?}");
+    assert_eq!(
+        (outcome, findings.len()),
+        (PolicyOutcome::Pass, 0),
+        "{findings:#?}"
+    );
 }
 
 #[test]
@@ -82,7 +98,11 @@ fn real_input_example_has_no_personal_values() {
     .unwrap();
     let doc = model(serde_json::json!([]), serde_json::json!([example]));
     let (outcome, findings) = run("{}", doc);
-    assert_eq!((outcome, findings.len()), (PolicyOutcome::Pass, 0), "{findings:#?}");
+    assert_eq!(
+        (outcome, findings.len()),
+        (PolicyOutcome::Pass, 0),
+        "{findings:#?}"
+    );
 }
 
 #[test]
@@ -95,7 +115,10 @@ fn column_spellings_and_tiers() {
         serde_json::json!([]),
     );
     let (_, findings) = run("{}", doc);
-    let got: Vec<(String, String)> = findings.iter().map(|f| (f.rule_id.clone(), f.severity.to_string())).collect();
+    let got: Vec<(String, String)> = findings
+        .iter()
+        .map(|f| (f.rule_id.clone(), f.severity.to_string()))
+        .collect();
     let want = [
         ("pii.column.email", "high"),
         ("pii.column.date-of-birth", "medium"),
@@ -120,7 +143,10 @@ fn reviewed_or_hashed_columns_and_param_exemptions_are_not_findings() {
         serde_json::json!([]),
     );
     let (_, findings) = run(r#"{ exempt-columns = ["customer_name"] }"#, doc);
-    assert_eq!(rules_at(&findings), [("pii.column.phone".to_owned(), "/schema/inputs/2/name".to_owned())]);
+    assert_eq!(
+        rules_at(&findings),
+        [("pii.column.phone".to_owned(), "/schema/inputs/2/name".to_owned())]
+    );
 }
 
 #[test]
@@ -140,11 +166,17 @@ fn declared_dataset_columns_are_info_and_undeclared_ones_are_findings() {
 
 #[test]
 fn params_tune_rules_and_severities() {
-    let doc = model(serde_json::json!([{"name": "phone"}, {"name": "badge_code"}]), serde_json::json!([]));
+    let doc = model(
+        serde_json::json!([{"name": "phone"}, {"name": "badge_code"}]),
+        serde_json::json!([]),
+    );
     let params = r#"{ disable = ["phone"], extra-rules = [{ category = "badge", pattern = "(^|_)badge", tier = "non-sensitive" }], non-sensitive-severity = "low" }"#;
     let (outcome, findings) = run(params, doc);
     assert_eq!(outcome, PolicyOutcome::Pass);
-    assert_eq!(rules_at(&findings), [("pii.column.badge".to_owned(), "/schema/inputs/1/name".to_owned())]);
+    assert_eq!(
+        rules_at(&findings),
+        [("pii.column.badge".to_owned(), "/schema/inputs/1/name".to_owned())]
+    );
     assert_eq!(findings[0].severity, sealgate::Severity::Low);
 }
 
@@ -154,7 +186,10 @@ fn bad_params_are_refused_at_load() {
     let g = &guests().pii;
     for (params, needle) in [
         (r#"{ disable = ["nonsense"] }"#, "unknown category `nonsense`"),
-        (r#"{ extra-rules = [{ category = "x", pattern = "(", tier = "sensitive" }] }"#, "invalid pattern"),
+        (
+            r#"{ extra-rules = [{ category = "x", pattern = "(", tier = "sensitive" }] }"#,
+            "invalid pattern",
+        ),
         (r#"{ sensitive-severity = "severe" }"#, "unknown severity"),
         (r#"{ typo = 1 }"#, "unknown field `typo`"),
     ] {

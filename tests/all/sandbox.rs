@@ -12,10 +12,17 @@ fn assert_error(report: &GateReport, needle: &str) {
     assert_eq!(p.outcome, PolicyOutcome::Error, "expected ERROR, got {p:#?}");
     assert_eq!(report.decision, GateDecision::Failed);
     let reason = p.error.as_deref().unwrap_or_default();
-    assert!(reason.contains(needle), "reason `{reason}` does not mention `{needle}`");
+    assert!(
+        reason.contains(needle),
+        "reason `{reason}` does not mention `{needle}`"
+    );
     assert!(p.findings.is_empty(), "an ERROR carries no findings");
     let after = run_hostile("pass", 0, "");
-    assert_eq!(after.decision, GateDecision::Passed, "the engine was harmed: {after:#?}");
+    assert_eq!(
+        after.decision,
+        GateDecision::Passed,
+        "the engine was harmed: {after:#?}"
+    );
 }
 
 #[test]
@@ -25,16 +32,47 @@ fn infinite_loop_runs_out_of_fuel() {
 
 #[test]
 fn infinite_loop_hits_the_deadline_when_fuel_is_plenty() {
+    // An engine whose fuel ceiling is effectively unlimited, so only the
+    // wall-clock deadline can stop the loop.
+    let engine = sealgate::PolicyEngine::new(sealgate::EngineConfig {
+        ceiling: sealgate::SandboxLimits {
+            fuel: u64::MAX / 2,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let g = &guests().hostile;
+    let gate = write_gate(
+        dir.path(),
+        &g.path,
+        &g.sha256,
+        "{ mode = \"spin\" }",
+        "[limits]\ntimeout-ms = 200",
+    );
+    let gate = sealgate::Gate::load(&engine, &gate).unwrap();
     let started = std::time::Instant::now();
-    assert_error(&run_hostile("spin", 0, "timeout-ms = 200"), "limit `timeout-ms`");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10), "took {:?}", started.elapsed());
+    let report = gate.evaluate(
+        &minimal_metadata(),
+        &sealgate::EvaluationContext::at("test-gate", 0),
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_error(&report, "limit `timeout-ms`");
 }
 
 #[test]
 fn tight_loop_of_host_calls_is_stopped() {
     let report = run_hostile("host-spin", 0, "fuel = 50000000\ntimeout-ms = 2000");
     let reason = report.policies[0].error.clone().unwrap_or_default();
-    assert!(reason.contains("limit `fuel`") || reason.contains("limit `timeout-ms`"), "{reason}");
+    assert!(
+        reason.contains("limit `fuel`") || reason.contains("limit `timeout-ms`"),
+        "{reason}"
+    );
     assert_error(&report, "limit");
 }
 
@@ -51,15 +89,24 @@ fn deep_recursion_exhausts_the_wasm_stack_not_the_host() {
 
 #[test]
 fn memory_growth_stops_at_the_limit() {
-    assert_error(&run_hostile("grow-memory", 0, "memory-bytes = 16777216"), "limit `memory-bytes`");
+    assert_error(
+        &run_hostile("grow-memory", 0, "memory-bytes = 16777216"),
+        "limit `memory-bytes`",
+    );
     // And at the default limit too.
     assert_error(&run_hostile("grow-memory", 0, ""), "over the 67108864-byte limit");
 }
 
 #[test]
 fn oversized_verdict_is_refused() {
-    assert_error(&run_hostile("huge-verdict", 300_000, "output-bytes = 100000"), "limit `output-bytes`");
-    assert_error(&run_hostile("many-findings", 20_000, "output-bytes = 100000"), "limit `output-bytes`");
+    assert_error(
+        &run_hostile("huge-verdict", 300_000, "output-bytes = 100000"),
+        "limit `output-bytes`",
+    );
+    assert_error(
+        &run_hostile("many-findings", 20_000, "output-bytes = 100000"),
+        "limit `output-bytes`",
+    );
     // Within the cap it is fine.
     let ok = run_hostile("huge-verdict", 1_000, "output-bytes = 100000");
     assert_eq!(ok.policies[0].outcome, PolicyOutcome::Pass, "{ok:#?}");
@@ -84,7 +131,11 @@ fn log_is_bounded_and_says_it_was_cut() {
     assert_eq!(p.outcome, PolicyOutcome::Pass, "{:?}", p.error);
     let kept: usize = p.log.iter().map(|l| l.message.len()).sum();
     assert!(kept <= 4096 + 200, "kept {kept} bytes of log");
-    assert!(p.log.last().unwrap().message.contains("log truncated"), "{:?}", p.log.last());
+    assert!(
+        p.log.last().unwrap().message.contains("log truncated"),
+        "{:?}",
+        p.log.last()
+    );
 }
 
 #[test]

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-use sealgate::{EngineConfig, EvaluationContext, Gate, GateReport, MetadataDocument, MetadataLimits, PolicyEngine, Sha256Digest};
+use sealgate::{
+    EngineConfig, EvaluationContext, Gate, GateReport, MetadataDocument, MetadataLimits, PolicyEngine,
+    Sha256Digest,
+};
 use sealgate_policy_build::{BuildOptions, Target, build_policy};
 
 pub const REPO: &str = env!("CARGO_MANIFEST_DIR");
@@ -43,11 +46,18 @@ pub fn guests() -> &'static Guests {
                 verbose: false,
             };
             let b = build_policy(&repo(dir), &opts).unwrap_or_else(|e| panic!("building {dir}: {e}"));
-            Built { path: b.path, sha256: b.sha256 }
+            Built {
+                path: b.path,
+                sha256: b.sha256,
+            }
         };
         Guests {
             pii: build("policies/pii", Target::Wasm32UnknownUnknown, "policies-target"),
-            hostile: build("tests/guests/hostile", Target::Wasm32UnknownUnknown, "guests-target"),
+            hostile: build(
+                "tests/guests/hostile",
+                Target::Wasm32UnknownUnknown,
+                "guests-target",
+            ),
             wasi_probe: build("tests/guests/wasi-probe", Target::Wasm32Wasip2, "guests-target"),
         }
     })
@@ -84,7 +94,10 @@ pub fn run_hostile(mode: &str, n: u64, limits: &str) -> GateReport {
         &format!("[limits]\n{limits}"),
     );
     let gate = Gate::load(engine(), &gate).unwrap_or_else(|e| panic!("loading gate: {e}"));
-    gate.evaluate(&minimal_metadata(), &EvaluationContext::at("test-gate", 1_795_719_515))
+    gate.evaluate(
+        &minimal_metadata(),
+        &EvaluationContext::at("test-gate", 1_795_719_515),
+    )
 }
 
 pub fn minimal_metadata() -> MetadataDocument {
@@ -100,7 +113,10 @@ pub fn minimal_metadata() -> MetadataDocument {
 pub fn sealgate(args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
         .args(args)
-        .env("SEALGATE_CACHE_DIR", Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))
+        .env(
+            "SEALGATE_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+        )
         .output()
         .expect("run sealgate");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -122,7 +138,10 @@ pub fn example_gate(dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(repo("examples/gates/ml-release.toml")).unwrap();
     let built = guests().pii.path.display().to_string();
     let text = text.replace("\"../../target/policies/pii.wasm\"", &format!("{built:?}"));
-    assert!(text.contains(&built), "example gate no longer names ../../target/policies/pii.wasm");
+    assert!(
+        text.contains(&built),
+        "example gate no longer names ../../target/policies/pii.wasm"
+    );
     let gate = dir.join("ml-release.toml");
     std::fs::write(&gate, text).unwrap();
     gate

@@ -11,13 +11,23 @@ fn probe() -> std::collections::BTreeMap<String, String> {
     let gate = write_gate(dir.path(), &g.path, &g.sha256, "{}", "");
     let gate = Gate::load(engine(), &gate).unwrap_or_else(|e| panic!("{e}"));
     assert!(gate.policies()[0].module.uses_wasi());
-    let report = gate.evaluate(&minimal_metadata(), &EvaluationContext::at("test-gate", 1_795_719_515));
+    let report = gate.evaluate(
+        &minimal_metadata(),
+        &EvaluationContext::at("test-gate", 1_795_719_515),
+    );
     let p = &report.policies[0];
     assert_eq!(p.outcome, PolicyOutcome::Pass, "{:?}", p.error);
-    let log: Vec<String> = p.log.iter().map(|l| format!("{}: {}", l.level, l.message.trim())).collect();
+    let log: Vec<String> = p
+        .log
+        .iter()
+        .map(|l| format!("{}: {}", l.level, l.message.trim()))
+        .collect();
     assert!(log.contains(&"stdout: hello from stdout".to_owned()), "{log:?}");
     assert!(log.contains(&"stderr: hello from stderr".to_owned()), "{log:?}");
-    p.findings.iter().map(|f| (f.rule_id.clone(), f.message.clone())).collect()
+    p.findings
+        .iter()
+        .map(|f| (f.rule_id.clone(), f.message.clone()))
+        .collect()
 }
 
 #[test]

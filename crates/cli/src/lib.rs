@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sealgate::{
-    CacheStatus, EngineConfig, EvaluationContext, Gate, GateError, LoadError, MetadataDocument, MetadataLimits,
-    PolicyEngine, Sha256Digest,
+    CacheStatus, EngineConfig, EvaluationContext, Gate, GateError, LoadError, MetadataDocument,
+    MetadataLimits, PolicyEngine, Sha256Digest,
 };
 
 mod report;
@@ -147,7 +147,10 @@ pub struct CliError {
 
 impl CliError {
     fn usage(error: impl Into<anyhow::Error>) -> Self {
-        Self { exit: Exit::Usage, error: error.into() }
+        Self {
+            exit: Exit::Usage,
+            error: error.into(),
+        }
     }
 }
 
@@ -161,9 +164,19 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
 }
 
 fn engine(args: &EngineArgs) -> Result<PolicyEngine, CliError> {
-    let cache_dir = if args.no_cache { None } else { args.cache_dir.clone().or_else(default_cache_dir) };
-    PolicyEngine::new(EngineConfig { cache_dir, ..EngineConfig::default() })
-        .map_err(|e| CliError { exit: Exit::PolicyError, error: e.into() })
+    let cache_dir = if args.no_cache {
+        None
+    } else {
+        args.cache_dir.clone().or_else(default_cache_dir)
+    };
+    PolicyEngine::new(EngineConfig {
+        cache_dir,
+        ..EngineConfig::default()
+    })
+    .map_err(|e| CliError {
+        exit: Exit::PolicyError,
+        error: e.into(),
+    })
 }
 
 fn default_cache_dir() -> Option<PathBuf> {
@@ -179,7 +192,9 @@ fn report_cache(verbose: bool, module: &sealgate::PolicyModule) {
         CacheStatus::Disabled => return,
         CacheStatus::Hit(p) => format!("cache: hit {}", p.display()),
         CacheStatus::Stored(p) => format!("cache: stored {}", p.display()),
-        CacheStatus::Recompiled { path, reason } => format!("cache: recompiled {} ({reason})", path.display()),
+        CacheStatus::Recompiled { path, reason } => {
+            format!("cache: recompiled {} ({reason})", path.display())
+        }
         // Not being able to cache is worth a word even without -v.
         CacheStatus::Unavailable(why) => format!("warning: precompiled cache not used: {why}"),
     };
@@ -202,14 +217,18 @@ fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         Some(t) => Some(parse_time(t).map_err(CliError::usage)?),
     };
     // Read the metadata first: a bad input should not cost a compile.
-    let metadata = MetadataDocument::load(&args.metadata, &MetadataLimits::default()).map_err(CliError::usage)?;
+    let metadata =
+        MetadataDocument::load(&args.metadata, &MetadataLimits::default()).map_err(CliError::usage)?;
     let engine = engine(&args.engine)?;
     let gate = Gate::load(&engine, &args.gate).map_err(|e| {
         let exit = match &e {
             GateError::Load { source, .. } => load_error_exit(source),
             _ => Exit::Usage,
         };
-        CliError { exit, error: e.into() }
+        CliError {
+            exit,
+            error: e.into(),
+        }
     })?;
     for p in gate.policies() {
         report_cache(args.engine.verbose, &p.module);
@@ -226,7 +245,9 @@ fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
             .and_then(|()| writeln!(out)),
         Format::Text => report::write_text(out, &report, metadata.origin()),
     };
-    written.context("cannot write the report").map_err(CliError::usage)?;
+    written
+        .context("cannot write the report")
+        .map_err(CliError::usage)?;
     Ok(if report.has_errors() {
         Exit::PolicyError
     } else if report.decision == sealgate::GateDecision::Passed {
@@ -258,18 +279,24 @@ fn build(args: &BuildArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         },
     )
     .map_err(CliError::usage)?;
-    writeln!(out, "built {}\nsha256 = \"{}\"", built.path.display(), built.sha256)
-        .context("cannot write to stdout")
-        .map_err(CliError::usage)?;
+    writeln!(
+        out,
+        "built {}\nsha256 = \"{}\"",
+        built.path.display(),
+        built.sha256
+    )
+    .context("cannot write to stdout")
+    .map_err(CliError::usage)?;
     Ok(Exit::Passed)
 }
 
 /// `sealgate policy inspect`.
 fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let engine = engine(&args.engine)?;
-    let module = engine
-        .load_unpinned(&args.module)
-        .map_err(|e| CliError { exit: load_error_exit(&e), error: e.into() })?;
+    let module = engine.load_unpinned(&args.module).map_err(|e| CliError {
+        exit: load_error_exit(&e),
+        error: e.into(),
+    })?;
     report_cache(args.engine.verbose, &module);
     let size = std::fs::metadata(&args.module).map(|m| m.len()).unwrap_or(0);
     report::write_inspect(out, &module, size, args.format == Format::Json)
@@ -277,4 +304,3 @@ fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         .map_err(CliError::usage)?;
     Ok(Exit::Passed)
 }
-

@@ -10,7 +10,11 @@ pub(crate) fn write_text(out: &mut dyn Write, report: &GateReport, metadata_orig
         sealgate::GateDecision::Failed => "FAILED",
     };
     writeln!(out, "gate {}: {decision}", report.gate)?;
-    writeln!(out, "metadata {metadata_origin} (sha256:{})", report.metadata_sha256)?;
+    writeln!(
+        out,
+        "metadata {metadata_origin} (sha256:{})",
+        report.metadata_sha256
+    )?;
     writeln!(out, "evaluated at {}", report.context.evaluated_at())?;
     for p in &report.policies {
         writeln!(out)?;
@@ -27,7 +31,11 @@ pub(crate) fn write_text(out: &mut dyn Write, report: &GateReport, metadata_orig
             writeln!(out, "        error: {e}")?;
         }
         for f in &p.findings {
-            let at = if f.pointer.is_empty() { "(document)" } else { f.pointer.as_str() };
+            let at = if f.pointer.is_empty() {
+                "(document)"
+            } else {
+                f.pointer.as_str()
+            };
             writeln!(out, "        {:<8}  {}  at {at}", f.severity, f.rule_id)?;
             writeln!(out, "                  {}", f.message)?;
             writeln!(out, "                  fix: {}", f.remediation)?;
@@ -77,7 +85,11 @@ pub(crate) fn write_inspect(out: &mut dyn Write, m: &PolicyModule, size: u64, js
     writeln!(
         out,
         "wasi     {}",
-        if m.uses_wasi() { "imported (answered by a context that grants nothing)" } else { "not imported" }
+        if m.uses_wasi() {
+            "imported (answered by a context that grants nothing)"
+        } else {
+            "not imported"
+        }
     )?;
     writeln!(out, "params   (JSON Schema)")?;
     let schema = serde_json::to_string_pretty(&info.params_schema).unwrap_or_default();

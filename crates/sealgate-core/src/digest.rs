@@ -59,7 +59,9 @@ impl FromStr for Sha256Digest {
     type Err = DigestError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || DigestError { value: s.chars().take(80).collect() };
+        let err = || DigestError {
+            value: s.chars().take(80).collect(),
+        };
         let hex_part = s.strip_prefix("sha256:").unwrap_or(s);
         // Lowercase only: in-toto digests are lowercase, and accepting both
         // would give one digest two spellings.
@@ -104,7 +106,10 @@ mod tests {
     #[test]
     fn known_answer_for_empty_input() {
         let d = Sha256Digest::of_bytes(b"");
-        assert_eq!(d.to_string(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.to_string(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(Sha256Digest::of_reader(&b""[..]).unwrap(), d);
     }
 
@@ -129,6 +134,9 @@ mod tests {
     #[test]
     fn streaming_matches_one_shot_across_block_boundaries() {
         let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-        assert_eq!(Sha256Digest::of_reader(&data[..]).unwrap(), Sha256Digest::of_bytes(&data));
+        assert_eq!(
+            Sha256Digest::of_reader(&data[..]).unwrap(),
+            Sha256Digest::of_bytes(&data)
+        );
     }
 }

@@ -106,15 +106,26 @@ impl GateConfig {
             message: format!("not UTF-8 text ({e})"),
         })?;
         Self::parse(text).map_err(|e| match e {
-            ParseError::Syntax(message) => GateConfigError::Parse { path: path.to_owned(), message },
-            ParseError::Rules(problems) => GateConfigError::Invalid { path: path.to_owned(), problems },
+            ParseError::Syntax(message) => GateConfigError::Parse {
+                path: path.to_owned(),
+                message,
+            },
+            ParseError::Rules(problems) => GateConfigError::Invalid {
+                path: path.to_owned(),
+                problems,
+            },
         })
     }
 
     fn parse(text: &str) -> Result<Self, ParseError> {
-        let config: GateConfig = toml::from_str(text).map_err(|e| ParseError::Syntax(e.to_string().trim().to_owned()))?;
+        let config: GateConfig =
+            toml::from_str(text).map_err(|e| ParseError::Syntax(e.to_string().trim().to_owned()))?;
         let problems = config.problems();
-        if problems.is_empty() { Ok(config) } else { Err(ParseError::Rules(problems)) }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(ParseError::Rules(problems))
+        }
     }
 
     fn problems(&self) -> Vec<String> {
@@ -127,7 +138,10 @@ impl GateConfig {
         }
         let name_ok = !self.name.is_empty()
             && self.name.len() <= 64
-            && self.name.bytes().all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.'));
+            && self
+                .name
+                .bytes()
+                .all(|b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.'));
         if !name_ok {
             problems.push(format!(
                 "name `{}` must be 1-64 characters of a-z, 0-9, `-`, `_`, `.`",
@@ -147,7 +161,10 @@ impl GateConfig {
             if p.module.as_os_str().is_empty() {
                 problems.push(format!("policies[{i}].module is empty"));
             }
-            if let Err(e) = SandboxLimits::default().tightened(&self.limits).and_then(|l| l.tightened(&p.limits)) {
+            if let Err(e) = SandboxLimits::default()
+                .tightened(&self.limits)
+                .and_then(|l| l.tightened(&p.limits))
+            {
                 problems.push(format!("policies[{i}].limits: {e}"));
             }
         }
@@ -156,7 +173,11 @@ impl GateConfig {
 
     /// The limits for policy `index`: the ceiling tightened by the gate's
     /// `[limits]`, then by the policy's own.
-    pub fn limits_for(&self, ceiling: &SandboxLimits, index: usize) -> Result<SandboxLimits, crate::LimitError> {
+    pub fn limits_for(
+        &self,
+        ceiling: &SandboxLimits,
+        index: usize,
+    ) -> Result<SandboxLimits, crate::LimitError> {
         let gate = ceiling.tightened(&self.limits)?;
         match self.policies.get(index) {
             Some(p) => gate.tightened(&p.limits),
@@ -235,9 +256,9 @@ mod tests {
 
     #[test]
     fn bad_pin_is_a_parse_error() {
-        let Err(ParseError::Syntax(msg)) =
-            parse("api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"m\"\nsha256 = \"abc\"")
-        else {
+        let Err(ParseError::Syntax(msg)) = parse(
+            "api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"m\"\nsha256 = \"abc\"",
+        ) else {
             panic!("bad pin accepted")
         };
         assert!(msg.contains("not a sha256 digest"), "{msg}");

@@ -35,19 +35,30 @@ pub enum InputError {
 /// The cap is enforced while reading (not only from the file's metadata), so a
 /// file that grows, or a special file that reports size 0, cannot exhaust memory.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
-    let io = |source| InputError::Io { path: path.to_owned(), source };
+    let io = |source| InputError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let file = std::fs::File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
-        return Err(InputError::NotAFile { path: path.to_owned() });
+        return Err(InputError::NotAFile {
+            path: path.to_owned(),
+        });
     }
     if meta.len() > limit {
-        return Err(InputError::TooLarge { path: path.to_owned(), limit });
+        return Err(InputError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
     }
     let mut buf = Vec::with_capacity(meta.len() as usize);
     file.take(limit + 1).read_to_end(&mut buf).map_err(io)?;
     if buf.len() as u64 > limit {
-        return Err(InputError::TooLarge { path: path.to_owned(), limit });
+        return Err(InputError::TooLarge {
+            path: path.to_owned(),
+            limit,
+        });
     }
     Ok(buf)
 }
@@ -70,7 +81,10 @@ mod tests {
     #[test]
     fn refuses_directories_and_names_missing_files() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(read_bounded(dir.path(), 10), Err(InputError::NotAFile { .. })));
+        assert!(matches!(
+            read_bounded(dir.path(), 10),
+            Err(InputError::NotAFile { .. })
+        ));
         let missing = dir.path().join("nope.json");
         let err = read_bounded(&missing, 10).unwrap_err();
         assert!(err.to_string().contains("nope.json"), "{err}");

@@ -109,14 +109,22 @@ impl SandboxLimits {
             match requested {
                 None => Ok(ceiling),
                 Some(0) => Err(LimitError::Zero { name }),
-                Some(r) if r > ceiling => Err(LimitError::AboveCeiling { name, requested: r, ceiling }),
+                Some(r) if r > ceiling => Err(LimitError::AboveCeiling {
+                    name,
+                    requested: r,
+                    ceiling,
+                }),
                 Some(r) => Ok(r),
             }
         }
         let o = overrides;
         Ok(Self {
             fuel: pick("fuel", self.fuel, o.fuel)?,
-            timeout: Duration::from_millis(pick("timeout-ms", self.timeout.as_millis() as u64, o.timeout_ms)?),
+            timeout: Duration::from_millis(pick(
+                "timeout-ms",
+                self.timeout.as_millis() as u64,
+                o.timeout_ms,
+            )?),
             memory_bytes: pick("memory-bytes", self.memory_bytes, o.memory_bytes)?,
             table_elements: pick("table-elements", self.table_elements, o.table_elements)?,
             instances: pick("instances", self.instances.into(), o.instances.map(u64::from))? as u32,
@@ -134,7 +142,11 @@ mod tests {
     fn overrides_tighten() {
         let base = SandboxLimits::default();
         let t = base
-            .tightened(&LimitOverrides { fuel: Some(1000), timeout_ms: Some(10), ..Default::default() })
+            .tightened(&LimitOverrides {
+                fuel: Some(1000),
+                timeout_ms: Some(10),
+                ..Default::default()
+            })
             .unwrap();
         assert_eq!(t.fuel, 1000);
         assert_eq!(t.timeout, Duration::from_millis(10));
@@ -145,10 +157,27 @@ mod tests {
     fn overrides_cannot_loosen_or_zero() {
         let base = SandboxLimits::default();
         let err = base
-            .tightened(&LimitOverrides { memory_bytes: Some(base.memory_bytes + 1), ..Default::default() })
+            .tightened(&LimitOverrides {
+                memory_bytes: Some(base.memory_bytes + 1),
+                ..Default::default()
+            })
             .unwrap_err();
-        assert!(matches!(err, LimitError::AboveCeiling { name: "memory-bytes", .. }), "{err}");
-        let err = base.tightened(&LimitOverrides { fuel: Some(0), ..Default::default() }).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                LimitError::AboveCeiling {
+                    name: "memory-bytes",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = base
+            .tightened(&LimitOverrides {
+                fuel: Some(0),
+                ..Default::default()
+            })
+            .unwrap_err();
         assert_eq!(err, LimitError::Zero { name: "fuel" });
     }
 }

@@ -19,7 +19,11 @@ pub struct EvaluationContext {
 impl EvaluationContext {
     /// A context at an explicit instant (for replays and tests).
     pub fn at(gate: impl Into<String>, evaluated_at_unix: i64) -> Self {
-        Self { gate: gate.into(), artifact_digest: None, evaluated_at_unix }
+        Self {
+            gate: gate.into(),
+            artifact_digest: None,
+            evaluated_at_unix,
+        }
     }
 
     /// A context at the current time, truncated to whole seconds.
@@ -77,7 +81,11 @@ impl PolicyOutcome {
     /// by the gate against its own judgement.
     pub fn judge(verdict: &Verdict, fail_on: Severity) -> Self {
         let too_severe = verdict.max_severity().is_some_and(|s| s >= fail_on);
-        if verdict.passed && !too_severe { Self::Pass } else { Self::Fail }
+        if verdict.passed && !too_severe {
+            Self::Pass
+        } else {
+            Self::Fail
+        }
     }
 
     /// Upper-case label for reports.
@@ -163,8 +171,19 @@ impl GateReport {
         policies: Vec<PolicyResult>,
     ) -> Self {
         let passed = !policies.is_empty() && policies.iter().all(|p| p.outcome == PolicyOutcome::Pass);
-        let decision = if passed { GateDecision::Passed } else { GateDecision::Failed };
-        Self { gate, decision, fail_on, metadata_sha256, context, policies }
+        let decision = if passed {
+            GateDecision::Passed
+        } else {
+            GateDecision::Failed
+        };
+        Self {
+            gate,
+            decision,
+            fail_on,
+            metadata_sha256,
+            context,
+            policies,
+        }
     }
 
     /// Did any policy end in ERROR?
@@ -197,11 +216,26 @@ mod tests {
 
     #[test]
     fn judge_respects_policy_and_threshold() {
-        let pass_low = Verdict { passed: true, findings: vec![finding(Severity::Low)] };
-        assert_eq!(PolicyOutcome::judge(&pass_low, Severity::High), PolicyOutcome::Pass);
-        assert_eq!(PolicyOutcome::judge(&pass_low, Severity::Low), PolicyOutcome::Fail);
-        let self_failed = Verdict { passed: false, findings: vec![] };
-        assert_eq!(PolicyOutcome::judge(&self_failed, Severity::Critical), PolicyOutcome::Fail);
+        let pass_low = Verdict {
+            passed: true,
+            findings: vec![finding(Severity::Low)],
+        };
+        assert_eq!(
+            PolicyOutcome::judge(&pass_low, Severity::High),
+            PolicyOutcome::Pass
+        );
+        assert_eq!(
+            PolicyOutcome::judge(&pass_low, Severity::Low),
+            PolicyOutcome::Fail
+        );
+        let self_failed = Verdict {
+            passed: false,
+            findings: vec![],
+        };
+        assert_eq!(
+            PolicyOutcome::judge(&self_failed, Severity::Critical),
+            PolicyOutcome::Fail
+        );
     }
 
     #[test]

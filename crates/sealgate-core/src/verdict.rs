@@ -48,7 +48,9 @@ impl FromStr for Severity {
         Self::ALL
             .into_iter()
             .find(|sev| sev.as_str() == s)
-            .ok_or_else(|| format!("unknown severity `{s}`: expected one of info, low, medium, high, critical"))
+            .ok_or_else(|| {
+                format!("unknown severity `{s}`: expected one of info, low, medium, high, critical")
+            })
     }
 }
 
@@ -104,6 +106,11 @@ mod tests {
         for s in Severity::ALL {
             assert_eq!(s.as_str().parse::<Severity>().unwrap(), s);
         }
-        assert!("severe".parse::<Severity>().unwrap_err().contains("expected one of"));
+        assert!(
+            "severe"
+                .parse::<Severity>()
+                .unwrap_err()
+                .contains("expected one of")
+        );
     }
 }

@@ -37,7 +37,11 @@ impl PrecompiledCache {
         // build, which is all the key needs.
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        Self { dir: dir.to_owned(), engine: engine.clone(), engine_key: h.finish().to_le_bytes() }
+        Self {
+            dir: dir.to_owned(),
+            engine: engine.clone(),
+            engine_key: h.finish().to_le_bytes(),
+        }
     }
 
     /// The entry path for a component digest.
@@ -82,7 +86,9 @@ impl PrecompiledCache {
     }
 
     fn deserialize(&self, entry: &[u8]) -> Result<Component, String> {
-        let body = entry.strip_prefix(MAGIC.as_slice()).ok_or("not a sealgate cache entry")?;
+        let body = entry
+            .strip_prefix(MAGIC.as_slice())
+            .ok_or("not a sealgate cache entry")?;
         if body.len() < 32 {
             return Err("truncated".into());
         }

@@ -28,7 +28,11 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { ceiling: SandboxLimits::default(), cache_dir: None, max_component_bytes: 32 << 20 }
+        Self {
+            ceiling: SandboxLimits::default(),
+            cache_dir: None,
+            max_component_bytes: 32 << 20,
+        }
     }
 }
 
@@ -102,10 +106,14 @@ impl PolicyEngine {
         let mut linker = Linker::<HostState>::new(&engine);
         GatePolicy::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
 
         spawn_epoch_ticker(engine.weak());
-        let cache = config.cache_dir.as_deref().map(|d| Arc::new(PrecompiledCache::new(d, &engine)));
+        let cache = config
+            .cache_dir
+            .as_deref()
+            .map(|d| Arc::new(PrecompiledCache::new(d, &engine)));
         Ok(Self {
             engine,
             linker: Arc::new(linker),
@@ -126,7 +134,11 @@ impl PolicyEngine {
         let bytes = read_bounded(path, self.config.max_component_bytes)?;
         let actual = Sha256Digest::of_bytes(&bytes);
         if actual != *pin {
-            return Err(LoadError::PinMismatch { path: path.to_owned(), expected: *pin, actual });
+            return Err(LoadError::PinMismatch {
+                path: path.to_owned(),
+                expected: *pin,
+                actual,
+            });
         }
         self.load_verified(path, bytes, actual)
     }
@@ -139,7 +151,12 @@ impl PolicyEngine {
         self.load_verified(path, bytes, digest)
     }
 
-    fn load_verified(&self, path: &Path, bytes: Vec<u8>, digest: Sha256Digest) -> Result<PolicyModule, LoadError> {
+    fn load_verified(
+        &self,
+        path: &Path,
+        bytes: Vec<u8>,
+        digest: Sha256Digest,
+    ) -> Result<PolicyModule, LoadError> {
         if !has_component_header(&bytes) {
             return Err(LoadError::NotAComponent {
                 path: path.to_owned(),
@@ -152,21 +169,45 @@ impl PolicyEngine {
         };
         let (component, cache_status) = match &self.cache {
             Some(cache) => cache.load_or_compile(&digest, &bytes).map_err(not_component)?,
-            None => (Component::new(&self.engine, &bytes).map_err(not_component)?, CacheStatus::Disabled),
+            None => (
+                Component::new(&self.engine, &bytes).map_err(not_component)?,
+                CacheStatus::Disabled,
+            ),
         };
         drop(bytes);
 
         let ty = component.component_type();
-        let imports: Vec<String> = ty.imports(&self.engine).map(|(name, _)| name.to_owned()).collect();
-        let exports: Vec<String> = ty.exports(&self.engine).map(|(name, _)| name.to_owned()).collect();
+        let imports: Vec<String> = ty
+            .imports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
+        let exports: Vec<String> = ty
+            .exports(&self.engine)
+            .map(|(name, _)| name.to_owned())
+            .collect();
         if let Some(bad) = imports.iter().find(|i| !is_offered(i)) {
-            return Err(LoadError::ForbiddenImport { path: path.to_owned(), import: bad.clone() });
+            return Err(LoadError::ForbiddenImport {
+                path: path.to_owned(),
+                import: bad.clone(),
+            });
         }
-        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld { path: path.to_owned(), reason: format!("{e:#}") };
+        let wrong_world = |e: wasmtime::Error| LoadError::WrongWorld {
+            path: path.to_owned(),
+            reason: format!("{e:#}"),
+        };
         let pre = self.linker.instantiate_pre(&component).map_err(wrong_world)?;
         let pre = GatePolicyPre::new(pre).map_err(wrong_world)?;
         let uses_wasi = imports.iter().any(|i| i.starts_with("wasi:"));
-        PolicyModule::new(self.clone(), path.to_owned(), digest, pre, imports, exports, uses_wasi, cache_status)
+        PolicyModule::new(
+            self.clone(),
+            path.to_owned(),
+            digest,
+            pre,
+            imports,
+            exports,
+            uses_wasi,
+            cache_status,
+        )
     }
 }
 
@@ -192,15 +233,17 @@ fn describe_non_component(bytes: &[u8]) -> String {
 fn spawn_epoch_ticker(weak: wasmtime::EngineWeak) {
     // Detached on purpose: it ends by itself within one tick of the last
     // handle to the engine being dropped.
-    let _ = std::thread::Builder::new().name("sealgate-epoch".into()).spawn(move || {
-        loop {
-            std::thread::sleep(EPOCH_TICK);
-            match weak.upgrade() {
-                Some(engine) => engine.increment_epoch(),
-                None => return,
+    let _ = std::thread::Builder::new()
+        .name("sealgate-epoch".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(EPOCH_TICK);
+                match weak.upgrade() {
+                    Some(engine) => engine.increment_epoch(),
+                    None => return,
+                }
             }
-        }
-    });
+        });
 }
 
 #[cfg(test)]

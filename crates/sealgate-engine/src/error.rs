@@ -88,7 +88,9 @@ pub enum EvalError {
     #[error("policy returned an error: {0}")]
     Policy(String),
     /// The verdict is larger than the output cap.
-    #[error("verdict too large: {bytes} bytes of findings exceed the {limit}-byte limit (limit `output-bytes`)")]
+    #[error(
+        "verdict too large: {bytes} bytes of findings exceed the {limit}-byte limit (limit `output-bytes`)"
+    )]
     OutputTooLarge {
         /// Size of the verdict.
         bytes: u64,

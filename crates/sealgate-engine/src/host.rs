@@ -29,7 +29,10 @@ pub(crate) struct RegexCache {
 impl RegexCache {
     fn get(&self, pattern: &str) -> Result<Arc<Regex>, String> {
         if pattern.len() > MAX_PATTERN_BYTES {
-            return Err(format!("pattern is {} bytes; the limit is {MAX_PATTERN_BYTES}", pattern.len()));
+            return Err(format!(
+                "pattern is {} bytes; the limit is {MAX_PATTERN_BYTES}",
+                pattern.len()
+            ));
         }
         // A poisoned lock only means another evaluation panicked mid-insert;
         // the map itself is still consistent.
@@ -67,7 +70,10 @@ impl Host for HostState {
 
     fn regex_is_match(&mut self, pattern: String, text: String) -> Result<bool, String> {
         if text.len() > MAX_TEXT_BYTES {
-            return Err(format!("text is {} bytes; the limit is {MAX_TEXT_BYTES}", text.len()));
+            return Err(format!(
+                "text is {} bytes; the limit is {MAX_TEXT_BYTES}",
+                text.len()
+            ));
         }
         Ok(self.regex.get(&pattern)?.is_match(&text))
     }
@@ -89,7 +95,12 @@ mod tests {
     #[test]
     fn refuses_oversized_patterns_and_programs() {
         let cache = RegexCache::default();
-        assert!(cache.get(&"a".repeat(MAX_PATTERN_BYTES + 1)).unwrap_err().contains("limit"));
+        assert!(
+            cache
+                .get(&"a".repeat(MAX_PATTERN_BYTES + 1))
+                .unwrap_err()
+                .contains("limit")
+        );
         // Small to write, huge to compile: \w{1000} repeated expands past the cap.
         assert!(cache.get(r"(\w{1000}){1000}").is_err());
     }

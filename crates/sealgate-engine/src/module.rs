@@ -81,7 +81,10 @@ impl PolicyModule {
         uses_wasi: bool,
         cache_status: CacheStatus,
     ) -> Result<Self, LoadError> {
-        let info_err = |reason: String| LoadError::Info { path: path.clone(), reason };
+        let info_err = |reason: String| LoadError::Info {
+            path: path.clone(),
+            reason,
+        };
         let limits = engine.config.ceiling;
         let mut store = new_store(&engine.engine, &limits, engine.regex.clone(), 0)
             .map_err(|e| info_err(format!("{e:#}")))?;
@@ -94,8 +97,23 @@ impl PolicyModule {
         if raw.id.trim().is_empty() || raw.version.trim().is_empty() {
             return Err(info_err("id and version must not be empty".into()));
         }
-        let info = PolicyInfo { id: raw.id, version: raw.version, summary: raw.summary, params_schema };
-        Ok(Self { engine, path, digest, pre, info, imports, exports, uses_wasi, cache_status })
+        let info = PolicyInfo {
+            id: raw.id,
+            version: raw.version,
+            summary: raw.summary,
+            params_schema,
+        };
+        Ok(Self {
+            engine,
+            path,
+            digest,
+            pre,
+            info,
+            imports,
+            exports,
+            uses_wasi,
+            cache_status,
+        })
     }
 
     /// The component file it was loaded from.
@@ -137,9 +155,11 @@ impl PolicyModule {
     /// load time; `Err` carries the policy's message or the fault.
     pub fn validate_params(&self, params: &str) -> Result<(), EvalError> {
         let limits = self.engine.config.ceiling;
-        self.with_instance(&limits, 0, |store, policy| policy.call_validate_params(store, params))
-            .0
-            .and_then(|r| r.map_err(EvalError::Policy))
+        self.with_instance(&limits, 0, |store, policy| {
+            policy.call_validate_params(store, params)
+        })
+        .0
+        .and_then(|r| r.map_err(EvalError::Policy))
     }
 
     /// Evaluate `metadata` with `params` (both JSON text) under `limits`.
@@ -159,13 +179,18 @@ impl PolicyModule {
             evaluated_at: context.evaluated_at(),
             evaluated_at_unix: context.evaluated_at_unix,
         };
-        let (result, log, fuel_consumed) = self.with_instance(limits, context.evaluated_at_unix, |store, policy| {
-            policy.call_evaluate(store, metadata, params, &wit_context)
-        });
+        let (result, log, fuel_consumed) =
+            self.with_instance(limits, context.evaluated_at_unix, |store, policy| {
+                policy.call_evaluate(store, metadata, params, &wit_context)
+            });
         let verdict = result
             .and_then(|r| r.map_err(EvalError::Policy))
             .and_then(|v| check_verdict(v, limits.output_bytes));
-        Evaluation { verdict, log, fuel_consumed }
+        Evaluation {
+            verdict,
+            log,
+            fuel_consumed,
+        }
     }
 
     /// Instantiate in a fresh store under `limits`, call `f`, and classify any
@@ -198,8 +223,12 @@ fn classify(err: wasmtime::Error, store: &Store<HostState>, limits: &SandboxLimi
     }
     match err.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::OutOfFuel) => EvalError::OutOfFuel { fuel: limits.fuel },
-        Some(wasmtime::Trap::Interrupt) => EvalError::Timeout { millis: limits.timeout.as_millis() as u64 },
-        Some(wasmtime::Trap::StackOverflow) => EvalError::ResourceLimit("wasm stack exhausted (deep recursion)".into()),
+        Some(wasmtime::Trap::Interrupt) => EvalError::Timeout {
+            millis: limits.timeout.as_millis() as u64,
+        },
+        Some(wasmtime::Trap::StackOverflow) => {
+            EvalError::ResourceLimit("wasm stack exhausted (deep recursion)".into())
+        }
         Some(trap) => EvalError::Trap(format!("{trap}{}", guest_message(&err))),
         None => {
             let msg = format!("{err:#}");
@@ -246,12 +275,17 @@ fn check_verdict(v: wit_types::Verdict, output_limit: u64) -> Result<Verdict, Ev
     };
     let bytes = verdict.text_bytes() as u64;
     if bytes > output_limit {
-        return Err(EvalError::OutputTooLarge { bytes, limit: output_limit });
+        return Err(EvalError::OutputTooLarge {
+            bytes,
+            limit: output_limit,
+        });
     }
     for (i, f) in verdict.findings.iter().enumerate() {
         let rule_ok = !f.rule_id.is_empty()
             && f.rule_id.len() <= 128
-            && f.rule_id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+            && f.rule_id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
         if !rule_ok {
             return Err(EvalError::MalformedVerdict(format!(
                 "finding {i}: rule id `{}` must be 1-128 characters of A-Z, a-z, 0-9, `.`, `-`, `_`",

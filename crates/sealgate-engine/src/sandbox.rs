@@ -44,7 +44,10 @@ pub struct HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -108,8 +111,12 @@ fn deny_all_wasi(now_unix: i64, stdout: MemoryOutputPipe, stderr: MemoryOutputPi
         .socket_addr_check(|_, _| Box::pin(async { false }))
         .wall_clock(FrozenClock(now_unix.max(0) as u64))
         .monotonic_clock(FrozenClock(0))
-        .secure_random(wasmtime_wasi::random::Deterministic::new(DETERMINISTIC_BYTES.to_vec()))
-        .insecure_random(wasmtime_wasi::random::Deterministic::new(DETERMINISTIC_BYTES.to_vec()))
+        .secure_random(wasmtime_wasi::random::Deterministic::new(
+            DETERMINISTIC_BYTES.to_vec(),
+        ))
+        .insecure_random(wasmtime_wasi::random::Deterministic::new(
+            DETERMINISTIC_BYTES.to_vec(),
+        ))
         .insecure_random_seed(0)
         .build()
 }
@@ -217,7 +224,12 @@ pub(crate) struct BoundedLog {
 
 impl BoundedLog {
     fn new(cap: usize) -> Self {
-        Self { lines: Vec::new(), used: 0, cap, dropped: 0 }
+        Self {
+            lines: Vec::new(),
+            used: 0,
+            cap,
+            dropped: 0,
+        }
     }
 
     pub(crate) fn push(&mut self, level: &str, message: &str) {
@@ -231,8 +243,13 @@ impl BoundedLog {
             end -= 1;
         }
         self.used += end;
-        self.lines.push(LogLine { level: level.to_owned(), message: message[..end].to_owned() });
+        self.lines.push(LogLine {
+            level: level.to_owned(),
+            message: message[..end].to_owned(),
+        });
         if end < message.len() {
+            // A cut line fills the log: later lines would only be fragments.
+            self.used = self.cap;
             self.dropped += 1;
         }
     }

@@ -34,7 +34,10 @@ pub struct MetadataLimits {
 
 impl Default for MetadataLimits {
     fn default() -> Self {
-        Self { max_bytes: 16 << 20, max_depth: 64 }
+        Self {
+            max_bytes: 16 << 20,
+            max_depth: 64,
+        }
     }
 }
 
@@ -110,22 +113,36 @@ impl MetadataDocument {
     pub fn from_bytes(origin: &str, bytes: Vec<u8>, limits: &MetadataLimits) -> Result<Self, MetadataError> {
         let origin = origin.to_owned();
         if bytes.len() as u64 > limits.max_bytes {
-            return Err(MetadataError::TooLarge { origin, bytes: bytes.len(), limit: limits.max_bytes });
+            return Err(MetadataError::TooLarge {
+                origin,
+                bytes: bytes.len(),
+                limit: limits.max_bytes,
+            });
         }
         let sha256 = Sha256Digest::of_bytes(&bytes);
         let text = String::from_utf8(bytes).map_err(|e| MetadataError::NotUtf8 {
             origin: origin.clone(),
             offset: e.utf8_error().valid_up_to(),
         })?;
-        check_depth(&text, limits.max_depth)
-            .map_err(|offset| MetadataError::TooDeep { origin: origin.clone(), limit: limits.max_depth, offset })?;
-        let value: Value = serde_json::from_str(&text)
-            .map_err(|e| MetadataError::Json { origin: origin.clone(), message: e.to_string() })?;
+        check_depth(&text, limits.max_depth).map_err(|offset| MetadataError::TooDeep {
+            origin: origin.clone(),
+            limit: limits.max_depth,
+            offset,
+        })?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| MetadataError::Json {
+            origin: origin.clone(),
+            message: e.to_string(),
+        })?;
         let problems = structural_problems(&value);
         if !problems.is_empty() {
             return Err(MetadataError::Invalid { origin, problems });
         }
-        Ok(Self { text, value, sha256, origin })
+        Ok(Self {
+            text,
+            value,
+            sha256,
+            origin,
+        })
     }
 
     /// The exact text, as handed to policies.
@@ -205,16 +222,23 @@ fn structural_problems(doc: &Value) -> Vec<String> {
     };
     match root.get("api_version").and_then(Value::as_str) {
         Some(API_VERSION) => {}
-        Some(other) => problems.push(format!("/api_version: is `{other}`; this sealgate reads `{API_VERSION}`")),
+        Some(other) => problems.push(format!(
+            "/api_version: is `{other}`; this sealgate reads `{API_VERSION}`"
+        )),
         None => problems.push(format!("/api_version: missing; set it to \"{API_VERSION}\"")),
     }
     match doc.get("artifact") {
         None => problems.push("/artifact: missing; every document describes one artifact".into()),
-        Some(a) if !a.is_object() => problems.push(format!("/artifact: must be an object, found {}", type_name(a))),
+        Some(a) if !a.is_object() => {
+            problems.push(format!("/artifact: must be an object, found {}", type_name(a)))
+        }
         Some(a) => {
             match a.get("kind").and_then(Value::as_str) {
                 Some(k) if ARTIFACT_KINDS.contains(&k) => {}
-                Some(k) => problems.push(format!("/artifact/kind: `{k}` is not one of {}", ARTIFACT_KINDS.join(", "))),
+                Some(k) => problems.push(format!(
+                    "/artifact/kind: `{k}` is not one of {}",
+                    ARTIFACT_KINDS.join(", ")
+                )),
                 None => problems.push("/artifact/kind: missing (a string)".into()),
             }
             if !a.get("name").is_some_and(Value::is_string) {
@@ -223,7 +247,11 @@ fn structural_problems(doc: &Value) -> Vec<String> {
         }
     }
     for (pointer, want, what) in [
-        ("/artifact/digest", Value::is_object as fn(&Value) -> bool, "an object of algorithm to hex digest"),
+        (
+            "/artifact/digest",
+            Value::is_object as fn(&Value) -> bool,
+            "an object of algorithm to hex digest",
+        ),
         ("/artifact/version", Value::is_string, "a string"),
         ("/artifact/uri", Value::is_string, "a string"),
         ("/artifact/classification", Value::is_string, "a string"),
@@ -242,30 +270,52 @@ fn structural_problems(doc: &Value) -> Vec<String> {
         ("/reports", Value::is_object, "an object"),
         ("/sources", Value::is_array, "an array"),
     ] {
-        if let Some(v) = doc.pointer(pointer) {
-            if !want(v) {
-                problems.push(format!("{pointer}: must be {what}, found {}", type_name(v)));
-            }
+        if let Some(v) = doc.pointer(pointer).filter(|v| !want(v)) {
+            problems.push(format!("{pointer}: must be {what}, found {}", type_name(v)));
         }
     }
     for list in ["/schema/inputs", "/schema/outputs"] {
-        for (i, col) in doc.pointer(list).and_then(Value::as_array).into_iter().flatten().enumerate() {
+        for (i, col) in doc
+            .pointer(list)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
             if !col.get("name").is_some_and(Value::is_string) {
-                problems.push(format!("{list}/{i}: a column must be an object with a string `name`"));
+                problems.push(format!(
+                    "{list}/{i}: a column must be an object with a string `name`"
+                ));
             }
         }
     }
-    for (i, ds) in doc.pointer("/datasets").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, ds) in doc
+        .pointer("/datasets")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if !ds.get("name").is_some_and(Value::is_string) {
-            problems.push(format!("/datasets/{i}: a dataset must be an object with a string `name`"));
+            problems.push(format!(
+                "/datasets/{i}: a dataset must be an object with a string `name`"
+            ));
         }
         if ds.get("columns").is_some_and(|c| !c.is_array()) {
             problems.push(format!("/datasets/{i}/columns: must be an array"));
         }
     }
-    for (i, s) in doc.pointer("/samples").and_then(Value::as_array).into_iter().flatten().enumerate() {
+    for (i, s) in doc
+        .pointer("/samples")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
         if !s.get("data").is_some_and(Value::is_array) {
-            problems.push(format!("/samples/{i}: a sample must have `data`, an array of rows"));
+            problems.push(format!(
+                "/samples/{i}: a sample must have `data`, an array of rows"
+            ));
         }
     }
     problems
@@ -273,9 +323,9 @@ fn structural_problems(doc: &Value) -> Vec<String> {
 
 /// Where a document came from, for messages about documents not read from a file.
 pub fn origin_of(path: Option<&Path>) -> String {
-    path.map(|p| p.display().to_string()).unwrap_or_else(|| "<stdin>".into())
+    path.map(|p| p.display().to_string())
+        .unwrap_or_else(|| "<stdin>".into())
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -302,7 +352,13 @@ mod tests {
         )
         .unwrap_err();
         let msg = err.to_string();
-        for needle in ["/api_version", "/artifact/kind", "/artifact/name", "/schema/inputs/0", "/retention/days"] {
+        for needle in [
+            "/api_version",
+            "/artifact/kind",
+            "/artifact/name",
+            "/schema/inputs/0",
+            "/retention/days",
+        ] {
             assert!(msg.contains(needle), "{needle} missing from: {msg}");
         }
     }
@@ -311,25 +367,50 @@ mod tests {
     fn refuses_deep_nesting_before_parsing() {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let err = load(&deep).unwrap_err();
-        assert!(matches!(err, MetadataError::TooDeep { limit: 64, offset: 64, .. }), "{err}");
+        assert!(
+            matches!(
+                err,
+                MetadataError::TooDeep {
+                    limit: 64,
+                    offset: 64,
+                    ..
+                }
+            ),
+            "{err}"
+        );
         // Brackets inside strings do not count.
-        let in_string = format!(r#"{{"api_version":"sealgate/metadata/v1","artifact":{{"kind":"model","name":"{}"}}}}"#, "[".repeat(1000));
+        let in_string = format!(
+            r#"{{"api_version":"sealgate/metadata/v1","artifact":{{"kind":"model","name":"{}"}}}}"#,
+            "[".repeat(1000)
+        );
         load(&in_string).unwrap();
     }
 
     #[test]
     fn refuses_non_utf8_non_json_and_non_objects() {
-        let err = MetadataDocument::from_bytes("m.json", b"{\"a\": \"\xff\"}".to_vec(), &MetadataLimits::default())
-            .unwrap_err();
+        let err = MetadataDocument::from_bytes(
+            "m.json",
+            b"{\"a\": \"\xff\"}".to_vec(),
+            &MetadataLimits::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, MetadataError::NotUtf8 { offset: 7, .. }), "{err}");
-        assert!(load("{").unwrap_err().to_string().starts_with("m.json: invalid JSON"));
+        assert!(
+            load("{")
+                .unwrap_err()
+                .to_string()
+                .starts_with("m.json: invalid JSON")
+        );
         assert!(load("[]").unwrap_err().to_string().contains("must be an object"));
         assert!(load("").unwrap_err().to_string().contains("invalid JSON"));
     }
 
     #[test]
     fn refuses_oversized_input() {
-        let limits = MetadataLimits { max_bytes: 10, max_depth: 64 };
+        let limits = MetadataLimits {
+            max_bytes: 10,
+            max_depth: 64,
+        };
         let err = MetadataDocument::from_bytes("m.json", MINIMAL.as_bytes().to_vec(), &limits).unwrap_err();
         assert!(matches!(err, MetadataError::TooLarge { .. }), "{err}");
     }

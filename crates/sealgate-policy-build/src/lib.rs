@@ -42,7 +42,9 @@ impl std::str::FromStr for Target {
         match s {
             "wasm32-unknown-unknown" => Ok(Self::Wasm32UnknownUnknown),
             "wasm32-wasip2" => Ok(Self::Wasm32Wasip2),
-            _ => Err(format!("unsupported target `{s}`: use wasm32-unknown-unknown or wasm32-wasip2")),
+            _ => Err(format!(
+                "unsupported target `{s}`: use wasm32-unknown-unknown or wasm32-wasip2"
+            )),
         }
     }
 }
@@ -119,7 +121,10 @@ pub enum BuildError {
 /// Build the policy crate in `crate_dir` into a component in `opts.out_dir`.
 pub fn build_policy(crate_dir: &Path, opts: &BuildOptions) -> Result<BuiltPolicy, BuildError> {
     let meta = crate_metadata(crate_dir)?;
-    let target_dir = opts.target_dir.clone().unwrap_or_else(|| meta.workspace_root.join("target"));
+    let target_dir = opts
+        .target_dir
+        .clone()
+        .unwrap_or_else(|| meta.workspace_root.join("target"));
     let triple = opts.target.triple();
 
     let mut cargo = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -137,12 +142,25 @@ pub fn build_policy(crate_dir: &Path, opts: &BuildOptions) -> Result<BuiltPolicy
     }
     // Only our flags: an outer cargo's (e.g. when run from `cargo test`) would
     // change the output and so the pin.
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_TARGET_DIR"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_TARGET_DIR",
+    ] {
         cargo.env_remove(var);
     }
-    cargo.env("CARGO_ENCODED_RUSTFLAGS", remap_flags(&meta.workspace_root).join("\x1f"));
+    cargo.env(
+        "CARGO_ENCODED_RUSTFLAGS",
+        remap_flags(&meta.workspace_root).join("\x1f"),
+    );
     let output = if opts.verbose {
-        cargo.status().map(|status| std::process::Output { status, stdout: vec![], stderr: vec![] })
+        cargo.status().map(|status| std::process::Output {
+            status,
+            stdout: vec![],
+            stderr: vec![],
+        })
     } else {
         cargo.output()
     }
@@ -154,10 +172,18 @@ pub fn build_policy(crate_dir: &Path, opts: &BuildOptions) -> Result<BuiltPolicy
         } else {
             String::new()
         };
-        return Err(BuildError::Compile { package: meta.package, target: triple, output: text, hint });
+        return Err(BuildError::Compile {
+            package: meta.package,
+            target: triple,
+            output: text,
+            hint,
+        });
     }
 
-    let module_path = target_dir.join(triple).join("release").join(format!("{}.wasm", meta.lib_name));
+    let module_path = target_dir
+        .join(triple)
+        .join("release")
+        .join(format!("{}.wasm", meta.lib_name));
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| BuildError::Io { path, source }
@@ -165,14 +191,20 @@ pub fn build_policy(crate_dir: &Path, opts: &BuildOptions) -> Result<BuiltPolicy
     let module = std::fs::read(&module_path).map_err(io(&module_path))?;
     let component = match opts.target {
         Target::Wasm32Wasip2 => module,
-        Target::Wasm32UnknownUnknown => componentize(&module)
-            .map_err(|reason| BuildError::Componentize { module: module_path.clone(), reason })?,
+        Target::Wasm32UnknownUnknown => componentize(&module).map_err(|reason| BuildError::Componentize {
+            module: module_path.clone(),
+            reason,
+        })?,
     };
 
     std::fs::create_dir_all(&opts.out_dir).map_err(io(&opts.out_dir))?;
     let out = opts.out_dir.join(format!("{}.wasm", meta.package));
     write_atomically(&out, &component).map_err(io(&out))?;
-    Ok(BuiltPolicy { package: meta.package, path: out, sha256: Sha256Digest::of_bytes(&component) })
+    Ok(BuiltPolicy {
+        package: meta.package,
+        path: out,
+        sha256: Sha256Digest::of_bytes(&component),
+    })
 }
 
 /// Wrap a core module carrying wit-bindgen's component type into a component.
@@ -191,13 +223,19 @@ fn remap_flags(workspace_root: &Path) -> Vec<String> {
     if let Some(home) = cargo_home {
         flags.push(format!("--remap-path-prefix={}=/cargo", home.display()));
     }
-    flags.push(format!("--remap-path-prefix={}=/policy", workspace_root.display()));
+    flags.push(format!(
+        "--remap-path-prefix={}=/policy",
+        workspace_root.display()
+    ));
     flags
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
     tmp.as_file().sync_all()?;
@@ -213,14 +251,23 @@ struct CrateMetadata {
 }
 
 fn crate_metadata(crate_dir: &Path) -> Result<CrateMetadata, BuildError> {
-    let not_policy = |reason: String| BuildError::NotAPolicyCrate { dir: crate_dir.to_owned(), reason };
+    let not_policy = |reason: String| BuildError::NotAPolicyCrate {
+        dir: crate_dir.to_owned(),
+        reason,
+    };
     let manifest = crate_dir.join("Cargo.toml");
     if !manifest.is_file() {
         return Err(not_policy("no Cargo.toml".into()));
     }
     let manifest = manifest.canonicalize().map_err(|e| not_policy(e.to_string()))?;
     let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .args(["metadata", "--no-deps", "--format-version", "1", "--manifest-path"])
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
         .arg(&manifest)
         .output()
         .map_err(BuildError::Cargo)?;
@@ -240,7 +287,11 @@ fn crate_metadata(crate_dir: &Path) -> Result<CrateMetadata, BuildError> {
         .as_array()
         .into_iter()
         .flatten()
-        .find(|t| t["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "cdylib")))
+        .find(|t| {
+            t["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
+        })
         .ok_or_else(|| not_policy("no cdylib target: add `[lib] crate-type = [\"cdylib\"]`".into()))?;
     Ok(CrateMetadata {
         package: package["name"].as_str().unwrap_or_default().to_owned(),

@@ -24,10 +24,12 @@
 use std::path::{Path, PathBuf};
 
 pub use sealgate_core::{
-    EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, LogLine, PolicyOutcome,
-    PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict,
+    EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, LogLine,
+    PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict,
 };
-pub use sealgate_engine::{CacheStatus, EngineConfig, EvalError, LoadError, PolicyEngine, PolicyInfo, PolicyModule};
+pub use sealgate_engine::{
+    CacheStatus, EngineConfig, EvalError, LoadError, PolicyEngine, PolicyInfo, PolicyModule,
+};
 pub use sealgate_metadata::{MetadataDocument, MetadataError, MetadataLimits};
 
 /// A gate, loaded: every policy pinned, compiled and its params accepted.
@@ -98,23 +100,42 @@ impl Gate {
         for (index, entry) in config.policies.iter().enumerate() {
             let limits = config
                 .limits_for(&engine.config().ceiling, index)
-                .map_err(|source| GateError::Limits { gate: gate.clone(), index, source })?;
+                .map_err(|source| GateError::Limits {
+                    gate: gate.clone(),
+                    index,
+                    source,
+                })?;
             let module = engine
                 .load(&GateConfig::module_path(gate_file, entry), &entry.sha256)
-                .map_err(|source| GateError::Load { gate: gate.clone(), index, source })?;
+                .map_err(|source| GateError::Load {
+                    gate: gate.clone(),
+                    index,
+                    source,
+                })?;
             let params_json = entry.params.to_string();
-            module.validate_params(&params_json).map_err(|e| GateError::Params {
-                gate: gate.clone(),
-                index,
-                policy: module.info().id.clone(),
-                message: match e {
-                    EvalError::Policy(m) => m,
-                    other => other.to_string(),
-                },
-            })?;
-            policies.push(GatePolicy { module, params: entry.params.clone(), limits, params_json });
+            module
+                .validate_params(&params_json)
+                .map_err(|e| GateError::Params {
+                    gate: gate.clone(),
+                    index,
+                    policy: module.info().id.clone(),
+                    message: match e {
+                        EvalError::Policy(m) => m,
+                        other => other.to_string(),
+                    },
+                })?;
+            policies.push(GatePolicy {
+                module,
+                params: entry.params.clone(),
+                limits,
+                params_json,
+            });
         }
-        Ok(Self { config, path: gate, policies })
+        Ok(Self {
+            config,
+            path: gate,
+            policies,
+        })
     }
 
     /// The gate's name.
@@ -144,7 +165,9 @@ impl Gate {
             .policies
             .iter()
             .map(|p| {
-                let eval = p.module.evaluate(metadata.text(), &p.params_json, context, &p.limits);
+                let eval = p
+                    .module
+                    .evaluate(metadata.text(), &p.params_json, context, &p.limits);
                 let info = p.module.info();
                 let (outcome, findings, error) = match eval.verdict {
                     Ok(v) => (PolicyOutcome::judge(&v, self.config.fail_on), v.findings, None),

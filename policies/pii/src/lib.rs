@@ -18,7 +18,9 @@ mod validators;
 
 use std::collections::BTreeSet;
 
-use sealgate_policy_sdk::{Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy, pointer_escape};
+use sealgate_policy_sdk::{
+    Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy, pointer_escape,
+};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
@@ -26,8 +28,16 @@ use rules::{ColumnRule, Tier};
 
 /// Treatments that make a column's personal data acceptable to ship.
 pub const EXEMPT_TREATMENTS: &[&str] = &[
-    "reviewed", "pseudonymised", "pseudonymized", "hashed", "tokenised", "tokenized", "encrypted", "masked",
-    "synthetic", "not-personal",
+    "reviewed",
+    "pseudonymised",
+    "pseudonymized",
+    "hashed",
+    "tokenised",
+    "tokenized",
+    "encrypted",
+    "masked",
+    "synthetic",
+    "not-personal",
 ];
 
 /// Params of `sealgate.pii`.
@@ -80,7 +90,11 @@ fn parse_severity(s: &str) -> Result<Severity, String> {
         "medium" => Severity::Medium,
         "high" => Severity::High,
         "critical" => Severity::Critical,
-        _ => return Err(format!("unknown severity `{s}`: expected info, low, medium, high or critical")),
+        _ => {
+            return Err(format!(
+                "unknown severity `{s}`: expected info, low, medium, high or critical"
+            ));
+        }
     })
 }
 
@@ -156,17 +170,33 @@ impl Policy for Pii {
             if let Err(e) = sealgate_policy_sdk::regex_is_match(&r.pattern, "") {
                 problems.push(format!("rule `{}`: {e}", r.category));
             }
-            if r.category.is_empty() || !r.category.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
-                problems.push(format!("rule category `{}` must be lowercase letters, digits and `-`", r.category));
+            if r.category.is_empty()
+                || !r
+                    .category
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            {
+                problems.push(format!(
+                    "rule category `{}` must be lowercase letters, digits and `-`",
+                    r.category
+                ));
             }
         }
-        let known: BTreeSet<String> = rules::builtin().into_iter().map(|r| r.category).chain(params.extra_rules.iter().map(|r| r.category.clone())).collect();
+        let known: BTreeSet<String> = rules::builtin()
+            .into_iter()
+            .map(|r| r.category)
+            .chain(params.extra_rules.iter().map(|r| r.category.clone()))
+            .collect();
         for d in &params.disable {
             if !known.contains(d) {
                 problems.push(format!("disable: unknown category `{d}`"));
             }
         }
-        if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 
     fn evaluate(doc: &Metadata, params: &Params, _ctx: &Context) -> Result<Report, String> {
@@ -206,7 +236,8 @@ fn column_name(col: &Value) -> Option<&str> {
 
 fn is_exempt(params: &Params, col: &Value, name: &str) -> bool {
     let treatment = col.pointer("/privacy/treatment").and_then(Value::as_str);
-    treatment.is_some_and(|t| EXEMPT_TREATMENTS.contains(&t)) || params.exempt_columns.iter().any(|c| c == name)
+    treatment.is_some_and(|t| EXEMPT_TREATMENTS.contains(&t))
+        || params.exempt_columns.iter().any(|c| c == name)
 }
 
 /// Which rule, if any, a column name falls under.
@@ -228,9 +259,17 @@ fn check_column(
     col: &Value,
     declared: Option<&BTreeSet<&str>>,
 ) -> Result<(), String> {
-    let Some(name) = column_name(col) else { return Ok(()) };
-    let Some(rule) = classify(rules, name)? else { return Ok(()) };
-    let name_ptr = if col.is_object() { format!("{ptr}/name") } else { ptr.to_owned() };
+    let Some(name) = column_name(col) else {
+        return Ok(());
+    };
+    let Some(rule) = classify(rules, name)? else {
+        return Ok(());
+    };
+    let name_ptr = if col.is_object() {
+        format!("{ptr}/name")
+    } else {
+        ptr.to_owned()
+    };
     if is_exempt(params, col, name) {
         return Ok(());
     }
@@ -243,7 +282,10 @@ fn check_column(
             &format!("pii.declared.{}", rule.category),
             Severity::Info,
             &name_ptr,
-            format!("column `{name}` holds declared personal data ({}, {tier})", rule.category),
+            format!(
+                "column `{name}` holds declared personal data ({}, {tier})",
+                rule.category
+            ),
             "declared personal data is governed by the retention policy; nothing to do here",
         );
         return Ok(());
@@ -257,19 +299,56 @@ fn check_column(
         &format!("pii.column.{}", rule.category),
         params.severity(rule),
         &name_ptr,
-        format!("column `{name}` looks like personal data: {} ({tier})", rule.category),
+        format!(
+            "column `{name}` looks like personal data: {} ({tier})",
+            rule.category
+        ),
         format!("drop or transform the column before release; if it is already protected, {exempt_hint}"),
     );
     Ok(())
 }
 
+/// A kind of personal value: a cheap shape (host regex), then a validator.
+struct ValueCheck {
+    category: &'static str,
+    shape: &'static str,
+    valid: fn(&str) -> bool,
+    severity: Severity,
+}
+
 /// Value categories, checked in this order; the first that matches wins.
-const VALUE_CHECKS: &[(&str, &str, fn(&str) -> bool, Severity)] = &[
-    ("ssn", r"^\d{3}[- ]\d{2}[- ]\d{4}$", validators::is_valid_ssn, Severity::Critical),
-    ("credit-card", r"^\d[\d -]{11,22}\d$", validators::is_valid_card_number, Severity::Critical),
-    ("iban", r"^[A-Z]{2}\d{2}( ?[A-Z0-9]){11,30}$", validators::is_valid_iban, Severity::Critical),
-    ("email", r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$", validators::is_plausible_email, Severity::High),
-    ("phone", r"^\+[1-9]\d{7,14}$", |_| true, Severity::High),
+const VALUE_CHECKS: &[ValueCheck] = &[
+    ValueCheck {
+        category: "ssn",
+        shape: r"^\d{3}[- ]\d{2}[- ]\d{4}$",
+        valid: validators::is_valid_ssn,
+        severity: Severity::Critical,
+    },
+    ValueCheck {
+        category: "credit-card",
+        shape: r"^\d[\d -]{11,22}\d$",
+        valid: validators::is_valid_card_number,
+        severity: Severity::Critical,
+    },
+    ValueCheck {
+        category: "iban",
+        shape: r"^[A-Z]{2}\d{2}( ?[A-Z0-9]){11,30}$",
+        valid: validators::is_valid_iban,
+        severity: Severity::Critical,
+    },
+    ValueCheck {
+        category: "email",
+        shape: r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$",
+        valid: validators::is_plausible_email,
+        severity: Severity::High,
+    },
+    // E.164 with its leading `+`: bare digit strings are too often ids.
+    ValueCheck {
+        category: "phone",
+        shape: r"^\+[1-9]\d{7,14}$",
+        valid: |_| true,
+        severity: Severity::High,
+    },
 ];
 
 fn scan_samples(report: &mut Report, params: &Params, doc: &Metadata) -> Result<(), String> {
@@ -289,7 +368,10 @@ fn scan_samples(report: &mut Report, params: &Params, doc: &Metadata) -> Result<
             let Some(cells) = row.as_array() else { continue };
             for (c, cell) in cells.iter().enumerate() {
                 if scanned >= params.max_values {
-                    sealgate_policy_sdk::warn(&format!("stopped after {} sample values (max-values)", params.max_values));
+                    sealgate_policy_sdk::warn(&format!(
+                        "stopped after {} sample values (max-values)",
+                        params.max_values
+                    ));
                     return Ok(());
                 }
                 scanned += 1;
@@ -302,15 +384,20 @@ fn scan_samples(report: &mut Report, params: &Params, doc: &Metadata) -> Result<
                 if params.exempt_columns.iter().any(|e| e == col_name) {
                     continue;
                 }
-                for (category, shape, valid, severity) in VALUE_CHECKS {
-                    if !sealgate_policy_sdk::regex_is_match(shape, &text)? || !valid(&text) {
+                for check in VALUE_CHECKS {
+                    if !sealgate_policy_sdk::regex_is_match(check.shape, &text)? || !(check.valid)(&text) {
                         continue;
                     }
+                    let category = check.category;
                     if seen.insert((c, category)) {
-                        let where_ = if col_name.is_empty() { format!("column {c}") } else { format!("column `{col_name}`") };
+                        let where_ = if col_name.is_empty() {
+                            format!("column {c}")
+                        } else {
+                            format!("column `{col_name}`")
+                        };
                         report.finding(
                             &format!("pii.value.{category}"),
-                            *severity,
+                            check.severity,
                             &format!("{row_ptr}/{c}"),
                             format!("sample value in {where_} looks like a real {category} ({})", validators::mask(&text)),
                             format!(

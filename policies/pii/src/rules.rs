@@ -3,8 +3,8 @@
 //! government and financial identifiers); `non-sensitive` data identifies in
 //! combination (birth date, address, IP address).
 
-use serde::Deserialize;
 use sealgate_policy_sdk::Severity;
+use serde::Deserialize;
 
 /// The two tiers of personal data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -30,7 +30,12 @@ pub struct ColumnRule {
 }
 
 fn rule(category: &str, tier: Tier, severity: Option<Severity>, pattern: &str) -> ColumnRule {
-    ColumnRule { category: category.into(), pattern: pattern.into(), tier, severity }
+    ColumnRule {
+        category: category.into(),
+        pattern: pattern.into(),
+        tier,
+        severity,
+    }
 }
 
 /// The built-in rules, most specific first: the first rule that matches a
@@ -40,7 +45,12 @@ pub fn builtin() -> Vec<ColumnRule> {
     let critical = Some(Severity::Critical);
     vec![
         rule("email", Sensitive, None, r"(^|_)(e_?mail|mail)(_|$)"),
-        rule("ssn", Sensitive, critical, r"(^|_)(ssn|social_?security(_?(number|no|num|nr))?)(_|$)"),
+        rule(
+            "ssn",
+            Sensitive,
+            critical,
+            r"(^|_)(ssn|social_?security(_?(number|no|num|nr))?)(_|$)",
+        ),
         rule(
             "credit-card",
             Sensitive,
@@ -66,7 +76,12 @@ pub fn builtin() -> Vec<ColumnRule> {
             None,
             r"(^|_)((first|last|middle|full|given|family|maiden|nick|sur|user|customer|person|client|patient|employee)_?name|fname|lname|surname)(_|$)",
         ),
-        rule("date-of-birth", NonSensitive, None, r"(^|_)(date_?of_?birth|dob|birth_?(date|day)|birthday)(_|$)"),
+        rule(
+            "date-of-birth",
+            NonSensitive,
+            None,
+            r"(^|_)(date_?of_?birth|dob|birth_?(date|day)|birthday)(_|$)",
+        ),
         rule(
             "ip-address",
             NonSensitive,

@@ -13,7 +13,12 @@ pub fn is_valid_ssn(s: &str) -> bool {
     if !(delim == b'-' || delim == b' ') || b[6] != delim {
         return false; // mixed or missing delimiters
     }
-    let digits: Vec<u8> = b.iter().enumerate().filter(|(i, _)| *i != 3 && *i != 6).map(|(_, c)| *c).collect();
+    let digits: Vec<u8> = b
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != 3 && *i != 6)
+        .map(|(_, c)| *c)
+        .collect();
     if !digits.iter().all(u8::is_ascii_digit) {
         return false;
     }
@@ -32,7 +37,11 @@ pub fn is_valid_card_number(s: &str) -> bool {
     if !s.bytes().all(|c| c.is_ascii_digit() || c == b' ' || c == b'-') {
         return false;
     }
-    let digits: Vec<u32> = s.bytes().filter(u8::is_ascii_digit).map(|c| u32::from(c - b'0')).collect();
+    let digits: Vec<u32> = s
+        .bytes()
+        .filter(u8::is_ascii_digit)
+        .map(|c| u32::from(c - b'0'))
+        .collect();
     if !(13..=19).contains(&digits.len()) || digits.iter().all(|d| *d == digits[0]) {
         return false;
     }
@@ -45,18 +54,52 @@ pub fn luhn(digits: &[u32]) -> bool {
         .iter()
         .rev()
         .enumerate()
-        .map(|(i, &d)| if i % 2 == 1 { if d * 2 > 9 { d * 2 - 9 } else { d * 2 } } else { d })
+        .map(|(i, &d)| {
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
+        })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// Registered IBAN lengths for common countries (ISO 13616 registry). A
 /// country not listed is accepted on the mod-97 check alone.
 const IBAN_LENGTHS: &[(&str, usize)] = &[
-    ("AT", 20), ("BE", 16), ("BG", 22), ("CH", 21), ("CY", 28), ("CZ", 24), ("DE", 22), ("DK", 18),
-    ("EE", 20), ("ES", 24), ("FI", 18), ("FR", 27), ("GB", 22), ("GR", 27), ("HR", 21), ("HU", 28),
-    ("IE", 22), ("IS", 26), ("IT", 27), ("LI", 21), ("LT", 20), ("LU", 20), ("LV", 21), ("MT", 31),
-    ("NL", 18), ("NO", 15), ("PL", 28), ("PT", 25), ("RO", 24), ("SE", 24), ("SI", 19), ("SK", 24),
+    ("AT", 20),
+    ("BE", 16),
+    ("BG", 22),
+    ("CH", 21),
+    ("CY", 28),
+    ("CZ", 24),
+    ("DE", 22),
+    ("DK", 18),
+    ("EE", 20),
+    ("ES", 24),
+    ("FI", 18),
+    ("FR", 27),
+    ("GB", 22),
+    ("GR", 27),
+    ("HR", 21),
+    ("HU", 28),
+    ("IE", 22),
+    ("IS", 26),
+    ("IT", 27),
+    ("LI", 21),
+    ("LT", 20),
+    ("LU", 20),
+    ("LV", 21),
+    ("MT", 31),
+    ("NL", 18),
+    ("NO", 15),
+    ("PL", 28),
+    ("PT", 25),
+    ("RO", 24),
+    ("SE", 24),
+    ("SI", 19),
+    ("SK", 24),
 ];
 
 /// An IBAN: country code, two check digits, BBAN; spaces allowed in groups of
@@ -67,38 +110,63 @@ pub fn is_valid_iban(s: &str) -> bool {
     if !(15..=34).contains(&b.len())
         || !b[..2].iter().all(u8::is_ascii_uppercase)
         || !b[2..4].iter().all(u8::is_ascii_digit)
-        || !b[4..].iter().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
+        || !b[4..]
+            .iter()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_uppercase())
     {
         return false;
     }
-    if let Some((_, len)) = IBAN_LENGTHS.iter().find(|(cc, _)| cc.as_bytes() == &b[..2]) {
-        if *len != b.len() {
-            return false;
-        }
+    let registered_len = IBAN_LENGTHS
+        .iter()
+        .find(|(cc, _)| cc.as_bytes() == &b[..2])
+        .map(|(_, len)| *len);
+    if registered_len.is_some_and(|len| len != b.len()) {
+        return false;
     }
     // Move the first four characters to the end, letters to 10..35, mod 97.
     let mut rem: u32 = 0;
     for &c in b[4..].iter().chain(&b[..4]) {
-        let v = if c.is_ascii_digit() { u32::from(c - b'0') } else { u32::from(c - b'A') + 10 };
-        rem = if v >= 10 { (rem * 100 + v) % 97 } else { (rem * 10 + v) % 97 };
+        let v = if c.is_ascii_digit() {
+            u32::from(c - b'0')
+        } else {
+            u32::from(c - b'A') + 10
+        };
+        rem = if v >= 10 {
+            (rem * 100 + v) % 97
+        } else {
+            (rem * 10 + v) % 97
+        };
     }
     rem == 1
 }
 
 /// Domains reserved for documentation and testing (RFC 2606 / RFC 6761):
 /// addresses there are not personal data.
-const RESERVED_DOMAINS: &[&str] = &["example.com", "example.org", "example.net", "example", "test", "invalid", "localhost"];
+const RESERVED_DOMAINS: &[&str] = &[
+    "example.com",
+    "example.org",
+    "example.net",
+    "example",
+    "test",
+    "invalid",
+    "localhost",
+];
 
 /// An e-mail address whose domain is plausible: at least two labels, each
 /// 1-63 letters, digits or inner hyphens, an alphabetic top-level label of 2+
 /// letters, and not a reserved documentation domain.
 pub fn is_plausible_email(s: &str) -> bool {
-    let Some((local, domain)) = s.rsplit_once('@') else { return false };
+    let Some((local, domain)) = s.rsplit_once('@') else {
+        return false;
+    };
     if local.is_empty() || local.len() > 64 || domain.len() > 253 {
         return false;
     }
     let domain = domain.to_ascii_lowercase();
-    if RESERVED_DOMAINS.iter().any(|r| domain == *r || domain.ends_with(&format!(".{r}"))) {
+    if RESERVED_DOMAINS
+        .iter()
+        .any(|r| domain == *r || domain.ends_with(&format!(".{r}")))
+    {
         return false;
     }
     let labels: Vec<&str> = domain.split('.').collect();
@@ -119,7 +187,10 @@ pub fn is_plausible_email(s: &str) -> bool {
 pub fn mask(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let keep = if chars.len() >= 8 { 4 } else { 0 };
-    let hidden: String = chars[..chars.len() - keep].iter().map(|c| if c.is_alphanumeric() { '*' } else { *c }).collect();
+    let hidden: String = chars[..chars.len() - keep]
+        .iter()
+        .map(|c| if c.is_alphanumeric() { '*' } else { *c })
+        .collect();
     hidden + &chars[chars.len() - keep..].iter().collect::<String>()
 }
 

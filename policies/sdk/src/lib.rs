@@ -179,7 +179,11 @@ pub mod __private {
         fn validate_params(params: String) -> Result<(), String> {
             validate_params::<P>(params)
         }
-        fn evaluate(metadata: String, params: String, ctx: wit_types::Context) -> Result<wit_types::Verdict, String> {
+        fn evaluate(
+            metadata: String,
+            params: String,
+            ctx: wit_types::Context,
+        ) -> Result<wit_types::Verdict, String> {
             evaluate::<P>(metadata, params, ctx)
         }
     }

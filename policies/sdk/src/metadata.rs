@@ -9,7 +9,8 @@ pub struct Metadata {
 impl Metadata {
     /// Parse the document the host handed in.
     pub fn parse(text: &str) -> Result<Self, String> {
-        let root: Value = serde_json::from_str(text).map_err(|e| format!("metadata is not valid JSON: {e}"))?;
+        let root: Value =
+            serde_json::from_str(text).map_err(|e| format!("metadata is not valid JSON: {e}"))?;
         if !root.is_object() {
             return Err("metadata must be a JSON object".into());
         }

@@ -1,5 +1,5 @@
-use crate::bindings::sealgate::policy::types as wit_types;
 use crate::Severity;
+use crate::bindings::sealgate::policy::types as wit_types;
 
 /// The findings of one evaluation, turned into the verdict.
 #[derive(Debug, Default)]
@@ -55,6 +55,9 @@ impl Report {
     /// (default `high`) fails the policy there, so one threshold, in the gate
     /// file, decides what blocks a release.
     pub(crate) fn into_verdict(self) -> wit_types::Verdict {
-        wit_types::Verdict { passed: !self.failed, findings: self.findings }
+        wit_types::Verdict {
+            passed: !self.failed,
+            findings: self.findings,
+        }
     }
 }

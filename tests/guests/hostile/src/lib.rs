@@ -50,17 +50,36 @@ impl Policy for Hostile {
         match params.mode.as_str() {
             "pass" => {}
             "fail" => {
-                report.finding("test.fail", Severity::Low, "", "failed on purpose", "none").fail();
+                report
+                    .finding("test.fail", Severity::Low, "", "failed on purpose", "none")
+                    .fail();
             }
             "finding" => {
-                report.finding("test.finding", Severity::High, "/artifact/name", "a high finding", "none");
+                report.finding(
+                    "test.finding",
+                    Severity::High,
+                    "/artifact/name",
+                    "a high finding",
+                    "none",
+                );
             }
             "count" => {
-                report.finding("test.count", Severity::Info, "", format!("evaluation {count}"), "none");
+                report.finding(
+                    "test.count",
+                    Severity::Info,
+                    "",
+                    format!("evaluation {count}"),
+                    "none",
+                );
             }
             "context" => {
                 let digest = ctx.artifact_digest.clone().unwrap_or_default();
-                for (k, v) in [("gate", ctx.gate.clone()), ("at", ctx.evaluated_at.clone()), ("unix", ctx.evaluated_at_unix.to_string()), ("digest", digest)] {
+                for (k, v) in [
+                    ("gate", ctx.gate.clone()),
+                    ("at", ctx.evaluated_at.clone()),
+                    ("unix", ctx.evaluated_at_unix.to_string()),
+                    ("digest", digest),
+                ] {
                     report.finding(&format!("test.context.{k}"), Severity::Info, "", v, "none");
                 }
             }
@@ -92,7 +111,13 @@ impl Policy for Hostile {
             }
             "error" => return Err("cannot judge this artifact".into()),
             "bad-pointer" => {
-                report.finding("test.bad", Severity::Low, "artifact/name", "pointer without a slash", "none");
+                report.finding(
+                    "test.bad",
+                    Severity::Low,
+                    "artifact/name",
+                    "pointer without a slash",
+                    "none",
+                );
             }
             "bad-rule-id" => {
                 report.finding("has spaces", Severity::Low, "", "bad rule id", "none");
