@@ -14,15 +14,17 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SandboxLimits {
     /// CPU, deterministically: WebAssembly fuel (about one unit per
-    /// instruction). Running out is an ERROR. Default: 2 000 000 000, about a
-    /// second of guest work, some 100x what the PII policy spends on the
-    /// example model.
+    /// instruction). Running out is an ERROR. Default: 2 000 000 000, 42x
+    /// what the PII policy spends on a 1 000-column model (47.7 M); a tight
+    /// loop burns it in about 0.16 s (docs/sandbox.md).
     pub fuel: u64,
     /// CPU, by the clock: a wall-clock deadline enforced with epoch
-    /// interruption. Catches time spent that fuel does not count. Default: 5 s.
+    /// interruption. A backstop for time fuel does not count (host calls).
+    /// Default: 5 s.
     #[serde(with = "millis")]
     pub timeout: Duration,
-    /// Largest size of any one linear memory, in bytes. Default: 64 MiB.
+    /// Largest size of any one linear memory, in bytes. Default: 64 MiB, 20x
+    /// the PII policy's peak on a 1 000-column model.
     pub memory_bytes: u64,
     /// Largest number of elements in any one table. Default: 20 000.
     pub table_elements: u64,

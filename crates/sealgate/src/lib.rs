@@ -39,6 +39,13 @@ pub struct Gate {
     policies: Vec<GatePolicy>,
 }
 
+// A loaded gate is shared across threads (a server evaluates many requests
+// with one `Gate`); keep it that way.
+const _: fn() = || {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Gate>();
+};
+
 /// One policy of a loaded gate.
 pub struct GatePolicy {
     /// The compiled module.
