@@ -7,16 +7,7 @@ fn check_with_cache(cache: &std::path::Path) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
     let meta = repo("examples/metadata/churn-model-pii.json");
-    sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-        "--cache-dir",
-        cache.to_str().unwrap(),
-        "-v",
-    ])
+    check(&gate, &meta, &["--cache-dir", cache.to_str().unwrap(), "-v"])
 }
 
 #[test]

@@ -5,16 +5,9 @@ use crate::support::*;
 #[test]
 fn malformed_metadata_exits_2_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = example_gate(dir.path());
     let bad = dir.path().join("broken.json");
     std::fs::write(&bad, b"{\"api_version\": \"sealgate/metadata/v1\", ").unwrap();
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        bad.to_str().unwrap(),
-    ]);
+    let out = check(&example_gate(dir.path()), &bad, &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
@@ -31,16 +24,13 @@ fn malformed_metadata_exits_2_naming_the_file() {
 #[test]
 fn wrong_types_in_metadata_exit_2_with_pointers() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = example_gate(dir.path());
     let bad = dir.path().join("types.json");
-    std::fs::write(&bad, br#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":7},"schema":{"inputs":{}}}"#).unwrap();
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        bad.to_str().unwrap(),
-    ]);
+    std::fs::write(
+        &bad,
+        br#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":7},"schema":{"inputs":{}}}"#,
+    )
+    .unwrap();
+    let out = check(&example_gate(dir.path()), &bad, &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
@@ -52,26 +42,11 @@ fn wrong_types_in_metadata_exit_2_with_pointers() {
 #[test]
 fn missing_files_and_directories_exit_2() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = example_gate(dir.path());
-    let missing = dir.path().join("nope.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        missing.to_str().unwrap(),
-    ]);
+    let out = check(&example_gate(dir.path()), &dir.path().join("nope.json"), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("nope.json"), "{}", stderr(&out));
 
-    let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        dir.path().to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-    ]);
+    let out = check(dir.path(), &clean_metadata(), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is not a regular file"), "{}", stderr(&out));
 }
@@ -87,14 +62,7 @@ fn gate_with_unknown_key_exits_2() {
         "{ mode = \"pass\" }",
         "fail_on = \"high\"",
     );
-    let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-    ]);
+    let out = check(&gate, &clean_metadata(), &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("fail_on"), "{}", stderr(&out));
 }
@@ -102,16 +70,7 @@ fn gate_with_unknown_key_exits_2() {
 #[test]
 fn params_refused_by_the_policy_exit_2_with_its_message() {
     let dir = tempfile::tempdir().unwrap();
-    let g = &guests().hostile;
-    let gate = write_gate(dir.path(), &g.path, &g.sha256, "{ mode = \"refuse-params\" }", "");
-    let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-    ]);
+    let out = check(&hostile_gate(dir.path(), "refuse-params"), &clean_metadata(), &[]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
@@ -123,18 +82,11 @@ fn params_refused_by_the_policy_exit_2_with_its_message() {
 #[test]
 fn trapping_policy_is_error_exit_3() {
     let dir = tempfile::tempdir().unwrap();
-    let g = &guests().hostile;
-    let gate = write_gate(dir.path(), &g.path, &g.sha256, "{ mode = \"trap\" }", "");
-    let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let out = check(
+        &hostile_gate(dir.path(), "trap"),
+        &clean_metadata(),
+        &["--format", "json"],
+    );
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["decision"], "FAILED");
@@ -149,18 +101,9 @@ fn trapping_policy_is_error_exit_3() {
 #[test]
 fn looping_policy_is_error_exit_3() {
     let dir = tempfile::tempdir().unwrap();
-    let g = &guests().hostile;
     // Default limits: the loop must be stopped by the default fuel budget.
-    let gate = write_gate(dir.path(), &g.path, &g.sha256, "{ mode = \"spin\" }", "");
-    let meta = repo("examples/metadata/churn-model.json");
     let started = std::time::Instant::now();
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-    ]);
+    let out = check(&hostile_gate(dir.path(), "spin"), &clean_metadata(), &[]);
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("ERROR test.hostile"), "{text}");
@@ -178,36 +121,23 @@ fn looping_policy_is_error_exit_3() {
 #[test]
 fn context_reaches_the_policy() {
     let dir = tempfile::tempdir().unwrap();
-    let g = &guests().hostile;
-    let gate = write_gate(dir.path(), &g.path, &g.sha256, "{ mode = \"context\" }", "");
-    let meta = repo("examples/metadata/churn-model.json");
     let digest = "sha256:631bad177267272b20cf98269ca44cd773add1d7b8226a2659c2ed9ba1b9c6ad";
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-        "--format",
-        "json",
-        "--at",
-        "2026-11-26T18:58:35Z",
-        "--artifact-digest",
-        digest,
-    ]);
+    let out = check(
+        &hostile_gate(dir.path(), "context"),
+        &clean_metadata(),
+        &[
+            "--format",
+            "json",
+            "--at",
+            "2026-11-26T18:58:35Z",
+            "--artifact-digest",
+            digest,
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let seen = |rule: &str| {
-        report["policies"][0]["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|f| f["rule_id"] == rule)
-            .unwrap()["message"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
+    let findings = report["policies"][0]["findings"].as_array().unwrap();
+    let seen = |rule: &str| findings.iter().find(|f| f["rule_id"] == rule).unwrap()["message"].clone();
     assert_eq!(seen("test.context.gate"), "test-gate");
     assert_eq!(seen("test.context.at"), "2026-11-26T18:58:35Z");
     assert_eq!(seen("test.context.unix"), "1795719515");
@@ -217,17 +147,11 @@ fn context_reaches_the_policy() {
 #[test]
 fn bad_at_time_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let gate = example_gate(dir.path());
-    let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-        "--at",
-        "yesterday",
-    ]);
+    let out = check(
+        &example_gate(dir.path()),
+        &clean_metadata(),
+        &["--at", "yesterday"],
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("RFC 3339"), "{}", stderr(&out));
 }

@@ -7,15 +7,7 @@ fn pii_model_fails_with_findings_on_email_and_ssn_columns() {
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
     let meta = repo("examples/metadata/churn-model-pii.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-        "--format",
-        "json",
-    ]);
+    let out = check(&gate, &meta, &["--format", "json"]);
     assert_eq!(out.status.code(), Some(1), "stderr: {}", stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["decision"], "FAILED");
@@ -51,13 +43,7 @@ fn clean_model_passes_and_text_report_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
     let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-    ]);
+    let out = check(&gate, &meta, &[]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -75,13 +61,7 @@ fn text_report_shows_pointer_and_remediation() {
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
     let meta = repo("examples/metadata/churn-model-pii.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-    ]);
+    let out = check(&gate, &meta, &[]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     assert!(text.starts_with("gate ml-release: FAILED\n"), "{text}");

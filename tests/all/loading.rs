@@ -56,14 +56,7 @@ fn wrong_pin_is_refused_before_compiling() {
     bytes[last] ^= 1;
     let tampered = write(dir.path(), "pii.wasm", &bytes);
     let gate = write_gate(dir.path(), &tampered, &g.sha256, "{}", "");
-    let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-    ]);
+    let out = check(&gate, &clean_metadata(), &[]);
     assert_eq!(out.status.code(), Some(3));
     let err = stderr(&out);
     assert!(
@@ -94,14 +87,7 @@ fn unexpected_import_is_refused_by_name() {
     );
 
     let gate = write_gate(dir.path(), &path, &pin, "{}", "");
-    let meta = repo("examples/metadata/churn-model.json");
-    let out = sealgate(&[
-        "check",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        meta.to_str().unwrap(),
-    ]);
+    let out = check(&gate, &clean_metadata(), &[]);
     assert_eq!(out.status.code(), Some(3));
     assert!(
         stderr(&out).contains("imports `evil:net/socket@1.0.0`"),

@@ -79,7 +79,15 @@ fn tight_loop_of_host_calls_is_stopped() {
 #[test]
 fn trap_and_panic_are_errors() {
     assert_error(&run_hostile("trap", 0, ""), "unreachable");
-    assert_error(&run_hostile("panic", 0, ""), "policy trapped");
+    let panicked = run_hostile("panic", 0, "");
+    // The SDK routes the panic message to the log, so the author sees why.
+    let log = &panicked.policies[0].log;
+    assert!(
+        log.iter()
+            .any(|l| l.level == "error" && l.message.contains("the policy panicked")),
+        "{log:?}"
+    );
+    assert_error(&panicked, "policy trapped");
 }
 
 #[test]

@@ -124,6 +124,30 @@ pub fn sealgate(args: &[&str]) -> Output {
     out
 }
 
+/// `sealgate check --gate GATE --metadata META EXTRA…`.
+pub fn check(gate: &Path, metadata: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        metadata.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    sealgate(&args)
+}
+
+/// A gate running the hostile guest in `mode`, written into `dir`.
+pub fn hostile_gate(dir: &Path, mode: &str) -> PathBuf {
+    let g = &guests().hostile;
+    write_gate(dir, &g.path, &g.sha256, &format!("{{ mode = \"{mode}\" }}"), "")
+}
+
+/// The clean example model's metadata.
+pub fn clean_metadata() -> PathBuf {
+    repo("examples/metadata/churn-model.json")
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

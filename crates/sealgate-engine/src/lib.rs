@@ -26,7 +26,7 @@
 //! let engine = PolicyEngine::new(EngineConfig::default())?;
 //! let pin: Sha256Digest = "…".parse()?;
 //! let policy = engine.load("pii.wasm".as_ref(), &pin)?;
-//! policy.validate_params(r#"{}"#)?;
+//! policy.validate_params("{}", &SandboxLimits::default())?;
 //! let eval = policy.evaluate(
 //!     r#"{"api_version":"sealgate/metadata/v1"}"#,
 //!     "{}",
@@ -58,6 +58,3 @@ mod bindings {
         world: "gate-policy",
     });
 }
-
-/// The WIT package the host implements, as it appears in import names.
-pub const CONTRACT_PACKAGE: &str = "sealgate:policy@0.1.0";

@@ -151,11 +151,11 @@ impl PolicyModule {
         &self.cache_status
     }
 
-    /// Ask the policy whether `params` (JSON text) are acceptable. Run at gate
-    /// load time; `Err` carries the policy's message or the fault.
-    pub fn validate_params(&self, params: &str) -> Result<(), EvalError> {
-        let limits = self.engine.config.ceiling;
-        self.with_instance(&limits, 0, |store, policy| {
+    /// Ask the policy whether `params` (JSON text) are acceptable, under
+    /// `limits`. Run at gate load time; `Err` carries the policy's message or
+    /// the fault.
+    pub fn validate_params(&self, params: &str, limits: &SandboxLimits) -> Result<(), EvalError> {
+        self.with_instance(limits, 0, |store, policy| {
             policy.call_validate_params(store, params)
         })
         .0
@@ -229,25 +229,17 @@ fn classify(err: wasmtime::Error, store: &Store<HostState>, limits: &SandboxLimi
         Some(wasmtime::Trap::StackOverflow) => {
             EvalError::ResourceLimit("wasm stack exhausted (deep recursion)".into())
         }
-        Some(trap) => EvalError::Trap(format!("{trap}{}", guest_message(&err))),
+        Some(trap) => EvalError::Trap(trap.to_string()),
         None => {
             let msg = format!("{err:#}");
-            if msg.contains("instance") && msg.contains("limit") || msg.contains("resource limit exceeded") {
+            // wasmtime's wording when an instance, table or memory count
+            // passes the limiter's cap.
+            if msg.contains("resource limit exceeded") {
                 EvalError::ResourceLimit(format!("{msg} (limit `instances`)"))
             } else {
                 EvalError::Trap(msg)
             }
         }
-    }
-}
-
-/// The first line of wasmtime's context around a trap, if it adds anything
-/// (e.g. "error while executing at wasm backtrace: 0: pii::evaluate").
-fn guest_message(err: &wasmtime::Error) -> String {
-    let full = format!("{err:#}");
-    match full.lines().find(|l| l.contains("::") || l.contains('!')) {
-        Some(line) => format!(" (at {})", line.trim()),
-        None => String::new(),
     }
 }
 

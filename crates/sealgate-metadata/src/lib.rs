@@ -321,12 +321,6 @@ fn structural_problems(doc: &Value) -> Vec<String> {
     problems
 }
 
-/// Where a document came from, for messages about documents not read from a file.
-pub fn origin_of(path: Option<&Path>) -> String {
-    path.map(|p| p.display().to_string())
-        .unwrap_or_else(|| "<stdin>".into())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -121,7 +121,7 @@ impl Gate {
                 })?;
             let params_json = entry.params.to_string();
             module
-                .validate_params(&params_json)
+                .validate_params(&params_json, &limits)
                 .map_err(|e| GateError::Params {
                     gate: gate.clone(),
                     index,

@@ -54,10 +54,16 @@ pub struct Params {
     #[serde(default)]
     disable: Vec<String>,
     /// Severity of `sensitive` columns without their own. Default: high.
-    #[serde(default = "high", deserialize_with = "de_severity")]
+    #[serde(
+        default = "high",
+        deserialize_with = "sealgate_policy_sdk::deserialize_severity"
+    )]
     sensitive_severity: Severity,
     /// Severity of `non-sensitive` columns without their own. Default: medium.
-    #[serde(default = "medium", deserialize_with = "de_severity")]
+    #[serde(
+        default = "medium",
+        deserialize_with = "sealgate_policy_sdk::deserialize_severity"
+    )]
     non_sensitive_severity: Severity,
     /// Column names that are exempt wherever they appear (exact match).
     #[serde(default)]
@@ -83,27 +89,8 @@ fn max_values() -> usize {
     10_000
 }
 
-fn parse_severity(s: &str) -> Result<Severity, String> {
-    Ok(match s {
-        "info" => Severity::Info,
-        "low" => Severity::Low,
-        "medium" => Severity::Medium,
-        "high" => Severity::High,
-        "critical" => Severity::Critical,
-        _ => {
-            return Err(format!(
-                "unknown severity `{s}`: expected info, low, medium, high or critical"
-            ));
-        }
-    })
-}
-
-fn de_severity<'de, D: Deserializer<'de>>(d: D) -> Result<Severity, D::Error> {
-    parse_severity(&String::deserialize(d)?).map_err(serde::de::Error::custom)
-}
-
 pub(crate) fn de_severity_opt<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Severity>, D::Error> {
-    de_severity(d).map(Some)
+    sealgate_policy_sdk::deserialize_severity(d).map(Some)
 }
 
 const PARAMS_SCHEMA: &str = r##"{
@@ -182,10 +169,13 @@ impl Policy for Pii {
                 ));
             }
         }
-        let known: BTreeSet<String> = rules::builtin()
+        let known: BTreeSet<String> = params
+            .rules
+            .clone()
+            .unwrap_or_else(rules::builtin)
             .into_iter()
+            .chain(params.extra_rules.iter().cloned())
             .map(|r| r.category)
-            .chain(params.extra_rules.iter().map(|r| r.category.clone()))
             .collect();
         for d in &params.disable {
             if !known.contains(d) {

@@ -71,6 +71,28 @@ use bindings::sealgate::policy::{host, types as wit_types};
 /// Severity of a finding, lowest first.
 pub use bindings::sealgate::policy::types::Severity;
 
+/// Parse a severity as written in params (`info`, `low`, `medium`, `high`, `critical`).
+pub fn parse_severity(s: &str) -> Result<Severity, String> {
+    Ok(match s {
+        "info" => Severity::Info,
+        "low" => Severity::Low,
+        "medium" => Severity::Medium,
+        "high" => Severity::High,
+        "critical" => Severity::Critical,
+        _ => {
+            return Err(format!(
+                "unknown severity `{s}`: expected info, low, medium, high or critical"
+            ));
+        }
+    })
+}
+
+/// Deserialize a severity param: `#[serde(deserialize_with = "sealgate_policy_sdk::deserialize_severity")]`.
+pub fn deserialize_severity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Severity, D::Error> {
+    let s = <String as serde::Deserialize>::deserialize(d)?;
+    parse_severity(&s).map_err(serde::de::Error::custom)
+}
+
 /// What a policy says about itself.
 #[derive(Debug, Clone, Copy)]
 pub struct PolicyInfo {
@@ -149,7 +171,19 @@ pub mod __private {
         }
     }
 
+    /// Send panic messages to the host log: with `panic = "abort"` and no
+    /// stderr, they would otherwise be lost, leaving only "unreachable".
+    fn log_panics() {
+        static HOOK: std::sync::Once = std::sync::Once::new();
+        HOOK.call_once(|| {
+            std::panic::set_hook(Box::new(|info| {
+                host::log(host::LogLevel::Error, &info.to_string())
+            }));
+        });
+    }
+
     pub fn validate_params<P: Policy>(params: String) -> Result<(), String> {
+        log_panics();
         P::validate(&parse_params::<P>(&params)?)
     }
 
@@ -158,6 +192,7 @@ pub mod __private {
         params: String,
         ctx: wit_types::Context,
     ) -> Result<wit_types::Verdict, String> {
+        log_panics();
         let params = parse_params::<P>(&params)?;
         let doc = Metadata::parse(&metadata)?;
         let ctx = Context {
