@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sealgate::{
-    CacheStatus, EngineConfig, EvaluationContext, Gate, GateError, LoadError, MetadataDocument,
+    CacheStatus, EngineConfig, EvaluationContext, Gate, GateError, GateReport, LoadError, MetadataDocument,
     MetadataLimits, PolicyEngine, Sha256Digest,
 };
 
@@ -28,6 +28,12 @@ pub struct Cli {
 enum Command {
     /// Evaluate a gate on an artifact's metadata and report the verdict.
     Check(CheckArgs),
+    /// Evaluate a gate as `check` does, then write a signed in-toto bundle.
+    Attest(AttestArgs),
+    /// Verify a bundle offline against an artifact and trusted keys.
+    Verify(VerifyArgs),
+    /// Create an Ed25519 key pair for signing attestations.
+    Keygen(KeygenArgs),
     /// Build and inspect policy components.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -64,26 +70,109 @@ struct EngineArgs {
     verbose: bool,
 }
 
+/// What every gate evaluation needs (`check` and `attest`).
 #[derive(Debug, Args)]
-struct CheckArgs {
+struct GateArgs {
     /// The gate file (TOML).
     #[arg(long, value_name = "GATE")]
     gate: PathBuf,
     /// The artifact metadata document (JSON).
     #[arg(long, value_name = "META.json")]
     metadata: PathBuf,
-    /// The artifact's digest, handed to policies in their context.
-    #[arg(long, value_name = "sha256:HEX")]
-    artifact_digest: Option<Sha256Digest>,
     /// Evaluate as of this instant (RFC 3339), e.g. to replay an evaluation
     /// [default: now].
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
-    /// Output format.
+    /// Output format of the report.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
     #[command(flatten)]
     engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    #[command(flatten)]
+    gate: GateArgs,
+    /// The artifact's digest, handed to policies in their context.
+    #[arg(long, value_name = "sha256:HEX")]
+    artifact_digest: Option<Sha256Digest>,
+}
+
+/// The artifact an attestation is about: a file (hashed streaming) or its digest.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct ArtifactArgs {
+    /// The artifact file.
+    #[arg(long, value_name = "FILE")]
+    artifact: Option<PathBuf>,
+    /// The artifact's sha256, when the file is not at hand.
+    #[arg(long, value_name = "sha256:HEX")]
+    digest: Option<Sha256Digest>,
+}
+
+#[derive(Debug, Args)]
+struct AttestArgs {
+    #[command(flatten)]
+    gate: GateArgs,
+    #[command(flatten)]
+    artifact: ArtifactArgs,
+    /// The Ed25519 private key (PKCS#8 PEM, mode 0600).
+    #[arg(long, value_name = "PRIV")]
+    key: PathBuf,
+    /// Where to write the bundle [default: `<artifact>.intoto.jsonl`].
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// The subject's name [default: the artifact's file name, else the
+    /// metadata's artifact name].
+    #[arg(long)]
+    name: Option<String>,
+    /// `verifier.id` in the verdict.
+    #[arg(long, value_name = "URI", default_value = sealgate_attest::DEFAULT_VERIFIER_ID)]
+    verifier_id: String,
+    /// `resourceUri` in the verdict [default: the metadata's artifact uri].
+    #[arg(long, value_name = "URI")]
+    resource_uri: Option<String>,
+}
+
+#[derive(Debug, Args)]
+struct VerifyArgs {
+    /// The in-toto bundle (JSON Lines of DSSE envelopes).
+    #[arg(long, value_name = "BUNDLE")]
+    bundle: PathBuf,
+    #[command(flatten)]
+    artifact: ArtifactArgs,
+    /// A trusted public key (SPKI PEM); repeat for several.
+    #[arg(long = "key", value_name = "PUB")]
+    keys: Vec<PathBuf>,
+    /// A trust file (TOML): keys and requirements; the flags below add to it.
+    #[arg(long, value_name = "FILE")]
+    trust: Option<PathBuf>,
+    /// Accept only these gate policy digests; repeat for several.
+    #[arg(long = "policy-digest", value_name = "sha256:HEX")]
+    policy_digests: Vec<Sha256Digest>,
+    /// Reject attestations older than this (e.g. 7d, 12h).
+    #[arg(long, value_name = "DURATION")]
+    max_age: Option<String>,
+    /// Require this policy to have run and passed; repeat for several.
+    #[arg(long = "require-policy", value_name = "ID")]
+    required_policies: Vec<String>,
+    /// The verifier id required [default: the trust file's, else sealgate's].
+    #[arg(long, value_name = "URI")]
+    verifier_id: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+#[derive(Debug, Args)]
+struct KeygenArgs {
+    /// Directory for `NAME.key` (private, 0600) and `NAME.pub`.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Base name of the files.
+    #[arg(long, default_value = "sealgate")]
+    name: String,
 }
 
 #[derive(Debug, Args)]
@@ -158,6 +247,9 @@ impl CliError {
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
     match &cli.command {
         Command::Check(args) => check(args, out),
+        Command::Attest(args) => attest(args, out),
+        Command::Verify(args) => verify(args, out),
+        Command::Keygen(args) => keygen(args, out),
         Command::Policy(PolicyCommand::Build(args)) => build(args, out),
         Command::Policy(PolicyCommand::Inspect(args)) => inspect(args, out),
     }
@@ -210,8 +302,11 @@ fn load_error_exit(e: &LoadError) -> Exit {
     }
 }
 
-/// `sealgate check`.
-fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+/// Load the gate and metadata and evaluate: shared by `check` and `attest`.
+fn evaluate(
+    args: &GateArgs,
+    artifact: Option<Sha256Digest>,
+) -> Result<(Gate, MetadataDocument, GateReport), CliError> {
     let evaluated_at_unix = match &args.at {
         None => None,
         Some(t) => Some(parse_time(t).map_err(CliError::usage)?),
@@ -237,24 +332,206 @@ fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         Some(t) => EvaluationContext::at(gate.name(), t),
         None => EvaluationContext::now(gate.name()),
     };
-    context.artifact_digest = args.artifact_digest;
+    context.artifact_digest = artifact;
     let report = gate.evaluate(&metadata, &context);
-    let written = match args.format {
-        Format::Json => serde_json::to_writer_pretty(&mut *out, &report)
+    Ok((gate, metadata, report))
+}
+
+fn write_report(
+    out: &mut dyn Write,
+    format: Format,
+    report: &GateReport,
+    origin: &str,
+) -> Result<(), CliError> {
+    let written = match format {
+        Format::Json => serde_json::to_writer_pretty(&mut *out, report)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out)),
-        Format::Text => report::write_text(out, &report, metadata.origin()),
+        Format::Text => report::write_text(out, report, origin),
     };
     written
         .context("cannot write the report")
-        .map_err(CliError::usage)?;
-    Ok(if report.has_errors() {
+        .map_err(CliError::usage)
+}
+
+fn exit_for(report: &GateReport) -> Exit {
+    if report.has_errors() {
         Exit::PolicyError
     } else if report.decision == sealgate::GateDecision::Passed {
         Exit::Passed
     } else {
         Exit::Failed
-    })
+    }
+}
+
+/// `sealgate check`.
+fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let (_, metadata, report) = evaluate(&args.gate, args.artifact_digest)?;
+    write_report(out, args.gate.format, &report, metadata.origin())?;
+    Ok(exit_for(&report))
+}
+
+/// The artifact's digest: hashed streaming from the file, or as given.
+fn artifact_digest(a: &ArtifactArgs) -> Result<Sha256Digest, CliError> {
+    match (&a.artifact, a.digest) {
+        (Some(path), _) => {
+            let file = std::fs::File::open(path)
+                .with_context(|| format!("cannot read artifact {}", path.display()))
+                .map_err(CliError::usage)?;
+            if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "artifact {} is not a regular file",
+                    path.display()
+                )));
+            }
+            Sha256Digest::of_reader(std::io::BufReader::new(file))
+                .with_context(|| format!("cannot read artifact {}", path.display()))
+                .map_err(CliError::usage)
+        }
+        (None, Some(d)) => Ok(d),
+        // clap's group makes one of them required.
+        (None, None) => Err(CliError::usage(anyhow::anyhow!(
+            "give --artifact FILE or --digest sha256:HEX"
+        ))),
+    }
+}
+
+/// `sealgate attest`.
+fn attest(args: &AttestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    // Key first: a wrong key must not cost an evaluation.
+    let key = sealgate_attest::load_signing_key(&args.key).map_err(CliError::usage)?;
+    let digest = artifact_digest(&args.artifact)?;
+    let (gate, metadata, report) = evaluate(&args.gate, Some(digest))?;
+    let meta_name = metadata
+        .value()
+        .pointer("/artifact/name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("artifact");
+    let file_name = args
+        .artifact
+        .artifact
+        .as_deref()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned());
+    let name = args
+        .name
+        .clone()
+        .or(file_name)
+        .unwrap_or_else(|| meta_name.to_owned());
+    let resource_uri = args
+        .resource_uri
+        .clone()
+        .or_else(|| metadata.artifact_uri().map(str::to_owned))
+        .unwrap_or_else(|| name.clone());
+    let bundle = sealgate_attest::attest(
+        &report,
+        &sealgate_attest::AttestationInputs {
+            subject_name: &name,
+            subject_digest: digest,
+            verifier_id: &args.verifier_id,
+            resource_uri: &resource_uri,
+            gate: gate.config(),
+            input_attestations: &[],
+        },
+        &key,
+    );
+    let path = args.out.clone().unwrap_or_else(|| match &args.artifact.artifact {
+        Some(a) => PathBuf::from(format!("{}.intoto.jsonl", a.display())),
+        None => PathBuf::from(format!("{name}.intoto.jsonl")),
+    });
+    sealgate_attest::write_atomically(&path, bundle.as_bytes())
+        .with_context(|| format!("cannot write the bundle {}", path.display()))
+        .map_err(CliError::usage)?;
+    write_report(out, args.gate.format, &report, metadata.origin())?;
+    let decision = if report.decision == sealgate::GateDecision::Passed {
+        "PASSED"
+    } else {
+        "FAILED"
+    };
+    eprintln!(
+        "wrote {} ({decision}, subject {name} sha256:{digest}, signed by key {})",
+        path.display(),
+        sealgate_attest::key_id(&key.verifying_key())
+    );
+    Ok(exit_for(&report))
+}
+
+/// `sealgate verify`.
+fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let mut trust = match &args.trust {
+        Some(path) => sealgate_attest::TrustPolicy::load(path).map_err(CliError::usage)?,
+        None => sealgate_attest::TrustPolicy::new(Vec::new()),
+    };
+    for path in &args.keys {
+        let key = sealgate_attest::load_verifying_key(path).map_err(CliError::usage)?;
+        trust.keys.push(sealgate_attest::TrustedKey {
+            name: path.display().to_string(),
+            key,
+        });
+    }
+    if trust.keys.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "no trusted key: give --key PUB or --trust FILE"
+        )));
+    }
+    trust
+        .allowed_policy_digests
+        .extend(args.policy_digests.iter().copied());
+    trust
+        .required_policies
+        .extend(args.required_policies.iter().cloned());
+    if let Some(age) = &args.max_age {
+        trust.max_age = Some(
+            sealgate_attest::trust::parse_duration(age)
+                .map_err(|e| CliError::usage(anyhow::anyhow!("--max-age {e}")))?,
+        );
+    }
+    if let Some(id) = &args.verifier_id {
+        trust.verifier_id = id.clone();
+    }
+    let digest = artifact_digest(&args.artifact)?;
+    let bundle = sealgate::read_bounded(&args.bundle, trust.max_bundle_bytes + 1).map_err(CliError::usage)?;
+    let result = sealgate_attest::verify_bundle(&bundle, &digest, &trust, std::time::SystemTime::now());
+    let (exit, checks) = match &result {
+        Ok(v) => (Exit::Passed, v.checks()),
+        Err(r) => (Exit::Failed, r.checks.as_slice()),
+    };
+    let written = match args.format {
+        Format::Json => {
+            let doc = serde_json::json!({
+                "decision": if result.is_ok() { "accepted" } else { "rejected" },
+                "failed_check": result.as_ref().err().map(|r| r.check),
+                "reason": result.as_ref().err().map(|r| r.reason.clone()),
+                "signer": result.as_ref().ok().map(|v| v.signer().to_owned()),
+                "bundle": args.bundle,
+                "artifact_sha256": digest,
+                "checks": checks,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        Format::Text => report::write_verification(out, &args.bundle, &digest, &result),
+    };
+    written
+        .context("cannot write to stdout")
+        .map_err(CliError::usage)?;
+    Ok(exit)
+}
+
+/// `sealgate keygen`.
+fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let key = sealgate_attest::generate(&args.out, &args.name).map_err(CliError::usage)?;
+    writeln!(
+        out,
+        "private key {} (mode 0600; keep it secret)\npublic key  {}\nkey id      {}",
+        key.private_key.display(),
+        key.public_key.display(),
+        key.key_id
+    )
+    .context("cannot write to stdout")
+    .map_err(CliError::usage)?;
+    Ok(Exit::Passed)
 }
 
 fn parse_time(t: &str) -> anyhow::Result<i64> {

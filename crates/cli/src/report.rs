@@ -98,3 +98,36 @@ pub(crate) fn write_inspect(out: &mut dyn Write, m: &PolicyModule, size: u64, js
     }
     Ok(())
 }
+
+pub(crate) fn write_verification(
+    out: &mut dyn Write,
+    bundle: &std::path::Path,
+    artifact: &sealgate::Sha256Digest,
+    result: &Result<sealgate_attest::VerifiedAttestation, sealgate_attest::Rejection>,
+) -> io::Result<()> {
+    let checks = match result {
+        Ok(v) => {
+            writeln!(
+                out,
+                "ACCEPTED {} for sha256:{artifact}, signed by `{}`",
+                bundle.display(),
+                v.signer()
+            )?;
+            v.checks()
+        }
+        Err(r) => {
+            writeln!(out, "REJECTED {} for sha256:{artifact}", bundle.display())?;
+            writeln!(out, "  failed check `{}`: {}", r.check, r.reason)?;
+            r.checks.as_slice()
+        }
+    };
+    for c in checks {
+        let mark = match c.status {
+            "passed" => "ok  ",
+            "failed" => "FAIL",
+            _ => "skip",
+        };
+        writeln!(out, "  [{mark}] {:<17} {}", c.check, c.detail)?;
+    }
+    Ok(())
+}

@@ -15,7 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sealgate_core::Sha256Digest;
+use sealgate_core::{Sha256Digest, write_atomically};
 
 /// Targets a policy can be built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,19 +228,6 @@ fn remap_flags(workspace_root: &Path) -> Vec<String> {
         workspace_root.display()
     ));
     flags
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(bytes)?;
-    tmp.as_file().sync_all()?;
-    tmp.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }
 
 struct CrateMetadata {

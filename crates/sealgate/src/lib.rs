@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 
 pub use sealgate_core::{
     EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, LogLine,
-    PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict,
+    PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict, read_bounded,
 };
 pub use sealgate_engine::{
     CacheStatus, EngineConfig, EvalError, LoadError, PolicyEngine, PolicyInfo, PolicyModule,

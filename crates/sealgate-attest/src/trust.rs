@@ -1,0 +1,165 @@
+//! What a verifier trusts and requires: from flags or a trust file.
+//!
+//! ```toml
+//! api-version = "sealgate/trust/v1"
+//! verifier-id = "https://sealgate.dev/verifier/v1"   # default
+//! max-age = "7d"
+//! required-policies = ["sealgate.pii"]
+//! policy-digests = ["sha256:…"]                      # allowed gate policy digests
+//! [[keys]]
+//! name = "release-ci"
+//! public-key = "keys/release-ci.pub"                 # relative to this file
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ed25519_dalek::VerifyingKey;
+use sealgate_core::{InputError, Sha256Digest, read_bounded};
+use serde::Deserialize;
+
+use crate::keys::{KeyError, load_verifying_key};
+use crate::statement::DEFAULT_VERIFIER_ID;
+
+/// A trusted public key with a name for reports.
+#[derive(Debug, Clone)]
+pub struct TrustedKey {
+    /// Who holds it, e.g. `release-ci`.
+    pub name: String,
+    /// The key.
+    pub key: VerifyingKey,
+}
+
+/// Everything a verification requires. Build it with [`TrustPolicy::new`] and
+/// the setters, or from a trust file.
+#[derive(Debug, Clone)]
+pub struct TrustPolicy {
+    /// Keys whose signatures count. At least one.
+    pub keys: Vec<TrustedKey>,
+    /// The `verifier.id` required. Default: [`DEFAULT_VERIFIER_ID`].
+    pub verifier_id: String,
+    /// Gate policy digests accepted; empty accepts any.
+    pub allowed_policy_digests: Vec<Sha256Digest>,
+    /// Policy ids that must be present and passed in the report statement.
+    pub required_policies: Vec<String>,
+    /// Oldest acceptable attestation; `None` accepts any age.
+    pub max_age: Option<Duration>,
+    /// How far in the future `timeVerified` may be (clock skew). Default 5 min.
+    pub max_skew: Duration,
+    /// Largest bundle read. Default: 16 MiB.
+    pub max_bundle_bytes: u64,
+}
+
+impl TrustPolicy {
+    /// Trust these keys, with the default requirements.
+    pub fn new(keys: Vec<TrustedKey>) -> Self {
+        Self {
+            keys,
+            verifier_id: DEFAULT_VERIFIER_ID.into(),
+            allowed_policy_digests: Vec::new(),
+            required_policies: Vec::new(),
+            max_age: None,
+            max_skew: Duration::from_secs(300),
+            max_bundle_bytes: 16 << 20,
+        }
+    }
+}
+
+/// Why a trust file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum TrustFileError {
+    /// Unreadable.
+    #[error(transparent)]
+    Read(#[from] InputError),
+    /// Invalid.
+    #[error("{}: invalid trust file: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A key it names is unusable.
+    #[error("{}: {source}", path.display())]
+    Key {
+        /// The trust file.
+        path: PathBuf,
+        /// The key's problem.
+        source: KeyError,
+    },
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TrustFile {
+    api_version: String,
+    #[serde(default)]
+    verifier_id: Option<String>,
+    #[serde(default)]
+    max_age: Option<String>,
+    #[serde(default)]
+    required_policies: Vec<String>,
+    #[serde(default)]
+    policy_digests: Vec<Sha256Digest>,
+    keys: Vec<TrustFileKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TrustFileKey {
+    name: String,
+    public_key: PathBuf,
+}
+
+impl TrustPolicy {
+    /// Load a trust file; key paths are relative to it.
+    pub fn load(path: &Path) -> Result<Self, TrustFileError> {
+        let invalid = |message: String| TrustFileError::Invalid {
+            path: path.to_owned(),
+            message,
+        };
+        let bytes = read_bounded(path, 1 << 20)?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| invalid(format!("not UTF-8 ({e})")))?;
+        let file: TrustFile = toml::from_str(text).map_err(|e| invalid(e.to_string().trim().to_owned()))?;
+        if file.api_version != "sealgate/trust/v1" {
+            return Err(invalid(format!(
+                "api-version is `{}`; this sealgate reads `sealgate/trust/v1`",
+                file.api_version
+            )));
+        }
+        if file.keys.is_empty() {
+            return Err(invalid(
+                "no [[keys]]: a trust file must trust at least one key".into(),
+            ));
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let mut keys = Vec::new();
+        for k in file.keys {
+            let key_path = if k.public_key.is_relative() {
+                dir.join(&k.public_key)
+            } else {
+                k.public_key
+            };
+            let key = load_verifying_key(&key_path).map_err(|source| TrustFileError::Key {
+                path: path.to_owned(),
+                source,
+            })?;
+            keys.push(TrustedKey { name: k.name, key });
+        }
+        let mut policy = Self::new(keys);
+        if let Some(id) = file.verifier_id {
+            policy.verifier_id = id;
+        }
+        if let Some(age) = file.max_age {
+            policy.max_age = Some(parse_duration(&age).map_err(invalid)?);
+        }
+        policy.required_policies = file.required_policies;
+        policy.allowed_policy_digests = file.policy_digests;
+        Ok(policy)
+    }
+}
+
+/// Parse a duration such as `7d`, `12h`, `30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration such as 7d, 12h or 30m ({e})"))
+}

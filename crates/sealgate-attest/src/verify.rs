@@ -1,0 +1,453 @@
+//! The verification checklist. Every step is a function, run in this order;
+//! the first failure rejects the bundle and names its check. Only this module
+//! can make a [`VerifiedAttestation`].
+//!
+//!  1) `bundle`: bounded size; every line a well-formed DSSE envelope
+//!  2) `payload-type`: `application/vnd.in-toto+json`
+//!  3) `signature`: a valid Ed25519 signature over the PAE by a trusted key
+//!     (keyid is only a hint; untrusted signatures are ignored)
+//!  4) `statement-type`: in-toto Statement v1
+//!  5) `subject`: a subject's sha256 equals the artifact's
+//!  6) `predicate-type`: SLSA Verification Summary v1
+//!  7) `verifier-id`: the required verifier
+//!  8) `result`: `PASSED`
+//!  9) `policy-digest`: among the allowed ones (when any are required)
+//! 10) `age`: within max-age, and not in the future beyond the skew
+//! 11) `required-policies`: present and passed in a report statement signed
+//!     by the same key about the same subject
+
+use std::time::{Duration, SystemTime};
+
+use ed25519_dalek::{Signature, VerifyingKey};
+use sealgate_core::Sha256Digest;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, decode_base64, pae};
+use crate::statement::{REPORT_PREDICATE_TYPE, STATEMENT_TYPE, Statement, VSA_PREDICATE_TYPE};
+use crate::trust::TrustPolicy;
+
+/// The checks, in order.
+pub const CHECKS: [&str; 11] = [
+    "bundle",
+    "payload-type",
+    "signature",
+    "statement-type",
+    "subject",
+    "predicate-type",
+    "verifier-id",
+    "result",
+    "policy-digest",
+    "age",
+    "required-policies",
+];
+
+/// One check's outcome, for `--format json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CheckOutcome {
+    /// The check's name (see [`CHECKS`]).
+    pub check: &'static str,
+    /// `passed`, `failed` or `skipped` (not reached, or not required).
+    pub status: &'static str,
+    /// What was found.
+    pub detail: String,
+}
+
+/// A bundle was rejected.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("rejected by check `{check}`: {reason}")]
+pub struct Rejection {
+    /// The failed check.
+    pub check: &'static str,
+    /// Expected versus actual.
+    pub reason: String,
+    /// Every check's outcome up to and including the failure.
+    pub checks: Vec<CheckOutcome>,
+}
+
+/// A bundle that passed every check. Only [`verify_bundle`] makes one.
+#[derive(Debug, Clone)]
+pub struct VerifiedAttestation {
+    signer: String,
+    statement: Statement,
+    checks: Vec<CheckOutcome>,
+}
+
+impl VerifiedAttestation {
+    /// The name of the trusted key that signed it.
+    pub fn signer(&self) -> &str {
+        &self.signer
+    }
+    /// The verdict statement.
+    pub fn statement(&self) -> &Statement {
+        &self.statement
+    }
+    /// Every check's outcome.
+    pub fn checks(&self) -> &[CheckOutcome] {
+        &self.checks
+    }
+}
+
+struct Checklist {
+    outcomes: Vec<CheckOutcome>,
+}
+
+impl Checklist {
+    fn pass(&mut self, check: &'static str, detail: impl Into<String>) {
+        self.outcomes.push(CheckOutcome {
+            check,
+            status: "passed",
+            detail: detail.into(),
+        });
+    }
+    fn skip(&mut self, check: &'static str, detail: impl Into<String>) {
+        self.outcomes.push(CheckOutcome {
+            check,
+            status: "skipped",
+            detail: detail.into(),
+        });
+    }
+    fn fail(mut self, check: &'static str, reason: impl Into<String>) -> Rejection {
+        let reason = reason.into();
+        self.outcomes.push(CheckOutcome {
+            check,
+            status: "failed",
+            detail: reason.clone(),
+        });
+        let reached = self.outcomes.len();
+        self.outcomes
+            .extend(CHECKS[reached..].iter().map(|c| CheckOutcome {
+                check: c,
+                status: "skipped",
+                detail: "not reached".into(),
+            }));
+        Rejection {
+            check,
+            reason,
+            checks: self.outcomes,
+        }
+    }
+}
+
+/// A bundle line, parsed and (from check 3 on) signed by a trusted key.
+struct Line {
+    envelope: Envelope,
+    payload: Vec<u8>,
+}
+
+/// Verify an in-toto bundle (JSON Lines of DSSE envelopes; the first line is
+/// the verdict) about the artifact with `artifact` digest, under `trust`, at
+/// time `now`.
+pub fn verify_bundle(
+    bundle: &[u8],
+    artifact: &Sha256Digest,
+    trust: &TrustPolicy,
+    now: SystemTime,
+) -> Result<VerifiedAttestation, Rejection> {
+    let mut list = Checklist { outcomes: Vec::new() };
+
+    // 1) bundle
+    let lines = match parse_bundle(bundle, trust.max_bundle_bytes) {
+        Ok(l) => l,
+        Err(e) => return Err(list.fail("bundle", e)),
+    };
+    list.pass("bundle", format!("{} envelope(s)", lines.len()));
+    let verdict = &lines[0];
+
+    // 2) payload-type
+    if verdict.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
+        let got = &verdict.envelope.payload_type;
+        return Err(list.fail(
+            "payload-type",
+            format!("expected `{IN_TOTO_PAYLOAD_TYPE}`, got `{got}`"),
+        ));
+    }
+    list.pass("payload-type", IN_TOTO_PAYLOAD_TYPE);
+
+    // 3) signature
+    let Some(signer) = trusted_signer(verdict, trust) else {
+        return Err(list.fail(
+            "signature",
+            format!(
+                "no valid signature by any of the {} trusted key(s)",
+                trust.keys.len()
+            ),
+        ));
+    };
+    list.pass("signature", format!("signed by `{}`", trust.keys[signer].name));
+
+    // 4) statement-type
+    let statement: Statement = match serde_json::from_slice(&verdict.payload) {
+        Ok(s) => s,
+        Err(e) => {
+            return Err(list.fail(
+                "statement-type",
+                format!("payload is not an in-toto Statement: {e}"),
+            ));
+        }
+    };
+    if statement.statement_type != STATEMENT_TYPE {
+        let got = &statement.statement_type;
+        return Err(list.fail(
+            "statement-type",
+            format!("expected `{STATEMENT_TYPE}`, got `{got}`"),
+        ));
+    }
+    list.pass("statement-type", STATEMENT_TYPE);
+
+    // 5) subject
+    if !about(&statement, artifact) {
+        let got: Vec<String> = statement
+            .subject
+            .iter()
+            .map(|s| format!("{} sha256:{}", s.name, s.digest.get("sha256").map_or("-", |d| d)))
+            .collect();
+        return Err(list.fail(
+            "subject",
+            format!(
+                "expected sha256:{artifact}, the statement is about [{}]",
+                got.join(", ")
+            ),
+        ));
+    }
+    list.pass("subject", format!("sha256:{artifact}"));
+
+    // 6) predicate-type
+    if statement.predicate_type != VSA_PREDICATE_TYPE {
+        let got = &statement.predicate_type;
+        return Err(list.fail(
+            "predicate-type",
+            format!("expected `{VSA_PREDICATE_TYPE}`, got `{got}`"),
+        ));
+    }
+    list.pass("predicate-type", VSA_PREDICATE_TYPE);
+
+    // 7) verifier-id
+    let verifier = statement
+        .predicate
+        .pointer("/verifier/id")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if verifier != trust.verifier_id {
+        return Err(list.fail(
+            "verifier-id",
+            format!("expected `{}`, got `{verifier}`", trust.verifier_id),
+        ));
+    }
+    list.pass("verifier-id", verifier);
+
+    // 8) result
+    let result = statement
+        .predicate
+        .get("verificationResult")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if result != "PASSED" {
+        return Err(list.fail(
+            "result",
+            format!("verificationResult is `{result}`, not `PASSED`"),
+        ));
+    }
+    list.pass("result", "PASSED");
+
+    // 9) policy-digest
+    let digest = statement
+        .predicate
+        .pointer("/policy/digest/sha256")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if trust.allowed_policy_digests.is_empty() {
+        list.skip("policy-digest", format!("any allowed (got sha256:{digest})"));
+    } else {
+        let ok = digest
+            .parse::<Sha256Digest>()
+            .is_ok_and(|d| trust.allowed_policy_digests.contains(&d));
+        if !ok {
+            return Err(list.fail(
+                "policy-digest",
+                format!(
+                    "sha256:{digest} is not among the {} allowed",
+                    trust.allowed_policy_digests.len()
+                ),
+            ));
+        }
+        list.pass("policy-digest", format!("sha256:{digest}"));
+    }
+
+    // 10) age
+    let time = statement
+        .predicate
+        .get("timeVerified")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let verified_at = match humantime::parse_rfc3339(time) {
+        Ok(t) => t,
+        Err(_) => {
+            return Err(list.fail(
+                "age",
+                format!("timeVerified `{time}` is not an RFC 3339 UTC time"),
+            ));
+        }
+    };
+    if let Ok(ahead) = verified_at.duration_since(now) {
+        if ahead > trust.max_skew {
+            return Err(list.fail(
+                "age",
+                format!("timeVerified {time} is {} in the future", fmt_duration(ahead)),
+            ));
+        }
+    }
+    let age = now.duration_since(verified_at).unwrap_or(Duration::ZERO);
+    match trust.max_age {
+        Some(max) if age > max => {
+            return Err(list.fail(
+                "age",
+                format!(
+                    "verified {} ago, older than the maximum of {}",
+                    fmt_duration(age),
+                    fmt_duration(max)
+                ),
+            ));
+        }
+        Some(max) => list.pass(
+            "age",
+            format!("verified {} ago (max {})", fmt_duration(age), fmt_duration(max)),
+        ),
+        None => list.pass("age", format!("verified {} ago (no maximum)", fmt_duration(age))),
+    }
+
+    // 11) required-policies
+    if trust.required_policies.is_empty() {
+        list.skip("required-policies", "none required");
+    } else {
+        match check_required_policies(&lines[1..], signer, artifact, trust) {
+            Ok(detail) => list.pass("required-policies", detail),
+            Err(reason) => return Err(list.fail("required-policies", reason)),
+        }
+    }
+
+    Ok(VerifiedAttestation {
+        signer: trust.keys[signer].name.clone(),
+        statement,
+        checks: list.outcomes,
+    })
+}
+
+fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String> {
+    if bundle.len() as u64 > max {
+        return Err(format!(
+            "{} bytes is larger than the {max}-byte limit",
+            bundle.len()
+        ));
+    }
+    let text = std::str::from_utf8(bundle).map_err(|e| format!("not UTF-8 ({e})"))?;
+    if text.starts_with('\u{feff}') {
+        return Err("starts with a byte-order mark; JSON Lines must not".into());
+    }
+    let text = text.strip_suffix('\n').unwrap_or(text);
+    if text.is_empty() {
+        return Err("empty: no envelope".into());
+    }
+    let mut lines = Vec::new();
+    for (i, line) in text.split('\n').enumerate() {
+        let n = i + 1;
+        if line.trim().is_empty() {
+            return Err(format!(
+                "line {n} is blank; a bundle is one DSSE envelope per line"
+            ));
+        }
+        let envelope: Envelope =
+            serde_json::from_str(line).map_err(|e| format!("line {n} is not a DSSE envelope: {e}"))?;
+        let payload =
+            decode_base64(&envelope.payload).ok_or_else(|| format!("line {n}: payload is not base64"))?;
+        if envelope.signatures.is_empty() {
+            return Err(format!("line {n}: envelope has no signatures"));
+        }
+        lines.push(Line { envelope, payload });
+    }
+    Ok(lines)
+}
+
+/// The index of the first trusted key with a valid signature on `line`.
+fn trusted_signer(line: &Line, trust: &TrustPolicy) -> Option<usize> {
+    let message = pae(&line.envelope.payload_type, &line.payload);
+    let signatures: Vec<Signature> = line
+        .envelope
+        .signatures
+        .iter()
+        .filter_map(|s| decode_base64(&s.sig))
+        .filter_map(|b| Signature::from_slice(&b).ok())
+        .collect();
+    trust
+        .keys
+        .iter()
+        .position(|k| signatures.iter().any(|sig| verifies(&k.key, &message, sig)))
+}
+
+fn verifies(key: &VerifyingKey, message: &[u8], sig: &Signature) -> bool {
+    // Strict: rejects small-order keys and non-canonical signatures.
+    key.verify_strict(message, sig).is_ok()
+}
+
+fn about(statement: &Statement, artifact: &Sha256Digest) -> bool {
+    statement
+        .subject
+        .iter()
+        .any(|s| s.digest.get("sha256").is_some_and(|d| d == &artifact.to_string()))
+}
+
+fn check_required_policies(
+    others: &[Line],
+    signer: usize,
+    artifact: &Sha256Digest,
+    trust: &TrustPolicy,
+) -> Result<String, String> {
+    let signer_key = &trust.keys[signer];
+    let one_key = TrustPolicy {
+        keys: vec![signer_key.clone()],
+        ..trust.clone()
+    };
+    for line in others {
+        let Ok(statement) = serde_json::from_slice::<Statement>(&line.payload) else {
+            continue;
+        };
+        if statement.predicate_type != REPORT_PREDICATE_TYPE {
+            continue;
+        }
+        if line.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE || trusted_signer(line, &one_key).is_none() {
+            return Err(format!(
+                "the report statement is not signed by `{}`, the verdict's signer",
+                signer_key.name
+            ));
+        }
+        if statement.statement_type != STATEMENT_TYPE || !about(&statement, artifact) {
+            return Err(format!("the report statement is not about sha256:{artifact}"));
+        }
+        let policies = statement
+            .predicate
+            .pointer("/report/policies")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        for required in &trust.required_policies {
+            let Some(p) = policies.iter().find(|p| p["id"] == required.as_str()) else {
+                return Err(format!("required policy `{required}` did not run"));
+            };
+            if p["outcome"] != "pass" {
+                return Err(format!(
+                    "required policy `{required}` did not pass (outcome `{}`)",
+                    p["outcome"].as_str().unwrap_or("?")
+                ));
+            }
+        }
+        return Ok(format!(
+            "{} present and passed",
+            trust.required_policies.join(", ")
+        ));
+    }
+    Err("the bundle has no report statement to show which policies ran".into())
+}
+
+fn fmt_duration(d: Duration) -> String {
+    humantime::format_duration(Duration::from_secs(d.as_secs())).to_string()
+}
