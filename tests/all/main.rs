@@ -4,6 +4,7 @@
 
 mod support;
 
+mod attest;
 mod cache;
 mod cli;
 mod examples;

@@ -289,13 +289,15 @@ pub fn verify_bundle(
             ));
         }
     };
-    if let Ok(ahead) = verified_at.duration_since(now) {
-        if ahead > trust.max_skew {
-            return Err(list.fail(
-                "age",
-                format!("timeVerified {time} is {} in the future", fmt_duration(ahead)),
-            ));
-        }
+    if let Some(ahead) = verified_at
+        .duration_since(now)
+        .ok()
+        .filter(|a| *a > trust.max_skew)
+    {
+        return Err(list.fail(
+            "age",
+            format!("timeVerified {time} is {} in the future", fmt_duration(ahead)),
+        ));
     }
     let age = now.duration_since(verified_at).unwrap_or(Duration::ZERO);
     match trust.max_age {
@@ -348,8 +350,14 @@ fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String> {
     if text.is_empty() {
         return Err("empty: no envelope".into());
     }
-    let mut lines = Vec::new();
-    for (i, line) in text.split('\n').enumerate() {
+    // A lone envelope may be pretty-printed (a `.dsse.json` file): accept the
+    // whole text as one envelope when it parses as one.
+    let lines: Vec<&str> = match serde_json::from_str::<Envelope>(text) {
+        Ok(_) => vec![text],
+        Err(_) => text.split('\n').collect(),
+    };
+    let mut parsed = Vec::new();
+    for (i, line) in lines.into_iter().enumerate() {
         let n = i + 1;
         if line.trim().is_empty() {
             return Err(format!(
@@ -363,9 +371,9 @@ fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String> {
         if envelope.signatures.is_empty() {
             return Err(format!("line {n}: envelope has no signatures"));
         }
-        lines.push(Line { envelope, payload });
+        parsed.push(Line { envelope, payload });
     }
-    Ok(lines)
+    Ok(parsed)
 }
 
 /// The index of the first trusted key with a valid signature on `line`.

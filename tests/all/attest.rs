@@ -1,0 +1,644 @@
+//! Signed attestations: the known answer, interop with openssl, every
+//! verification check attacked, and the whole flow through the CLI.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ed25519_dalek::SigningKey;
+use sealgate::{EvaluationContext, Gate, GateReport, MetadataDocument, MetadataLimits, Sha256Digest};
+use sealgate_attest::dsse::{Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, pae};
+use sealgate_attest::{AttestationInputs, TrustPolicy, TrustedKey, verify_bundle};
+use serde_json::Value;
+
+use crate::support::*;
+
+const KAT: &str = "fixtures/dsse-kat";
+/// 2026-11-26T18:58:35Z: when the example gate "ran" in these tests.
+const EVALUATED_AT: i64 = 1_795_719_515;
+
+fn at(unix: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(unix as u64)
+}
+
+/// A private key file copied with mode 0600 (the fixture is read-only 0444,
+/// which our loader rightly refuses).
+fn private_copy(src: &Path, dir: &Path) -> PathBuf {
+    let dst = dir.join("priv.pem");
+    std::fs::write(&dst, std::fs::read(src).unwrap()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    dst
+}
+
+#[test]
+fn known_answer_signature_is_reproduced_byte_for_byte() {
+    let dir = tempfile::tempdir().unwrap();
+    let key =
+        sealgate_attest::load_signing_key(&private_copy(&shared(&format!("{KAT}/priv.pem")), dir.path()))
+            .unwrap();
+    let payload = std::fs::read(shared(&format!("{KAT}/payload.json"))).unwrap();
+    assert_eq!(payload.len(), 814);
+    let expected: Envelope =
+        serde_json::from_slice(&std::fs::read(shared(&format!("{KAT}/envelope.json"))).unwrap()).unwrap();
+    let ours = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, &payload, &key);
+    assert_eq!(ours.signatures[0].sig, expected.signatures[0].sig);
+    assert_eq!(ours.payload, expected.payload);
+    assert_eq!(
+        ours.signatures[0].keyid,
+        "74c181c7ad8a0855d4b55e44d2ba87aabdddb196832571f15f92fece332e4916"
+    );
+    let public = sealgate_attest::load_verifying_key(&shared(&format!("{KAT}/pub.pem"))).unwrap();
+    assert_eq!(sealgate_attest::key_id(&public), expected.signatures[0].keyid);
+}
+
+#[test]
+fn known_answer_envelope_verifies_through_the_cli() {
+    let out = sealgate(&[
+        "verify",
+        "--bundle",
+        shared(&format!("{KAT}/envelope.json")).to_str().unwrap(),
+        "--artifact",
+        shared(&format!("{KAT}/model.bin")).to_str().unwrap(),
+        "--key",
+        shared(&format!("{KAT}/pub.pem")).to_str().unwrap(),
+        "--verifier-id",
+        "https://example.com/ml-gate/v1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).starts_with("ACCEPTED"), "{}", stdout(&out));
+}
+
+#[test]
+fn readable_fixture_private_key_is_refused() {
+    // The fixture is mode 0444: readable by others.
+    let err = sealgate_attest::load_signing_key(&shared(&format!("{KAT}/priv.pem"))).unwrap_err();
+    assert!(err.to_string().contains("chmod 600"), "{err}");
+}
+
+/// The example gate's report on the clean (PASSED) or PII (FAILED) model,
+/// evaluated once per test run at [`EVALUATED_AT`].
+fn example_report(pii: bool) -> &'static (GateReport, sealgate::GateConfig) {
+    static CLEAN: OnceLock<(GateReport, sealgate::GateConfig)> = OnceLock::new();
+    static PII: OnceLock<(GateReport, sealgate::GateConfig)> = OnceLock::new();
+    let cell = if pii { &PII } else { &CLEAN };
+    cell.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = Gate::load(engine(), &example_gate(dir.path())).unwrap();
+        let name = if pii { "churn-model-pii" } else { "churn-model" };
+        let meta = MetadataDocument::load(
+            &repo(&format!("examples/metadata/{name}.json")),
+            &MetadataLimits::default(),
+        )
+        .unwrap();
+        let mut ctx = EvaluationContext::at(gate.name(), EVALUATED_AT);
+        ctx.artifact_digest = Some(artifact());
+        (gate.evaluate(&meta, &ctx), gate.config().clone())
+    })
+}
+
+/// The subject: the clean model's real `model.skops` digest.
+fn artifact() -> Sha256Digest {
+    "631bad177267272b20cf98269ca44cd773add1d7b8226a2659c2ed9ba1b9c6ad"
+        .parse()
+        .unwrap()
+}
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+fn trust(keys: &[&SigningKey]) -> TrustPolicy {
+    TrustPolicy::new(
+        keys.iter()
+            .enumerate()
+            .map(|(i, k)| TrustedKey {
+                name: format!("key{i}"),
+                key: k.verifying_key(),
+            })
+            .collect(),
+    )
+}
+
+fn bundle(pii: bool, signer: &SigningKey) -> String {
+    let (report, config) = example_report(pii);
+    sealgate_attest::attest(
+        report,
+        &AttestationInputs {
+            subject_name: "model.skops",
+            subject_digest: artifact(),
+            verifier_id: sealgate_attest::DEFAULT_VERIFIER_ID,
+            resource_uri: "models:/churn-model/1",
+            gate: config,
+            input_attestations: &[],
+        },
+        signer,
+    )
+}
+
+fn lines(bundle: &str) -> Vec<Envelope> {
+    bundle.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn join(envelopes: &[Envelope]) -> String {
+    envelopes
+        .iter()
+        .map(|e| serde_json::to_string(e).unwrap() + "\n")
+        .collect()
+}
+
+fn statement(e: &Envelope) -> Value {
+    serde_json::from_slice(&STANDARD.decode(&e.payload).unwrap()).unwrap()
+}
+
+/// Re-sign line `i` after editing its statement: the signature stays valid,
+/// so a later check must catch the edit.
+fn edit(bundle: &str, i: usize, signer: &SigningKey, f: impl FnOnce(&mut Value)) -> String {
+    let mut envs = lines(bundle);
+    let mut s = statement(&envs[i]);
+    f(&mut s);
+    envs[i] = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, &serde_json::to_vec(&s).unwrap(), signer);
+    join(&envs)
+}
+
+fn rejected_by(bundle: &str, trust: &TrustPolicy, now: SystemTime) -> &'static str {
+    match verify_bundle(bundle.as_bytes(), &artifact(), trust, now) {
+        Ok(_) => panic!("accepted a bundle that should be rejected"),
+        Err(r) => r.check,
+    }
+}
+
+fn now() -> SystemTime {
+    at(EVALUATED_AT + 60)
+}
+
+#[test]
+fn a_genuine_bundle_is_accepted_with_every_requirement() {
+    let k = key(1);
+    let b = bundle(false, &k);
+    let mut t = trust(&[&k]);
+    t.required_policies = vec!["sealgate.pii".into()];
+    t.max_age = Some(Duration::from_secs(3600));
+    t.allowed_policy_digests = vec![sealgate_attest::policy_digest(&example_report(false).1)];
+    let v = verify_bundle(b.as_bytes(), &artifact(), &t, now()).unwrap();
+    assert_eq!(v.signer(), "key0");
+    assert!(
+        v.checks().iter().all(|c| c.status == "passed"),
+        "{:#?}",
+        v.checks()
+    );
+    // The statements are standard: strict parsers see only the v1 fields.
+    let envs = lines(&b);
+    assert_eq!(envs.len(), 2);
+    for e in &envs {
+        let s = statement(e);
+        let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
+        assert_eq!(keys, ["_type", "predicate", "predicateType", "subject"]);
+        assert_eq!(e.payload_type, IN_TOTO_PAYLOAD_TYPE);
+    }
+    let vsa = statement(&envs[0]);
+    assert_eq!(vsa["predicate"]["verificationResult"], "PASSED");
+    assert_eq!(vsa["predicate"]["verifiedLevels"][0], "SEALGATE_ML_RELEASE");
+    assert_eq!(vsa["predicate"]["timeVerified"], "2026-11-26T18:58:35Z");
+    assert_eq!(vsa["predicate"]["policy"]["uri"], "urn:sealgate:gate:ml-release");
+    let report = statement(&envs[1]);
+    assert_eq!(
+        report["predicate"]["report"]["policies"][0]["module_sha256"],
+        guests().pii.sha256.to_string()
+    );
+}
+
+#[test]
+fn tampered_envelopes_fail_the_signature_check() {
+    let k = key(1);
+    let b = bundle(false, &k);
+    let t = trust(&[&k]);
+
+    // Payload bytes changed (one byte of the statement, re-encoded).
+    let mut envs = lines(&b);
+    let mut payload = STANDARD.decode(&envs[0].payload).unwrap();
+    let pos = payload.len() / 2;
+    payload[pos] ^= 0x01;
+    envs[0].payload = STANDARD.encode(&payload);
+    assert_eq!(rejected_by(&join(&envs), &t, now()), "signature");
+
+    // Signature bit-flipped; signature truncated.
+    let mut envs = lines(&b);
+    let mut sig = STANDARD.decode(&envs[0].signatures[0].sig).unwrap();
+    sig[10] ^= 0x80;
+    envs[0].signatures[0].sig = STANDARD.encode(&sig);
+    assert_eq!(rejected_by(&join(&envs), &t, now()), "signature");
+    let mut envs = lines(&b);
+    envs[0].signatures[0].sig = STANDARD.encode(&sig[..40]);
+    assert_eq!(rejected_by(&join(&envs), &t, now()), "signature");
+
+    // Verified with another key; signed by a key trusted for nothing.
+    assert_eq!(rejected_by(&b, &trust(&[&key(2)]), now()), "signature");
+    assert_eq!(rejected_by(&bundle(false, &key(3)), &t, now()), "signature");
+}
+
+#[test]
+fn changed_payload_type_is_rejected_by_name() {
+    let k = key(1);
+    let mut envs = lines(&bundle(false, &k));
+    let payload = STANDARD.decode(&envs[0].payload).unwrap();
+    // Re-signed under the new type, so only the payload-type check can catch it.
+    envs[0] = Envelope::sign("application/json", &payload, &k);
+    assert_eq!(rejected_by(&join(&envs), &trust(&[&k]), now()), "payload-type");
+}
+
+#[test]
+fn only_trusted_signatures_count() {
+    let (k, other) = (key(1), key(2));
+    let b = bundle(false, &k);
+    // A second signature by an untrusted key does not hurt...
+    let mut envs = lines(&b);
+    let extra = Envelope::sign(
+        IN_TOTO_PAYLOAD_TYPE,
+        &STANDARD.decode(&envs[0].payload).unwrap(),
+        &other,
+    );
+    envs[0].signatures.insert(0, extra.signatures[0].clone());
+    let v = verify_bundle(join(&envs).as_bytes(), &artifact(), &trust(&[&k]), now()).unwrap();
+    assert_eq!(v.signer(), "key0");
+    // ...and does not help: with only the untrusted one left, it is rejected,
+    // even when its keyid hint names the trusted key.
+    envs[0].signatures.remove(1);
+    envs[0].signatures[0].keyid = sealgate_attest::key_id(&k.verifying_key());
+    assert_eq!(rejected_by(&join(&envs), &trust(&[&k]), now()), "signature");
+}
+
+#[test]
+fn url_safe_base64_is_accepted() {
+    let k = key(1);
+    let mut envs = lines(&bundle(false, &k));
+    for e in &mut envs {
+        e.payload = URL_SAFE_NO_PAD.encode(STANDARD.decode(&e.payload).unwrap());
+        for s in &mut e.signatures {
+            *s = EnvelopeSignature {
+                keyid: String::new(),
+                sig: URL_SAFE_NO_PAD.encode(STANDARD.decode(&s.sig).unwrap()),
+            };
+        }
+    }
+    let mut t = trust(&[&k]);
+    t.required_policies = vec!["sealgate.pii".into()];
+    verify_bundle(join(&envs).as_bytes(), &artifact(), &t, now()).unwrap();
+}
+
+#[test]
+fn statement_level_attacks_are_rejected_by_the_right_check() {
+    let k = key(1);
+    let b = bundle(false, &k);
+    let t = trust(&[&k]);
+    let cases: [(&str, Box<dyn Fn(&mut Value)>); 5] = [
+        (
+            "statement-type",
+            Box::new(|s| s["_type"] = "https://in-toto.io/Statement/v0.1".into()),
+        ),
+        (
+            "subject",
+            Box::new(|s| s["subject"][0]["digest"]["sha256"] = "00".repeat(32).into()),
+        ),
+        (
+            "predicate-type",
+            Box::new(|s| s["predicateType"] = "https://slsa.dev/provenance/v1".into()),
+        ),
+        (
+            "verifier-id",
+            Box::new(|s| s["predicate"]["verifier"]["id"] = "https://evil.example/verifier".into()),
+        ),
+        (
+            "result",
+            Box::new(|s| s["predicate"]["verificationResult"] = "FAILED".into()),
+        ),
+    ];
+    for (check, f) in cases {
+        assert_eq!(rejected_by(&edit(&b, 0, &k, f), &t, now()), check);
+    }
+    // The artifact is another one.
+    let other: Sha256Digest = Sha256Digest::of_bytes(b"another model");
+    let r = verify_bundle(b.as_bytes(), &other, &t, now()).unwrap_err();
+    assert_eq!(r.check, "subject");
+    assert!(r.reason.contains(&other.to_string()), "{}", r.reason);
+}
+
+#[test]
+fn a_failed_gate_is_attested_and_rejected() {
+    let k = key(1);
+    let b = bundle(true, &k);
+    assert_eq!(
+        statement(&lines(&b)[0])["predicate"]["verifiedLevels"],
+        serde_json::json!(["FAILED"])
+    );
+    assert_eq!(rejected_by(&b, &trust(&[&k]), now()), "result");
+}
+
+#[test]
+fn policy_digest_must_be_allowed_when_required() {
+    let k = key(1);
+    let mut t = trust(&[&k]);
+    t.allowed_policy_digests = vec![Sha256Digest::of_bytes(b"some other gate")];
+    assert_eq!(rejected_by(&bundle(false, &k), &t, now()), "policy-digest");
+}
+
+#[test]
+fn expired_and_future_dated_attestations_are_rejected() {
+    let k = key(1);
+    let b = bundle(false, &k);
+    let mut t = trust(&[&k]);
+    t.max_age = Some(Duration::from_secs(7 * 86_400));
+    assert_eq!(rejected_by(&b, &t, at(EVALUATED_AT + 8 * 86_400)), "age");
+    // Evaluated an hour "after" now: beyond the 5-minute skew.
+    assert_eq!(rejected_by(&b, &t, at(EVALUATED_AT - 3600)), "age");
+    // Within the skew is fine.
+    verify_bundle(b.as_bytes(), &artifact(), &t, at(EVALUATED_AT - 60)).unwrap();
+}
+
+#[test]
+fn required_policies_must_be_in_a_matching_report() {
+    let (k, other) = (key(1), key(2));
+    let b = bundle(false, &k);
+    let mut t = trust(&[&k, &other]);
+    t.required_policies = vec!["sealgate.pii".into()];
+
+    let mut missing = t.clone();
+    missing.required_policies.push("sealgate.encryption".into());
+    let r = verify_bundle(b.as_bytes(), &artifact(), &missing, now()).unwrap_err();
+    assert_eq!(
+        (r.check, r.reason.as_str()),
+        (
+            "required-policies",
+            "required policy `sealgate.encryption` did not run"
+        )
+    );
+
+    let failed = edit(&b, 1, &k, |s| {
+        s["predicate"]["report"]["policies"][0]["outcome"] = "fail".into()
+    });
+    assert_eq!(rejected_by(&failed, &t, now()), "required-policies");
+
+    // The report signed by another (also trusted) key than the verdict.
+    let other_signer = edit(&b, 1, &other, |_| {});
+    let r = verify_bundle(other_signer.as_bytes(), &artifact(), &t, now()).unwrap_err();
+    assert!(r.reason.contains("not signed by `key0`"), "{}", r.reason);
+
+    let other_subject = edit(&b, 1, &k, |s| {
+        s["subject"][0]["digest"]["sha256"] = "11".repeat(32).into()
+    });
+    assert_eq!(rejected_by(&other_subject, &t, now()), "required-policies");
+
+    let verdict_only = join(&lines(&b)[..1]);
+    assert_eq!(rejected_by(&verdict_only, &t, now()), "required-policies");
+}
+
+#[test]
+fn malformed_bundles_fail_the_bundle_check() {
+    let k = key(1);
+    let b = bundle(false, &k);
+    let mut t = trust(&[&k]);
+    for bad in [
+        b[..b.len() / 2].to_owned(),
+        "garbage\n".to_owned(),
+        String::new(),
+        format!("\u{feff}{b}"),
+        b.replacen('\n', "\n\n", 1),
+    ] {
+        assert_eq!(
+            rejected_by(&bad, &t, now()),
+            "bundle",
+            "{:?}",
+            &bad[..bad.len().min(40)]
+        );
+    }
+    t.max_bundle_bytes = 1000;
+    let r = verify_bundle(b.as_bytes(), &artifact(), &t, now()).unwrap_err();
+    assert!(
+        r.check == "bundle" && r.reason.contains("larger than the 1000-byte limit"),
+        "{}",
+        r.reason
+    );
+}
+
+#[test]
+fn openssl_verifies_our_signature_over_the_pae() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = sealgate_attest::generate(dir.path(), "k").unwrap();
+    let signing = sealgate_attest::load_signing_key(&key.private_key).unwrap();
+    let env = &lines(&bundle(false, &signing))[0];
+    let pae_path = dir.path().join("pae.bin");
+    let sig_path = dir.path().join("sig.bin");
+    std::fs::write(
+        &pae_path,
+        pae(&env.payload_type, &STANDARD.decode(&env.payload).unwrap()),
+    )
+    .unwrap();
+    std::fs::write(&sig_path, STANDARD.decode(&env.signatures[0].sig).unwrap()).unwrap();
+    let openssl = |sig: &Path| {
+        Command::new("openssl")
+            .args(["pkeyutl", "-verify", "-pubin", "-inkey"])
+            .arg(&key.public_key)
+            .arg("-rawin")
+            .arg("-in")
+            .arg(&pae_path)
+            .arg("-sigfile")
+            .arg(sig)
+            .output()
+            .expect("openssl is installed")
+    };
+    let ok = openssl(&sig_path);
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stdout));
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("Signature Verified Successfully"));
+    // And openssl is not just saying yes.
+    let mut sig = std::fs::read(&sig_path).unwrap();
+    sig[0] ^= 1;
+    std::fs::write(&sig_path, &sig).unwrap();
+    assert!(!openssl(&sig_path).status.success());
+}
+
+#[test]
+fn openssl_generated_keys_work_with_attest_and_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("ossl.pem");
+    let public = dir.path().join("ossl.pub");
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl is installed");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    run(&[
+        "genpkey",
+        "-algorithm",
+        "ed25519",
+        "-out",
+        private.to_str().unwrap(),
+    ]);
+    run(&[
+        "pkey",
+        "-in",
+        private.to_str().unwrap(),
+        "-pubout",
+        "-out",
+        public.to_str().unwrap(),
+    ]);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let artifact = dir.path().join("model.bin");
+    std::fs::write(&artifact, b"weights").unwrap();
+    let gate = example_gate(dir.path());
+    let out = sealgate(&[
+        "attest",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        repo("examples/metadata/churn-model.json").to_str().unwrap(),
+        "--artifact",
+        artifact.to_str().unwrap(),
+        "--key",
+        private.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let bundle = dir.path().join("model.bin.intoto.jsonl");
+    let out = sealgate(&[
+        "verify",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--artifact",
+        artifact.to_str().unwrap(),
+        "--key",
+        public.to_str().unwrap(),
+        "--require-policy",
+        "sealgate.pii",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+}
+
+#[test]
+fn end_to_end_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = |p: &str| dir.path().join(p).to_str().unwrap().to_owned();
+    let out = sealgate(&["keygen", "--out", &d("keys"), "--name", "ci"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("key id"), "{}", stdout(&out));
+    // keygen refuses to overwrite.
+    let again = sealgate(&["keygen", "--out", &d("keys"), "--name", "ci"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(
+        stderr(&again).contains("refusing to overwrite"),
+        "{}",
+        stderr(&again)
+    );
+
+    let gate = example_gate(dir.path());
+    let model = |name: &str| {
+        // The real model files from the MLflow store.
+        let id = if name == "churn-model" {
+            "m-adc4bb85122d4bb8865ef4a378276603"
+        } else {
+            "m-b418c6a56775426ea86364aa6121a6b2"
+        };
+        let src = shared(&format!(
+            "fixtures/real/mlflow3-mlruns/358768659074516099/models/{id}/artifacts/model.skops"
+        ));
+        let dst = dir.path().join(format!("{name}.skops"));
+        std::fs::copy(src, &dst).unwrap();
+        dst
+    };
+    let attest = |name: &str, artifact: &Path| {
+        sealgate(&[
+            "attest",
+            "--gate",
+            gate.to_str().unwrap(),
+            "--metadata",
+            repo(&format!("examples/metadata/{name}.json")).to_str().unwrap(),
+            "--artifact",
+            artifact.to_str().unwrap(),
+            "--key",
+            &d("keys/ci.key"),
+        ])
+    };
+    let verify = |artifact: &Path| {
+        sealgate(&[
+            "verify",
+            "--bundle",
+            &format!("{}.intoto.jsonl", artifact.display()),
+            "--artifact",
+            artifact.to_str().unwrap(),
+            "--key",
+            &d("keys/ci.pub"),
+            "--require-policy",
+            "sealgate.pii",
+            "--max-age",
+            "1h",
+            "--format",
+            "json",
+        ])
+    };
+
+    // The failing example: exit 1, and still a signed FAILED bundle.
+    let pii = model("churn-model-pii");
+    let out = attest("churn-model-pii", &pii);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = verify(&pii);
+    assert_eq!(out.status.code(), Some(1));
+    let decision: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(decision["decision"], "rejected");
+    assert_eq!(decision["failed_check"], "result");
+
+    // The passing example: accepted.
+    let clean = model("churn-model");
+    let out = attest("churn-model", &clean);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = verify(&clean);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let decision: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(decision["decision"], "accepted");
+    assert_eq!(decision["checks"].as_array().unwrap().len(), 11);
+
+    // One byte of the model changed: rejected.
+    let mut bytes = std::fs::read(&clean).unwrap();
+    bytes[100] ^= 1;
+    std::fs::write(&clean, bytes).unwrap();
+    let out = verify(&clean);
+    assert_eq!(out.status.code(), Some(1));
+    let decision: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(decision["failed_check"], "subject");
+}
+
+#[test]
+fn attest_refuses_a_readable_key_before_evaluating() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = sealgate_attest::generate(dir.path(), "k").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&g.private_key, std::fs::Permissions::from_mode(0o640)).unwrap();
+    }
+    let out = sealgate(&[
+        "attest",
+        "--gate",
+        example_gate(dir.path()).to_str().unwrap(),
+        "--metadata",
+        repo("examples/metadata/churn-model.json").to_str().unwrap(),
+        "--digest",
+        &artifact().prefixed(),
+        "--key",
+        g.private_key.to_str().unwrap(),
+        "--out",
+        dir.path().join("b.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
+    assert!(!dir.path().join("b.jsonl").exists(), "no bundle may be written");
+}
