@@ -297,7 +297,8 @@ fn statement_level_attacks_are_rejected_by_the_right_check() {
     let k = key(1);
     let b = bundle(false, &k);
     let t = trust(&[&k]);
-    let cases: [(&str, Box<dyn Fn(&mut Value)>); 5] = [
+    type Edit = Box<dyn Fn(&mut Value)>;
+    let cases: [(&str, Edit); 5] = [
         (
             "statement-type",
             Box::new(|s| s["_type"] = "https://in-toto.io/Statement/v0.1".into()),
