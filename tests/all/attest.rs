@@ -643,3 +643,58 @@ fn attest_refuses_a_readable_key_before_evaluating() {
     assert!(stderr(&out).contains("chmod 600"), "{}", stderr(&out));
     assert!(!dir.path().join("b.jsonl").exists(), "no bundle may be written");
 }
+
+#[test]
+fn trust_file_carries_keys_and_requirements() {
+    let dir = tempfile::tempdir().unwrap();
+    let g = sealgate_attest::generate(&dir.path().join("keys"), "release-ci").unwrap();
+    let signing = sealgate_attest::load_signing_key(&g.private_key).unwrap();
+    let bundle_path = dir.path().join("model.intoto.jsonl");
+    std::fs::write(&bundle_path, bundle(false, &signing)).unwrap();
+    let digest = sealgate_attest::policy_digest(&example_report(false).1);
+    let write_trust = |extra: &str| {
+        let p = dir.path().join("trust.toml");
+        std::fs::write(
+            &p,
+            format!(
+                "api-version = \"sealgate/trust/v1\"\nrequired-policies = [\"sealgate.pii\"]\n{extra}\n\
+                 [[keys]]\nname = \"release-ci\"\npublic-key = \"keys/release-ci.pub\"\n"
+            ),
+        )
+        .unwrap();
+        p
+    };
+    let verify = |trust: &Path| {
+        sealgate(&[
+            "verify",
+            "--bundle",
+            bundle_path.to_str().unwrap(),
+            "--digest",
+            &artifact().prefixed(),
+            "--trust",
+            trust.to_str().unwrap(),
+            "--format",
+            "json",
+        ])
+    };
+    // The bundle was made "at" EVALUATED_AT, in the past of the real clock,
+    // so only a generous max-age accepts it.
+    let ok = verify(&write_trust(&format!(
+        "policy-digests = [\"{}\"]\nmax-age = \"36500d\"",
+        digest.prefixed()
+    )));
+    assert_eq!(ok.status.code(), Some(0), "{}{}", stdout(&ok), stderr(&ok));
+    let decision: Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(decision["signer"], "release-ci");
+
+    let stale = verify(&write_trust("max-age = \"1h\""));
+    assert_eq!(stale.status.code(), Some(1));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&stale.stdout).unwrap()["failed_check"],
+        "age"
+    );
+
+    let typo = verify(&write_trust("max-agee = \"1h\""));
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(stderr(&typo).contains("max-agee"), "{}", stderr(&typo));
+}
