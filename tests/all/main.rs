@@ -10,5 +10,6 @@ mod cli;
 mod examples;
 mod loading;
 mod pii;
+mod policy_test;
 mod sandbox;
 mod wasi;

@@ -45,6 +45,8 @@ enum PolicyCommand {
     Build(BuildArgs),
     /// Show a component's id, version, params schema, sha256, imports and exports.
     Inspect(InspectArgs),
+    /// Run a policy's test cases (`DIR/tests/*.toml`) against its component.
+    Test(TestArgs),
 }
 
 /// Output format.
@@ -206,6 +208,24 @@ struct InspectArgs {
     engine: EngineArgs,
 }
 
+#[derive(Debug, Args)]
+struct TestArgs {
+    /// The policy crate's directory (its cases are in `DIR/tests/*.toml`).
+    #[arg(value_name = "DIR")]
+    dir: PathBuf,
+    /// Test this component instead of building DIR.
+    #[arg(long, value_name = "MODULE")]
+    module: Option<PathBuf>,
+    /// Where to write the built component.
+    #[arg(long, value_name = "DIR", default_value = "target/policies")]
+    out_dir: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -252,6 +272,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Keygen(args) => keygen(args, out),
         Command::Policy(PolicyCommand::Build(args)) => build(args, out),
         Command::Policy(PolicyCommand::Inspect(args)) => inspect(args, out),
+        Command::Policy(PolicyCommand::Test(args)) => policy_test(args, out),
     }
 }
 
@@ -532,6 +553,65 @@ fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     .context("cannot write to stdout")
     .map_err(CliError::usage)?;
     Ok(Exit::Passed)
+}
+
+/// `sealgate policy test`.
+fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    use sealgate::policy_test::{TestFile, test_files};
+    let files = test_files(&args.dir)
+        .with_context(|| format!("cannot list {}", args.dir.join("tests").display()))
+        .map_err(CliError::usage)?;
+    if files.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "no test files in {}",
+            args.dir.join("tests").display()
+        )));
+    }
+    let tests = files
+        .iter()
+        .map(|f| TestFile::load(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::usage)?;
+    let module_path = match &args.module {
+        Some(m) => m.clone(),
+        None => {
+            let opts = sealgate_policy_build::BuildOptions {
+                target: sealgate_policy_build::Target::Wasm32UnknownUnknown,
+                target_dir: None,
+                out_dir: args.out_dir.clone(),
+                verbose: false,
+            };
+            sealgate_policy_build::build_policy(&args.dir, &opts)
+                .map_err(CliError::usage)?
+                .path
+        }
+    };
+    let engine = engine(&args.engine)?;
+    let module = engine.load_unpinned(&module_path).map_err(|e| CliError {
+        exit: load_error_exit(&e),
+        error: e.into(),
+    })?;
+    let results: Vec<_> = tests
+        .iter()
+        .map(|t| (t.path().to_owned(), t.run(&module)))
+        .collect();
+    let failed = results.iter().flat_map(|(_, r)| r).filter(|r| !r.passed).count();
+    let written = match args.format {
+        Format::Json => {
+            let doc: Vec<_> = results
+                .iter()
+                .map(|(path, cases)| serde_json::json!({"file": path, "cases": cases}))
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &doc)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        Format::Text => report::write_policy_tests(out, &module.info().id, &results),
+    };
+    written
+        .context("cannot write to stdout")
+        .map_err(CliError::usage)?;
+    Ok(if failed == 0 { Exit::Passed } else { Exit::Failed })
 }
 
 fn parse_time(t: &str) -> anyhow::Result<i64> {

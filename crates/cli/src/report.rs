@@ -131,3 +131,49 @@ pub(crate) fn write_verification(
     }
     Ok(())
 }
+
+pub(crate) fn write_policy_tests(
+    out: &mut dyn Write,
+    policy: &str,
+    results: &[(std::path::PathBuf, Vec<sealgate::policy_test::CaseResult>)],
+) -> io::Result<()> {
+    let (mut passed, mut failed) = (0, 0);
+    for (file, cases) in results {
+        writeln!(out, "{}", file.display())?;
+        for c in cases {
+            if c.passed {
+                passed += 1;
+                writeln!(out, "  ok    {}", c.name)?;
+                continue;
+            }
+            failed += 1;
+            writeln!(out, "  FAIL  {}", c.name)?;
+            writeln!(
+                out,
+                "          expected outcome {}, got {}",
+                c.expected.outcome, c.outcome
+            )?;
+            if let Some(want) = &c.expected.rules {
+                let missing: Vec<_> = want.difference(&c.rules).collect();
+                let unexpected: Vec<_> = c.rules.difference(want).collect();
+                if !missing.is_empty() {
+                    writeln!(out, "          - missing rules: {}", join(&missing))?;
+                }
+                if !unexpected.is_empty() {
+                    writeln!(out, "          + unexpected rules: {}", join(&unexpected))?;
+                }
+            }
+            if let Some(m) = &c.message {
+                writeln!(out, "          message: {m}")?;
+            }
+            if let Some(m) = &c.expected.message {
+                writeln!(out, "          expected message containing: {m}")?;
+            }
+        }
+    }
+    writeln!(out, "{policy}: {passed} passed, {failed} failed")
+}
+
+fn join(items: &[&String]) -> String {
+    items.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}

@@ -23,6 +23,8 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod policy_test;
+
 pub use sealgate_core::{
     EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, LogLine,
     PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict, read_bounded,

@@ -1,0 +1,284 @@
+//! Policy tests as data: `sealgate policy test`.
+//!
+//! A policy's tests are TOML files next to it (`tests/*.toml`). Each names a
+//! base metadata document, and each case patches it (RFC 6902 JSON Patch),
+//! sets params, and states the expected outcome and the exact set of rule ids:
+//!
+//! ```toml
+//! base = "../../../examples/metadata/churn-model.json"   # relative to this file
+//! fail-on = "high"                                       # the gate threshold to judge with
+//!
+//! [[case]]
+//! name = "an email column fails"
+//! patch = [{ op = "add", path = "/schema/inputs/-", value = { name = "email" } }]
+//! params = {}
+//! expect = { outcome = "fail", rules = ["pii.column.email"] }
+//! ```
+//!
+//! Cases run through the real engine and sandbox, exactly as a gate would.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use sealgate_core::{EvaluationContext, PolicyOutcome, SandboxLimits, Severity, read_bounded};
+use sealgate_engine::{EvalError, PolicyModule};
+use sealgate_metadata::{MetadataDocument, MetadataLimits};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A test file, parsed.
+#[derive(Debug, Clone)]
+pub struct TestFile {
+    path: PathBuf,
+    fail_on: Severity,
+    evaluated_at_unix: i64,
+    base: Option<Value>,
+    cases: Vec<TestCase>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct FileSpec {
+    #[serde(default)]
+    base: Option<PathBuf>,
+    #[serde(default = "high")]
+    fail_on: Severity,
+    /// Evaluation time for every case, RFC 3339 (default 2026-01-01T00:00:00Z),
+    /// so date arithmetic in policies is reproducible.
+    #[serde(default)]
+    evaluated_at: Option<String>,
+    #[serde(rename = "case")]
+    cases: Vec<TestCase>,
+}
+
+fn high() -> Severity {
+    Severity::High
+}
+
+/// One case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TestCase {
+    /// What it shows.
+    pub name: String,
+    /// A whole document instead of the base (relative to the test file).
+    #[serde(default)]
+    metadata: Option<PathBuf>,
+    /// RFC 6902 operations applied to the document.
+    #[serde(default)]
+    patch: Vec<Value>,
+    /// Params handed to the policy.
+    #[serde(default = "empty_object")]
+    params: Value,
+    /// What must happen.
+    pub expect: Expectation,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// The expected result of a case.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Expectation {
+    /// `pass`, `fail`, `error`, or `invalid-params` (refused by validate-params).
+    pub outcome: String,
+    /// The exact set of rule ids found (omit to not check).
+    #[serde(default)]
+    pub rules: Option<BTreeSet<String>>,
+    /// A substring of the error message (for `error` and `invalid-params`).
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// What one case did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseResult {
+    /// The case's name.
+    pub name: String,
+    /// Did it meet its expectation?
+    pub passed: bool,
+    /// What was expected.
+    pub expected: Expectation,
+    /// The actual outcome.
+    pub outcome: String,
+    /// The rule ids found.
+    pub rules: BTreeSet<String>,
+    /// The error, if any.
+    pub message: Option<String>,
+}
+
+/// Why a test file could not be run at all.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct TestFileError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl TestFile {
+    /// Read a test file and its base document.
+    pub fn load(path: &Path) -> Result<Self, TestFileError> {
+        let err = |message: String| TestFileError {
+            path: path.to_owned(),
+            message,
+        };
+        let bytes = read_bounded(path, 4 << 20).map_err(|e| err(e.to_string()))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| err(format!("not UTF-8 ({e})")))?;
+        let spec: FileSpec = toml::from_str(text).map_err(|e| err(e.to_string().trim().to_owned()))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let base = match &spec.base {
+            Some(b) => Some(read_json(&dir.join(b)).map_err(err)?),
+            None => None,
+        };
+        if spec.cases.is_empty() {
+            return Err(err("no [[case]]".into()));
+        }
+        for c in &spec.cases {
+            if base.is_none() && c.metadata.is_none() {
+                return Err(err(format!(
+                    "case `{}`: no `metadata` and no `base` to patch",
+                    c.name
+                )));
+            }
+            if !matches!(
+                c.expect.outcome.as_str(),
+                "pass" | "fail" | "error" | "invalid-params"
+            ) {
+                return Err(err(format!(
+                    "case `{}`: expect.outcome `{}` is not pass, fail, error or invalid-params",
+                    c.name, c.expect.outcome
+                )));
+            }
+        }
+        let evaluated_at_unix = match &spec.evaluated_at {
+            None => 1_767_225_600, // 2026-01-01T00:00:00Z
+            Some(t) => humantime_unix(t).map_err(err)?,
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            fail_on: spec.fail_on,
+            evaluated_at_unix,
+            base,
+            cases: spec.cases,
+        })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Run every case against `module`.
+    pub fn run(&self, module: &PolicyModule) -> Vec<CaseResult> {
+        self.cases.iter().map(|c| self.run_case(module, c)).collect()
+    }
+
+    fn run_case(&self, module: &PolicyModule, case: &TestCase) -> CaseResult {
+        let (outcome, rules, message) = match self.document(case) {
+            Err(e) => (
+                "error".to_owned(),
+                BTreeSet::new(),
+                Some(format!("test setup: {e}")),
+            ),
+            Ok(doc) => evaluate(module, &doc, &case.params, self.fail_on, self.evaluated_at_unix),
+        };
+        let e = &case.expect;
+        let passed = outcome == e.outcome
+            && e.rules.as_ref().is_none_or(|want| *want == rules)
+            && e.message
+                .as_ref()
+                .is_none_or(|m| message.as_deref().is_some_and(|got| got.contains(m.as_str())));
+        CaseResult {
+            name: case.name.clone(),
+            passed,
+            expected: e.clone(),
+            outcome,
+            rules,
+            message,
+        }
+    }
+
+    fn document(&self, case: &TestCase) -> Result<MetadataDocument, String> {
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let mut doc = match &case.metadata {
+            Some(m) => read_json(&dir.join(m))?,
+            None => self.base.clone().unwrap_or(Value::Null),
+        };
+        if !case.patch.is_empty() {
+            let patch: json_patch::Patch = serde_json::from_value(Value::Array(case.patch.clone()))
+                .map_err(|e| format!("invalid patch: {e}"))?;
+            json_patch::patch(&mut doc, &patch).map_err(|e| format!("patch does not apply: {e}"))?;
+        }
+        MetadataDocument::from_bytes(
+            &case.name,
+            doc.to_string().into_bytes(),
+            &MetadataLimits::default(),
+        )
+        .map_err(|e| e.to_string())
+    }
+}
+
+fn evaluate(
+    module: &PolicyModule,
+    doc: &MetadataDocument,
+    params: &Value,
+    fail_on: Severity,
+    at: i64,
+) -> (String, BTreeSet<String>, Option<String>) {
+    let limits = SandboxLimits::default();
+    let params = params.to_string();
+    if let Err(e) = module.validate_params(&params, &limits) {
+        let msg = match e {
+            EvalError::Policy(m) => m,
+            other => other.to_string(),
+        };
+        return ("invalid-params".into(), BTreeSet::new(), Some(msg));
+    }
+    let eval = module.evaluate(
+        doc.text(),
+        &params,
+        &EvaluationContext::at("policy-test", at),
+        &limits,
+    );
+    match eval.verdict {
+        Err(e) => ("error".into(), BTreeSet::new(), Some(e.to_string())),
+        Ok(v) => {
+            let outcome = match PolicyOutcome::judge(&v, fail_on) {
+                PolicyOutcome::Pass => "pass",
+                _ => "fail",
+            };
+            (
+                outcome.into(),
+                v.findings.into_iter().map(|f| f.rule_id).collect(),
+                None,
+            )
+        }
+    }
+}
+
+fn read_json(path: &Path) -> Result<Value, String> {
+    let bytes = read_bounded(path, MetadataLimits::default().max_bytes).map_err(|e| e.to_string())?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
+}
+
+fn humantime_unix(t: &str) -> Result<i64, String> {
+    let time = humantime::parse_rfc3339(t).map_err(|e| format!("evaluated-at `{t}`: {e}"))?;
+    Ok(time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0))
+}
+
+/// The test files of a policy directory: `DIR/tests/*.toml`, sorted.
+pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("tests"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}

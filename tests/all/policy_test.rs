@@ -1,0 +1,99 @@
+//! `sealgate policy test`: policies' test cases as data.
+
+use crate::support::*;
+
+#[test]
+fn pii_ships_passing_cases_for_every_rule() {
+    let out = sealgate(&[
+        "policy",
+        "test",
+        repo("policies/pii").to_str().unwrap(),
+        "--module",
+        guests().pii.path.to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.trim_end().ends_with(" 0 failed"), "{text}");
+    // Each column category and value validator has a case.
+    for rule in [
+        "pii.column.email",
+        "pii.column.ssn",
+        "pii.column.credit-card",
+        "pii.column.bank-account",
+        "pii.column.passport",
+        "pii.column.phone",
+        "pii.column.person-name",
+        "pii.column.date-of-birth",
+        "pii.column.address",
+        "pii.column.ip-address",
+        "pii.value.ssn",
+        "pii.value.credit-card",
+        "pii.value.iban",
+        "pii.value.email",
+        "pii.value.phone",
+        "pii.declared.email",
+    ] {
+        let covered = std::fs::read_dir(repo("policies/pii/tests")).unwrap().any(|f| {
+            std::fs::read_to_string(f.unwrap().path())
+                .unwrap()
+                .contains(&format!("\"{rule}\""))
+        });
+        assert!(covered, "no test case expects {rule}");
+    }
+}
+
+#[test]
+fn a_wrong_expectation_fails_with_a_diff() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    let base = repo("examples/metadata/churn-model.json");
+    std::fs::write(
+        dir.path().join("tests/wrong.toml"),
+        format!(
+            "base = {base:?}\n\
+             [[case]]\nname = \"expects the wrong rule\"\n\
+             patch = [{{ op = \"add\", path = \"/schema/inputs/-\", value = {{ name = \"ssn\" }} }}]\n\
+             expect = {{ outcome = \"fail\", rules = [\"pii.column.email\"] }}\n\
+             [[case]]\nname = \"right\"\nexpect = {{ outcome = \"pass\" }}\n",
+            base = base.display().to_string()
+        ),
+    )
+    .unwrap();
+    let out = sealgate(&[
+        "policy",
+        "test",
+        dir.path().to_str().unwrap(),
+        "--module",
+        guests().pii.path.to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
+    assert!(text.contains("FAIL  expects the wrong rule"), "{text}");
+    assert!(text.contains("- missing rules: pii.column.email"), "{text}");
+    assert!(text.contains("+ unexpected rules: pii.column.ssn"), "{text}");
+    assert!(text.contains("ok    right"), "{text}");
+    assert!(
+        text.trim_end().ends_with("sealgate.pii: 1 passed, 1 failed"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_broken_test_file_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/bad.toml"),
+        "[[case]]\nname = \"x\"\nexpect = { outcome = \"maybe\" }\n",
+    )
+    .unwrap();
+    let out = sealgate(&[
+        "policy",
+        "test",
+        dir.path().to_str().unwrap(),
+        "--module",
+        guests().pii.path.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("bad.toml"), "{}", stderr(&out));
+}
