@@ -43,6 +43,38 @@ fn pii_ships_passing_cases_for_every_rule() {
 }
 
 #[test]
+fn lineage_ships_passing_cases_for_every_rule() {
+    let out = sealgate(&[
+        "policy",
+        "test",
+        repo("policies/lineage").to_str().unwrap(),
+        "--module",
+        guests().lineage.path.to_str().unwrap(),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(text.trim_end().ends_with(" 0 failed"), "{text}");
+    let cases = std::fs::read_to_string(repo("policies/lineage/tests/lineage.toml")).unwrap();
+    for rule in [
+        "lineage.code.missing",
+        "lineage.code.not-pinned",
+        "lineage.input.missing",
+        "lineage.input.unhashed",
+        "lineage.run.missing",
+        "lineage.run.unfinished",
+        "lineage.parameters.missing",
+        "lineage.image.missing",
+        "lineage.image.not-pinned",
+        "lineage.hash.inconsistent",
+    ] {
+        assert!(
+            cases.contains(&format!("\"{rule}\"")),
+            "no test case expects {rule}"
+        );
+    }
+}
+
+#[test]
 fn a_wrong_expectation_fails_with_a_diff() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tests")).unwrap();

@@ -29,6 +29,7 @@ pub struct Built {
 
 pub struct Guests {
     pub pii: Built,
+    pub lineage: Built,
     pub hostile: Built,
     pub wasi_probe: Built,
 }
@@ -53,6 +54,11 @@ pub fn guests() -> &'static Guests {
         };
         Guests {
             pii: build("policies/pii", Target::Wasm32UnknownUnknown, "policies-target"),
+            lineage: build(
+                "policies/lineage",
+                Target::Wasm32UnknownUnknown,
+                "policies-target",
+            ),
             hostile: build(
                 "tests/guests/hostile",
                 Target::Wasm32UnknownUnknown,
