@@ -8,6 +8,7 @@ rustup target add wasm32-unknown-unknown
 cargo build --release --locked --bin sealgate
 sealgate=target/release/sealgate
 "$sealgate" policy build policies/pii --out-dir target/policies
+"$sealgate" policy build policies/lineage --out-dir target/policies
 
 status=0
 run() {

@@ -54,6 +54,7 @@ fn clean_model_passes_and_text_report_says_so() {
     let text = stdout(&out);
     assert!(text.starts_with("gate ml-release: PASSED\n"), "{text}");
     assert!(text.contains("PASS  sealgate.pii 0.1.0"), "{text}");
+    assert!(text.contains("PASS  sealgate.lineage 0.1.0"), "{text}");
 }
 
 #[test]
@@ -73,18 +74,22 @@ fn text_report_shows_pointer_and_remediation() {
 }
 
 #[test]
-fn policy_build_is_reproducible_so_the_example_pin_holds() {
-    // The suite builds policies/pii in its own target dir, from a different
-    // path than the README's command; the bytes must still match the pin.
+fn policy_build_is_reproducible_so_the_example_pins_hold() {
+    // The suite builds the policies in its own target dir, from a different
+    // path than the README's command; the bytes must still match the pins.
     let text = std::fs::read_to_string(repo("examples/gates/ml-release.toml")).unwrap();
     let gate: toml::Value = toml::from_str(&text).unwrap();
-    let pin = gate["policies"][0]["sha256"].as_str().unwrap();
-    assert_eq!(
-        guests().pii.sha256.to_string(),
-        pin,
-        "policies/pii built to a different sha256 than examples/gates/ml-release.toml pins: \
-         if the policy changed on purpose, update the pin"
-    );
+    let policies = gate["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 2);
+    for (entry, built) in policies.iter().zip([&guests().pii, &guests().lineage]) {
+        assert_eq!(
+            built.sha256.to_string(),
+            entry["sha256"].as_str().unwrap(),
+            "{} built to a different sha256 than examples/gates/ml-release.toml pins: \
+             if the policy changed on purpose, update the pin",
+            entry["module"]
+        );
+    }
 }
 
 #[test]

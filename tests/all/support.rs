@@ -162,16 +162,15 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// The example release gate with its module path pointed at the suite's build
-/// of `policies/pii` (the pin is kept as written).
+/// The example release gate with its module paths pointed at the suite's
+/// builds of the policies (the pins are kept as written).
 pub fn example_gate(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(repo("examples/gates/ml-release.toml")).unwrap();
-    let built = guests().pii.path.display().to_string();
-    let text = text.replace("\"../../target/policies/pii.wasm\"", &format!("{built:?}"));
-    assert!(
-        text.contains(&built),
-        "example gate no longer names ../../target/policies/pii.wasm"
-    );
+    let mut text = std::fs::read_to_string(repo("examples/gates/ml-release.toml")).unwrap();
+    for (name, built) in [("pii", &guests().pii), ("lineage", &guests().lineage)] {
+        let written = format!("\"../../target/policies/{name}.wasm\"");
+        assert!(text.contains(&written), "example gate no longer names {written}");
+        text = text.replace(&written, &format!("{:?}", built.path.display().to_string()));
+    }
     let gate = dir.join("ml-release.toml");
     std::fs::write(&gate, text).unwrap();
     gate
