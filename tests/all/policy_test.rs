@@ -2,76 +2,76 @@
 
 use crate::support::*;
 
-#[test]
-fn pii_ships_passing_cases_for_every_rule() {
+/// Run `sealgate policy test policies/NAME` on the suite's build; assert that
+/// every case passed and that each of `rules` is expected by some case.
+fn assert_cases_pass_and_cover(name: &str, built: &Built, rules: &[&str]) {
+    let dir = repo(&format!("policies/{name}"));
     let out = sealgate(&[
         "policy",
         "test",
-        repo("policies/pii").to_str().unwrap(),
+        dir.to_str().unwrap(),
         "--module",
-        guests().pii.path.to_str().unwrap(),
+        built.path.to_str().unwrap(),
     ]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(text.trim_end().ends_with(" 0 failed"), "{text}");
-    // Each column category and value validator has a case.
-    for rule in [
-        "pii.column.email",
-        "pii.column.ssn",
-        "pii.column.credit-card",
-        "pii.column.bank-account",
-        "pii.column.passport",
-        "pii.column.phone",
-        "pii.column.person-name",
-        "pii.column.date-of-birth",
-        "pii.column.address",
-        "pii.column.ip-address",
-        "pii.value.ssn",
-        "pii.value.credit-card",
-        "pii.value.iban",
-        "pii.value.email",
-        "pii.value.phone",
-        "pii.declared.email",
-    ] {
-        let covered = std::fs::read_dir(repo("policies/pii/tests")).unwrap().any(|f| {
-            std::fs::read_to_string(f.unwrap().path())
-                .unwrap()
-                .contains(&format!("\"{rule}\""))
-        });
-        assert!(covered, "no test case expects {rule}");
+    let cases: String = std::fs::read_dir(dir.join("tests"))
+        .unwrap()
+        .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
+        .collect();
+    for rule in rules {
+        assert!(
+            cases.contains(&format!("\"{rule}\"")),
+            "no test case of {name} expects {rule}"
+        );
     }
 }
 
 #[test]
+fn pii_ships_passing_cases_for_every_rule() {
+    assert_cases_pass_and_cover(
+        "pii",
+        &guests().pii,
+        &[
+            "pii.column.email",
+            "pii.column.ssn",
+            "pii.column.credit-card",
+            "pii.column.bank-account",
+            "pii.column.passport",
+            "pii.column.phone",
+            "pii.column.person-name",
+            "pii.column.date-of-birth",
+            "pii.column.address",
+            "pii.column.ip-address",
+            "pii.value.ssn",
+            "pii.value.credit-card",
+            "pii.value.iban",
+            "pii.value.email",
+            "pii.value.phone",
+            "pii.declared.email",
+        ],
+    );
+}
+
+#[test]
 fn lineage_ships_passing_cases_for_every_rule() {
-    let out = sealgate(&[
-        "policy",
-        "test",
-        repo("policies/lineage").to_str().unwrap(),
-        "--module",
-        guests().lineage.path.to_str().unwrap(),
-    ]);
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-    assert!(text.trim_end().ends_with(" 0 failed"), "{text}");
-    let cases = std::fs::read_to_string(repo("policies/lineage/tests/lineage.toml")).unwrap();
-    for rule in [
-        "lineage.code.missing",
-        "lineage.code.not-pinned",
-        "lineage.input.missing",
-        "lineage.input.unhashed",
-        "lineage.run.missing",
-        "lineage.run.unfinished",
-        "lineage.parameters.missing",
-        "lineage.image.missing",
-        "lineage.image.not-pinned",
-        "lineage.hash.inconsistent",
-    ] {
-        assert!(
-            cases.contains(&format!("\"{rule}\"")),
-            "no test case expects {rule}"
-        );
-    }
+    assert_cases_pass_and_cover(
+        "lineage",
+        &guests().lineage,
+        &[
+            "lineage.code.missing",
+            "lineage.code.not-pinned",
+            "lineage.input.missing",
+            "lineage.input.unhashed",
+            "lineage.run.missing",
+            "lineage.run.unfinished",
+            "lineage.parameters.missing",
+            "lineage.image.missing",
+            "lineage.image.not-pinned",
+            "lineage.hash.inconsistent",
+        ],
+    );
 }
 
 #[test]
