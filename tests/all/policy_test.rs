@@ -75,6 +75,20 @@ fn lineage_ships_passing_cases_for_every_rule() {
 }
 
 #[test]
+fn drift_ships_passing_cases_for_every_rule_on_real_evidently_reports() {
+    assert_cases_pass_and_cover(
+        "drift",
+        &guests().drift,
+        &[
+            "drift.report.missing",
+            "drift.report.unreadable",
+            "drift.column.drifted",
+            "drift.share.exceeded",
+        ],
+    );
+}
+
+#[test]
 fn a_wrong_expectation_fails_with_a_diff() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tests")).unwrap();

@@ -30,6 +30,7 @@ pub struct Built {
 pub struct Guests {
     pub pii: Built,
     pub lineage: Built,
+    pub drift: Built,
     pub hostile: Built,
     pub wasi_probe: Built,
 }
@@ -59,6 +60,7 @@ pub fn guests() -> &'static Guests {
                 Target::Wasm32UnknownUnknown,
                 "policies-target",
             ),
+            drift: build("policies/drift", Target::Wasm32UnknownUnknown, "policies-target"),
             hostile: build(
                 "tests/guests/hostile",
                 Target::Wasm32UnknownUnknown,

@@ -209,8 +209,18 @@ impl TestFile {
             None => self.base.clone().unwrap_or(Value::Null),
         };
         if !case.patch.is_empty() {
-            let patch: json_patch::Patch = serde_json::from_value(Value::Array(case.patch.clone()))
-                .map_err(|e| format!("invalid patch: {e}"))?;
+            // Extension: `value-file = "PATH"` (relative to the test file) in an
+            // operation stands for `value = <that file's JSON>`, so real tool
+            // output can be patched in without copying it into the test.
+            let mut ops = case.patch.clone();
+            for op in &mut ops {
+                if let Some(file) = op.as_object_mut().and_then(|o| o.remove("value-file")) {
+                    let file = file.as_str().ok_or("value-file must be a path")?;
+                    op["value"] = read_json(&dir.join(file))?;
+                }
+            }
+            let patch: json_patch::Patch =
+                serde_json::from_value(Value::Array(ops)).map_err(|e| format!("invalid patch: {e}"))?;
             json_patch::patch(&mut doc, &patch).map_err(|e| format!("patch does not apply: {e}"))?;
         }
         MetadataDocument::from_bytes(
