@@ -2,17 +2,22 @@
 
 use crate::support::*;
 
-/// Run `sealgate policy test policies/NAME` on the suite's build; assert that
-/// every case passed and that each of `rules` is expected by some case.
-fn assert_cases_pass_and_cover(name: &str, built: &Built, rules: &[&str]) {
-    let dir = repo(&format!("policies/{name}"));
-    let out = sealgate(&[
+/// `sealgate policy test DIR --module BUILT`.
+fn policy_test(dir: &std::path::Path, built: &Built) -> std::process::Output {
+    sealgate(&[
         "policy",
         "test",
         dir.to_str().unwrap(),
         "--module",
         built.path.to_str().unwrap(),
-    ]);
+    ])
+}
+
+/// Run `sealgate policy test policies/NAME` on the suite's build; assert that
+/// every case passed and that each of `rules` is expected by some case.
+fn assert_cases_pass_and_cover(name: &str, built: &Built, rules: &[&str]) {
+    let dir = repo(&format!("policies/{name}"));
+    let out = policy_test(&dir, built);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
     assert!(text.trim_end().ends_with(" 0 failed"), "{text}");
@@ -105,13 +110,7 @@ fn a_wrong_expectation_fails_with_a_diff() {
         ),
     )
     .unwrap();
-    let out = sealgate(&[
-        "policy",
-        "test",
-        dir.path().to_str().unwrap(),
-        "--module",
-        guests().pii.path.to_str().unwrap(),
-    ]);
+    let out = policy_test(dir.path(), &guests().pii);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}{}", stderr(&out));
     assert!(text.contains("FAIL  expects the wrong rule"), "{text}");
@@ -133,13 +132,7 @@ fn a_broken_test_file_is_an_input_error() {
         "[[case]]\nname = \"x\"\nexpect = { outcome = \"maybe\" }\n",
     )
     .unwrap();
-    let out = sealgate(&[
-        "policy",
-        "test",
-        dir.path().to_str().unwrap(),
-        "--module",
-        guests().pii.path.to_str().unwrap(),
-    ]);
+    let out = policy_test(dir.path(), &guests().pii);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bad.toml"), "{}", stderr(&out));
 }

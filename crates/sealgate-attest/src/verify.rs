@@ -378,18 +378,36 @@ fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String> {
 
 /// The index of the first trusted key with a valid signature on `line`.
 fn trusted_signer(line: &Line, trust: &TrustPolicy) -> Option<usize> {
-    let message = pae(&line.envelope.payload_type, &line.payload);
-    let signatures: Vec<Signature> = line
-        .envelope
-        .signatures
-        .iter()
-        .filter_map(|s| decode_base64(&s.sig))
-        .filter_map(|b| Signature::from_slice(&b).ok())
-        .collect();
-    trust
-        .keys
-        .iter()
-        .position(|k| signatures.iter().any(|sig| verifies(&k.key, &message, sig)))
+    let signed = SignedMessage::of(line);
+    trust.keys.iter().position(|k| signed.by(&k.key))
+}
+
+/// A line's PAE and its decodable signatures, computed once per line.
+struct SignedMessage {
+    message: Vec<u8>,
+    signatures: Vec<Signature>,
+}
+
+impl SignedMessage {
+    fn of(line: &Line) -> Self {
+        Self {
+            message: pae(&line.envelope.payload_type, &line.payload),
+            signatures: line
+                .envelope
+                .signatures
+                .iter()
+                .filter_map(|s| decode_base64(&s.sig))
+                .filter_map(|b| Signature::from_slice(&b).ok())
+                .collect(),
+        }
+    }
+
+    /// Is one of the signatures a valid one by `key`?
+    fn by(&self, key: &VerifyingKey) -> bool {
+        self.signatures
+            .iter()
+            .any(|sig| verifies(key, &self.message, sig))
+    }
 }
 
 fn verifies(key: &VerifyingKey, message: &[u8], sig: &Signature) -> bool {
@@ -411,10 +429,6 @@ fn check_required_policies(
     trust: &TrustPolicy,
 ) -> Result<String, String> {
     let signer_key = &trust.keys[signer];
-    let one_key = TrustPolicy {
-        keys: vec![signer_key.clone()],
-        ..trust.clone()
-    };
     for line in others {
         let Ok(statement) = serde_json::from_slice::<Statement>(&line.payload) else {
             continue;
@@ -422,7 +436,8 @@ fn check_required_policies(
         if statement.predicate_type != REPORT_PREDICATE_TYPE {
             continue;
         }
-        if line.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE || trusted_signer(line, &one_key).is_none() {
+        if line.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE || !SignedMessage::of(line).by(&signer_key.key)
+        {
             return Err(format!(
                 "the report statement is not signed by `{}`, the verdict's signer",
                 signer_key.name
