@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
-# The main job: build sealgate and the PII policy from source, then run the
-# ml-release gate on both example models. The model with identifiers in its
-# signature must FAIL (exit 1) with findings; the clean one must PASS (exit 0).
+# The main job: build sealgate and the six shipped policies from source, then
+# run the ml-release gate on every example model. The clean model must PASS
+# (exit 0); each of the others breaks something a policy guards and must FAIL
+# (exit 1) with findings (docs/metadata.md lists which).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target add wasm32-unknown-unknown
 cargo build --release --locked --bin sealgate
 sealgate=target/release/sealgate
-"$sealgate" policy build policies/pii --out-dir target/policies
-"$sealgate" policy build policies/lineage --out-dir target/policies
+for policy in pii lineage encryption retention drift quality; do
+    "$sealgate" policy build "policies/$policy" --out-dir target/policies
+done
 
 status=0
 run() {
@@ -22,6 +24,9 @@ run() {
         status=1
     fi
 }
-run churn-model-pii 1
 run churn-model 0
+run churn-model-pii 1
+run churn-model-drifted 1
+run churn-model-exposed-storage 1
+run churn-model-unvalidated 1
 exit $status

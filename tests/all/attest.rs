@@ -370,13 +370,13 @@ fn required_policies_must_be_in_a_matching_report() {
     t.required_policies = vec!["sealgate.pii".into()];
 
     let mut missing = t.clone();
-    missing.required_policies.push("sealgate.encryption".into());
+    missing.required_policies.push("acme.model-card".into());
     let r = verify_bundle(b.as_bytes(), &artifact(), &missing, now()).unwrap_err();
     assert_eq!(
         (r.check, r.reason.as_str()),
         (
             "required-policies",
-            "required policy `sealgate.encryption` did not run"
+            "required policy `acme.model-card` did not run"
         )
     );
 

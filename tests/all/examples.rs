@@ -53,8 +53,104 @@ fn clean_model_passes_and_text_report_says_so() {
     );
     let text = stdout(&out);
     assert!(text.starts_with("gate ml-release: PASSED\n"), "{text}");
-    assert!(text.contains("PASS  sealgate.pii 0.1.0"), "{text}");
-    assert!(text.contains("PASS  sealgate.lineage 0.1.0"), "{text}");
+    for id in ["pii", "lineage", "encryption", "retention", "drift", "quality"] {
+        assert!(text.contains(&format!("PASS  sealgate.{id} 0.1.0")), "{text}");
+    }
+}
+
+/// Each example document and the policies it fails (as docs/metadata.md
+/// documents them); every other policy passes.
+/// A policy id and the rule ids it must report.
+type Failing = (&'static str, &'static [&'static str]);
+
+const EXAMPLES: [(&str, &[Failing]); 5] = [
+    ("churn-model", &[]),
+    (
+        "churn-model-pii",
+        &[(
+            "sealgate.pii",
+            &["pii.column.email", "pii.column.ssn", "pii.column.phone"],
+        )],
+    ),
+    (
+        "churn-model-drifted",
+        &[(
+            "sealgate.drift",
+            &["drift.column.drifted", "drift.share.exceeded"],
+        )],
+    ),
+    (
+        "churn-model-exposed-storage",
+        &[
+            (
+                "sealgate.encryption",
+                &[
+                    "encryption.at-rest.customer-key-missing",
+                    "encryption.in-transit.not-required",
+                    "encryption.public-access.not-blocked",
+                ],
+            ),
+            (
+                "sealgate.retention",
+                &[
+                    "retention.lifecycle.too-long",
+                    "retention.object-lock.blocks-erasure",
+                ],
+            ),
+        ],
+    ),
+    (
+        "churn-model-unvalidated",
+        &[
+            (
+                "sealgate.lineage",
+                &["lineage.code.not-pinned", "lineage.run.unfinished"],
+            ),
+            ("sealgate.quality", &["quality.metric.below-min"]),
+        ],
+    ),
+];
+
+#[test]
+fn every_example_gives_its_documented_outcome_policy_by_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = example_gate(dir.path());
+    let mut failed_somewhere = std::collections::BTreeSet::new();
+    for (name, failing) in EXAMPLES {
+        let out = check(
+            &gate,
+            &repo(&format!("examples/metadata/{name}.json")),
+            &["--format", "json"],
+        );
+        let expected_exit = if failing.is_empty() { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(expected_exit), "{name}: {}", stderr(&out));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let policies = report["policies"].as_array().unwrap();
+        assert_eq!(policies.len(), 6, "{name}");
+        for p in policies {
+            let id = p["id"].as_str().unwrap();
+            let rules: std::collections::BTreeSet<&str> = p["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["rule_id"].as_str().unwrap())
+                .collect();
+            match failing.iter().find(|(policy, _)| *policy == id) {
+                Some((_, expected)) => {
+                    assert_eq!(p["outcome"], "fail", "{name}: {id}");
+                    assert_eq!(rules, expected.iter().copied().collect(), "{name}: {id}");
+                    failed_somewhere.insert(id.to_owned());
+                }
+                None => {
+                    assert_eq!(p["outcome"], "pass", "{name}: {id}: {p:#}");
+                    assert!(rules.is_empty(), "{name}: {id}: {rules:?}");
+                }
+            }
+        }
+    }
+    // Between them the examples show every policy failing (and the clean one
+    // shows every policy passing).
+    assert_eq!(failed_somewhere.len(), 6, "{failed_somewhere:?}");
 }
 
 #[test]
@@ -80,8 +176,8 @@ fn policy_build_is_reproducible_so_the_example_pins_hold() {
     let text = std::fs::read_to_string(repo("examples/gates/ml-release.toml")).unwrap();
     let gate: toml::Value = toml::from_str(&text).unwrap();
     let policies = gate["policies"].as_array().unwrap();
-    assert_eq!(policies.len(), 2);
-    for (entry, built) in policies.iter().zip([&guests().pii, &guests().lineage]) {
+    assert_eq!(policies.len(), 6);
+    for (entry, (_, built)) in policies.iter().zip(guests().shipped()) {
         assert_eq!(
             built.sha256.to_string(),
             entry["sha256"].as_str().unwrap(),
@@ -94,7 +190,7 @@ fn policy_build_is_reproducible_so_the_example_pins_hold() {
 
 #[test]
 fn example_metadata_documents_are_valid() {
-    for name in ["churn-model", "churn-model-pii"] {
+    for name in EXAMPLES.map(|(name, _)| name) {
         let path = repo(&format!("examples/metadata/{name}.json"));
         sealgate::MetadataDocument::load(&path, &sealgate::MetadataLimits::default())
             .unwrap_or_else(|e| panic!("{e}"));
@@ -106,7 +202,7 @@ fn example_metadata_documents_match_the_json_schema() {
     let schema: serde_json::Value =
         serde_json::from_slice(&std::fs::read(repo("schemas/metadata-v1.schema.json")).unwrap()).unwrap();
     let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
-    for name in ["churn-model", "churn-model-pii"] {
+    for name in EXAMPLES.map(|(name, _)| name) {
         let doc: serde_json::Value =
             serde_json::from_slice(&std::fs::read(repo(&format!("examples/metadata/{name}.json"))).unwrap())
                 .unwrap();

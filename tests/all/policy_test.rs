@@ -94,6 +94,62 @@ fn drift_ships_passing_cases_for_every_rule_on_real_evidently_reports() {
 }
 
 #[test]
+fn encryption_ships_passing_cases_for_every_rule() {
+    assert_cases_pass_and_cover(
+        "encryption",
+        &guests().encryption,
+        &[
+            "encryption.storage.missing",
+            "encryption.at-rest.missing",
+            "encryption.at-rest.algorithm-not-allowed",
+            "encryption.at-rest.customer-key-missing",
+            "encryption.in-transit.not-required",
+            "encryption.in-transit.weak-tls",
+            "encryption.in-transit.insecure-registry",
+            "encryption.public-access.not-blocked",
+            "encryption.kubernetes.secrets-unencrypted",
+        ],
+    );
+}
+
+#[test]
+fn retention_ships_passing_cases_for_every_rule() {
+    assert_cases_pass_and_cover(
+        "retention",
+        &guests().retention,
+        &[
+            "retention.period.missing",
+            "retention.personal-data.too-long",
+            "retention.purpose.missing",
+            "retention.legal-basis.missing",
+            "retention.legal-basis.unknown",
+            "retention.records.missing",
+            "retention.records.too-short",
+            "retention.documentation.too-short",
+            "retention.lifecycle.no-expiration",
+            "retention.lifecycle.too-long",
+            "retention.lifecycle.too-short",
+            "retention.object-lock.blocks-erasure",
+            "retention.object-lock.invalid",
+        ],
+    );
+}
+
+#[test]
+fn quality_ships_passing_cases_for_every_rule() {
+    assert_cases_pass_and_cover(
+        "quality",
+        &guests().quality,
+        &[
+            "quality.metric.missing",
+            "quality.metric.invalid",
+            "quality.metric.below-min",
+            "quality.metric.above-max",
+        ],
+    );
+}
+
+#[test]
 fn a_wrong_expectation_fails_with_a_diff() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tests")).unwrap();
@@ -135,4 +191,81 @@ fn a_broken_test_file_is_an_input_error() {
     let out = policy_test(dir.path(), &guests().pii);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("bad.toml"), "{}", stderr(&out));
+}
+
+#[test]
+fn a_scaffolded_policy_builds_and_passes_its_own_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let crate_dir = dir.path().join("model-card");
+    let sdk = repo("policies/sdk");
+    let out = sealgate(&[
+        "policy",
+        "new",
+        "model-card",
+        "--id",
+        "acme.model-card",
+        "--dir",
+        crate_dir.to_str().unwrap(),
+        "--sdk",
+        sdk.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("sealgate policy test"), "{}", stdout(&out));
+    // Seeded with the shipped policies' locked versions, settled for this crate.
+    let lock = std::fs::read_to_string(crate_dir.join("Cargo.lock")).unwrap();
+    assert!(lock.contains("name = \"model-card\""), "{lock}");
+    assert!(!lock.contains("name = \"pii\""), "{lock}");
+
+    // Built the way `policy test DIR` builds it (sharing the suite's target
+    // dir for speed), then its shipped cases run and pass.
+    let built = sealgate_policy_build::build_policy(
+        &crate_dir,
+        &sealgate_policy_build::BuildOptions {
+            target: sealgate_policy_build::Target::Wasm32UnknownUnknown,
+            target_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("policies-target")),
+            out_dir: dir.path().join("out"),
+            verbose: false,
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let out = policy_test(
+        &crate_dir,
+        &Built {
+            path: built.path,
+            sha256: built.sha256,
+        },
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.trim_end().ends_with("acme.model-card: 5 passed, 0 failed"),
+        "{text}"
+    );
+
+    // Nothing is overwritten, and bad names are refused.
+    let again = sealgate(&[
+        "policy",
+        "new",
+        "model-card",
+        "--dir",
+        crate_dir.to_str().unwrap(),
+        "--sdk",
+        sdk.to_str().unwrap(),
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("already exists"), "{}", stderr(&again));
+    let bad = sealgate(&["policy", "new", "Model_Card", "--sdk", sdk.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("is not a policy name"), "{}", stderr(&bad));
+    let no_sdk = sealgate(&[
+        "policy",
+        "new",
+        "x",
+        "--dir",
+        dir.path().join("x").to_str().unwrap(),
+        "--sdk",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(no_sdk.status.code(), Some(2));
+    assert!(stderr(&no_sdk).contains("pass --sdk"), "{}", stderr(&no_sdk));
 }

@@ -30,9 +30,26 @@ pub struct Built {
 pub struct Guests {
     pub pii: Built,
     pub lineage: Built,
+    pub encryption: Built,
+    pub retention: Built,
     pub drift: Built,
+    pub quality: Built,
     pub hostile: Built,
     pub wasi_probe: Built,
+}
+
+impl Guests {
+    /// The shipped policies, in the example gate's order.
+    pub fn shipped(&self) -> [(&'static str, &Built); 6] {
+        [
+            ("pii", &self.pii),
+            ("lineage", &self.lineage),
+            ("encryption", &self.encryption),
+            ("retention", &self.retention),
+            ("drift", &self.drift),
+            ("quality", &self.quality),
+        ]
+    }
 }
 
 /// Build every guest once per test run (the first caller builds, the rest wait).
@@ -53,14 +70,20 @@ pub fn guests() -> &'static Guests {
                 sha256: b.sha256,
             }
         };
-        Guests {
-            pii: build("policies/pii", Target::Wasm32UnknownUnknown, "policies-target"),
-            lineage: build(
-                "policies/lineage",
+        let policy = |name: &str| {
+            build(
+                &format!("policies/{name}"),
                 Target::Wasm32UnknownUnknown,
                 "policies-target",
-            ),
-            drift: build("policies/drift", Target::Wasm32UnknownUnknown, "policies-target"),
+            )
+        };
+        Guests {
+            pii: policy("pii"),
+            lineage: policy("lineage"),
+            encryption: policy("encryption"),
+            retention: policy("retention"),
+            drift: policy("drift"),
+            quality: policy("quality"),
             hostile: build(
                 "tests/guests/hostile",
                 Target::Wasm32UnknownUnknown,
@@ -168,7 +191,7 @@ pub fn stderr(o: &Output) -> String {
 /// builds of the policies (the pins are kept as written).
 pub fn example_gate(dir: &Path) -> PathBuf {
     let mut text = std::fs::read_to_string(repo("examples/gates/ml-release.toml")).unwrap();
-    for (name, built) in [("pii", &guests().pii), ("lineage", &guests().lineage)] {
+    for (name, built) in guests().shipped() {
         let written = format!("\"../../target/policies/{name}.wasm\"");
         assert!(text.contains(&written), "example gate no longer names {written}");
         text = text.replace(&written, &format!("{:?}", built.path.display().to_string()));

@@ -47,6 +47,8 @@ enum PolicyCommand {
     Inspect(InspectArgs),
     /// Run a policy's test cases (`DIR/tests/*.toml`) against its component.
     Test(TestArgs),
+    /// Create a policy crate that builds and passes its own tests, to edit into yours.
+    New(NewArgs),
 }
 
 /// Output format.
@@ -226,6 +228,22 @@ struct TestArgs {
     engine: EngineArgs,
 }
 
+#[derive(Debug, Args)]
+struct NewArgs {
+    /// The policy's name: crate name and rule-id prefix (lowercase, digits, `-`).
+    name: String,
+    /// Where to create it [default: ./NAME].
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// The policy's id [default: NAME], e.g. `acme.model-card`.
+    #[arg(long)]
+    id: Option<String>,
+    /// The policy SDK (`policies/sdk` of a sealgate checkout) [default: found
+    /// in the current directory or one of its parents].
+    #[arg(long, value_name = "DIR")]
+    sdk: Option<PathBuf>,
+}
+
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
@@ -273,6 +291,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Policy(PolicyCommand::Build(args)) => build(args, out),
         Command::Policy(PolicyCommand::Inspect(args)) => inspect(args, out),
         Command::Policy(PolicyCommand::Test(args)) => policy_test(args, out),
+        Command::Policy(PolicyCommand::New(args)) => policy_new(args, out),
     }
 }
 
@@ -549,6 +568,43 @@ fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         key.private_key.display(),
         key.public_key.display(),
         key.key_id
+    )
+    .context("cannot write to stdout")
+    .map_err(CliError::usage)?;
+    Ok(Exit::Passed)
+}
+
+/// `sealgate policy new`.
+fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    use sealgate_policy_build::scaffold::{NewPolicy, find_sdk, new_policy};
+    let cwd = std::env::current_dir()
+        .context("cannot read the current directory")
+        .map_err(CliError::usage)?;
+    let sdk = match &args.sdk {
+        Some(sdk) => sdk.clone(),
+        None => find_sdk(&cwd).ok_or_else(|| {
+            CliError::usage(anyhow::anyhow!(
+                "no policy SDK found in {} or its parents; pass --sdk with the path to policies/sdk of a sealgate checkout",
+                cwd.display()
+            ))
+        })?,
+    };
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    new_policy(&NewPolicy {
+        name: args.name.clone(),
+        id: args.id.clone(),
+        dir: dir.clone(),
+        sdk,
+    })
+    .map_err(CliError::usage)?;
+    let shown = dir.display();
+    writeln!(
+        out,
+        "created policy `{name}` in {shown}\n\n\
+         next:\n  \
+         sealgate policy test {shown}    # build it and run its cases\n  \
+         then edit {shown}/src/lib.rs and {shown}/tests/cases.toml, and commit Cargo.lock",
+        name = args.name
     )
     .context("cannot write to stdout")
     .map_err(CliError::usage)?;

@@ -264,6 +264,14 @@ fn structural_problems(doc: &Value) -> Vec<String> {
         ("/storage", Value::is_array, "an array"),
         ("/retention", Value::is_object, "an object"),
         ("/retention/days", Value::is_u64, "a whole number of days"),
+        ("/retention/logs_days", Value::is_u64, "a whole number of days"),
+        ("/retention/lineage_days", Value::is_u64, "a whole number of days"),
+        (
+            "/retention/documentation_days",
+            Value::is_u64,
+            "a whole number of days",
+        ),
+        ("/platform", Value::is_object, "an object"),
         ("/lineage", Value::is_object, "an object"),
         ("/lineage/inputs", Value::is_array, "an array"),
         ("/lineage/parameters", Value::is_object, "an object"),
@@ -304,6 +312,28 @@ fn structural_problems(doc: &Value) -> Vec<String> {
         if ds.get("columns").is_some_and(|c| !c.is_array()) {
             problems.push(format!("/datasets/{i}/columns: must be an array"));
         }
+        if let Some(v) = ds.get("retention_days").filter(|v| !v.is_u64()) {
+            problems.push(format!(
+                "/datasets/{i}/retention_days: must be a whole number of days, found {}",
+                type_name(v)
+            ));
+        }
+    }
+    for (i, store) in doc
+        .pointer("/storage")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        if !store.is_object() {
+            problems.push(format!(
+                "/storage/{i}: a store must be an object, found {}",
+                type_name(store)
+            ));
+        } else if store.get("holds").is_some_and(|h| !h.is_array()) {
+            problems.push(format!("/storage/{i}/holds: must be an array"));
+        }
     }
     for (i, s) in doc
         .pointer("/samples")
@@ -342,7 +372,8 @@ mod tests {
     fn names_every_structural_problem_with_its_pointer() {
         let err = load(
             r#"{"api_version":"sealgate/metadata/v0","artifact":{"kind":"car"},
-                "schema":{"inputs":[{"type":"long"}]},"retention":{"days":"forever"}}"#,
+                "schema":{"inputs":[{"type":"long"}]},"retention":{"days":"forever","logs_days":-1},
+                "datasets":[{"name":"d","retention_days":"365"}],"storage":["s3://bucket"]}"#,
         )
         .unwrap_err();
         let msg = err.to_string();
@@ -352,6 +383,9 @@ mod tests {
             "/artifact/name",
             "/schema/inputs/0",
             "/retention/days",
+            "/retention/logs_days",
+            "/datasets/0/retention_days",
+            "/storage/0: a store must be an object",
         ] {
             assert!(msg.contains(needle), "{needle} missing from: {msg}");
         }

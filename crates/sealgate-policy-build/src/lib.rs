@@ -15,6 +15,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod scaffold;
+
 use sealgate_core::{Sha256Digest, write_atomically};
 
 /// Targets a policy can be built for.

@@ -1,0 +1,195 @@
+//! `sealgate policy new`: a policy crate that builds and passes its own tests
+//! as it comes, to be edited into the policy you need.
+
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+/// The template, compiled into the binary so it needs nothing at run time.
+const TEMPLATE: [(&str, &str); 6] = [
+    ("Cargo.toml", include_str!("../template/Cargo.toml.in")),
+    ("src/lib.rs", include_str!("../template/src/lib.rs")),
+    ("tests/cases.toml", include_str!("../template/tests/cases.toml")),
+    (
+        "tests/artifact.json",
+        include_str!("../template/tests/artifact.json"),
+    ),
+    ("README.md", include_str!("../template/README.md.in")),
+    (".gitignore", include_str!("../template/gitignore.in")),
+];
+
+/// What to create.
+#[derive(Debug, Clone)]
+pub struct NewPolicy {
+    /// Crate name and rule-id prefix: lowercase letters, digits and `-`.
+    pub name: String,
+    /// The policy's id (`INFO.id`). Default: `NAME`.
+    pub id: Option<String>,
+    /// The directory to create. Default: `./NAME`.
+    pub dir: PathBuf,
+    /// The policy SDK crate (`policies/sdk` in the sealgate repository).
+    pub sdk: PathBuf,
+}
+
+/// Why a policy could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum ScaffoldError {
+    /// The name is not usable as a crate name and rule prefix.
+    #[error(
+        "`{0}` is not a policy name: use lowercase letters, digits and `-`, starting with a letter (e.g. `model-card`)"
+    )]
+    BadName(String),
+    /// The target exists; nothing is overwritten.
+    #[error("{}: already exists; choose another name or --dir (nothing was written)", .0.display())]
+    Exists(PathBuf),
+    /// The SDK is not where it was said to be.
+    #[error(
+        "{}: not the sealgate policy SDK (no Cargo.toml for sealgate-policy-sdk); pass --sdk with the path to policies/sdk of a sealgate checkout",
+        .0.display()
+    )]
+    NoSdk(PathBuf),
+    /// Writing failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn valid_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.ends_with('-')
+}
+
+/// Find the SDK next to a sealgate checkout: `policies/sdk` in `start` or one
+/// of its ancestors.
+pub fn find_sdk(start: &Path) -> Option<PathBuf> {
+    start
+        .ancestors()
+        .map(|dir| dir.join("policies/sdk"))
+        .find(|sdk| is_sdk(sdk))
+}
+
+fn is_sdk(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("Cargo.toml"))
+        .is_ok_and(|t| t.contains("name = \"sealgate-policy-sdk\""))
+}
+
+/// `to` relative to `from` (both absolute), so the crate can move with the
+/// checkout; absolute when they share no root.
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let (f, t): (Vec<Component>, Vec<Component>) = (from.components().collect(), to.components().collect());
+    let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
+    if common <= 1 {
+        return to.to_owned();
+    }
+    let mut rel: PathBuf = f[common..].iter().map(|_| "..").collect();
+    rel.extend(&t[common..]);
+    rel
+}
+
+/// Create the policy crate; returns its directory.
+pub fn new_policy(p: &NewPolicy) -> Result<PathBuf, ScaffoldError> {
+    if !valid_name(&p.name) {
+        return Err(ScaffoldError::BadName(p.name.clone()));
+    }
+    if p.dir.exists() {
+        return Err(ScaffoldError::Exists(p.dir.clone()));
+    }
+    let sdk = p
+        .sdk
+        .canonicalize()
+        .ok()
+        .filter(|s| is_sdk(s))
+        .ok_or_else(|| ScaffoldError::NoSdk(p.sdk.clone()))?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ScaffoldError::Io { path, source }
+    };
+    std::fs::create_dir_all(&p.dir).map_err(io(&p.dir))?;
+    let dir = p.dir.canonicalize().map_err(io(&p.dir))?;
+    let sdk_path = relative(&dir, &sdk);
+    let id = p.id.clone().unwrap_or_else(|| p.name.clone());
+    for (file, text) in TEMPLATE {
+        let path = dir.join(file);
+        let text = text
+            .replace("{{name}}", &p.name)
+            .replace("{{id}}", &id)
+            .replace("{{sdk}}", &sdk_path.display().to_string().replace('\\', "/"));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        // Source files: the user's umask applies, and nothing existing is replaced.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(io(&path))?;
+    }
+    // Start from the dependency versions the shipped policies are built and
+    // tested with; the first build adds this crate to the lock.
+    if let Some(lock) = sdk
+        .parent()
+        .map(|ws| ws.join("Cargo.lock"))
+        .filter(|l| l.is_file())
+    {
+        let target = dir.join("Cargo.lock");
+        std::fs::copy(&lock, &target).map_err(io(&target))?;
+        // Let cargo settle it (drop the other policies, add this one) without
+        // changing a version, so `policy build --locked` accepts it.
+        if !settle_lock(&dir) {
+            // Best effort: the first build resolves from scratch instead.
+            std::fs::remove_file(&target).map_err(io(&target))?;
+        }
+    }
+    Ok(dir)
+}
+
+/// `cargo metadata` rewrites the lock to match the manifest, keeping every
+/// locked version it can; offline first, from the registry if it must.
+fn settle_lock(dir: &Path) -> bool {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    [true, false].into_iter().any(|offline| {
+        let mut cmd = std::process::Command::new(&cargo);
+        cmd.args(["metadata", "--format-version", "1", "--manifest-path"])
+            .arg(dir.join("Cargo.toml"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        if offline {
+            cmd.arg("--offline");
+        }
+        cmd.status().is_ok_and(|s| s.success())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(valid_name("model-card"));
+        assert!(valid_name("pii2"));
+        for bad in ["", "Model", "2fa", "a_b", "a-", "../x", "a b"] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn relative_paths() {
+        assert_eq!(
+            relative(Path::new("/w/main/policies/x"), Path::new("/w/main/policies/sdk")),
+            PathBuf::from("../sdk")
+        );
+        assert_eq!(
+            relative(Path::new("/tmp/x"), Path::new("/w/main/policies/sdk")),
+            PathBuf::from("/w/main/policies/sdk")
+        );
+    }
+}
