@@ -1,4 +1,4 @@
-//! The shipped examples: the release gate on the two example models.
+//! The shipped examples: the release gate on every example model.
 
 use crate::support::*;
 
