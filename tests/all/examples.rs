@@ -199,21 +199,15 @@ fn example_metadata_documents_are_valid() {
 
 #[test]
 fn example_metadata_documents_match_the_json_schema() {
-    let schema: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(repo("schemas/metadata-v1.schema.json")).unwrap()).unwrap();
-    let validator = jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema");
     for name in EXAMPLES.map(|(name, _)| name) {
         let doc: serde_json::Value =
             serde_json::from_slice(&std::fs::read(repo(&format!("examples/metadata/{name}.json"))).unwrap())
                 .unwrap();
-        let errors: Vec<String> = validator
-            .iter_errors(&doc)
-            .map(|e| format!("{}: {e}", e.instance_path()))
-            .collect();
+        let errors = metadata_schema_errors(&doc);
         assert!(errors.is_empty(), "{name}: {errors:#?}");
     }
     // And the schema rejects what the loader rejects.
     let bad =
         serde_json::json!({"api_version": "sealgate/metadata/v1", "artifact": {"kind": "car", "name": 7}});
-    assert!(!validator.is_valid(&bad));
+    assert!(!metadata_schema_errors(&bad).is_empty());
 }

@@ -7,6 +7,7 @@ mod support;
 mod attest;
 mod cache;
 mod cli;
+mod collect;
 mod examples;
 mod loading;
 mod pii;

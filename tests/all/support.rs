@@ -142,7 +142,13 @@ pub fn minimal_metadata() -> MetadataDocument {
 
 /// The built CLI.
 pub fn sealgate(args: &[&str]) -> Output {
+    sealgate_in(Path::new(REPO), args)
+}
+
+/// The CLI run from `dir` (paths in its output are relative to where it ran).
+pub fn sealgate_in(dir: &Path, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .current_dir(dir)
         .args(args)
         .env(
             "SEALGATE_CACHE_DIR",
@@ -199,4 +205,18 @@ pub fn example_gate(dir: &Path) -> PathBuf {
     let gate = dir.join("ml-release.toml");
     std::fs::write(&gate, text).unwrap();
     gate
+}
+
+/// Where `doc` breaks `schemas/metadata-v1.schema.json`, one line per error.
+pub fn metadata_schema_errors(doc: &serde_json::Value) -> Vec<String> {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let validator = SCHEMA.get_or_init(|| {
+        let schema: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(repo("schemas/metadata-v1.schema.json")).unwrap()).unwrap();
+        jsonschema::validator_for(&schema).expect("the schema is a valid JSON Schema")
+    });
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect()
 }

@@ -34,6 +34,8 @@ enum Command {
     Verify(VerifyArgs),
     /// Create an Ed25519 key pair for signing attestations.
     Keygen(KeygenArgs),
+    /// Assemble the metadata document from DVC, MLflow, Evidently, storage and OpenLineage files.
+    Collect(CollectArgs),
     /// Build and inspect policy components.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -80,9 +82,11 @@ struct GateArgs {
     /// The gate file (TOML).
     #[arg(long, value_name = "GATE")]
     gate: PathBuf,
-    /// The artifact metadata document (JSON).
+    /// The artifact metadata document (JSON); or collect it from the sources below.
     #[arg(long, value_name = "META.json")]
-    metadata: PathBuf,
+    metadata: Option<PathBuf>,
+    #[command(flatten)]
+    sources: SourceArgs,
     /// Evaluate as of this instant (RFC 3339), e.g. to replay an evaluation
     /// [default: now].
     #[arg(long, value_name = "TIME")]
@@ -92,6 +96,96 @@ struct GateArgs {
     format: Format,
     #[command(flatten)]
     engine: EngineArgs,
+}
+
+/// Where `collect` (and `check`/`attest` without `--metadata`) read from.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Sources (instead of --metadata)")]
+struct SourceArgs {
+    /// A DVC project's root (dvc.lock, *.dvc files, params.yaml).
+    #[arg(long, value_name = "DIR")]
+    dvc: Option<PathBuf>,
+    /// An MLflow file store (`mlruns/`).
+    #[arg(long, value_name = "DIR", requires = "model")]
+    mlflow: Option<PathBuf>,
+    /// The registered model to collect.
+    #[arg(long, value_name = "NAME", requires = "mlflow")]
+    model: Option<String>,
+    /// The model version.
+    #[arg(
+        long = "model-version",
+        visible_alias = "version",
+        value_name = "N",
+        requires = "model"
+    )]
+    model_version: Option<String>,
+    /// The alias naming the version (e.g. champion).
+    #[arg(
+        long,
+        value_name = "ALIAS",
+        requires = "model",
+        conflicts_with = "model_version"
+    )]
+    alias: Option<String>,
+    /// An Evidently drift report (JSON); repeatable.
+    #[arg(long, value_name = "FILE")]
+    evidently: Vec<PathBuf>,
+    /// Storage or platform settings: S3 API responses, a GCS bucket, a
+    /// Kubernetes EncryptionConfiguration, a Docker daemon.json; repeatable.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    storage: Vec<PathBuf>,
+    /// OpenLineage RunEvents (JSON or JSON Lines); repeatable.
+    #[arg(long, value_name = "FILE")]
+    openlineage: Vec<PathBuf>,
+    /// The serving image, pinned: repo[:tag]@sha256:<hex>.
+    #[arg(long, value_name = "REF")]
+    image: Option<String>,
+}
+
+impl SourceArgs {
+    fn to_sources(&self, artifact: Option<PathBuf>) -> Result<sealgate_collect::Sources, CliError> {
+        let base = std::env::current_dir()
+            .context("cannot read the current directory")
+            .map_err(CliError::usage)?;
+        let mlflow = match (&self.mlflow, &self.model) {
+            (Some(store), Some(name)) => {
+                if self.model_version.is_none() && self.alias.is_none() {
+                    return Err(CliError::usage(anyhow::anyhow!(
+                        "--model {name}: give --model-version N or --alias NAME"
+                    )));
+                }
+                Some(sealgate_collect::ModelSelector {
+                    store: store.clone(),
+                    name: name.clone(),
+                    version: self.model_version.clone(),
+                    alias: self.alias.clone(),
+                })
+            }
+            _ => None,
+        };
+        Ok(sealgate_collect::Sources {
+            dvc: self.dvc.clone(),
+            mlflow,
+            evidently: self.evidently.clone(),
+            storage: self.storage.clone(),
+            openlineage: self.openlineage.clone(),
+            image: self.image.clone(),
+            artifact,
+            base,
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+struct CollectArgs {
+    #[command(flatten)]
+    sources: SourceArgs,
+    /// The artifact file (its sha256 becomes the document's digest).
+    #[arg(long, value_name = "FILE")]
+    artifact: Option<PathBuf>,
+    /// Write the document here (atomically) instead of to stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -288,6 +382,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Attest(args) => attest(args, out),
         Command::Verify(args) => verify(args, out),
         Command::Keygen(args) => keygen(args, out),
+        Command::Collect(args) => collect(args, out),
         Command::Policy(PolicyCommand::Build(args)) => build(args, out),
         Command::Policy(PolicyCommand::Inspect(args)) => inspect(args, out),
         Command::Policy(PolicyCommand::Test(args)) => policy_test(args, out),
@@ -342,18 +437,60 @@ fn load_error_exit(e: &LoadError) -> Exit {
     }
 }
 
+/// Collect the document and check it as a gate input would be checked.
+fn collect_document(sources: &SourceArgs, artifact: Option<PathBuf>) -> Result<MetadataDocument, CliError> {
+    let collected = sealgate_collect::collect(&sources.to_sources(artifact)?).map_err(CliError::usage)?;
+    MetadataDocument::from_bytes(
+        "(collected metadata)",
+        collected.to_json_bytes(),
+        &MetadataLimits::default(),
+    )
+    .context("the collected document is not a valid metadata document")
+    .map_err(CliError::usage)
+}
+
+/// The document a gate evaluates: `--metadata`, or collected from sources.
+fn metadata_for(args: &GateArgs, artifact: Option<PathBuf>) -> Result<MetadataDocument, CliError> {
+    let has_sources = !args.sources.to_sources(None)?.is_empty();
+    match &args.metadata {
+        Some(_) if has_sources => Err(CliError::usage(anyhow::anyhow!(
+            "give --metadata or sources to collect it from (--dvc, --mlflow, ...), not both"
+        ))),
+        Some(path) => MetadataDocument::load(path, &MetadataLimits::default()).map_err(CliError::usage),
+        None if has_sources => collect_document(&args.sources, artifact),
+        None => Err(CliError::usage(anyhow::anyhow!(
+            "give --metadata META.json, or sources to collect it from (--dvc, --mlflow, --evidently, --storage, --openlineage, --image)"
+        ))),
+    }
+}
+
+/// `sealgate collect`.
+fn collect(args: &CollectArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let doc = collect_document(&args.sources, args.artifact.clone())?;
+    match &args.out {
+        Some(path) => sealgate_attest::write_atomically(path, doc.text().as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))
+            .map_err(CliError::usage)?,
+        None => out
+            .write_all(doc.text().as_bytes())
+            .context("cannot write to stdout")
+            .map_err(CliError::usage)?,
+    }
+    Ok(Exit::Passed)
+}
+
 /// Load the gate and metadata and evaluate: shared by `check` and `attest`.
 fn evaluate(
     args: &GateArgs,
     artifact: Option<Sha256Digest>,
+    artifact_file: Option<PathBuf>,
 ) -> Result<(Gate, MetadataDocument, GateReport), CliError> {
     let evaluated_at_unix = match &args.at {
         None => None,
         Some(t) => Some(parse_time(t).map_err(CliError::usage)?),
     };
     // Read the metadata first: a bad input should not cost a compile.
-    let metadata =
-        MetadataDocument::load(&args.metadata, &MetadataLimits::default()).map_err(CliError::usage)?;
+    let metadata = metadata_for(args, artifact_file)?;
     let engine = engine(&args.engine)?;
     let gate = Gate::load(&engine, &args.gate).map_err(|e| {
         let exit = match &e {
@@ -406,7 +543,7 @@ fn exit_for(report: &GateReport) -> Exit {
 
 /// `sealgate check`.
 fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
-    let (_, metadata, report) = evaluate(&args.gate, args.artifact_digest)?;
+    let (_, metadata, report) = evaluate(&args.gate, args.artifact_digest, None)?;
     write_report(out, args.gate.format, &report, metadata.origin())?;
     Ok(exit_for(&report))
 }
@@ -441,7 +578,7 @@ fn attest(args: &AttestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     // Key first: a wrong key must not cost an evaluation.
     let key = sealgate_attest::load_signing_key(&args.key).map_err(CliError::usage)?;
     let digest = artifact_digest(&args.artifact)?;
-    let (gate, metadata, report) = evaluate(&args.gate, Some(digest))?;
+    let (gate, metadata, report) = evaluate(&args.gate, Some(digest), args.artifact.artifact.clone())?;
     let meta_name = metadata
         .value()
         .pointer("/artifact/name")

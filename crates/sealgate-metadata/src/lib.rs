@@ -254,7 +254,6 @@ fn structural_problems(doc: &Value) -> Vec<String> {
         ),
         ("/artifact/version", Value::is_string, "a string"),
         ("/artifact/uri", Value::is_string, "a string"),
-        ("/artifact/classification", Value::is_string, "a string"),
         ("/artifact/tags", Value::is_object, "an object"),
         ("/schema", Value::is_object, "an object"),
         ("/schema/inputs", Value::is_array, "an array of columns"),
@@ -319,6 +318,21 @@ fn structural_problems(doc: &Value) -> Vec<String> {
             ));
         }
     }
+    // A classification policies do not know must not read as "no
+    // requirement": only the four levels are accepted.
+    let classifications = std::iter::once("/artifact/classification".to_owned())
+        .chain(indexed(doc, "/datasets").map(|i| format!("/datasets/{i}/classification")))
+        .chain(indexed(doc, "/storage").map(|i| format!("/storage/{i}/classification")));
+    for pointer in classifications {
+        if let Some(v) = doc.pointer(&pointer)
+            && !v.as_str().is_some_and(|c| CLASSIFICATIONS.contains(&c))
+        {
+            problems.push(format!(
+                "{pointer}: must be one of {}, found {v}",
+                CLASSIFICATIONS.join(", ")
+            ));
+        }
+    }
     for (i, store) in doc
         .pointer("/storage")
         .and_then(Value::as_array)
@@ -351,6 +365,14 @@ fn structural_problems(doc: &Value) -> Vec<String> {
     problems
 }
 
+/// Data classifications, lowest first (docs/metadata.md).
+pub const CLASSIFICATIONS: [&str; 4] = ["public", "internal", "confidential", "restricted"];
+
+/// The indices of the array at `pointer` (none if absent or not an array).
+fn indexed<'a>(doc: &'a Value, pointer: &str) -> impl Iterator<Item = usize> + 'a {
+    0..doc.pointer(pointer).and_then(Value::as_array).map_or(0, Vec::len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,7 +395,7 @@ mod tests {
         let err = load(
             r#"{"api_version":"sealgate/metadata/v0","artifact":{"kind":"car"},
                 "schema":{"inputs":[{"type":"long"}]},"retention":{"days":"forever","logs_days":-1},
-                "datasets":[{"name":"d","retention_days":"365"}],"storage":["s3://bucket"]}"#,
+                "datasets":[{"name":"d","retention_days":"365","classification":"Secret"}],"storage":["s3://bucket"]}"#,
         )
         .unwrap_err();
         let msg = err.to_string();
@@ -385,6 +407,7 @@ mod tests {
             "/retention/days",
             "/retention/logs_days",
             "/datasets/0/retention_days",
+            "/datasets/0/classification: must be one of public, internal, confidential, restricted, found \"Secret\"",
             "/storage/0: a store must be an object",
         ] {
             assert!(msg.contains(needle), "{needle} missing from: {msg}");

@@ -1,0 +1,343 @@
+//! DVC: a project directory's `dvc.lock` (the pipeline as it last ran),
+//! `*.dvc` files (tracked data, with the `desc`, `type`, `labels` and `meta`
+//! teams use for classification, retention and PII annotations) and
+//! `params.yaml`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use crate::CollectError;
+use crate::source::{Parsed, Reader, is_hex};
+
+/// What a DVC project says.
+#[derive(Debug, Default)]
+pub struct DvcFacts {
+    /// `/lineage/pipeline`: the stages of `dvc.lock` with their hashes.
+    pub pipeline: Option<Value>,
+    /// `/datasets` entries, one per output of a `.dvc` file.
+    pub datasets: Vec<Value>,
+    /// `params.yaml`, as written.
+    pub params: Option<Value>,
+    /// Every path DVC records a content hash for → that hash (md5).
+    pub hashes: BTreeMap<String, String>,
+}
+
+/// `.dvc` files are searched this deep, and this many at most.
+const MAX_DEPTH: usize = 12;
+const MAX_DVC_FILES: usize = 10_000;
+
+pub(crate) fn collect(reader: &mut Reader, dir: &Path) -> Result<DvcFacts, CollectError> {
+    if !dir.is_dir() {
+        return Err(CollectError::Unreadable {
+            path: reader.shown(dir),
+            reason: "not a directory (pass the DVC project's root, where dvc.yaml or .dvc/ is)".into(),
+        });
+    }
+    let mut facts = DvcFacts::default();
+    let lock = dir.join("dvc.lock");
+    if lock.is_file() {
+        let parsed = reader.yaml(&lock, "dvc")?;
+        facts.pipeline = Some(pipeline(&parsed, &mut facts.hashes)?);
+    }
+    let params = dir.join("params.yaml");
+    if params.is_file() {
+        facts.params = Some(reader.yaml(&params, "dvc")?.value);
+    }
+    let mut files = Vec::new();
+    find_dvc_files(dir, 0, &mut files);
+    if files.len() > MAX_DVC_FILES {
+        return Err(CollectError::Unreadable {
+            path: reader.shown(dir),
+            reason: format!("more than {MAX_DVC_FILES} .dvc files; point --dvc at the project root"),
+        });
+    }
+    files.sort();
+    for file in files {
+        let parsed = reader.yaml(&file, "dvc")?;
+        let rel_dir = file
+            .parent()
+            .and_then(|p| p.strip_prefix(dir).ok())
+            .map(|p| p.to_string_lossy().replace('\\', "/"))
+            .unwrap_or_default();
+        for (i, out) in parsed.opt_array("/outs")?.iter().enumerate() {
+            let ds = tracked_output(&parsed, &format!("/outs/{i}"), out, &rel_dir)?;
+            if let (Some(p), Some(md5)) = (
+                ds["path"].as_str(),
+                ds.pointer("/hash/md5").and_then(Value::as_str),
+            ) {
+                facts.hashes.entry(p.to_owned()).or_insert_with(|| md5.to_owned());
+            }
+            facts.datasets.push(ds);
+        }
+    }
+    if facts.pipeline.is_none() && facts.datasets.is_empty() {
+        return Err(CollectError::Unreadable {
+            path: reader.shown(dir),
+            reason: "no dvc.lock and no .dvc files: not a DVC project, or nothing was run or tracked yet"
+                .into(),
+        });
+    }
+    Ok(facts)
+}
+
+fn find_dvc_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    if depth > MAX_DEPTH || out.len() > MAX_DVC_FILES {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        // DVC's own cache and config, and git's, hold no tracked outputs.
+        if name == ".dvc" || name == ".git" {
+            continue;
+        }
+        // `file_type` does not follow symlinks: a link loop cannot trap the walk.
+        match entry.file_type() {
+            Ok(t) if t.is_dir() => find_dvc_files(&path, depth + 1, out),
+            Ok(t) if t.is_file() && name.ends_with(".dvc") => out.push(path),
+            _ => {}
+        }
+    }
+}
+
+/// `dvc.lock` (schema 2.0): `stages.<name>.{cmd, deps, outs, params}`.
+fn pipeline(lock: &Parsed, hashes: &mut BTreeMap<String, String>) -> Result<Value, CollectError> {
+    match lock.opt_scalar("/schema")? {
+        Some(v) if v == "2.0" => {}
+        Some(v) => {
+            return Err(lock.problem(
+                "/schema",
+                format!("dvc.lock schema `{v}` is not one sealgate reads (2.0)"),
+            ));
+        }
+        None => {
+            return Err(lock.problem(
+                "/schema",
+                "missing: a DVC 1.x lock file; regenerate it with DVC 2 or later (`dvc repro`)",
+            ));
+        }
+    }
+    let mut stages = Vec::new();
+    for (name, _) in lock.opt_object("/stages")?.into_iter().flatten() {
+        let base = format!("/stages/{}", crate::pointer_escape(name));
+        let mut stage = Map::new();
+        stage.insert("name".into(), json!(name));
+        if let Some(cmd) = lock.value.pointer(&format!("{base}/cmd")) {
+            // A stage's cmd is a string or a list of strings.
+            stage.insert("cmd".into(), cmd.clone());
+        }
+        for kind in ["deps", "outs"] {
+            let mut files = Vec::new();
+            for i in 0..lock.opt_array(&format!("{base}/{kind}"))?.len() {
+                let ptr = format!("{base}/{kind}/{i}");
+                let path = lock.req_str(&format!("{ptr}/path"))?;
+                let mut file = Map::new();
+                file.insert("path".into(), json!(path));
+                if let Some(md5) = lock.opt_str(&format!("{ptr}/md5"))? {
+                    file.insert("md5".into(), json!(md5));
+                    hashes.entry(path.to_owned()).or_insert_with(|| md5.to_owned());
+                }
+                if let Some(size) = lock.opt_u64(&format!("{ptr}/size"))? {
+                    file.insert("size".into(), json!(size));
+                }
+                if let Some(n) = lock.opt_u64(&format!("{ptr}/nfiles"))? {
+                    file.insert("nfiles".into(), json!(n));
+                }
+                files.push(Value::Object(file));
+            }
+            stage.insert(kind.into(), Value::Array(files));
+        }
+        if let Some(params) = lock.opt_object(&format!("{base}/params"))? {
+            stage.insert("params".into(), Value::Object(params.clone()));
+        }
+        stages.push(Value::Object(stage));
+    }
+    Ok(json!({"system": "dvc", "stages": stages}))
+}
+
+/// One output of a `.dvc` file as a dataset.
+fn tracked_output(file: &Parsed, ptr: &str, out: &Value, rel_dir: &str) -> Result<Value, CollectError> {
+    if !out.is_object() {
+        return Err(file.problem(ptr, "an output must be a mapping"));
+    }
+    let path = file.req_str(&format!("{ptr}/path"))?;
+    let full = if rel_dir.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{rel_dir}/{path}")
+    };
+    let name = full.rsplit('/').next().unwrap_or(&full);
+    let mut ds = Map::new();
+    ds.insert("name".into(), json!(name));
+    ds.insert("path".into(), json!(full));
+    if let Some(md5) = file.opt_str(&format!("{ptr}/md5"))? {
+        let bare = md5.strip_suffix(".dir").unwrap_or(md5);
+        if !is_hex(bare, 32) {
+            return Err(file.problem(&format!("{ptr}/md5"), format!("`{md5}` is not an md5 (32 hex)")));
+        }
+        ds.insert("hash".into(), json!({"md5": md5}));
+    }
+    if let Some(size) = file.opt_u64(&format!("{ptr}/size"))? {
+        ds.insert("size_bytes".into(), json!(size));
+    }
+    if let Some(n) = file.opt_u64(&format!("{ptr}/nfiles"))? {
+        ds.insert("nfiles".into(), json!(n));
+    }
+    if let Some(desc) = file.opt_str(&format!("{ptr}/desc"))? {
+        ds.insert("description".into(), json!(desc));
+    }
+    if let Some(t) = file.opt_str(&format!("{ptr}/type"))? {
+        ds.insert("dvc_type".into(), json!(t));
+    }
+    let labels = file.opt_array(&format!("{ptr}/labels"))?;
+    if !labels.is_empty() {
+        let labels: Vec<&str> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                l.as_str()
+                    .ok_or_else(|| file.problem(&format!("{ptr}/labels/{i}"), "a label must be a string"))
+            })
+            .collect::<Result<_, _>>()?;
+        ds.insert("labels".into(), json!(labels));
+    }
+    // `meta` is free-form in DVC; these keys are the team conventions
+    // sealgate's policies read, checked for type so a typo is not silence.
+    let meta = format!("{ptr}/meta");
+    if let Some(c) = file.opt_str(&format!("{meta}/classification"))? {
+        ds.insert("classification".into(), json!(c));
+    }
+    if let Some(d) = file.opt_u64(&format!("{meta}/retention_days"))? {
+        ds.insert("retention_days".into(), json!(d));
+    }
+    for key in ["purpose", "legal_basis"] {
+        if let Some(v) = file.opt_str(&format!("{meta}/{key}"))? {
+            ds.insert(key.into(), json!(v));
+        }
+    }
+    let pii = file.opt_array(&format!("{meta}/pii_columns"))?;
+    if !pii.is_empty() {
+        if pii.iter().any(|c| !c.is_string()) {
+            return Err(file.problem(&format!("{meta}/pii_columns"), "must be a list of column names"));
+        }
+        ds.insert("pii_columns".into(), Value::Array(pii.to_vec()));
+    }
+    if let Some(m) = file.opt_object(&meta)? {
+        ds.insert("meta".into(), Value::Object(m.clone()));
+    }
+    ds.insert("source".into(), json!(file.shown));
+    Ok(Value::Object(ds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{copy_tree, reader, real};
+
+    #[test]
+    fn reads_the_real_project() {
+        let mut r = reader();
+        let facts = collect(&mut r, &real("dvc-project")).unwrap();
+        let p = facts.pipeline.unwrap();
+        assert_eq!(p["stages"][0]["name"], "prepare");
+        assert_eq!(p["stages"][0]["deps"][0]["path"], "data/customers.csv");
+        assert_eq!(
+            p["stages"][0]["deps"][0]["md5"],
+            "04f1fe7337c75fba118ed4fac9249ab2"
+        );
+        assert_eq!(p["stages"][1]["params"]["params.yaml"]["train"]["C"], 0.5);
+        // The annotated .dvc file: meta becomes the fields policies read.
+        let customers = &facts.datasets[0];
+        assert_eq!(customers["path"], "data/customers.csv");
+        assert_eq!(customers["classification"], "confidential");
+        assert_eq!(customers["retention_days"], 365);
+        assert_eq!(
+            customers["pii_columns"],
+            serde_json::json!(["email", "ssn", "phone"])
+        );
+        assert_eq!(customers["labels"], serde_json::json!(["pii", "gdpr"]));
+        // A tracked directory keeps DVC's `.dir` manifest hash and file count.
+        let docs = &facts.datasets[1];
+        assert_eq!(docs["hash"]["md5"], "6ff0ea064bdb1d3a537e2ee151aa13f7.dir");
+        assert_eq!(docs["nfiles"], 2);
+        assert_eq!(facts.params.unwrap()["prepare"]["drop_columns"][0], "email");
+        assert_eq!(
+            facts.hashes["data/features.csv"],
+            "ee37d23327e5c829648877fb4ad4498e"
+        );
+        // Every file read is evidence: dvc.lock, params.yaml, two .dvc files.
+        assert_eq!(r.evidence.len(), 4);
+    }
+
+    #[test]
+    fn malformed_files_are_named_with_the_field() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&real("dvc-project"), dir.path());
+        let dvc_file = dir.path().join("data/customers.csv.dvc");
+        let text = std::fs::read_to_string(&dvc_file).unwrap();
+        std::fs::write(
+            &dvc_file,
+            text.replace("retention_days: 365", "retention_days: a year"),
+        )
+        .unwrap();
+        let err = collect(&mut reader(), dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("customers.csv.dvc: /outs/0/meta/retention_days: must be a whole number"),
+            "{err}"
+        );
+
+        std::fs::write(&dvc_file, "outs: [\n").unwrap();
+        let err = collect(&mut reader(), dir.path()).unwrap_err().to_string();
+        assert!(err.contains("customers.csv.dvc: invalid YAML"), "{err}");
+
+        std::fs::write(&dvc_file, text).unwrap();
+        std::fs::write(dir.path().join("dvc.lock"), "stages:\n  train:\n    cmd: x\n").unwrap();
+        let err = collect(&mut reader(), dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("dvc.lock: /schema: missing: a DVC 1.x lock file"),
+            "{err}"
+        );
+
+        std::fs::write(
+            dir.path().join("dvc.lock"),
+            "schema: '2.0'\nstages:\n  train:\n    deps:\n    - md5: abc\n",
+        )
+        .unwrap();
+        let err = collect(&mut reader(), dir.path()).unwrap_err().to_string();
+        assert!(
+            err.contains("dvc.lock: /stages/train/deps/0/path: missing (a string)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored_and_a_bare_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&real("dvc-project"), dir.path());
+        let lock = dir.path().join("dvc.lock");
+        let text = std::fs::read_to_string(&lock).unwrap();
+        std::fs::write(
+            &lock,
+            text.replace(
+                "    cmd: python src/train.py\n",
+                "    cmd: python src/train.py\n    frozen: true\n    new_dvc_field: {x: 1}\n",
+            ),
+        )
+        .unwrap();
+        assert!(collect(&mut reader(), dir.path()).is_ok());
+
+        let empty = tempfile::tempdir().unwrap();
+        let err = collect(&mut reader(), empty.path()).unwrap_err().to_string();
+        assert!(err.contains("not a DVC project"), "{err}");
+        let err = collect(&mut reader(), &empty.path().join("missing"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a directory"), "{err}");
+    }
+}

@@ -1,0 +1,697 @@
+//! Assemble the artifact metadata document (docs/metadata.md) from the files
+//! the tools teams use already write: DVC projects, MLflow file stores,
+//! Evidently reports, cloud storage settings, Kubernetes and Docker
+//! configuration, OpenLineage events.
+//!
+//! Collectors map; policies judge. Each source becomes the facts it states,
+//! in the document's sections, with no verdict drawn here. Where two sources
+//! state the same fact they are kept side by side (a DVC hash and an MLflow
+//! run's data tag, an MLflow run and an OpenLineage run), so a policy can
+//! check that they agree. Every file read is listed in `/evidence` with its
+//! sha256, so an attestation over the document records what the verdict was
+//! based on.
+//!
+//! Team conventions read from MLflow tags (run tags, or registered-model
+//! tags): `compliance.data_classification`, `compliance.retention_days`,
+//! `compliance.purpose`, `compliance.legal_basis`,
+//! `compliance.logs_retention_days`, `compliance.lineage_retention_days`,
+//! `compliance.documentation_retention_days`, `compliance.high_risk_system`;
+//! and from DVC `.dvc` files' `meta`: `classification`, `retention_days`,
+//! `pii_columns`, `purpose`, `legal_basis`.
+#![deny(missing_docs)]
+
+mod dvc;
+mod mlflow;
+mod reports;
+mod source;
+mod storage;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use sealgate_core::{InputError, Sha256Digest};
+use sealgate_metadata::CLASSIFICATIONS;
+use serde_json::{Map, Value, json};
+
+pub use mlflow::ModelSelector;
+pub use source::{Evidence, MAX_SOURCE_BYTES};
+
+use source::Reader;
+
+/// Where to collect from. Every source is optional; at least one is needed.
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    /// A DVC project's root.
+    pub dvc: Option<PathBuf>,
+    /// A registered model in an MLflow file store.
+    pub mlflow: Option<ModelSelector>,
+    /// Evidently drift reports (JSON).
+    pub evidently: Vec<PathBuf>,
+    /// Storage and platform settings (see the `storage` module's table).
+    pub storage: Vec<PathBuf>,
+    /// OpenLineage RunEvents (JSON or JSON Lines).
+    pub openlineage: Vec<PathBuf>,
+    /// The serving image, `repo[:tag]@sha256:<hex>`.
+    pub image: Option<String>,
+    /// The artifact file itself (hashed, streaming, for its digest).
+    pub artifact: Option<PathBuf>,
+    /// Evidence paths are shown relative to this directory (where collect ran).
+    pub base: PathBuf,
+}
+
+impl Sources {
+    /// No source given?
+    pub fn is_empty(&self) -> bool {
+        self.dvc.is_none()
+            && self.mlflow.is_none()
+            && self.evidently.is_empty()
+            && self.storage.is_empty()
+            && self.openlineage.is_empty()
+            && self.image.is_none()
+            && self.artifact.is_none()
+    }
+}
+
+/// Why collecting failed. Every message names the file (and the field).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// A source file could not be read (missing, a directory, too large).
+    #[error(transparent)]
+    Input(#[from] InputError),
+    /// A source could not be opened.
+    #[error("cannot read {path}: {reason}")]
+    Unreadable {
+        /// The source as given.
+        path: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A source file is not what its tool writes.
+    #[error("{path}: {problem}")]
+    Malformed {
+        /// The file.
+        path: String,
+        /// Where in it, and what.
+        problem: String,
+    },
+    /// What was asked for is not in the source (a model, version, alias).
+    #[error("{0}")]
+    Selection(String),
+    /// A command-line value is wrong.
+    #[error("{0}")]
+    Argument(String),
+}
+
+/// The collected document and the files it came from.
+#[derive(Debug, Clone)]
+pub struct Collected {
+    /// The metadata document (`api_version` `sealgate/metadata/v1`).
+    pub document: Value,
+    /// Every file read, in reading order.
+    pub evidence: Vec<Evidence>,
+}
+
+impl Collected {
+    /// The document as pretty JSON with a trailing newline: the bytes a
+    /// gate evaluates and a report's `metadata_sha256` covers.
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        // Serialising a `Value` cannot fail: its keys are strings.
+        let mut out = serde_json::to_vec_pretty(&self.document).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
+/// Escape one JSON Pointer reference token.
+pub(crate) fn pointer_escape(token: &str) -> String {
+    token.replace('~', "~0").replace('/', "~1")
+}
+
+/// A classification as the document spells it; anything else is an error,
+/// since an unknown label must not read as "no requirement".
+fn classification(value: &str, origin: &str) -> Result<String, CollectError> {
+    let v = value.trim().to_ascii_lowercase();
+    if CLASSIFICATIONS.contains(&v.as_str()) {
+        Ok(v)
+    } else {
+        Err(CollectError::Malformed {
+            path: origin.to_owned(),
+            problem: format!(
+                "classification `{value}` is not one of {}",
+                CLASSIFICATIONS.join(", ")
+            ),
+        })
+    }
+}
+
+/// `repo[:tag]@sha256:<64 hex>`, checked, as given.
+fn image_ref(image: &str) -> Result<&str, CollectError> {
+    let pinned = image
+        .rsplit_once("@sha256:")
+        .is_some_and(|(repo, d)| !repo.is_empty() && source::is_hex(d, 64));
+    if pinned {
+        Ok(image)
+    } else {
+        Err(CollectError::Argument(format!(
+            "--image `{image}` is not pinned by digest: give it as repo@sha256:<64 hex> (e.g. from `docker buildx imagetools inspect`)"
+        )))
+    }
+}
+
+/// Collect the document from `sources`.
+pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
+    if sources.is_empty() {
+        return Err(CollectError::Argument(
+            "nothing to collect: give at least one source (--dvc, --mlflow, --evidently, --storage, --openlineage, --image, --artifact)".into(),
+        ));
+    }
+    let mut reader = Reader::new(&sources.base);
+    let dvc = sources
+        .dvc
+        .as_deref()
+        .map(|d| dvc::collect(&mut reader, d))
+        .transpose()?;
+    let ml = sources
+        .mlflow
+        .as_ref()
+        .map(|m| mlflow::collect(&mut reader, m))
+        .transpose()?;
+    let drift = sources
+        .evidently
+        .iter()
+        .map(|f| reports::evidently(&mut reader, f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let stores = storage::collect(&mut reader, &sources.storage)?;
+    let lineage_events = sources
+        .openlineage
+        .iter()
+        .map(|f| reports::openlineage(&mut reader, f))
+        .collect::<Result<Vec<_>, _>>()?;
+    let image = sources.image.as_deref().map(image_ref).transpose()?;
+
+    let mut doc = Map::new();
+    doc.insert("api_version".into(), json!("sealgate/metadata/v1"));
+
+    // The artifact: the registered model, else the file or image given.
+    let mut artifact = ml.as_ref().map(|m| m.artifact.clone()).unwrap_or_default();
+    if artifact.is_empty() {
+        let (kind, name) = match (&sources.artifact, image) {
+            (Some(f), _) => (
+                "other",
+                f.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            (None, Some(img)) => ("image", img.split('@').next().unwrap_or(img).to_owned()),
+            (None, None) => ("other", collection_name(sources)),
+        };
+        artifact.insert("kind".into(), json!(kind));
+        artifact.insert("name".into(), json!(name));
+    }
+    if let Some(c) = artifact.get("classification").and_then(Value::as_str) {
+        let c = classification(c, "mlflow tag compliance.data_classification")?;
+        artifact.insert("classification".into(), json!(c));
+    }
+    let digest_file = sources
+        .artifact
+        .clone()
+        .or_else(|| ml.as_ref().and_then(|m| m.model_file.clone()));
+    if let Some(file) = digest_file {
+        let digest = hash_file(&file)?;
+        artifact.insert("digest".into(), json!({"sha256": digest.to_string()}));
+        artifact.insert("path".into(), json!(reader.shown(&file)));
+    }
+    if let Some(img) = image
+        && artifact.get("kind").and_then(Value::as_str) == Some("image")
+    {
+        artifact.insert("uri".into(), json!(img));
+    }
+
+    let tag = |k: &str| -> Option<String> {
+        let m = ml.as_ref()?;
+        m.run
+            .get("tags")
+            .and_then(|t| t.get(k))
+            .or_else(|| m.artifact.get("tags").and_then(|t| t.get(k)))
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    if let Some(hr) = tag("compliance.high_risk_system") {
+        artifact.insert(
+            "high_risk_system".into(),
+            json!(hr.trim().eq_ignore_ascii_case("true")),
+        );
+    }
+    doc.insert("artifact".into(), Value::Object(artifact));
+
+    if let Some(schema) = ml.as_ref().and_then(|m| m.schema.clone()) {
+        doc.insert("schema".into(), schema);
+    }
+    if let Some(m) = &ml
+        && !m.samples.is_empty()
+    {
+        doc.insert("samples".into(), Value::Array(m.samples.clone()));
+    }
+
+    // Content hashes DVC records, by path, to join to the inputs MLflow and
+    // OpenLineage name by path (they record none of their own).
+    let dvc_hashes: BTreeMap<String, String> = dvc.as_ref().map(|d| d.hashes.clone()).unwrap_or_default();
+
+    let mut datasets: Vec<Value> = Vec::new();
+    if let Some(d) = &dvc {
+        for ds in &d.datasets {
+            let mut ds = ds.clone();
+            if let Some(c) = ds.get("classification").and_then(Value::as_str) {
+                let origin = ds
+                    .get("source")
+                    .and_then(Value::as_str)
+                    .unwrap_or("dvc")
+                    .to_owned();
+                ds["classification"] = json!(classification(c, &format!("{origin}: meta.classification"))?);
+            }
+            datasets.push(ds);
+        }
+    }
+    if let Some(m) = &ml {
+        for ds in &m.datasets {
+            let mut ds = ds.clone();
+            if let Some(h) = ds
+                .get("uri")
+                .and_then(Value::as_str)
+                .and_then(|u| dvc_hash(&dvc_hashes, u))
+            {
+                ds["hash"] = json!({"md5": h});
+                ds["hash_source"] = json!("dvc");
+            }
+            datasets.push(ds);
+        }
+    }
+    if !datasets.is_empty() {
+        doc.insert("datasets".into(), Value::Array(datasets));
+    }
+
+    let mut all_stores = stores.stores.clone();
+    all_stores.retain(|s| !s.is_null());
+    if !all_stores.is_empty() {
+        doc.insert("storage".into(), Value::Array(all_stores));
+    }
+
+    let mut retention = Map::new();
+    if let Some(days) = ml.as_ref().and_then(|m| m.retention_days) {
+        retention.insert("days".into(), json!(days));
+        retention.insert("source".into(), json!("mlflow tag compliance.retention_days"));
+    }
+    for (t, key) in [
+        ("compliance.purpose", "purpose"),
+        ("compliance.legal_basis", "legal_basis"),
+    ] {
+        if let Some(v) = tag(t) {
+            retention.insert(key.into(), json!(v));
+        }
+    }
+    for (t, key) in [
+        ("compliance.logs_retention_days", "logs_days"),
+        ("compliance.lineage_retention_days", "lineage_days"),
+        ("compliance.documentation_retention_days", "documentation_days"),
+    ] {
+        if let Some(v) = tag(t) {
+            let days: u64 = v.trim().parse().map_err(|_| CollectError::Malformed {
+                path: format!("mlflow tag {t}"),
+                problem: format!("`{v}` is not a whole number of days"),
+            })?;
+            retention.insert(key.into(), json!(days));
+        }
+    }
+    if !retention.is_empty() {
+        doc.insert("retention".into(), Value::Object(retention));
+    }
+
+    let lineage = lineage(dvc.as_ref(), ml.as_ref(), &lineage_events, image, &dvc_hashes);
+    if !lineage.is_empty() {
+        doc.insert("lineage".into(), Value::Object(lineage));
+    }
+
+    if !drift.is_empty() {
+        doc.insert("reports".into(), json!({"drift": drift}));
+    }
+    let mut platform = Map::new();
+    if let Some(k) = stores.kubernetes_encryption {
+        platform.insert("kubernetes".into(), json!({"encryption_configuration": k}));
+    }
+    if let Some(d) = stores.docker_daemon {
+        platform.insert("docker".into(), json!({"daemon": d}));
+    }
+    if !platform.is_empty() {
+        doc.insert("platform".into(), Value::Object(platform));
+    }
+    let evidence = reader.evidence;
+    doc.insert(
+        "evidence".into(),
+        Value::Array(evidence.iter().map(Evidence::to_json).collect()),
+    );
+    Ok(Collected {
+        document: Value::Object(doc),
+        evidence,
+    })
+}
+
+/// A name when nothing names the artifact: the DVC project's directory.
+fn collection_name(sources: &Sources) -> String {
+    sources
+        .dvc
+        .as_deref()
+        .and_then(|d| d.canonicalize().ok())
+        .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "artifact".into())
+}
+
+fn hash_file(path: &Path) -> Result<Sha256Digest, CollectError> {
+    let unreadable = |reason: String| CollectError::Unreadable {
+        path: path.display().to_string(),
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
+    if !file.metadata().map_err(|e| unreadable(e.to_string()))?.is_file() {
+        return Err(unreadable("not a regular file".into()));
+    }
+    Sha256Digest::of_reader(file).map_err(|e| unreadable(e.to_string()))
+}
+
+/// The content hash DVC records for the file at `uri` (a path relative to
+/// the DVC project, or one ending in it).
+fn dvc_hash<'a>(hashes: &'a BTreeMap<String, String>, uri: &str) -> Option<&'a String> {
+    let uri = uri.strip_prefix("file://").unwrap_or(uri);
+    hashes
+        .iter()
+        .find(|(p, _)| uri == p.as_str() || uri.ends_with(&format!("/{p}")))
+        .map(|(_, h)| h)
+}
+
+fn lineage(
+    dvc: Option<&dvc::DvcFacts>,
+    ml: Option<&mlflow::MlflowFacts>,
+    events: &[reports::OpenLineageFacts],
+    image: Option<&str>,
+    dvc_hashes: &BTreeMap<String, String>,
+) -> Map<String, Value> {
+    let mut out = Map::new();
+    let ol_code = events.iter().find(|e| !e.code.is_empty()).map(|e| e.code.clone());
+    let code = ml.map(|m| m.code.clone()).filter(|c| !c.is_empty()).or(ol_code);
+    if let Some(code) = code {
+        out.insert("code".into(), Value::Object(code));
+    }
+    // The run: MLflow's when there is one; every run is also listed.
+    let mut runs: Vec<Value> = ml.iter().map(|m| Value::Object(m.run.clone())).collect();
+    runs.extend(events.iter().flat_map(|e| e.runs.iter().cloned()));
+    if let Some(first) = runs.first() {
+        out.insert("run".into(), first.clone());
+    }
+    if runs.len() > 1 {
+        out.insert("runs".into(), Value::Array(runs));
+    }
+    if let Some(d) = dvc
+        && let Some(mut p) = d.pipeline.clone()
+    {
+        if let Some(params) = &d.params {
+            p["params"] = params.clone();
+        }
+        out.insert("pipeline".into(), p);
+    }
+    let mut inputs: Vec<Value> = Vec::new();
+    for input in ml
+        .iter()
+        .flat_map(|m| m.inputs.iter())
+        .chain(events.iter().flat_map(|e| e.inputs.iter()))
+    {
+        let mut input = input.clone();
+        if let Some(h) = input
+            .get("uri")
+            .and_then(Value::as_str)
+            .and_then(|u| dvc_hash(dvc_hashes, u))
+        {
+            input["hash"] = json!({"md5": h});
+            input["hash_source"] = json!("dvc");
+        }
+        inputs.push(input);
+    }
+    // A team tag on the MLflow run recording the data's DVC hash: a second
+    // record of an input, matched to the path DVC gives that hash.
+    if let Some(md5) = ml
+        .and_then(|m| m.run.get("tags"))
+        .and_then(|t| t.get("data.dvc.md5"))
+        .and_then(Value::as_str)
+    {
+        let mut input = Map::new();
+        input.insert("name".into(), json!("data.dvc.md5"));
+        if let Some((path, _)) = dvc_hashes.iter().find(|(_, h)| h.as_str() == md5) {
+            input.insert("uri".into(), json!(path));
+        }
+        input.insert("hash".into(), json!({"md5": md5}));
+        input.insert("source".into(), json!("mlflow tag data.dvc.md5"));
+        inputs.push(Value::Object(input));
+    }
+    if !inputs.is_empty() {
+        out.insert("inputs".into(), Value::Array(inputs));
+    }
+    let outputs: Vec<Value> = events.iter().flat_map(|e| e.outputs.iter().cloned()).collect();
+    if !outputs.is_empty() {
+        out.insert("outputs".into(), Value::Array(outputs));
+    }
+    let parameters = ml
+        .map(|m| m.parameters.clone())
+        .filter(|p| !p.is_empty())
+        .or_else(|| {
+            events
+                .iter()
+                .map(|e| e.parameters.clone())
+                .find(|p| !p.is_empty())
+        })
+        .or_else(|| dvc.and_then(|d| d.params.as_ref()).map(flatten_params))
+        .filter(|p| !p.is_empty());
+    if let Some(p) = parameters {
+        out.insert("parameters".into(), Value::Object(p));
+    }
+    if let Some(m) = ml
+        && !m.metrics.is_empty()
+    {
+        out.insert("metrics".into(), Value::Object(m.metrics.clone()));
+    }
+    let mut env = ml.map(|m| m.environment.clone()).unwrap_or_default();
+    if let Some(img) = image {
+        // The image given on the command line is the one being promoted; an
+        // image the run recorded is kept beside it.
+        if let Some(recorded) = env.insert("image".into(), json!(img))
+            && recorded != json!(img)
+        {
+            env.insert("run_image".into(), recorded);
+        }
+    }
+    if !env.is_empty() {
+        out.insert("environment".into(), Value::Object(env));
+    }
+    out
+}
+
+/// `params.yaml` as `section.key` → value.
+fn flatten_params(params: &Value) -> Map<String, Value> {
+    fn walk(prefix: &str, v: &Value, out: &mut Map<String, Value>) {
+        match v {
+            Value::Object(m) => {
+                for (k, v) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&key, v, out);
+                }
+            }
+            other if !prefix.is_empty() => {
+                out.insert(prefix.to_owned(), other.clone());
+            }
+            _ => {}
+        }
+    }
+    let mut out = Map::new();
+    walk("", params, &mut out);
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use std::path::{Path, PathBuf};
+
+    /// The real tool output in `../shared/fixtures/real`.
+    pub fn real(rel: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/fixtures/real")
+            .join(rel)
+    }
+
+    /// Copy a fixture directory tree into `to` (to change one file of it).
+    pub fn copy_tree(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let dest = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_tree(&e.path(), &dest);
+            } else {
+                std::fs::copy(e.path(), dest).unwrap();
+            }
+        }
+    }
+
+    pub fn reader() -> crate::source::Reader {
+        crate::source::Reader::new(Path::new("/nonexistent-base"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{copy_tree, real};
+
+    fn sources() -> Sources {
+        Sources {
+            dvc: Some(real("dvc-project")),
+            mlflow: Some(ModelSelector {
+                store: real("mlflow3-mlruns"),
+                name: "churn-model".into(),
+                version: None,
+                alias: Some("champion".into()),
+            }),
+            evidently: vec![real("evidently/drift_report_v07.json")],
+            storage: std::fs::read_dir(real("cloud"))
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .collect(),
+            base: real(""),
+            ..Sources::default()
+        }
+    }
+
+    #[test]
+    fn sources_are_joined_and_kept_side_by_side() {
+        let c = collect(&sources()).unwrap();
+        let d = &c.document;
+        assert_eq!(d["artifact"]["name"], "churn-model");
+        assert_eq!(
+            d["artifact"]["digest"]["sha256"],
+            "631bad177267272b20cf98269ca44cd773add1d7b8226a2659c2ed9ba1b9c6ad"
+        );
+        // MLflow names the training data by path; DVC gives its content hash.
+        let features = d["datasets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["name"] == "features")
+            .unwrap();
+        assert_eq!(features["hash"]["md5"], "ee37d23327e5c829648877fb4ad4498e");
+        assert_eq!(features["mlflow_digest"], "5459aec5");
+        let inputs = d["lineage"]["inputs"].as_array().unwrap();
+        assert_eq!(inputs[0]["hash"]["md5"], "ee37d23327e5c829648877fb4ad4498e");
+        // The run's data tag is a second record, matched to the file DVC
+        // gives that hash.
+        let tagged = inputs
+            .iter()
+            .find(|i| i["source"] == "mlflow tag data.dvc.md5")
+            .unwrap();
+        assert_eq!(tagged["uri"], "data/customers.csv");
+        assert_eq!(d["lineage"]["pipeline"]["params"]["train"]["max_iter"], 200);
+        assert_eq!(d["lineage"]["parameters"]["C"], "0.5");
+        assert_eq!(d["retention"]["days"], 365);
+        assert_eq!(d["storage"][0]["location"], "s3://acme-ml-artifacts");
+        assert_eq!(d["reports"]["drift"].as_array().unwrap().len(), 1);
+        // Evidence: every file read, relative to the base, with its hash.
+        let ev = d["evidence"].as_array().unwrap();
+        assert_eq!(ev.len(), c.evidence.len());
+        assert!(
+            ev.iter()
+                .any(|e| e["path"] == "dvc-project/dvc.lock" && e["tool"] == "dvc")
+        );
+        assert!(ev.iter().any(|e| e["path"] == "cloud/s3_bucket_policy_tls.json"));
+        let lock = std::fs::read(real("dvc-project/dvc.lock")).unwrap();
+        let lock_ev = c
+            .evidence
+            .iter()
+            .find(|e| e.path == "dvc-project/dvc.lock")
+            .unwrap();
+        assert_eq!(lock_ev.sha256, Sha256Digest::of_bytes(&lock));
+    }
+
+    #[test]
+    fn a_disagreeing_run_tag_is_kept_not_overwritten() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&real("mlflow3-mlruns"), dir.path());
+        std::fs::write(
+            dir.path()
+                .join("358768659074516099/65788ebeec5e4c52b0d2dc9d15c5ff98/tags/data.dvc.md5"),
+            "0123456789abcdef0123456789abcdef",
+        )
+        .unwrap();
+        let mut s = sources();
+        s.mlflow.as_mut().unwrap().store = dir.path().to_owned();
+        let d = collect(&s).unwrap().document;
+        let tagged = d["lineage"]["inputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["source"] == "mlflow tag data.dvc.md5")
+            .unwrap()
+            .clone();
+        assert_eq!(tagged["hash"]["md5"], "0123456789abcdef0123456789abcdef");
+        assert!(
+            tagged.get("uri").is_none(),
+            "no DVC record has that hash: {tagged}"
+        );
+        assert_eq!(
+            d["datasets"][0]["hash"]["md5"],
+            "04f1fe7337c75fba118ed4fac9249ab2"
+        );
+    }
+
+    #[test]
+    fn arguments_are_checked() {
+        let err = collect(&Sources::default()).unwrap_err().to_string();
+        assert!(err.contains("nothing to collect"), "{err}");
+        let s = Sources {
+            image: Some("ghcr.io/acme/churn:1.2".into()),
+            ..Sources::default()
+        };
+        let err = collect(&s).unwrap_err().to_string();
+        assert!(err.contains("is not pinned by digest"), "{err}");
+        let pinned = format!("ghcr.io/acme/churn:1.2@sha256:{}", "ab".repeat(32));
+        let d = collect(&Sources {
+            image: Some(pinned.clone()),
+            ..Sources::default()
+        })
+        .unwrap()
+        .document;
+        assert_eq!(d["artifact"]["kind"], "image");
+        assert_eq!(d["artifact"]["name"], "ghcr.io/acme/churn:1.2");
+        assert_eq!(d["lineage"]["environment"]["image"], pinned);
+    }
+
+    #[test]
+    fn an_unknown_classification_is_an_error_not_a_lower_one() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&real("dvc-project"), dir.path());
+        let f = dir.path().join("data/customers.csv.dvc");
+        let text = std::fs::read_to_string(&f).unwrap();
+        std::fs::write(
+            &f,
+            text.replace("classification: confidential", "classification: Secret"),
+        )
+        .unwrap();
+        let s = Sources {
+            dvc: Some(dir.path().to_owned()),
+            ..Sources::default()
+        };
+        let err = collect(&s).unwrap_err().to_string();
+        assert!(
+            err.contains("customers.csv.dvc: meta.classification: classification `Secret` is not one of"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,341 @@
+//! Evidently drift reports (both JSON shapes) and OpenLineage run events.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use crate::CollectError;
+use crate::source::{Reader, kind};
+
+/// An Evidently report, attached as written after checking that it has one of
+/// the two shapes the drift policy reads: the 0.7 `metrics` list of
+/// `ValueDrift`/`DriftedColumnsCount` metrics, or the legacy preset's
+/// `DataDriftTable` with `drift_by_columns`.
+pub(crate) fn evidently(reader: &mut Reader, path: &Path) -> Result<Value, CollectError> {
+    let report = reader.json(path, "evidently")?;
+    let metrics = report.opt_array("/metrics")?;
+    let current = metrics.iter().any(|m| {
+        m.pointer("/config/type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.starts_with("evidently:metric_v2:"))
+    });
+    let legacy = metrics.iter().any(|m| {
+        m.pointer("/result/drift_by_columns")
+            .is_some_and(Value::is_object)
+    });
+    if !current && !legacy {
+        return Err(report.problem(
+            "/metrics",
+            "not an Evidently drift report: no `evidently:metric_v2:` metrics (0.7) and no `drift_by_columns` (legacy); \
+             save it with `snapshot.dict()` / `report.as_dict()` as JSON",
+        ));
+    }
+    Ok(report.value)
+}
+
+/// The run, code and datasets OpenLineage recorded: `RunEvent`s as a JSON
+/// object, a JSON list, or JSON Lines.
+#[derive(Debug, Default)]
+pub struct OpenLineageFacts {
+    /// One per run id, from its latest event.
+    pub runs: Vec<Value>,
+    pub code: Map<String, Value>,
+    pub parameters: Map<String, Value>,
+    pub inputs: Vec<Value>,
+    pub outputs: Vec<Value>,
+}
+
+/// Terminal states outrank the rest when two events of a run share a time.
+fn event_rank(event_type: &str) -> u8 {
+    match event_type {
+        "COMPLETE" | "FAIL" | "ABORT" => 2,
+        "RUNNING" => 1,
+        _ => 0,
+    }
+}
+
+pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineageFacts, CollectError> {
+    let text = reader.text(path, "openlineage")?;
+    let shown = reader.shown(path);
+    let bad = |problem: String| CollectError::Malformed {
+        path: shown.clone(),
+        problem,
+    };
+    let events: Vec<Value> = match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Array(events)) => events,
+        Ok(event @ Value::Object(_)) => vec![event],
+        Ok(other) => {
+            return Err(bad(format!(
+                "expected a RunEvent or a list of them, found {}",
+                kind(&other)
+            )));
+        }
+        // Not one JSON document: JSON Lines.
+        Err(_) => text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty())
+            .map(|(i, l)| {
+                serde_json::from_str(l).map_err(|e| bad(format!("line {}: invalid JSON: {e}", i + 1)))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    if events.is_empty() {
+        return Err(bad("no RunEvents".into()));
+    }
+    // Latest event per run: (eventTime, rank) orders them; RFC 3339 UTC
+    // strings of one producer sort as times.
+    let mut latest: BTreeMap<String, (String, u8, usize)> = BTreeMap::new();
+    let mut started: BTreeMap<String, String> = BTreeMap::new();
+    for (i, e) in events.iter().enumerate() {
+        let field = |p: &str| e.pointer(p).and_then(Value::as_str);
+        let (Some(run_id), Some(event_type), Some(time)) =
+            (field("/run/runId"), field("/eventType"), field("/eventTime"))
+        else {
+            return Err(bad(format!(
+                "event {i}: a RunEvent needs run.runId, eventType and eventTime (a DatasetEvent or JobEvent is not a run)"
+            )));
+        };
+        if event_type == "START" {
+            started
+                .entry(run_id.to_owned())
+                .or_insert_with(|| time.to_owned());
+        }
+        let key = (time.to_owned(), event_rank(event_type), i);
+        if latest.get(run_id).is_none_or(|k| (&k.0, k.1) <= (&key.0, key.1)) {
+            latest.insert(run_id.to_owned(), key);
+        }
+    }
+    let mut facts = OpenLineageFacts::default();
+    for (run_id, (time, _, i)) in &latest {
+        let e = &events[*i];
+        let event_type = e["eventType"].as_str().unwrap_or_default();
+        let mut run = Map::new();
+        run.insert("system".into(), json!("openlineage"));
+        run.insert("id".into(), json!(run_id));
+        run.insert("status".into(), json!(event_type));
+        if let Some(job) = e.pointer("/job/name").and_then(Value::as_str) {
+            let ns = e.pointer("/job/namespace").and_then(Value::as_str).unwrap_or("");
+            run.insert("job".into(), json!(format!("{ns}/{job}")));
+        }
+        if let Some(t) = started.get(run_id) {
+            run.insert("started_at".into(), json!(t));
+        }
+        if event_rank(event_type) == 2 {
+            run.insert("ended_at".into(), json!(time));
+        }
+        facts.runs.push(Value::Object(run));
+        if let Some(loc) = e.pointer("/job/facets/sourceCodeLocation") {
+            for (from, to) in [
+                ("version", "commit"),
+                ("branch", "branch"),
+                ("repoUrl", "repository"),
+                ("path", "entry_point"),
+            ] {
+                if let Some(v) = loc.get(from).and_then(Value::as_str) {
+                    facts.code.entry(to).or_insert_with(|| json!(v));
+                }
+            }
+            if let Some(url) = loc.get("url").and_then(Value::as_str) {
+                facts.code.entry("repository").or_insert_with(|| json!(url));
+            }
+        }
+        // Parameters: a run facet of key/value pairs, as Airflow and custom
+        // producers write them (`executionParameters` or `parameters`).
+        for name in ["executionParameters", "parameters"] {
+            if let Some(params) = e.pointer(&format!("/run/facets/{name}")) {
+                collect_parameters(params, &mut facts.parameters);
+            }
+        }
+        for (side, list) in [("inputs", &mut facts.inputs), ("outputs", &mut facts.outputs)] {
+            for d in e.get(side).and_then(Value::as_array).into_iter().flatten() {
+                list.push(dataset(d));
+            }
+        }
+    }
+    Ok(facts)
+}
+
+fn collect_parameters(facet: &Value, out: &mut Map<String, Value>) {
+    let list = facet.get("parameters").unwrap_or(facet);
+    match list {
+        Value::Array(kvs) => {
+            for kv in kvs {
+                if let (Some(k), Some(v)) = (kv.get("key").and_then(Value::as_str), kv.get("value")) {
+                    out.insert(k.to_owned(), v.clone());
+                }
+            }
+        }
+        Value::Object(m) => {
+            for (k, v) in m {
+                if !k.starts_with('_') {
+                    out.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// An OpenLineage dataset as a lineage input/output.
+fn dataset(d: &Value) -> Value {
+    let ns = d.get("namespace").and_then(Value::as_str).unwrap_or("");
+    let name = d.get("name").and_then(Value::as_str).unwrap_or("?");
+    let mut out = Map::new();
+    out.insert("name".into(), json!(name));
+    out.insert("namespace".into(), json!(ns));
+    let uri = d
+        .pointer("/facets/dataSource/uri")
+        .and_then(Value::as_str)
+        .map(|u| format!("{}/{}", u.trim_end_matches('/'), name.trim_start_matches('/')));
+    if let Some(u) = uri {
+        out.insert("uri".into(), json!(u));
+    }
+    if let Some(v) = d.pointer("/facets/version/datasetVersion") {
+        out.insert("version".into(), v.clone());
+    }
+    if let Some(fields) = d.pointer("/facets/schema/fields").and_then(Value::as_array) {
+        let cols: Vec<Value> = fields
+            .iter()
+            .filter_map(|f| {
+                let name = f.get("name")?.as_str()?;
+                Some(json!({"name": name, "type": f.get("type").cloned().unwrap_or(Value::Null)}))
+            })
+            .collect();
+        out.insert("columns".into(), Value::Array(cols));
+    }
+    if let Some(tags) = d.pointer("/facets/tags/tags").and_then(Value::as_array) {
+        let labels: Vec<String> = tags
+            .iter()
+            .filter_map(|t| {
+                let k = t.get("key")?.as_str()?;
+                Some(match t.get("value").and_then(Value::as_str) {
+                    Some(v) if !v.is_empty() && v != "true" => format!("{k}:{v}"),
+                    _ => k.to_owned(),
+                })
+            })
+            .collect();
+        out.insert("labels".into(), json!(labels));
+    }
+    out.insert("source".into(), json!("openlineage"));
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{reader, real};
+
+    #[test]
+    fn both_evidently_shapes_are_attached_as_written() {
+        for f in [
+            "evidently/drift_report_v07.json",
+            "evidently/drift_report_legacy.json",
+        ] {
+            let report = evidently(&mut reader(), &real(f)).unwrap();
+            let original: Value = serde_json::from_slice(&std::fs::read(real(f)).unwrap()).unwrap();
+            assert_eq!(report, original, "{f}");
+        }
+    }
+
+    #[test]
+    fn other_json_is_not_a_drift_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("summary.json");
+        std::fs::write(
+            &f,
+            r#"{"metrics": [{"metric": "ColumnSummaryMetric", "result": {}}]}"#,
+        )
+        .unwrap();
+        let err = evidently(&mut reader(), &f).unwrap_err().to_string();
+        assert!(
+            err.contains("summary.json: /metrics: not an Evidently drift report"),
+            "{err}"
+        );
+        std::fs::write(&f, r#"{"metrics": "#).unwrap();
+        let err = evidently(&mut reader(), &f).unwrap_err().to_string();
+        assert!(
+            err.contains("summary.json: invalid JSON: EOF while parsing"),
+            "{err}"
+        );
+    }
+
+    /// RunEvents as the OpenLineage 2-0-2 spec writes them (no real capture
+    /// ships in ../shared): a training job's START and COMPLETE.
+    fn events(final_state: &str) -> String {
+        let start = json!({
+            "eventType": "START", "eventTime": "2026-11-26T18:58:24.100Z",
+            "producer": "https://github.com/OpenLineage/OpenLineage/tree/1.40.0/integration/airflow",
+            "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent",
+            "run": {"runId": "0193b8b2-6c3e-7a4d-9f10-2b8c0e5d7a11",
+                    "facets": {"executionParameters": {"parameters": [{"key": "C", "value": "0.5"}, {"key": "max_iter", "value": "200"}]}}},
+            "job": {"namespace": "ml-pipelines", "name": "churn.train",
+                    "facets": {"sourceCodeLocation": {"type": "git", "url": "https://github.com/acme/churn",
+                               "repoUrl": "https://github.com/acme/churn.git", "path": "src/train.py",
+                               "version": "9ba0bde30de83a486d22dff5b546a1245bfd9201", "branch": "main"}}},
+            "inputs": [{"namespace": "file", "name": "data/features.csv",
+                        "facets": {"schema": {"fields": [{"name": "customer_id", "type": "long"}, {"name": "age", "type": "long"}]},
+                                   "dataSource": {"name": "local", "uri": "file:///srv/churn"},
+                                   "version": {"datasetVersion": "ee37d23327e5c829648877fb4ad4498e"}}}],
+            "outputs": []
+        });
+        let mut end = start.clone();
+        end["eventType"] = json!(final_state);
+        end["eventTime"] = json!("2026-11-26T18:58:35.900Z");
+        end["outputs"] = json!([{"namespace": "mlflow", "name": "models/churn-model/1"}]);
+        format!("{start}\n{end}\n")
+    }
+
+    #[test]
+    fn openlineage_json_lines_latest_state_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("events.jsonl");
+        std::fs::write(&f, events("COMPLETE")).unwrap();
+        let facts = openlineage(&mut reader(), &f).unwrap();
+        assert_eq!(facts.runs.len(), 1);
+        assert_eq!(facts.runs[0]["status"], "COMPLETE");
+        assert_eq!(facts.runs[0]["started_at"], "2026-11-26T18:58:24.100Z");
+        assert_eq!(facts.runs[0]["ended_at"], "2026-11-26T18:58:35.900Z");
+        assert_eq!(facts.runs[0]["job"], "ml-pipelines/churn.train");
+        assert_eq!(facts.code["commit"], "9ba0bde30de83a486d22dff5b546a1245bfd9201");
+        assert_eq!(facts.code["entry_point"], "src/train.py");
+        assert_eq!(facts.parameters["C"], "0.5");
+        // Both events list the input: one entry per event, as recorded.
+        assert_eq!(facts.inputs[0]["uri"], "file:///srv/churn/data/features.csv");
+        assert_eq!(facts.inputs[0]["version"], "ee37d23327e5c829648877fb4ad4498e");
+        assert_eq!(facts.inputs[0]["columns"][1]["name"], "age");
+        assert_eq!(facts.outputs[0]["name"], "models/churn-model/1");
+
+        // A failed run, as a JSON list.
+        let lines: Vec<Value> = events("FAIL")
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        std::fs::write(&f, serde_json::to_string(&lines).unwrap()).unwrap();
+        let facts = openlineage(&mut reader(), &f).unwrap();
+        assert_eq!(facts.runs[0]["status"], "FAIL");
+    }
+
+    #[test]
+    fn malformed_openlineage_is_named_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("events.jsonl");
+        std::fs::write(&f, format!("{}{{\"eventType\": \n", events("COMPLETE"))).unwrap();
+        let err = openlineage(&mut reader(), &f).unwrap_err().to_string();
+        assert!(err.contains("events.jsonl: line 3: invalid JSON"), "{err}");
+        std::fs::write(
+            &f,
+            r#"{"eventTime": "2026-11-26T18:58:24Z", "dataset": {"name": "x"}}"#,
+        )
+        .unwrap();
+        let err = openlineage(&mut reader(), &f).unwrap_err().to_string();
+        assert!(
+            err.contains("a RunEvent needs run.runId, eventType and eventTime"),
+            "{err}"
+        );
+        std::fs::write(&f, "").unwrap();
+        let err = openlineage(&mut reader(), &f).unwrap_err().to_string();
+        assert!(err.contains("no RunEvents"), "{err}");
+    }
+}

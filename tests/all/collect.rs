@@ -1,0 +1,255 @@
+//! `sealgate collect`, and `check`/`attest` reading the same sources: the
+//! metadata document assembled from the real tool output in ../shared alone.
+
+use crate::support::*;
+
+/// The sources of the registered model `model`, relative to
+/// `../shared/fixtures/real` (where these tests run the CLI from).
+fn sources<'a>(model: &'a str, select: &'a [&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--dvc",
+        "dvc-project",
+        "--mlflow",
+        "mlflow3-mlruns",
+        "--model",
+        model,
+        "--evidently",
+        "evidently/drift_report_v07.json",
+        "--storage",
+        "cloud/s3_bucket_encryption.json",
+        "cloud/s3_bucket_policy_tls.json",
+        "cloud/s3_lifecycle.json",
+        "cloud/s3_object_lock.json",
+        "cloud/s3_public_access_block.json",
+    ];
+    args.extend_from_slice(select);
+    args
+}
+
+fn fixtures() -> std::path::PathBuf {
+    shared("fixtures/real")
+}
+
+#[test]
+fn collect_writes_a_schema_valid_document_with_evidence() {
+    let mut args = vec!["collect"];
+    args.extend(sources("churn-model-pii", &["--model-version", "1"]));
+    let out = sealgate_in(&fixtures(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let errors = metadata_schema_errors(&doc);
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The document the host accepts as a gate input.
+    sealgate::MetadataDocument::from_bytes("collected", out.stdout.clone(), &Default::default()).unwrap();
+
+    // Every file read, relative to where collect ran, with its sha256.
+    let evidence = doc["evidence"].as_array().unwrap();
+    for e in evidence {
+        let path = e["path"].as_str().unwrap();
+        assert!(!path.starts_with('/'), "{path}");
+        let bytes = std::fs::read(fixtures().join(path)).unwrap();
+        assert_eq!(
+            e["sha256"],
+            sealgate::Sha256Digest::of_bytes(&bytes).to_string(),
+            "{path}"
+        );
+    }
+    for must in [
+        "dvc-project/dvc.lock",
+        "dvc-project/data/customers.csv.dvc",
+        "mlflow3-mlruns/models/churn-model-pii/version-1/meta.yaml",
+        "mlflow3-mlruns/358768659074516099/models/m-b418c6a56775426ea86364aa6121a6b2/artifacts/MLmodel",
+        "evidently/drift_report_v07.json",
+        "cloud/s3_object_lock.json",
+    ] {
+        assert!(
+            evidence.iter().any(|e| e["path"] == must),
+            "{must} not in evidence"
+        );
+    }
+    assert_eq!(
+        doc["artifact"]["digest"]["sha256"],
+        "44631031f560fe2573321e156438405709f596182d1b9afa07c963d68fabe60d"
+    );
+}
+
+#[test]
+fn check_on_collected_sources_reports_pii_and_drift_and_passes_encryption() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = example_gate(dir.path());
+    let mut args = vec!["check", "--gate", gate.to_str().unwrap(), "--format", "json"];
+    args.extend(sources("churn-model-pii", &["--model-version", "1"]));
+    let out = sealgate_in(&fixtures(), &args);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let policy = |id: &str| {
+        report["policies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let pii = policy("sealgate.pii");
+    assert_eq!(pii["outcome"], "fail");
+    let pointers: Vec<&str> = pii["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule_id"].as_str().unwrap().starts_with("pii.column."))
+        .map(|f| f["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pointers,
+        [
+            "/schema/inputs/1/name",
+            "/schema/inputs/2/name",
+            "/schema/inputs/3/name"
+        ]
+    );
+    let drift = policy("sealgate.drift");
+    assert_eq!(drift["outcome"], "fail");
+    assert!(
+        drift["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule_id"] == "drift.column.drifted")
+    );
+    let encryption = policy("sealgate.encryption");
+    assert_eq!(encryption["outcome"], "pass", "{encryption:#}");
+    assert_eq!(encryption["findings"], serde_json::json!([]));
+    // The lineage DVC and MLflow record together is complete and consistent.
+    assert_eq!(
+        policy("sealgate.lineage")["outcome"],
+        "pass",
+        "{:#}",
+        policy("sealgate.lineage")
+    );
+}
+
+#[test]
+fn the_champion_model_passes_the_pii_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = example_gate(dir.path());
+    let mut args = vec!["check", "--gate", gate.to_str().unwrap(), "--format", "json"];
+    args.extend(sources("churn-model", &["--alias", "champion"]));
+    let out = sealgate_in(&fixtures(), &args);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pii = report["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "sealgate.pii")
+        .unwrap();
+    assert_eq!(pii["outcome"], "pass", "{pii:#}");
+    assert_eq!(report["context"]["gate"], "ml-release");
+}
+
+#[test]
+fn attest_collects_and_signs_in_one_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = example_gate(dir.path());
+    let keys = dir.path().join("keys");
+    let out = sealgate(&["keygen", "--out", keys.to_str().unwrap(), "--name", "ci"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let model = fixtures().join(
+        "mlflow3-mlruns/358768659074516099/models/m-adc4bb85122d4bb8865ef4a378276603/artifacts/model.skops",
+    );
+    let bundle = dir.path().join("churn-model.intoto.jsonl");
+    let key = keys.join("ci.key");
+    let mut args = vec![
+        "attest",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--artifact",
+        model.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--out",
+        bundle.to_str().unwrap(),
+    ];
+    args.extend(sources("churn-model", &["--alias", "champion"]));
+    let out = sealgate_in(&fixtures(), &args);
+    // FAILED (drift, retention), and still a signed record of it.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let out = sealgate(&[
+        "verify",
+        "--bundle",
+        bundle.to_str().unwrap(),
+        "--artifact",
+        model.to_str().unwrap(),
+        "--key",
+        keys.join("ci.pub").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("failed check `result`"), "{}", stdout(&out));
+}
+
+#[test]
+fn bad_sources_exit_2_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("drift.json");
+    std::fs::write(&bad, "{\"metrics\": [").unwrap();
+    let out = sealgate(&["collect", "--evidently", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("drift.json: invalid JSON"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = sealgate_in(
+        &fixtures(),
+        &["collect", "--mlflow", "mlflow3-mlruns", "--model", "churn-model"],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("give --model-version N or --alias NAME"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = sealgate(&["collect", "--model", "churn-model"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "clap refuses --model without --mlflow"
+    );
+
+    let gate = dir.path().join("gate.toml");
+    std::fs::write(&gate, "").unwrap();
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        clean_metadata().to_str().unwrap(),
+        "--dvc",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not both"), "{}", stderr(&out));
+
+    let out = sealgate(&["check", "--gate", gate.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("give --metadata META.json, or sources"),
+        "{}",
+        stderr(&out)
+    );
+
+    // `--out` is written atomically, and not at all on error.
+    let target = dir.path().join("metadata.json");
+    std::fs::write(&target, "previous").unwrap();
+    let out = sealgate(&[
+        "collect",
+        "--evidently",
+        bad.to_str().unwrap(),
+        "--out",
+        target.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous");
+}
