@@ -174,6 +174,24 @@ fn attest_collects_and_signs_in_one_step() {
     let out = sealgate_in(&fixtures(), &args);
     // FAILED (drift, retention), and still a signed record of it.
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    // The signed report names the files the verdict was based on.
+    let lines = std::fs::read_to_string(&bundle).unwrap();
+    let envelope: serde_json::Value = serde_json::from_str(lines.lines().nth(1).unwrap()).unwrap();
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(envelope["payload"].as_str().unwrap())
+        .unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    let evidence = statement["predicate"]["report"]["evidence"].as_array().unwrap();
+    let lock = evidence
+        .iter()
+        .find(|e| e["path"] == "dvc-project/dvc.lock")
+        .unwrap();
+    let bytes = std::fs::read(fixtures().join("dvc-project/dvc.lock")).unwrap();
+    assert_eq!(
+        lock["sha256"],
+        sealgate::Sha256Digest::of_bytes(&bytes).to_string()
+    );
     let out = sealgate(&[
         "verify",
         "--bundle",
@@ -252,4 +270,78 @@ fn bad_sources_exit_2_naming_the_file() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "previous");
+}
+
+#[test]
+fn the_example_sources_collect_and_pass_encryption() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = example_gate(dir.path());
+    let src = |f: &str| repo(&format!("examples/sources/{f}")).display().to_string();
+    let (gcs, k8s, daemon, store, events) = (
+        src("gcs-bucket.json"),
+        src("encryption-config.yaml"),
+        src("daemon.json"),
+        src("s3-store.json"),
+        src("churn-train.openlineage.jsonl"),
+    );
+    let mut args = vec![
+        "collect",
+        "--dvc",
+        "dvc-project",
+        "--openlineage",
+        &events,
+        "--storage",
+    ];
+    args.extend([gcs.as_str(), k8s.as_str(), daemon.as_str(), store.as_str()]);
+    args.extend([
+        "cloud/s3_bucket_encryption.json",
+        "cloud/s3_bucket_policy_tls.json",
+        "cloud/s3_lifecycle.json",
+        "cloud/s3_object_lock.json",
+        "cloud/s3_public_access_block.json",
+    ]);
+    let out = sealgate_in(&fixtures(), &args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        metadata_schema_errors(&doc).is_empty(),
+        "{:#?}",
+        metadata_schema_errors(&doc)
+    );
+    // OpenLineage names the input by path; DVC gives its content hash.
+    assert_eq!(
+        doc["lineage"]["inputs"][0]["hash"]["md5"],
+        "ee37d23327e5c829648877fb4ad4498e"
+    );
+    assert_eq!(doc["lineage"]["run"]["status"], "COMPLETE");
+    assert_eq!(doc["storage"].as_array().unwrap().len(), 2);
+
+    let meta = dir.path().join("collected.json");
+    std::fs::write(&meta, &out.stdout).unwrap();
+    let out = check(&gate, &meta, &["--format", "json"]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let encryption = report["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "sealgate.encryption")
+        .unwrap();
+    assert_eq!(encryption["outcome"], "pass", "{encryption:#}");
+    // The bucket's team-written `holds` let retention match lifecycle rules to data.
+    let retention = report["policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == "sealgate.retention")
+        .unwrap();
+    let rules: Vec<&str> = retention["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        !rules.iter().any(|r| r.starts_with("retention.lifecycle")),
+        "{rules:?}"
+    );
 }

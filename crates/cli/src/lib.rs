@@ -441,7 +441,7 @@ fn load_error_exit(e: &LoadError) -> Exit {
 fn collect_document(sources: &SourceArgs, artifact: Option<PathBuf>) -> Result<MetadataDocument, CliError> {
     let collected = sealgate_collect::collect(&sources.to_sources(artifact)?).map_err(CliError::usage)?;
     MetadataDocument::from_bytes(
-        "(collected metadata)",
+        "<collected>",
         collected.to_json_bytes(),
         &MetadataLimits::default(),
     )

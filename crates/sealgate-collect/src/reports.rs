@@ -126,6 +126,12 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
             run.insert("ended_at".into(), json!(time));
         }
         facts.runs.push(Value::Object(run));
+    }
+    // Facets and datasets accumulate over a run's events (producers send
+    // the job's facets with START and the outputs with COMPLETE).
+    let mut datasets: BTreeMap<(&str, String), Map<String, Value>> = BTreeMap::new();
+    let mut order: Vec<(&str, String)> = Vec::new();
+    for e in &events {
         if let Some(loc) = e.pointer("/job/facets/sourceCodeLocation") {
             for (from, to) in [
                 ("version", "commit"),
@@ -148,10 +154,33 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
                 collect_parameters(params, &mut facts.parameters);
             }
         }
-        for (side, list) in [("inputs", &mut facts.inputs), ("outputs", &mut facts.outputs)] {
+        for side in ["inputs", "outputs"] {
             for d in e.get(side).and_then(Value::as_array).into_iter().flatten() {
-                list.push(dataset(d));
+                let Value::Object(d) = dataset(d) else { continue };
+                let key = (
+                    side,
+                    format!(
+                        "{}/{}",
+                        d["namespace"].as_str().unwrap_or(""),
+                        d["name"].as_str().unwrap_or("")
+                    ),
+                );
+                match datasets.get_mut(&key) {
+                    Some(known) => known.extend(d),
+                    None => {
+                        order.push(key.clone());
+                        datasets.insert(key, d);
+                    }
+                }
             }
+        }
+    }
+    for key in order {
+        let d = Value::Object(datasets.remove(&key).unwrap_or_default());
+        if key.0 == "inputs" {
+            facts.inputs.push(d);
+        } else {
+            facts.outputs.push(d);
         }
     }
     Ok(facts)
@@ -301,7 +330,8 @@ mod tests {
         assert_eq!(facts.code["commit"], "9ba0bde30de83a486d22dff5b546a1245bfd9201");
         assert_eq!(facts.code["entry_point"], "src/train.py");
         assert_eq!(facts.parameters["C"], "0.5");
-        // Both events list the input: one entry per event, as recorded.
+        // Both events list the input: one entry, its facets merged.
+        assert_eq!(facts.inputs.len(), 1);
         assert_eq!(facts.inputs[0]["uri"], "file:///srv/churn/data/features.csv");
         assert_eq!(facts.inputs[0]["version"], "ee37d23327e5c829648877fb4ad4498e");
         assert_eq!(facts.inputs[0]["columns"][1]["name"], "age");

@@ -144,6 +144,11 @@ pub struct GateReport {
     pub context: EvaluationContext,
     /// One entry per policy, in gate order.
     pub policies: Vec<PolicyResult>,
+    /// The source files the metadata was collected from (its `/evidence`:
+    /// path, sha256, tool), so a signed report names what the verdict was
+    /// based on. Empty for hand-written metadata.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<serde_json::Value>,
 }
 
 impl GateReport {
@@ -169,6 +174,7 @@ impl GateReport {
             metadata_sha256,
             context,
             policies,
+            evidence: Vec::new(),
         }
     }
 

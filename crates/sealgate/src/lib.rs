@@ -195,12 +195,19 @@ impl Gate {
                 }
             })
             .collect();
-        GateReport::decide(
+        let mut report = GateReport::decide(
             self.config.name.clone(),
             self.config.fail_on,
             *metadata.sha256(),
             context.clone(),
             results,
-        )
+        );
+        report.evidence = metadata
+            .value()
+            .get("evidence")
+            .and_then(|e| e.as_array())
+            .cloned()
+            .unwrap_or_default();
+        report
     }
 }
