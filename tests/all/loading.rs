@@ -57,7 +57,7 @@ fn wrong_pin_is_refused_before_compiling() {
     let tampered = write(dir.path(), "pii.wasm", &bytes);
     let gate = write_gate(dir.path(), &tampered, &g.sha256, "{}", "");
     let out = check(&gate, &clean_metadata(), &[]);
-    assert_eq!(out.status.code(), Some(3));
+    assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
         err.contains("refusing to compile") && err.contains(&g.sha256.to_string()),

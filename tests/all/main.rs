@@ -5,10 +5,13 @@
 mod support;
 
 mod attest;
+mod bad_input;
 mod cache;
 mod cli;
 mod collect;
+mod concurrency;
 mod examples;
+mod fuzz_corpus;
 mod loading;
 mod pii;
 mod policy_test;

@@ -430,9 +430,12 @@ fn report_cache(verbose: bool, module: &sealgate::PolicyModule) {
     }
 }
 
+/// A component that cannot be read, or is not the one the gate pinned, is a
+/// bad input (exit 2); one that is read and pinned but cannot be used is a
+/// policy error (exit 3).
 fn load_error_exit(e: &LoadError) -> Exit {
     match e {
-        LoadError::Read(_) => Exit::Usage,
+        LoadError::Read(_) | LoadError::PinMismatch { .. } => Exit::Usage,
         _ => Exit::PolicyError,
     }
 }
@@ -494,7 +497,7 @@ fn evaluate(
     let engine = engine(&args.engine)?;
     let gate = Gate::load(&engine, &args.gate).map_err(|e| {
         let exit = match &e {
-            GateError::Load { source, .. } => load_error_exit(source),
+            GateError::Load { error, .. } => load_error_exit(error),
             _ => Exit::Usage,
         };
         CliError {
@@ -669,6 +672,17 @@ fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let digest = artifact_digest(&args.artifact)?;
     let bundle = sealgate::read_bounded(&args.bundle, trust.max_bundle_bytes + 1).map_err(CliError::usage)?;
     let result = sealgate_attest::verify_bundle(&bundle, &digest, &trust, std::time::SystemTime::now());
+    // A file that is not a bundle at all is bad input (exit 2), like a
+    // missing one; a bundle that fails a check is a rejection (exit 1).
+    if let Err(r) = &result
+        && r.check == "bundle"
+    {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "{}: not a valid bundle: {}",
+            args.bundle.display(),
+            r.reason
+        )));
+    }
     let (exit, checks) = match &result {
         Ok(v) => (Exit::Passed, v.checks()),
         Err(r) => (Exit::Failed, r.checks.as_slice()),
@@ -780,10 +794,9 @@ fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         }
     };
     let engine = engine(&args.engine)?;
-    let module = engine.load_unpinned(&module_path).map_err(|e| CliError {
-        exit: load_error_exit(&e),
-        error: e.into(),
-    })?;
+    // The component is this command's input: one that cannot be loaded is
+    // bad input (exit 2), not a policy failing a gate.
+    let module = engine.load_unpinned(&module_path).map_err(CliError::usage)?;
     let results: Vec<_> = tests
         .iter()
         .map(|t| (t.path().to_owned(), t.run(&module)))
@@ -843,10 +856,9 @@ fn build(args: &BuildArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
 /// `sealgate policy inspect`.
 fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let engine = engine(&args.engine)?;
-    let module = engine.load_unpinned(&args.module).map_err(|e| CliError {
-        exit: load_error_exit(&e),
-        error: e.into(),
-    })?;
+    // The component is this command's input: one that cannot be loaded is
+    // bad input (exit 2).
+    let module = engine.load_unpinned(&args.module).map_err(CliError::usage)?;
     report_cache(args.engine.verbose, &module);
     let size = std::fs::metadata(&args.module).map(|m| m.len()).unwrap_or(0);
     report::write_inspect(out, &module, size, args.format == Format::Json)

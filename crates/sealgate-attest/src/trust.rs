@@ -120,7 +120,8 @@ impl TrustPolicy {
         };
         let bytes = read_bounded(path, 1 << 20)?;
         let text = std::str::from_utf8(&bytes).map_err(|e| invalid(format!("not UTF-8 ({e})")))?;
-        let file: TrustFile = toml::from_str(text).map_err(|e| invalid(e.to_string().trim().to_owned()))?;
+        let file: TrustFile =
+            toml::from_str(text).map_err(|e| invalid(sealgate_core::toml_error(text, &e)))?;
         if file.api_version != "sealgate/trust/v1" {
             return Err(invalid(format!(
                 "api-version is `{}`; this sealgate reads `sealgate/trust/v1`",

@@ -4,7 +4,8 @@
 //!
 //!  1) `bundle`: bounded size; every line a well-formed DSSE envelope
 //!  2) `payload-type`: `application/vnd.in-toto+json`
-//!  3) `signature`: a valid Ed25519 signature over the PAE by a trusted key
+//!  3) `signature`: a valid Ed25519 signature over the PAE by a trusted key,
+//!     on the verdict and, by the same key, on every other line
 //!     (keyid is only a hint; untrusted signatures are ignored)
 //!  4) `statement-type`: in-toto Statement v1
 //!  5) `subject`: a subject's sha256 equals the artifact's
@@ -13,8 +14,8 @@
 //!  8) `result`: `PASSED`
 //!  9) `policy-digest`: among the allowed ones (when any are required)
 //! 10) `age`: within max-age, and not in the future beyond the skew
-//! 11) `required-policies`: present and passed in a report statement signed
-//!     by the same key about the same subject
+//! 11) `required-policies`: present and passed in the report statement
+//!     about the same subject
 
 use std::time::{Duration, SystemTime};
 
@@ -174,6 +175,23 @@ pub fn verify_bundle(
             ),
         ));
     };
+    // Every other line must be signed by the same trusted key: a line that
+    // is not was altered, or added by someone else, and a bundle is accepted
+    // or rejected whole (an auditor reading any line reads a signed one).
+    let signer_key = &trust.keys[signer].key;
+    if let Some(n) = lines[1..]
+        .iter()
+        .position(|l| !SignedMessage::of(l).by(signer_key))
+    {
+        return Err(list.fail(
+            "signature",
+            format!(
+                "line {}: no valid signature by `{}`, who signed the verdict; the line was altered or added",
+                n + 2,
+                trust.keys[signer].name
+            ),
+        ));
+    }
     list.pass("signature", format!("signed by `{}`", trust.keys[signer].name));
 
     // 4) statement-type
@@ -322,7 +340,7 @@ pub fn verify_bundle(
     if trust.required_policies.is_empty() {
         list.skip("required-policies", "none required");
     } else {
-        match check_required_policies(&lines[1..], signer, artifact, trust) {
+        match check_required_policies(&lines[1..], artifact, trust) {
             Ok(detail) => list.pass("required-policies", detail),
             Err(reason) => return Err(list.fail("required-policies", reason)),
         }
@@ -422,13 +440,13 @@ fn about(statement: &Statement, artifact: &Sha256Digest) -> bool {
         .any(|s| s.digest.get("sha256").is_some_and(|d| d == &artifact.to_string()))
 }
 
+/// The report statement among `others`, every one of them signed by the
+/// verdict's signer (check 3).
 fn check_required_policies(
     others: &[Line],
-    signer: usize,
     artifact: &Sha256Digest,
     trust: &TrustPolicy,
 ) -> Result<String, String> {
-    let signer_key = &trust.keys[signer];
     for line in others {
         let Ok(statement) = serde_json::from_slice::<Statement>(&line.payload) else {
             continue;
@@ -436,11 +454,10 @@ fn check_required_policies(
         if statement.predicate_type != REPORT_PREDICATE_TYPE {
             continue;
         }
-        if line.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE || !SignedMessage::of(line).by(&signer_key.key)
-        {
+        if line.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
             return Err(format!(
-                "the report statement is not signed by `{}`, the verdict's signer",
-                signer_key.name
+                "the report statement's payload type is `{}`, not `{IN_TOTO_PAYLOAD_TYPE}`",
+                line.envelope.payload_type
             ));
         }
         if statement.statement_type != STATEMENT_TYPE || !about(&statement, artifact) {

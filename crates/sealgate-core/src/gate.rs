@@ -87,7 +87,7 @@ pub enum GateConfigError {
         message: String,
     },
     /// The file parsed but breaks one or more rules; all of them are listed.
-    #[error("{}: invalid gate file:\n  - {}", path.display(), problems.join("\n  - "))]
+    #[error("{}: invalid gate file: {}", path.display(), problems.join("; "))]
     Invalid {
         /// The gate file.
         path: PathBuf,
@@ -119,7 +119,7 @@ impl GateConfig {
 
     fn parse(text: &str) -> Result<Self, ParseError> {
         let config: GateConfig =
-            toml::from_str(text).map_err(|e| ParseError::Syntax(e.to_string().trim().to_owned()))?;
+            toml::from_str(text).map_err(|e| ParseError::Syntax(crate::toml_error(text, &e)))?;
         let problems = config.problems();
         if problems.is_empty() {
             Ok(config)

@@ -79,6 +79,21 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A TOML error as one line, `line L, column C: message`: the parser's own
+/// rendering is a multi-line snippet, too much for a CI log's error line.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', "; ");
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            format!("line {line}, column {column}: {message}")
+        }
+        None => message,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -104,5 +119,14 @@ mod tests {
         let missing = dir.path().join("nope.json");
         let err = read_bounded(&missing, 10).unwrap_err();
         assert!(err.to_string().contains("nope.json"), "{err}");
+    }
+
+    #[test]
+    fn toml_errors_are_one_line_with_a_position() {
+        let text = "a = 1\nname = \n";
+        let e = toml::from_str::<toml::Table>(text).unwrap_err();
+        let line = toml_error(text, &e);
+        assert!(line.starts_with("line 2, column 8: "), "{line}");
+        assert!(!line.contains('\n'), "{line}");
     }
 }

@@ -84,7 +84,7 @@ pub enum MetadataError {
         message: String,
     },
     /// JSON, but not a valid metadata document; every problem is listed.
-    #[error("{origin}: not a valid sealgate metadata document:\n  - {}", problems.join("\n  - "))]
+    #[error("{origin}: not a valid sealgate metadata document: {}", problems.join("; "))]
     Invalid {
         /// Where it came from.
         origin: String,

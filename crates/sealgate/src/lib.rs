@@ -66,14 +66,16 @@ pub enum GateError {
     #[error(transparent)]
     Config(#[from] GateConfigError),
     /// A policy's component could not be loaded.
-    #[error("{}: policies[{index}]: {source}", gate.display())]
+    // The cause is in the message, so it is not also a `source` (which
+    // error-chain printers would show a second time).
+    #[error("{}: policies[{index}]: {error}", gate.display())]
     Load {
         /// The gate file.
         gate: PathBuf,
         /// Which policy.
         index: usize,
         /// Why.
-        source: LoadError,
+        error: LoadError,
     },
     /// A policy refused its params.
     #[error("{}: policies[{index}] ({policy}): params refused: {message}", gate.display())]
@@ -88,14 +90,14 @@ pub enum GateError {
         message: String,
     },
     /// A limit in the gate exceeds the engine's ceiling.
-    #[error("{}: policies[{index}]: {source}", gate.display())]
+    #[error("{}: policies[{index}]: {error}", gate.display())]
     Limits {
         /// The gate file.
         gate: PathBuf,
         /// Which policy.
         index: usize,
         /// Why.
-        source: sealgate_core::LimitError,
+        error: sealgate_core::LimitError,
     },
 }
 
@@ -109,17 +111,17 @@ impl Gate {
         for (index, entry) in config.policies.iter().enumerate() {
             let limits = config
                 .limits_for(&engine.config().ceiling, index)
-                .map_err(|source| GateError::Limits {
+                .map_err(|error| GateError::Limits {
                     gate: gate.clone(),
                     index,
-                    source,
+                    error,
                 })?;
             let module = engine
                 .load(&GateConfig::module_path(gate_file, entry), &entry.sha256)
-                .map_err(|source| GateError::Load {
+                .map_err(|error| GateError::Load {
                     gate: gate.clone(),
                     index,
-                    source,
+                    error,
                 })?;
             let params_json = entry.params.to_string();
             module
