@@ -247,12 +247,32 @@ fn attest_refuses_bad_keys_and_artifacts_without_writing() {
         b"-----BEGIN PRIVATE KEY-----\nnot base64\n-----END PRIVATE KEY-----\n",
     );
     let empty = private("empty.key", b"");
+    // A well-formed PKCS#8 key of the wrong algorithm.
+    let p256 = b.path("p256.key");
+    let made = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+        ])
+        .arg(&p256)
+        .status()
+        .expect("openssl");
+    assert!(made.success());
+    let p256 = private("p256.key", &std::fs::read(&p256).unwrap());
     let out = b.file("bundle.jsonl", "previous");
     let model = clean_metadata();
     let cases: Vec<(Vec<String>, Vec<&str>)> = vec![
         (vec!["--key".into(), public_as_private], vec!["public.key"]),
         (vec!["--key".into(), garbage], vec!["garbage.key"]),
         (vec!["--key".into(), empty], vec!["empty.key"]),
+        (
+            vec!["--key".into(), p256],
+            vec!["p256.key", "a key of another algorithm"],
+        ),
         (vec!["--key".into(), b.subdir("key-dir")], vec!["key-dir"]),
         (
             vec![

@@ -175,3 +175,43 @@ fn inspect_shows_identity_pin_imports_and_exports() {
     assert_eq!(info["uses_wasi"], false);
     assert_eq!(info["params_schema"]["type"], "object");
 }
+
+#[test]
+fn policy_bench_reports_latency_fuel_and_memory() {
+    let out = sealgate(&[
+        "policy",
+        "bench",
+        guests().pii.path.to_str().unwrap(),
+        "--metadata",
+        clean_metadata().to_str().unwrap(),
+        "-n",
+        "20",
+        "--warmup",
+        "2",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["policy"], "sealgate.pii");
+    assert_eq!(doc["iterations"], 20);
+    let ns = &doc["ns"];
+    assert!(ns["min"].as_u64().unwrap() <= ns["p50"].as_u64().unwrap());
+    assert!(ns["p50"].as_u64().unwrap() <= ns["p99"].as_u64().unwrap());
+    // The same fuel as a gate evaluation of this policy on this document.
+    assert!(doc["fuel"].as_u64().unwrap() > 100_000, "{doc}");
+    assert!(doc["peak_memory_bytes"].as_u64().unwrap() >= 65_536, "{doc}");
+    assert_eq!(doc["verdict"], "pass (0 findings)");
+
+    let out = sealgate(&[
+        "policy",
+        "bench",
+        guests().pii.path.to_str().unwrap(),
+        "--metadata",
+        clean_metadata().to_str().unwrap(),
+        "--params",
+        "{\"typo\": 1}",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("unknown field `typo`"), "{}", stderr(&out));
+}

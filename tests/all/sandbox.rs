@@ -95,6 +95,38 @@ fn deep_recursion_exhausts_the_wasm_stack_not_the_host() {
     assert_error(&run_hostile("recurse", 0, ""), "stack");
 }
 
+/// Rust code cannot emit `table.grow`, but every table a component needs is
+/// sized through the same limiter: a gate allowing one element refuses the
+/// policy's function table, and allowing one instance refuses the component's
+/// several core instances. The next evaluation is fine.
+#[test]
+fn table_and_instance_limits_are_enforced() {
+    let g = &guests().hostile;
+    for (limit, needle) in [
+        ("table-elements = 1", "limit `table-elements`"),
+        ("instances = 1", "limit `instances`"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let gate = write_gate(
+            dir.path(),
+            &g.path,
+            &g.sha256,
+            "{ mode = \"pass\" }",
+            &format!("[limits]\n{limit}"),
+        );
+        // The limits apply from the first call, `validate-params` at load.
+        let err = sealgate::Gate::load(engine(), &gate)
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            err.contains("validate-params did not complete") && err.contains(needle),
+            "{err}"
+        );
+        assert_eq!(run_hostile("pass", 0, "").decision, GateDecision::Passed);
+    }
+}
+
 #[test]
 fn memory_growth_stops_at_the_limit() {
     assert_error(

@@ -51,6 +51,8 @@ enum PolicyCommand {
     Test(TestArgs),
     /// Create a policy crate that builds and passes its own tests, to edit into yours.
     New(NewArgs),
+    /// Time one policy on a metadata file: latency percentiles, fuel, peak memory.
+    Bench(BenchArgs),
 }
 
 /// Output format.
@@ -305,6 +307,30 @@ struct InspectArgs {
 }
 
 #[derive(Debug, Args)]
+struct BenchArgs {
+    /// The component file.
+    #[arg(value_name = "MODULE")]
+    module: PathBuf,
+    /// The metadata document to evaluate.
+    #[arg(long, value_name = "META.json")]
+    metadata: PathBuf,
+    /// The policy's params, as JSON.
+    #[arg(long, value_name = "JSON", default_value = "{}")]
+    params: String,
+    /// Timed evaluations (each in a fresh instance, as in a gate).
+    #[arg(long, short = 'n', default_value_t = 200)]
+    iterations: u32,
+    /// Untimed evaluations first.
+    #[arg(long, default_value_t = 10)]
+    warmup: u32,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
 struct TestArgs {
     /// The policy crate's directory (its cases are in `DIR/tests/*.toml`).
     #[arg(value_name = "DIR")]
@@ -387,6 +413,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Policy(PolicyCommand::Inspect(args)) => inspect(args, out),
         Command::Policy(PolicyCommand::Test(args)) => policy_test(args, out),
         Command::Policy(PolicyCommand::New(args)) => policy_new(args, out),
+        Command::Policy(PolicyCommand::Bench(args)) => policy_bench(args, out),
     }
 }
 
@@ -498,6 +525,7 @@ fn evaluate(
     let gate = Gate::load(&engine, &args.gate).map_err(|e| {
         let exit = match &e {
             GateError::Load { error, .. } => load_error_exit(error),
+            GateError::ParamsCheck { .. } => Exit::PolicyError,
             _ => Exit::Usage,
         };
         CliError {
@@ -759,6 +787,94 @@ fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     )
     .context("cannot write to stdout")
     .map_err(CliError::usage)?;
+    Ok(Exit::Passed)
+}
+
+/// `sealgate policy bench`: what one policy costs per evaluation, measured
+/// the way a gate runs it (fresh store and instance from the compiled
+/// component, default limits).
+fn policy_bench(args: &BenchArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let metadata =
+        MetadataDocument::load(&args.metadata, &MetadataLimits::default()).map_err(CliError::usage)?;
+    let params: serde_json::Value = serde_json::from_str(&args.params)
+        .context("--params is not JSON")
+        .map_err(CliError::usage)?;
+    if args.iterations == 0 {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--iterations must be at least 1"
+        )));
+    }
+    let engine = engine(&args.engine)?;
+    let module = engine.load_unpinned(&args.module).map_err(CliError::usage)?;
+    let limits = engine.config().ceiling;
+    let params = params.to_string();
+    module
+        .validate_params(&params, &limits)
+        .map_err(CliError::usage)?;
+    let context = EvaluationContext::now("bench");
+    for _ in 0..args.warmup {
+        module.evaluate(metadata.text(), &params, &context, &limits);
+    }
+    let mut times = Vec::with_capacity(args.iterations as usize);
+    let mut last = None;
+    for _ in 0..args.iterations {
+        let start = std::time::Instant::now();
+        let eval = module.evaluate(metadata.text(), &params, &context, &limits);
+        times.push(start.elapsed());
+        last = Some(eval);
+    }
+    let Some(eval) = last else {
+        return Err(CliError::usage(anyhow::anyhow!("no evaluation ran")));
+    };
+    times.sort();
+    let pct = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)];
+    let info = module.info();
+    let outcome = match &eval.verdict {
+        Ok(v) => format!(
+            "{} ({} findings)",
+            if v.passed { "pass" } else { "fail" },
+            v.findings.len()
+        ),
+        Err(e) => format!("error: {e}"),
+    };
+    let written = match args.format {
+        Format::Json => {
+            let ns = |d: std::time::Duration| d.as_nanos() as u64;
+            let doc = serde_json::json!({
+                "policy": info.id, "version": info.version, "metadata": args.metadata,
+                "iterations": args.iterations,
+                "ns": {"p50": ns(pct(50)), "p90": ns(pct(90)), "p99": ns(pct(99)),
+                       "min": ns(times[0]), "max": ns(times[times.len() - 1])},
+                "fuel": eval.fuel_consumed, "peak_memory_bytes": eval.peak_memory_bytes,
+                "verdict": outcome,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        Format::Text => writeln!(
+            out,
+            "{} {} on {} ({} evaluations, a fresh instance each)\n  \
+             time     p50 {:.1?}  p90 {:.1?}  p99 {:.1?}  min {:.1?}  max {:.1?}\n  \
+             fuel     {} per evaluation\n  \
+             memory   {:.1} MiB peak linear memory\n  \
+             verdict  {outcome}",
+            info.id,
+            info.version,
+            args.metadata.display(),
+            args.iterations,
+            pct(50),
+            pct(90),
+            pct(99),
+            times[0],
+            times[times.len() - 1],
+            eval.fuel_consumed,
+            eval.peak_memory_bytes as f64 / (1024.0 * 1024.0),
+        ),
+    };
+    written
+        .context("cannot write to stdout")
+        .map_err(CliError::usage)?;
     Ok(Exit::Passed)
 }
 

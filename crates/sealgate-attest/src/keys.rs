@@ -93,7 +93,19 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
         reason,
     };
     let text = std::str::from_utf8(&bytes).map_err(|e| format(e.to_string()))?;
-    SigningKey::from_pkcs8_pem(text).map_err(|e| format(e.to_string()))
+    SigningKey::from_pkcs8_pem(text).map_err(|e| format(explain(e.to_string())))
+}
+
+/// The parser names the OID it expected (Ed25519's) when a key of another
+/// algorithm is given; say that plainly.
+fn explain(reason: String) -> String {
+    if reason.contains("algorithm OID") {
+        "a key of another algorithm (RSA, ECDSA, ...); sealgate uses Ed25519: make one with \
+         `sealgate keygen` or `openssl genpkey -algorithm ed25519`"
+            .into()
+    } else {
+        reason
+    }
 }
 
 /// Load an SPKI PEM Ed25519 public key (`-----BEGIN PUBLIC KEY-----`).
@@ -105,7 +117,7 @@ pub fn load_verifying_key(path: &Path) -> Result<VerifyingKey, KeyError> {
         reason,
     };
     let text = std::str::from_utf8(&bytes).map_err(|e| format(e.to_string()))?;
-    VerifyingKey::from_public_key_pem(text).map_err(|e| format(e.to_string()))
+    VerifyingKey::from_public_key_pem(text).map_err(|e| format(explain(e.to_string())))
 }
 
 /// A key pair written by [`generate`].

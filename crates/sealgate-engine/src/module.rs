@@ -67,6 +67,8 @@ pub struct Evaluation {
     pub log: Vec<LogLine>,
     /// Fuel consumed.
     pub fuel_consumed: u64,
+    /// The largest the policy's linear memory grew to, in bytes.
+    pub peak_memory_bytes: u64,
 }
 
 impl PolicyModule {
@@ -179,7 +181,7 @@ impl PolicyModule {
             evaluated_at: context.evaluated_at(),
             evaluated_at_unix: context.evaluated_at_unix,
         };
-        let (result, log, fuel_consumed) =
+        let (result, log, fuel_consumed, peak_memory_bytes) =
             self.with_instance(limits, context.evaluated_at_unix, |store, policy| {
                 policy.call_evaluate(store, metadata, params, &wit_context)
             });
@@ -190,6 +192,7 @@ impl PolicyModule {
             verdict,
             log,
             fuel_consumed,
+            peak_memory_bytes,
         }
     }
 
@@ -200,10 +203,10 @@ impl PolicyModule {
         limits: &SandboxLimits,
         now_unix: i64,
         f: impl FnOnce(&mut Store<HostState>, &wit::Guest) -> wasmtime::Result<R>,
-    ) -> (Result<R, EvalError>, Vec<LogLine>, u64) {
+    ) -> (Result<R, EvalError>, Vec<LogLine>, u64, u64) {
         let mut store = match new_store(&self.engine.engine, limits, self.engine.regex.clone(), now_unix) {
             Ok(s) => s,
-            Err(e) => return (Err(EvalError::Host(format!("{e:#}"))), Vec::new(), 0),
+            Err(e) => return (Err(EvalError::Host(format!("{e:#}"))), Vec::new(), 0, 0),
         };
         let result = self
             .pre
@@ -212,7 +215,8 @@ impl PolicyModule {
         let result = result.map_err(|e| classify(e, &store, limits));
         let fuel_consumed = limits.fuel - store.get_fuel().unwrap_or(0);
         let log = store.data_mut().take_log();
-        (result, log, fuel_consumed)
+        let peak_memory = store.data().limiter.peak_memory as u64;
+        (result, log, fuel_consumed, peak_memory)
     }
 }
 

@@ -153,6 +153,8 @@ pub struct SandboxLimiter {
     instances: usize,
     /// The limit that stopped the guest, if any.
     pub(crate) hit: Option<String>,
+    /// The largest linear memory the guest grew to, in bytes.
+    pub(crate) peak_memory: usize,
 }
 
 impl SandboxLimiter {
@@ -162,6 +164,7 @@ impl SandboxLimiter {
             table_elements: usize::try_from(limits.table_elements).unwrap_or(usize::MAX),
             instances: limits.instances as usize,
             hit: None,
+            peak_memory: 0,
         }
     }
 }
@@ -181,6 +184,7 @@ impl ResourceLimiter for SandboxLimiter {
             self.hit = Some(msg.clone());
             wasmtime::bail!(msg);
         }
+        self.peak_memory = self.peak_memory.max(desired);
         Ok(true)
     }
 

@@ -89,6 +89,19 @@ pub enum GateError {
         /// The policy's message.
         message: String,
     },
+    /// A policy's `validate-params` did not complete: it trapped or hit a
+    /// sandbox limit (a policy fault, not a verdict on the params).
+    #[error("{}: policies[{index}] ({policy}): validate-params did not complete: {error}", gate.display())]
+    ParamsCheck {
+        /// The gate file.
+        gate: PathBuf,
+        /// Which policy.
+        index: usize,
+        /// The policy's id.
+        policy: String,
+        /// What stopped it.
+        error: EvalError,
+    },
     /// A limit in the gate exceeds the engine's ceiling.
     #[error("{}: policies[{index}]: {error}", gate.display())]
     Limits {
@@ -126,13 +139,18 @@ impl Gate {
             let params_json = entry.params.to_string();
             module
                 .validate_params(&params_json, &limits)
-                .map_err(|e| GateError::Params {
-                    gate: gate.clone(),
-                    index,
-                    policy: module.info().id.clone(),
-                    message: match e {
-                        EvalError::Policy(m) => m,
-                        other => other.to_string(),
+                .map_err(|e| match e {
+                    EvalError::Policy(message) => GateError::Params {
+                        gate: gate.clone(),
+                        index,
+                        policy: module.info().id.clone(),
+                        message,
+                    },
+                    error => GateError::ParamsCheck {
+                        gate: gate.clone(),
+                        index,
+                        policy: module.info().id.clone(),
+                        error,
                     },
                 })?;
             policies.push(GatePolicy {
