@@ -56,6 +56,15 @@ fn assert_input_error(args: &[&str], needles: &[&str]) {
     }
 }
 
+/// An output file given to a failing command still holds what it held.
+fn assert_untouched(path: &str, args: &[&str]) {
+    assert_eq!(
+        std::fs::read_to_string(path).unwrap(),
+        "previous",
+        "{args:?} clobbered {path}"
+    );
+}
+
 const DEEP: usize = 100_000;
 const TWO_HUNDRED_MB: u64 = 200 * 1024 * 1024;
 
@@ -216,11 +225,7 @@ fn collect_refuses_every_kind_of_bad_source() {
         let mut full = vec!["collect", "--out", out_file.as_str()];
         full.extend(args.iter().map(String::as_str));
         assert_input_error(&full, needles);
-        assert_eq!(
-            std::fs::read_to_string(&out_file).unwrap(),
-            "previous",
-            "{args:?} clobbered --out"
-        );
+        assert_untouched(&out_file, &full);
     }
 }
 
@@ -299,11 +304,7 @@ fn attest_refuses_bad_keys_and_artifacts_without_writing() {
             full.extend(["--artifact", model.to_str().unwrap()]);
         }
         assert_input_error(&full, needles);
-        assert_eq!(
-            std::fs::read_to_string(&out).unwrap(),
-            "previous",
-            "{args:?} clobbered --out"
-        );
+        assert_untouched(&out, &full);
     }
 }
 

@@ -176,7 +176,7 @@ fn soak_child() {
     let t = std::time::Instant::now();
     let (start, end) = soak(n.parse().unwrap());
     println!(
-        "soak: {n} {start} {end} KiB (warm-up, end) in {:.1?}",
+        "soak: {n} {start} {end} KiB: {n} policy runs on 2 threads; RSS after warm-up, then at the end; in {:.1?}",
         t.elapsed()
     );
 }

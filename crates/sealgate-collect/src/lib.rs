@@ -290,10 +290,8 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
         doc.insert("datasets".into(), Value::Array(datasets));
     }
 
-    let mut all_stores = stores.stores.clone();
-    all_stores.retain(|s| !s.is_null());
-    if !all_stores.is_empty() {
-        doc.insert("storage".into(), Value::Array(all_stores));
+    if !stores.stores.is_empty() {
+        doc.insert("storage".into(), Value::Array(stores.stores));
     }
 
     let mut retention = Map::new();
