@@ -5,7 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
-use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use ed25519_dalek::pkcs8::{
+    self, DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, spki,
+};
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use sealgate_core::{InputError, Sha256Digest, read_bounded};
 
@@ -93,20 +95,16 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
         reason,
     };
     let text = std::str::from_utf8(&bytes).map_err(|e| format(e.to_string()))?;
-    SigningKey::from_pkcs8_pem(text).map_err(|e| format(explain(e.to_string())))
+    SigningKey::from_pkcs8_pem(text).map_err(|e| match e {
+        pkcs8::Error::PublicKey(spki::Error::OidUnknown { .. }) => format(OTHER_ALGORITHM.into()),
+        e => format(e.to_string()),
+    })
 }
 
-/// The parser names the OID it expected (Ed25519's) when a key of another
-/// algorithm is given; say that plainly.
-fn explain(reason: String) -> String {
-    if reason.contains("algorithm OID") {
-        "a key of another algorithm (RSA, ECDSA, ...); sealgate uses Ed25519: make one with \
-         `sealgate keygen` or `openssl genpkey -algorithm ed25519`"
-            .into()
-    } else {
-        reason
-    }
-}
+/// What to say for a well-formed key of another algorithm (the parser's own
+/// message names the OID it expected, Ed25519's, which reads backwards).
+const OTHER_ALGORITHM: &str = "a key of another algorithm (RSA, ECDSA, ...); sealgate uses Ed25519: \
+     make one with `sealgate keygen` or `openssl genpkey -algorithm ed25519`";
 
 /// Load an SPKI PEM Ed25519 public key (`-----BEGIN PUBLIC KEY-----`).
 pub fn load_verifying_key(path: &Path) -> Result<VerifyingKey, KeyError> {
@@ -117,7 +115,10 @@ pub fn load_verifying_key(path: &Path) -> Result<VerifyingKey, KeyError> {
         reason,
     };
     let text = std::str::from_utf8(&bytes).map_err(|e| format(e.to_string()))?;
-    VerifyingKey::from_public_key_pem(text).map_err(|e| format(explain(e.to_string())))
+    VerifyingKey::from_public_key_pem(text).map_err(|e| match e {
+        spki::Error::OidUnknown { .. } => format(OTHER_ALGORITHM.into()),
+        e => format(e.to_string()),
+    })
 }
 
 /// A key pair written by [`generate`].

@@ -237,10 +237,19 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
             .map(str::to_owned)
     };
     if let Some(hr) = tag("compliance.high_risk_system") {
-        artifact.insert(
-            "high_risk_system".into(),
-            json!(hr.trim().eq_ignore_ascii_case("true")),
-        );
+        // Strict: a value read as "not high-risk" would waive the ten-year
+        // documentation rule.
+        let high_risk = match hr.trim().to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(CollectError::Malformed {
+                    path: "mlflow tag compliance.high_risk_system".into(),
+                    problem: format!("`{hr}` is not true or false"),
+                });
+            }
+        };
+        artifact.insert("high_risk_system".into(), json!(high_risk));
     }
     doc.insert("artifact".into(), Value::Object(artifact));
 
@@ -646,6 +655,35 @@ mod tests {
         assert_eq!(
             d["datasets"][0]["hash"]["md5"],
             "04f1fe7337c75fba118ed4fac9249ab2"
+        );
+    }
+
+    #[test]
+    fn team_tags_are_read_strictly() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&real("mlflow3-mlruns"), dir.path());
+        let tags = dir
+            .path()
+            .join("358768659074516099/65788ebeec5e4c52b0d2dc9d15c5ff98/tags");
+        std::fs::write(tags.join("compliance.high_risk_system"), "true").unwrap();
+        std::fs::write(tags.join("compliance.logs_retention_days"), "400").unwrap();
+        let mut s = sources();
+        s.mlflow.as_mut().unwrap().store = dir.path().to_owned();
+        let d = collect(&s).unwrap().document;
+        assert_eq!(d["artifact"]["high_risk_system"], true);
+        assert_eq!(d["retention"]["logs_days"], 400);
+        std::fs::write(tags.join("compliance.high_risk_system"), "yes").unwrap();
+        let err = collect(&s).unwrap_err().to_string();
+        assert!(
+            err.contains("compliance.high_risk_system: `yes` is not true or false"),
+            "{err}"
+        );
+        std::fs::write(tags.join("compliance.high_risk_system"), "false").unwrap();
+        std::fs::write(tags.join("compliance.logs_retention_days"), "six months").unwrap();
+        let err = collect(&s).unwrap_err().to_string();
+        assert!(
+            err.contains("`six months` is not a whole number of days"),
+            "{err}"
         );
     }
 
