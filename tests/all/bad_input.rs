@@ -36,6 +36,14 @@ impl Bad {
         p.display().to_string()
     }
 
+    /// A real key pair, `keys/ci.key` and `keys/ci.pub`.
+    fn keys(&self) -> PathBuf {
+        let keys = self.path("keys");
+        let out = sealgate(&["keygen", "--out", keys.to_str().unwrap(), "--name", "ci"]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        keys
+    }
+
     fn subdir(&self, name: &str) -> String {
         let p = self.path(name);
         std::fs::create_dir_all(&p).unwrap();
@@ -233,13 +241,7 @@ fn collect_refuses_every_kind_of_bad_source() {
 fn attest_refuses_bad_keys_and_artifacts_without_writing() {
     let b = Bad::new();
     let gate = example_gate(b.dir.path());
-    let keys = b.path("keys");
-    assert_eq!(
-        sealgate(&["keygen", "--out", keys.to_str().unwrap(), "--name", "ci"])
-            .status
-            .code(),
-        Some(0)
-    );
+    let keys = b.keys();
     let private = |name: &str, text: &[u8]| {
         use std::os::unix::fs::PermissionsExt;
         let p = b.file(name, text);
@@ -311,13 +313,7 @@ fn attest_refuses_bad_keys_and_artifacts_without_writing() {
 #[test]
 fn verify_refuses_files_that_are_not_bundles_or_keys() {
     let b = Bad::new();
-    let keys = b.path("keys");
-    assert_eq!(
-        sealgate(&["keygen", "--out", keys.to_str().unwrap(), "--name", "ci"])
-            .status
-            .code(),
-        Some(0)
-    );
+    let keys = b.keys();
     let pubkey = keys.join("ci.pub").display().to_string();
     let model = clean_metadata().display().to_string();
     // A real bundle over `model`, to damage.
