@@ -9,7 +9,7 @@ use crate::support::*;
 
 /// A gate of the PII and lineage policies and four hostile ones: a loop
 /// (fuel), a trap, memory growth (limit) and an oversized verdict.
-fn mixed_gate(dir: &Path, fuel: u64) -> Gate {
+fn mixed_gate(engine: &sealgate::PolicyEngine, dir: &Path, fuel: u64) -> Gate {
     let h = &guests().hostile;
     let mut text = format!(
         "api-version = \"sealgate/v1\"\nname = \"mixed\"\n[limits]\nfuel = {fuel}\nmemory-bytes = 16777216\n"
@@ -32,7 +32,7 @@ fn mixed_gate(dir: &Path, fuel: u64) -> Gate {
     }
     let file = dir.join("mixed.toml");
     std::fs::write(&file, text).unwrap();
-    Gate::load(engine(), &file).unwrap_or_else(|e| panic!("{e}"))
+    Gate::load(engine, &file).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn documents() -> Vec<MetadataDocument> {
@@ -57,8 +57,24 @@ const AT: i64 = 1_795_719_515;
 
 #[test]
 fn many_threads_get_the_serial_results() {
+    same_results_serial_and_on_8_threads(engine());
+}
+
+/// With fewer sandbox slots than threads, evaluations wait for a slot: none
+/// fails because the instance pool is busy, and none deadlocks.
+#[test]
+fn more_threads_than_sandbox_slots_wait_for_a_slot() {
+    let engine = sealgate::PolicyEngine::new(sealgate::EngineConfig {
+        max_concurrent_evaluations: 2,
+        ..Default::default()
+    })
+    .unwrap();
+    same_results_serial_and_on_8_threads(&engine);
+}
+
+fn same_results_serial_and_on_8_threads(engine: &sealgate::PolicyEngine) {
     let dir = tempfile::tempdir().unwrap();
-    let gate = mixed_gate(dir.path(), 20_000_000);
+    let gate = mixed_gate(engine, dir.path(), 20_000_000);
     let docs = documents();
     let ctx = EvaluationContext::at("mixed", AT);
     let serial: Vec<String> = docs.iter().map(|d| essence(&gate.evaluate(d, &ctx))).collect();
@@ -120,7 +136,7 @@ fn rss_kib() -> u64 {
 /// two threads, with a smaller fuel limit so the looping policy stops sooner.
 fn soak(evaluations: usize) -> (u64, u64) {
     let dir = tempfile::tempdir().unwrap();
-    let gate = mixed_gate(dir.path(), 2_000_000);
+    let gate = mixed_gate(engine(), dir.path(), 2_000_000);
     let docs = documents();
     let ctx = EvaluationContext::at("mixed", AT);
     // Warm up: code, caches and allocator pools reach their working size.

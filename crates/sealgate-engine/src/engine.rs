@@ -9,7 +9,7 @@ use crate::cache::PrecompiledCache;
 use crate::error::LoadError;
 use crate::host::RegexCache;
 use crate::module::{CacheStatus, PolicyModule};
-use crate::sandbox::{EPOCH_TICK, HostState};
+use crate::sandbox::{EPOCH_TICK, EvaluationSlots, HostState, wasmtime_config};
 
 /// How a [`PolicyEngine`] is set up.
 #[derive(Debug, Clone)]
@@ -24,6 +24,11 @@ pub struct EngineConfig {
     /// Largest component file accepted, checked before hashing or compiling.
     /// Default: 32 MiB (the PII policy is about 200 KiB).
     pub max_component_bytes: u64,
+    /// Most evaluations that run at once; more wait for a free slot. The
+    /// pooling allocator reserves this many sandboxes, each with room for the
+    /// ceiling's instances, memories and tables (see [`crate::sandbox`]).
+    /// Default: twice the available cores, at least 8.
+    pub max_concurrent_evaluations: usize,
 }
 
 impl Default for EngineConfig {
@@ -32,6 +37,9 @@ impl Default for EngineConfig {
             ceiling: SandboxLimits::default(),
             cache_dir: None,
             max_component_bytes: 32 << 20,
+            max_concurrent_evaluations: std::thread::available_parallelism()
+                .map_or(8, |n| n.get() * 2)
+                .max(8),
         }
     }
 }
@@ -44,6 +52,7 @@ pub struct PolicyEngine {
     linker: Arc<Linker<HostState>>,
     pub(crate) regex: Arc<RegexCache>,
     pub(crate) config: Arc<EngineConfig>,
+    pub(crate) slots: Arc<EvaluationSlots>,
     cache: Option<Arc<PrecompiledCache>>,
 }
 
@@ -90,17 +99,17 @@ fn is_offered(import: &str) -> bool {
 }
 
 impl PolicyEngine {
-    /// Set up the engine: fuel metering and epoch interruption always on, and
-    /// a background thread that advances the epoch every 10 ms for as long as
-    /// the engine (or any module compiled by it) lives.
+    /// Set up the engine: fuel metering and epoch interruption always on, the
+    /// pooling allocator sized from the ceiling (`sandbox::wasmtime_config`),
+    /// and a background thread that advances the epoch every 10 ms for as
+    /// long as the engine (or any module compiled by it) lives.
     pub fn new(config: EngineConfig) -> Result<Self, LoadError> {
-        let mut wasm = wasmtime::Config::new();
-        wasm.wasm_component_model(true)
-            .consume_fuel(true)
-            .epoch_interruption(true)
-            // Deep recursion traps at 1 MiB of wasm stack rather than
-            // exhausting the host thread's stack.
-            .max_wasm_stack(1 << 20);
+        if config.max_concurrent_evaluations == 0 {
+            return Err(LoadError::Engine(
+                "max_concurrent_evaluations must be at least 1".into(),
+            ));
+        }
+        let wasm = wasmtime_config(&config.ceiling, config.max_concurrent_evaluations);
         let engine = wasmtime::Engine::new(&wasm).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
 
         let mut linker = Linker::<HostState>::new(&engine);
@@ -118,6 +127,7 @@ impl PolicyEngine {
             engine,
             linker: Arc::new(linker),
             regex: Arc::default(),
+            slots: Arc::new(EvaluationSlots::new(config.max_concurrent_evaluations)),
             config: Arc::new(config),
             cache,
         })

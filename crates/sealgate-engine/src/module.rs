@@ -88,12 +88,14 @@ impl PolicyModule {
             reason,
         };
         let limits = engine.config.ceiling;
-        let mut store = new_store(&engine.engine, &limits, engine.regex.clone(), 0)
-            .map_err(|e| info_err(format!("{e:#}")))?;
-        let raw = pre
-            .instantiate(&mut store)
-            .and_then(|i| i.sealgate_policy_policy().call_info(&mut store))
-            .map_err(|e| info_err(classify(e, &store, &limits).to_string()))?;
+        let raw = {
+            let _slot = engine.slots.acquire(); // declared first: dropped after the store
+            let mut store = new_store(&engine.engine, &limits, engine.regex.clone(), 0)
+                .map_err(|e| info_err(format!("{e:#}")))?;
+            pre.instantiate(&mut store)
+                .and_then(|i| i.sealgate_policy_policy().call_info(&mut store))
+                .map_err(|e| info_err(classify(e, &store, &limits).to_string()))?
+        };
         let params_schema = serde_json::from_str(&raw.params_schema)
             .map_err(|e| info_err(format!("params-schema is not JSON: {e}")))?;
         if raw.id.trim().is_empty() || raw.version.trim().is_empty() {
@@ -204,6 +206,9 @@ impl PolicyModule {
         now_unix: i64,
         f: impl FnOnce(&mut Store<HostState>, &wit::Guest) -> wasmtime::Result<R>,
     ) -> (Result<R, EvalError>, Vec<LogLine>, u64, u64) {
+        // Declared before the store so it is released after the store has
+        // returned its instances to the pool.
+        let _slot = self.engine.slots.acquire();
         let mut store = match new_store(&self.engine.engine, limits, self.engine.regex.clone(), now_unix) {
             Ok(s) => s,
             Err(e) => return (Err(EvalError::Host(format!("{e:#}"))), Vec::new(), 0, 0),
