@@ -6,8 +6,10 @@
 //! compatibility hash of the engine settings, so a new wasmtime or different
 //! settings never meet an old entry.
 //!
-//! Loading native code is trusting it. Each entry carries the SHA-256 of its
-//! payload and is checked before use; a corrupt, truncated or mismatched entry
+//! Loading native code is trusting it. Each entry carries the BLAKE3 hash of
+//! its payload and is checked before use (BLAKE3 rather than SHA-256 because
+//! it is several times faster on the half-megabyte payloads, and checking them
+//! is a large part of a cache hit: docs/BENCHMARKS.md); a corrupt, truncated or mismatched entry
 //! is recompiled and replaced, never run. This protects against accidents, not
 //! against someone who can write the directory: such a person can run native
 //! code in the gate. So the cache refuses a directory that group or others can
@@ -22,7 +24,9 @@ use wasmtime::component::Component;
 
 use crate::module::CacheStatus;
 
-const MAGIC: &[u8; 8] = b"SGPC\x00\x00\x00\x01";
+/// Entry header; the last byte is the format version (2: BLAKE3 checksum).
+/// An entry of another version is recompiled and replaced.
+const MAGIC: &[u8; 8] = b"SGPC\x00\x00\x00\x02";
 
 /// The on-disk cache for one engine configuration.
 pub(crate) struct PrecompiledCache {
@@ -93,7 +97,7 @@ impl PrecompiledCache {
             return Err("truncated".into());
         }
         let (sum, payload) = body.split_at(32);
-        if Sha256Digest::of_bytes(payload).as_bytes() != sum {
+        if blake3::hash(payload).as_bytes() != sum {
             return Err("checksum mismatch (corrupt entry)".into());
         }
         // SAFETY: `deserialize` runs native code from the bytes. They were
@@ -111,7 +115,7 @@ impl PrecompiledCache {
         // one, never a partial write.
         let mut tmp = tempfile::NamedTempFile::new_in(&self.dir)?;
         tmp.write_all(MAGIC)?;
-        tmp.write_all(Sha256Digest::of_bytes(&payload).as_bytes())?;
+        tmp.write_all(blake3::hash(&payload).as_bytes())?;
         tmp.write_all(&payload)?;
         tmp.as_file().sync_all()?;
         tmp.persist(path).map_err(|e| e.error)?;

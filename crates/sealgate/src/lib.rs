@@ -23,6 +23,7 @@
 
 use std::path::{Path, PathBuf};
 
+mod parallel;
 pub mod policy_test;
 
 pub use sealgate_core::{
@@ -116,19 +117,26 @@ pub enum GateError {
 
 impl Gate {
     /// Read a gate file, load and pin every policy, and have each validate its
-    /// params. Fails on the first policy that cannot be used.
+    /// params. Policies load in parallel (compiling or reading the
+    /// precompiled cache dominates); if any cannot be used, the error is the
+    /// one of the first such policy in the file.
     pub fn load(engine: &PolicyEngine, gate_file: &Path) -> Result<Self, GateError> {
         let config = GateConfig::load(gate_file)?;
         let gate = gate_file.to_owned();
-        let mut policies = Vec::with_capacity(config.policies.len());
-        for (index, entry) in config.policies.iter().enumerate() {
-            let limits = config
-                .limits_for(&engine.config().ceiling, index)
-                .map_err(|error| GateError::Limits {
-                    gate: gate.clone(),
-                    index,
-                    error,
-                })?;
+        let limits = (0..config.policies.len())
+            .map(|index| {
+                config
+                    .limits_for(&engine.config().ceiling, index)
+                    .map_err(|error| GateError::Limits {
+                        gate: gate.clone(),
+                        index,
+                        error,
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let workers = parallel::workers_for(config.policies.len());
+        let policies = parallel::map_in_parallel(&config.policies, workers, |index, entry| {
+            let limits = limits[index];
             let module = engine
                 .load(&GateConfig::module_path(gate_file, entry), &entry.sha256)
                 .map_err(|error| GateError::Load {
@@ -153,13 +161,15 @@ impl Gate {
                         error,
                     },
                 })?;
-            policies.push(GatePolicy {
+            Ok(GatePolicy {
                 module,
                 params: entry.params.clone(),
                 limits,
                 params_json,
-            });
-        }
+            })
+        })
+        .into_iter()
+        .collect::<Result<Vec<_>, GateError>>()?;
         Ok(Self {
             config,
             path: gate,
