@@ -12,6 +12,8 @@ use sealgate::{
 };
 use sealgate_policy_build::{BuildOptions, Target, build_policy};
 
+mod peers;
+
 fn main() {
     divan::main();
 }
@@ -125,11 +127,10 @@ fn sandbox_overhead(bencher: divan::Bencher) {
     bencher.bench(|| m.evaluate(doc, r#"{"mode":"pass"}"#, &ctx, &limits));
 }
 
-/// The example release gate (six policies) on the clean example.
-#[divan::bench]
-fn release_gate(bencher: divan::Bencher) {
+/// The example release gate, its policies' paths pointed at this run's builds.
+fn release_gate() -> &'static Gate {
     static GATE: OnceLock<Gate> = OnceLock::new();
-    let gate = GATE.get_or_init(|| {
+    GATE.get_or_init(|| {
         let mut text =
             std::fs::read_to_string(Path::new(REPO).join("examples/gates/ml-release.toml")).unwrap();
         for p in POLICIES {
@@ -142,9 +143,234 @@ fn release_gate(bencher: divan::Bencher) {
         let file = tmp().join("bench-ml-release.toml");
         std::fs::write(&file, text).unwrap();
         Gate::load(engine(), &file).expect("gate")
-    });
+    })
+}
+
+/// The example release gate (six policies) on the clean example.
+#[divan::bench]
+fn release_gate_example(bencher: divan::Bencher) {
     let ctx = EvaluationContext::at("ml-release", AT);
-    bencher.bench(|| gate.evaluate(clean(), &ctx));
+    bencher.bench(|| release_gate().evaluate(clean(), &ctx));
+}
+
+// ---- Scaled documents, native code and Rego (docs/BENCHMARKS.md) ----
+
+const SIZES: [usize; 3] = [10, 100, 1000];
+
+/// The generated document with `columns` columns and lineage inputs.
+fn scaled(columns: usize) -> &'static str {
+    static DOCS: OnceLock<Vec<String>> = OnceLock::new();
+    let docs = DOCS.get_or_init(|| {
+        let docs: Vec<String> = SIZES
+            .iter()
+            .map(|&n| peers::scaled_document(Path::new(REPO), n))
+            .collect();
+        for (n, d) in SIZES.iter().zip(&docs) {
+            std::fs::write(tmp().join(format!("bench-doc-{n}.json")), d).unwrap();
+        }
+        check_peers_agree(&docs);
+        docs
+    });
+    &docs[SIZES.iter().position(|&n| n == columns).expect("a bench size")]
+}
+
+fn parse(text: &str) -> MetadataDocument {
+    MetadataDocument::from_bytes("bench", text.as_bytes().to_vec(), &MetadataLimits::default())
+        .expect("valid")
+}
+
+fn native_ctx() -> sealgate_policy_sdk::Context {
+    sealgate_policy_sdk::Context {
+        gate: "ml-release".into(),
+        artifact_digest: None,
+        evaluated_at: "2026-11-27T00:18:35Z".into(),
+        evaluated_at_unix: AT,
+    }
+}
+
+/// The gate's policies as native code, with the gate's params.
+fn native_gate() -> &'static [(String, String, peers::NativePolicy)] {
+    static NATIVE: OnceLock<Vec<(String, String, peers::NativePolicy)>> = OnceLock::new();
+    NATIVE.get_or_init(|| {
+        release_gate()
+            .policies()
+            .iter()
+            .map(|p| {
+                let id = p.module.info().id.clone();
+                let f = peers::native_policy(&id);
+                (id, p.params.to_string(), f)
+            })
+            .collect()
+    })
+}
+
+/// The policies that have a Rego counterpart.
+const REGO_POLICIES: [&str; 3] = ["sealgate.pii", "sealgate.encryption", "sealgate.lineage"];
+
+/// Rule ids the Rego files implement (the PII value scan, and the
+/// Kubernetes, registry and TLS-version encryption rules, are not ported).
+fn ported(rule: &str) -> bool {
+    (rule.starts_with("pii.column.") || rule.starts_with("pii.declared."))
+        || (rule.starts_with("encryption.")
+            && !rule.contains("kubernetes")
+            && !rule.contains("registry")
+            && !rule.contains("weak-tls"))
+        || rule.starts_with("lineage.")
+}
+
+/// Before timing anything: the three implementations must agree, on the
+/// scaled documents (which pass) and on the failing examples.
+fn check_peers_agree(scaled: &[String]) {
+    let ctx = EvaluationContext::at("ml-release", AT);
+    let mut docs: Vec<(String, String)> = SIZES
+        .iter()
+        .map(|n| format!("scaled-{n}"))
+        .zip(scaled.iter().cloned())
+        .collect();
+    for name in [
+        "churn-model",
+        "churn-model-pii",
+        "churn-model-exposed-storage",
+        "churn-model-unvalidated",
+    ] {
+        let text =
+            std::fs::read_to_string(Path::new(REPO).join(format!("examples/metadata/{name}.json"))).unwrap();
+        docs.push((name.to_owned(), text));
+    }
+    let mut rego = [
+        peers::RegoRules::new(Path::new(REPO), "pii_idiomatic.rego"),
+        peers::RegoRules::new(Path::new(REPO), "pii_merged.rego"),
+    ];
+    for (name, text) in &docs {
+        let report = release_gate().evaluate(&parse(text), &ctx);
+        if name.starts_with("scaled") {
+            assert_eq!(report.decision, sealgate::GateDecision::Passed, "{name}");
+        }
+        for (p, (id, params, f)) in report.policies.iter().zip(native_gate()) {
+            let native = f(text, params, &native_ctx()).expect("native evaluation");
+            assert_eq!(native, p.findings.len(), "{name}: {id} natively");
+        }
+        let mut want: Vec<String> = report
+            .policies
+            .iter()
+            .filter(|p| REGO_POLICIES.contains(&p.id.as_str()))
+            .flat_map(|p| p.findings.iter().map(|f| f.rule_id.clone()))
+            .filter(|r| ported(r))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        want.sort();
+        for r in &mut rego {
+            let mut got = r.evaluate(text);
+            got.dedup();
+            assert_eq!(got, want, "{name}: Rego and sealgate disagree");
+        }
+        eprintln!("peers agree on {name}: {} ported rule(s) fire", want.len());
+    }
+}
+
+/// The whole release gate (six policies) on a generated document, parsing
+/// included: the host parses and checks the document once, then every
+/// policy parses it again inside its sandbox.
+#[divan::bench(args = SIZES)]
+fn gate(bencher: divan::Bencher, columns: usize) {
+    let text = scaled(columns);
+    let ctx = EvaluationContext::at("ml-release", AT);
+    bencher.bench(|| release_gate().evaluate(&parse(text), &ctx));
+}
+
+/// The same six policies' code compiled natively and called in process: the
+/// limit (each parses the document, as in the sandbox).
+#[divan::bench(args = SIZES)]
+fn gate_native(bencher: divan::Bencher, columns: usize) {
+    let text = scaled(columns);
+    let ctx = native_ctx();
+    bencher.bench(|| {
+        native_gate()
+            .iter()
+            .map(|(_, params, f)| f(text, params, &ctx).expect("evaluates"))
+            .sum::<usize>()
+    });
+}
+
+/// The whole gate on every core: divan runs the benchmark on as many threads
+/// as the machine has; throughput = threads / time per evaluation.
+#[divan::bench(args = [100], threads = [1, 0])]
+fn gate_all_cores(bencher: divan::Bencher, columns: usize) {
+    let text = scaled(columns);
+    let ctx = EvaluationContext::at("ml-release", AT);
+    bencher.bench(|| release_gate().evaluate(&parse(text), &ctx));
+}
+
+/// One policy at one size: `pii/100` and so on.
+fn policy_cases() -> Vec<String> {
+    POLICIES
+        .iter()
+        .flat_map(|p| SIZES.iter().map(move |n| format!("{p}/{n}")))
+        .collect()
+}
+
+#[divan::bench(args = policy_cases())]
+fn policy(bencher: divan::Bencher, case: &str) {
+    let (p, n) = case.split_once('/').unwrap();
+    let text = scaled(n.parse().unwrap());
+    let id = format!("sealgate.{p}");
+    let gp = release_gate()
+        .policies()
+        .iter()
+        .find(|g| g.module.info().id == id)
+        .unwrap();
+    let params = gp.params.to_string();
+    let ctx = EvaluationContext::at("ml-release", AT);
+    bencher.bench(|| gp.module.evaluate(text, &params, &ctx, &gp.limits));
+}
+
+#[divan::bench(args = policy_cases())]
+fn policy_native(bencher: divan::Bencher, case: &str) {
+    let (p, n) = case.split_once('/').unwrap();
+    let text = scaled(n.parse().unwrap());
+    let id = format!("sealgate.{p}");
+    let (_, params, f) = native_gate().iter().find(|(i, _, _)| *i == id).unwrap();
+    let ctx = native_ctx();
+    bencher.bench(|| f(text, params, &ctx).expect("evaluates"));
+}
+
+/// The PII, encryption and lineage policies in the sandbox: what the Rego
+/// rules are compared with (the policies check more than the Rego does: the
+/// PII value scan, Kubernetes and registry rules).
+#[divan::bench(args = SIZES)]
+fn rego_peer_sealgate(bencher: divan::Bencher, columns: usize) {
+    let text = scaled(columns);
+    let ctx = EvaluationContext::at("ml-release", AT);
+    let subset: Vec<_> = release_gate()
+        .policies()
+        .iter()
+        .filter(|p| REGO_POLICIES.contains(&p.module.info().id.as_str()))
+        .map(|p| (p, p.params.to_string()))
+        .collect();
+    bencher.bench(|| {
+        let doc = parse(text);
+        subset
+            .iter()
+            .map(|(p, params)| p.module.evaluate(doc.text(), params, &ctx, &p.limits))
+            .collect::<Vec<_>>()
+    });
+}
+
+/// The same rules in Rego, idiomatic: every PII pattern tried on every column.
+#[divan::bench(args = SIZES, sample_count = 20)]
+fn rego_idiomatic(bencher: divan::Bencher, columns: usize) {
+    let text = scaled(columns);
+    let mut r = peers::RegoRules::new(Path::new(REPO), "pii_idiomatic.rego");
+    bencher.bench_local(|| r.evaluate(text));
+}
+
+/// The same rules in Rego, the PII patterns merged into one screening regex.
+#[divan::bench(args = SIZES, sample_count = 20)]
+fn rego_merged(bencher: divan::Bencher, columns: usize) {
+    let text = scaled(columns);
+    let mut r = peers::RegoRules::new(Path::new(REPO), "pii_merged.rego");
+    bencher.bench_local(|| r.evaluate(text));
 }
 
 /// Compiling a policy component (what an empty cache costs, per policy).

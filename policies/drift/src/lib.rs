@@ -143,7 +143,7 @@ fn legacy_shape(ptr: &str, report: &Value) -> Vec<ColumnTest> {
     tests
 }
 
-struct Drift;
+pub struct Drift;
 
 impl Policy for Drift {
     type Params = Params;

@@ -81,7 +81,7 @@ fn is_customer_managed(key: Option<&str>) -> bool {
     key.is_some_and(|k| !k.is_empty() && !k.contains("alias/aws/"))
 }
 
-struct Encryption;
+pub struct Encryption;
 
 impl Policy for Encryption {
     type Params = Params;

@@ -76,7 +76,7 @@ fn is_pinned_image(image: &str) -> bool {
         .is_some_and(|(repo, d)| !repo.is_empty() && is_hex(d, 64))
 }
 
-struct Lineage;
+pub struct Lineage;
 
 impl Policy for Lineage {
     type Params = Params;

@@ -139,7 +139,7 @@ impl Params {
     }
 }
 
-struct Pii;
+pub struct Pii;
 
 impl Policy for Pii {
     type Params = Params;
@@ -405,3 +405,31 @@ fn scan_samples(report: &mut Report, params: &Params, doc: &Metadata) -> Result<
 }
 
 export_policy!(Pii);
+
+#[cfg(test)]
+mod tests {
+    use sealgate_policy_sdk::{Context, evaluate_in_process};
+
+    /// The policy's code runs natively too (the SDK answers `regex-is-match`
+    /// in process), as the host's benchmarks use it.
+    #[test]
+    fn runs_in_process_with_native_regexes() {
+        let ctx = Context {
+            gate: "test".into(),
+            artifact_digest: None,
+            evaluated_at: "2026-11-27T00:00:00Z".into(),
+            evaluated_at_unix: 1_795_737_600,
+        };
+        let doc = r#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":"m"},
+            "schema":{"inputs":[{"name":"customerEmail"},{"name":"age"}]}}"#;
+        let report = evaluate_in_process::<super::Pii>(doc, "{}", &ctx).unwrap();
+        assert_eq!(report.len(), 1);
+        let clean = doc.replace("customerEmail", "tenure");
+        assert!(
+            evaluate_in_process::<super::Pii>(&clean, "{}", &ctx)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(evaluate_in_process::<super::Pii>(doc, r#"{"nope":1}"#, &ctx).is_err());
+    }
+}

@@ -71,7 +71,7 @@ const PARAMS_SCHEMA: &str = r#"{
   }
 }"#;
 
-struct Quality;
+pub struct Quality;
 
 impl Policy for Quality {
     type Params = Params;

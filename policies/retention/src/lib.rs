@@ -170,7 +170,7 @@ fn entities(doc: &Metadata) -> Vec<Entity<'_>> {
     out
 }
 
-struct Retention;
+pub struct Retention;
 
 impl Policy for Retention {
     type Params = Params;

@@ -140,18 +140,18 @@ pub trait Policy {
 
 /// Write a line to the evaluation's log (bounded by the host).
 pub fn log(message: &str) {
-    host::log(host::LogLevel::Info, message);
+    imp::log(host::LogLevel::Info, message);
 }
 
 /// Write a warning to the evaluation's log.
 pub fn warn(message: &str) {
-    host::log(host::LogLevel::Warn, message);
+    imp::log(host::LogLevel::Warn, message);
 }
 
 /// Does `pattern` (Rust `regex` syntax) match anywhere in `text`? The host
 /// compiles and caches the pattern; `Err` for an invalid or oversized pattern.
 pub fn regex_is_match(pattern: &str, text: &str) -> Result<bool, String> {
-    host::regex_is_match(pattern, text)
+    imp::regex_is_match(pattern, text)
 }
 
 fn parse_params<P: Policy>(params: &str) -> Result<P::Params, String> {
@@ -240,4 +240,60 @@ macro_rules! export_policy {
             let _ = <__SealgatePolicyExport as $crate::bindings::exports::sealgate::policy::policy::Guest>::validate_params;
         };
     };
+}
+
+/// Run a policy in this process, as its component runs it (params parsed
+/// and validated, metadata parsed, then [`Policy::evaluate`]) but with no
+/// sandbox: for a policy's native unit tests, and for measuring what the
+/// sandbox costs (the host's `benches/`). Never a way to run a gate.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn evaluate_in_process<P: Policy>(metadata: &str, params: &str, ctx: &Context) -> Result<Report, String> {
+    let params = parse_params::<P>(params)?;
+    P::validate(&params)?;
+    let doc = Metadata::parse(metadata)?;
+    P::evaluate(&doc, &params, ctx)
+}
+
+// The host interface. (Kept at the end of the file: code above it must not
+// move, since line numbers reach the component and so its pin.)
+#[cfg(target_arch = "wasm32")]
+mod imp {
+    pub use super::host::{log, regex_is_match};
+}
+
+/// Native stand-ins for the host interface, so policy code also runs as
+/// ordinary Rust. Regexes are compiled once per thread, with the host's
+/// limits; log lines go to stderr.
+#[cfg(not(target_arch = "wasm32"))]
+mod imp {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use super::host::LogLevel;
+
+    pub fn log(level: LogLevel, message: &str) {
+        eprintln!("{level:?}: {message}");
+    }
+
+    pub fn regex_is_match(pattern: &str, text: &str) -> Result<bool, String> {
+        thread_local! {
+            static COMPILED: RefCell<HashMap<String, regex::Regex>> = RefCell::default();
+        }
+        if pattern.len() > 4 << 10 {
+            return Err(format!("pattern is {} bytes; the limit is 4096", pattern.len()));
+        }
+        COMPILED.with(|c| {
+            let mut map = c.borrow_mut();
+            if !map.contains_key(pattern) {
+                let re = regex::RegexBuilder::new(pattern)
+                    .size_limit(1 << 20)
+                    .dfa_size_limit(1 << 20)
+                    .nest_limit(64)
+                    .build()
+                    .map_err(|e| format!("invalid pattern: {e}"))?;
+                map.insert(pattern.to_owned(), re);
+            }
+            Ok(map[pattern].is_match(text))
+        })
+    }
 }
