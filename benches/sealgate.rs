@@ -269,14 +269,41 @@ fn check_peers_agree(scaled: &[String]) {
     }
 }
 
-/// The whole release gate (six policies) on a generated document, parsing
-/// included: the host parses and checks the document once, then every
-/// policy parses it again inside its sandbox.
+/// The whole release gate (six policies, run on all cores) on a generated
+/// document, parsing included: the host parses and checks the document once,
+/// then every policy parses it again inside its sandbox.
 #[divan::bench(args = SIZES)]
 fn gate(bencher: divan::Bencher, columns: usize) {
     let text = scaled(columns);
     let ctx = EvaluationContext::at("ml-release", AT);
     bencher.bench(|| release_gate().evaluate(&parse(text), &ctx));
+}
+
+/// The whole release gate on one core: the host's parse and checks, then
+/// the six policies one after another (what `gate` does on a 1-core machine).
+#[divan::bench(args = SIZES)]
+fn gate_one_core(bencher: divan::Bencher, columns: usize) {
+    let text = scaled(columns);
+    let ctx = EvaluationContext::at("ml-release", AT);
+    bencher.bench(|| {
+        let doc = parse(text);
+        release_gate()
+            .policies()
+            .iter()
+            .map(|p| {
+                p.module
+                    .evaluate(doc.text(), &p.params.to_string(), &ctx, &p.limits)
+            })
+            .collect::<Vec<_>>()
+    });
+}
+
+/// The host's part of a gate evaluation: reading the document as
+/// `MetadataDocument` (sha256, UTF-8, depth scan, JSON, structural checks).
+#[divan::bench(args = SIZES)]
+fn metadata_document(bencher: divan::Bencher, columns: usize) {
+    let text = scaled(columns);
+    bencher.bench(|| parse(text));
 }
 
 /// The same six policies' code compiled natively and called in process: the

@@ -46,9 +46,10 @@ pub fn scaled_document(repo: &Path, columns: usize) -> String {
     doc["schema"]["inputs"] = Value::Array(cols.clone());
     doc["datasets"][1]["columns"] = Value::Array(cols);
     doc["samples"][0]["columns"] = json!(names);
+    // Whole numbers, like the real sample's, so the PII value scan runs.
     let row = |seed: usize| -> Vec<Value> {
         (0..columns)
-            .map(|j| json!(((j * 7919 + seed * 104_729) % 100_000) as f64 / 100.0))
+            .map(|j| json!((j * 7919 + seed * 104_729) % 100_000))
             .collect()
     };
     doc["samples"][0]["data"] = json!([row(1), row(2)]);

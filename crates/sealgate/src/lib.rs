@@ -200,31 +200,30 @@ impl Gate {
     /// Evaluate every policy on `metadata` and decide. Never fails: a policy
     /// that cannot give a verdict is an ERROR outcome, and the gate fails.
     pub fn evaluate(&self, metadata: &MetadataDocument, context: &EvaluationContext) -> GateReport {
-        let results = self
-            .policies
-            .iter()
-            .map(|p| {
-                let eval = p
-                    .module
-                    .evaluate(metadata.text(), &p.params_json, context, &p.limits);
-                let info = p.module.info();
-                let (outcome, findings, error) = match eval.verdict {
-                    Ok(v) => (PolicyOutcome::judge(&v, self.config.fail_on), v.findings, None),
-                    Err(e) => (PolicyOutcome::Error, Vec::new(), Some(e.to_string())),
-                };
-                PolicyResult {
-                    id: info.id.clone(),
-                    version: info.version.clone(),
-                    module_sha256: *p.module.digest(),
-                    params: p.params.clone(),
-                    outcome,
-                    findings,
-                    error,
-                    log: eval.log,
-                    fuel_consumed: eval.fuel_consumed,
-                }
-            })
-            .collect();
+        // Independent policies run on all cores; each in its own sandbox, so
+        // the results (kept in gate order) are those of a serial run.
+        let workers = parallel::workers_for(self.policies.len());
+        let results = parallel::map_in_parallel(&self.policies, workers, |_, p| {
+            let eval = p
+                .module
+                .evaluate(metadata.text(), &p.params_json, context, &p.limits);
+            let info = p.module.info();
+            let (outcome, findings, error) = match eval.verdict {
+                Ok(v) => (PolicyOutcome::judge(&v, self.config.fail_on), v.findings, None),
+                Err(e) => (PolicyOutcome::Error, Vec::new(), Some(e.to_string())),
+            };
+            PolicyResult {
+                id: info.id.clone(),
+                version: info.version.clone(),
+                module_sha256: *p.module.digest(),
+                params: p.params.clone(),
+                outcome,
+                findings,
+                error,
+                log: eval.log,
+                fuel_consumed: eval.fuel_consumed,
+            }
+        });
         let mut report = GateReport::decide(
             self.config.name.clone(),
             self.config.fail_on,
