@@ -434,6 +434,22 @@ fn cache_load_all_policies(bencher: divan::Bencher) {
     });
 }
 
+/// Loading the release gate from a warm cache, as `sealgate check` does:
+/// the six policies loaded (and their params validated) on all cores.
+#[divan::bench(sample_count = 20)]
+fn gate_load_warm_cache(bencher: divan::Bencher) {
+    let dir = tmp().join("bench-cache");
+    let e = PolicyEngine::new(EngineConfig {
+        cache_dir: Some(dir),
+        ..EngineConfig::default()
+    })
+    .expect("engine");
+    release_gate(); // writes the gate file
+    let file = tmp().join("bench-ml-release.toml");
+    Gate::load(&e, &file).expect("warm the cache");
+    bencher.bench(|| Gate::load(&e, &file).expect("gate"));
+}
+
 /// Verifying a genuine two-line bundle (the CLI's work minus reading files).
 #[divan::bench]
 fn verify_bundle(bencher: divan::Bencher) {
