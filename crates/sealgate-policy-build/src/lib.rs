@@ -155,7 +155,7 @@ pub fn build_policy(crate_dir: &Path, opts: &BuildOptions) -> Result<BuiltPolicy
     }
     cargo.env(
         "CARGO_ENCODED_RUSTFLAGS",
-        remap_flags(&meta.workspace_root).join("\x1f"),
+        remap_flags(&meta.workspace_root, &meta.outside_path_deps).join("\x1f"),
     );
     let output = if opts.verbose {
         cargo.status().map(|status| std::process::Output {
@@ -217,7 +217,11 @@ pub fn componentize(module: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| format!("{e:#}"))
 }
 
-fn remap_flags(workspace_root: &Path) -> Vec<String> {
+/// Path remappings that keep build paths out of the component, so its pin
+/// does not depend on where anything was checked out: cargo's home, the
+/// policy's workspace, and each path dependency outside it (e.g. the SDK of
+/// a policy kept in its own repository) as `/deps/NAME`.
+fn remap_flags(workspace_root: &Path, outside_path_deps: &[(String, PathBuf)]) -> Vec<String> {
     let cargo_home = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
@@ -229,6 +233,9 @@ fn remap_flags(workspace_root: &Path) -> Vec<String> {
         "--remap-path-prefix={}=/policy",
         workspace_root.display()
     ));
+    for (name, dir) in outside_path_deps {
+        flags.push(format!("--remap-path-prefix={}=/deps/{name}", dir.display()));
+    }
     flags
 }
 
@@ -237,6 +244,8 @@ struct CrateMetadata {
     lib_name: String,
     manifest_path: PathBuf,
     workspace_root: PathBuf,
+    /// Path dependencies outside the workspace: (name, directory).
+    outside_path_deps: Vec<(String, PathBuf)>,
 }
 
 fn crate_metadata(crate_dir: &Path) -> Result<CrateMetadata, BuildError> {
@@ -282,10 +291,21 @@ fn crate_metadata(crate_dir: &Path) -> Result<CrateMetadata, BuildError> {
                 .is_some_and(|k| k.iter().any(|k| k == "cdylib"))
         })
         .ok_or_else(|| not_policy("no cdylib target: add `[lib] crate-type = [\"cdylib\"]`".into()))?;
+    let mut outside_path_deps: Vec<(String, PathBuf)> = meta["packages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["dependencies"].as_array().into_iter().flatten())
+        .filter_map(|d| Some((d["name"].as_str()?.to_owned(), PathBuf::from(d["path"].as_str()?))))
+        .filter(|(_, dir)| !dir.starts_with(&workspace_root))
+        .collect();
+    outside_path_deps.sort();
+    outside_path_deps.dedup();
     Ok(CrateMetadata {
         package: package["name"].as_str().unwrap_or_default().to_owned(),
         lib_name: lib["name"].as_str().unwrap_or_default().replace('-', "_"),
         manifest_path: manifest,
         workspace_root,
+        outside_path_deps,
     })
 }

@@ -23,14 +23,21 @@ struct Member {
 
 impl Member {
     fn value(&self) -> &Value {
-        self.value.get_or_init(|| {
-            // The text was checked when the document was parsed; the only
-            // failure left is serde_json's nesting limit (128), past the
-            // host's (64). Should another host pass deeper documents, the
-            // policy traps: an ERROR, never a silent pass.
-            serde_json::from_str(self.raw.get()).expect("member checked at parse (depth)")
-        })
+        // The text was checked when the document was parsed; the only failure
+        // left is serde_json's nesting limit (128), past the host's (64).
+        // Should another host pass deeper documents, the policy traps: an
+        // ERROR, never a silent pass.
+        self.value
+            .get_or_init(|| serde_json::from_str(self.raw.get()).unwrap_or_else(|e| unreadable(&e)))
     }
+}
+
+/// Log why and trap. (Not `expect`: its source location would put this
+/// file's path, which differs between checkouts, into every component.)
+#[cold]
+fn unreadable(e: &serde_json::Error) -> ! {
+    crate::warn(&format!("metadata member unreadable: {e}"));
+    std::process::abort()
 }
 
 impl Metadata {
