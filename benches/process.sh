@@ -7,7 +7,7 @@
 #   cargo build --release --locked --bin sealgate
 #   for p in pii lineage encryption retention drift quality; do
 #       target/release/sealgate policy build policies/$p --out-dir target/policies; done
-#   cargo bench --bench sealgate          # makes target/tmp/bench-1gib.bin
+#   cargo bench -p sealgate-benches          # makes target/tmp/bench-1gib.bin
 #   bash benches/process.sh [N]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,4 +1,4 @@
-//! What a gate costs: `cargo bench --bench sealgate` (figures and the
+//! What a gate costs: `cargo bench -p sealgate-benches` (figures and the
 //! commands behind them in docs/BENCHMARKS.md). Every number comes from the
 //! release build of the same code the CLI runs; the policies are built from
 //! `policies/` as `sealgate policy build` builds them.
@@ -18,7 +18,7 @@ fn main() {
     divan::main();
 }
 
-const REPO: &str = env!("CARGO_MANIFEST_DIR");
+const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 const POLICIES: [&str; 6] = ["pii", "lineage", "encryption", "retention", "drift", "quality"];
 
 fn tmp() -> &'static Path {

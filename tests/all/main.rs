@@ -7,6 +7,7 @@ mod support;
 mod attest;
 mod bad_input;
 mod cache;
+mod ci_formats;
 mod cli;
 mod collect;
 mod concurrency;

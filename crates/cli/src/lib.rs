@@ -14,6 +14,7 @@ use sealgate::{
     MetadataLimits, PolicyEngine, Sha256Digest,
 };
 
+mod ci_formats;
 mod report;
 
 /// sealgate: a compliance gate of sandboxed WebAssembly policies.
@@ -64,6 +65,21 @@ pub enum Format {
     Json,
 }
 
+/// Output formats of `check`, `attest` and `verify`: also what CI systems read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// For people: the decision first, then each policy.
+    Text,
+    /// For machines (stable field names; docs/integration.md).
+    Json,
+    /// SARIF 2.1.0, for GitHub code scanning and other SARIF viewers.
+    Sarif,
+    /// JUnit XML, for CI test-report panes.
+    Junit,
+    /// GitHub Actions workflow commands (annotations).
+    Github,
+}
+
 #[derive(Debug, Args)]
 struct EngineArgs {
     /// Directory for precompiled policies [default: $SEALGATE_CACHE_DIR, else
@@ -94,8 +110,8 @@ struct GateArgs {
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
     /// Output format of the report.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -261,8 +277,8 @@ struct VerifyArgs {
     #[arg(long, value_name = "URI")]
     verifier_id: Option<String>,
     /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
 }
 
 #[derive(Debug, Args)]
@@ -547,15 +563,23 @@ fn evaluate(
 
 fn write_report(
     out: &mut dyn Write,
-    format: Format,
+    format: ReportFormat,
     report: &GateReport,
-    origin: &str,
+    metadata: &MetadataDocument,
 ) -> Result<(), CliError> {
+    let (origin, text) = (metadata.origin(), metadata.text());
     let written = match format {
-        Format::Json => serde_json::to_writer_pretty(&mut *out, report)
+        ReportFormat::Json => serde_json::to_writer_pretty(&mut *out, report)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out)),
-        Format::Text => report::write_text(out, report, origin),
+        ReportFormat::Text => report::write_text(out, report, origin),
+        ReportFormat::Sarif => {
+            serde_json::to_writer_pretty(&mut *out, &ci_formats::check_sarif(report, origin, text))
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        ReportFormat::Junit => out.write_all(ci_formats::check_junit(report, origin, text).as_bytes()),
+        ReportFormat::Github => out.write_all(ci_formats::check_github(report, origin, text).as_bytes()),
     };
     written
         .context("cannot write the report")
@@ -575,7 +599,7 @@ fn exit_for(report: &GateReport) -> Exit {
 /// `sealgate check`.
 fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let (_, metadata, report) = evaluate(&args.gate, args.artifact_digest, None)?;
-    write_report(out, args.gate.format, &report, metadata.origin())?;
+    write_report(out, args.gate.format, &report, &metadata)?;
     Ok(exit_for(&report))
 }
 
@@ -650,7 +674,7 @@ fn attest(args: &AttestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     sealgate_attest::write_atomically(&path, bundle.as_bytes())
         .with_context(|| format!("cannot write the bundle {}", path.display()))
         .map_err(CliError::usage)?;
-    write_report(out, args.gate.format, &report, metadata.origin())?;
+    write_report(out, args.gate.format, &report, &metadata)?;
     let decision = if report.decision == sealgate::GateDecision::Passed {
         "PASSED"
     } else {
@@ -716,7 +740,17 @@ fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         Err(r) => (Exit::Failed, r.checks.as_slice()),
     };
     let written = match args.format {
-        Format::Json => {
+        ReportFormat::Sarif => serde_json::to_writer_pretty(
+            &mut *out,
+            &ci_formats::verify_sarif(&args.bundle, &digest, &result),
+        )
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out)),
+        ReportFormat::Junit => out.write_all(ci_formats::verify_junit(&args.bundle, &result).as_bytes()),
+        ReportFormat::Github => {
+            out.write_all(ci_formats::verify_github(&args.bundle, &digest, &result).as_bytes())
+        }
+        ReportFormat::Json => {
             let doc = serde_json::json!({
                 "decision": if result.is_ok() { "accepted" } else { "rejected" },
                 "failed_check": result.as_ref().err().map(|r| r.check),
@@ -730,7 +764,7 @@ fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 .map_err(std::io::Error::from)
                 .and_then(|()| writeln!(out))
         }
-        Format::Text => report::write_verification(out, &args.bundle, &digest, &result),
+        ReportFormat::Text => report::write_verification(out, &args.bundle, &digest, &result),
     };
     written
         .context("cannot write to stdout")

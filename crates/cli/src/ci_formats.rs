@@ -1,0 +1,549 @@
+//! Reports in the formats CI systems read: SARIF 2.1.0 (GitHub code scanning
+//! and other SARIF viewers), JUnit XML (test-report panes) and GitHub
+//! workflow commands (annotations). Formats are documented in
+//! docs/integration.md.
+//!
+//! Everything a policy wrote (rule ids, messages, fixes) is untrusted text:
+//! it is escaped for each format here, so a finding cannot break the XML or
+//! smuggle a workflow command onto its own line.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use sealgate::{GateReport, PolicyOutcome, Severity, Sha256Digest};
+use sealgate_attest::{CheckOutcome, Rejection, VerifiedAttestation};
+use serde_json::{Value, json};
+
+const TOOL: &str = "sealgate";
+const INFO_URI: &str = "https://github.com/sealgate/sealgate";
+
+/// Does this finding fail its policy under the gate's threshold?
+fn blocks(severity: Severity, fail_on: Severity) -> bool {
+    severity >= fail_on
+}
+
+fn severity_name(s: Severity) -> &'static str {
+    match s {
+        Severity::Info => "info",
+        Severity::Low => "low",
+        Severity::Medium => "medium",
+        Severity::High => "high",
+        Severity::Critical => "critical",
+    }
+}
+
+/// SARIF level: what blocks is an error; the rest by severity.
+fn sarif_level(s: Severity, fail_on: Severity) -> &'static str {
+    if blocks(s, fail_on) {
+        "error"
+    } else if s >= Severity::Medium {
+        "warning"
+    } else {
+        "note"
+    }
+}
+
+/// The 1-based line of the value at `pointer` in the JSON `text`, for
+/// editors and code scanning. `None` if the pointer does not resolve.
+pub(crate) fn line_of(text: &str, pointer: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut at = skip_ws(bytes, 0);
+    if !pointer.is_empty() {
+        for token in pointer.strip_prefix('/')?.split('/') {
+            let token = token.replace("~1", "/").replace("~0", "~");
+            at = match *bytes.get(at)? {
+                b'{' => member(text, at, &token)?,
+                b'[' => element(bytes, at, token.parse().ok()?)?,
+                _ => return None,
+            };
+        }
+    }
+    Some(1 + bytes[..at].iter().filter(|&&b| b == b'\n').count())
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && b[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// The end of the string starting at `i` (its opening quote), after the closing quote.
+fn end_of_string(b: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The end of the value starting at `i` (no recursion: nesting is counted).
+fn end_of_value(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => end_of_string(b, i),
+        b'{' | b'[' => {
+            let (mut depth, mut j) = (0usize, i);
+            loop {
+                match *b.get(j)? {
+                    b'"' => {
+                        j = end_of_string(b, j)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1; // the first byte opened, so depth >= 1 here
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while j < b.len() && !matches!(b[j], b',' | b'}' | b']') && !b[j].is_ascii_whitespace() {
+                j += 1;
+            }
+            Some(j)
+        }
+    }
+}
+
+/// The start of the value of member `key` in the object starting at `i`.
+fn member(text: &str, i: usize, key: &str) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut i = skip_ws(b, i + 1);
+    while b.get(i) == Some(&b'"') {
+        let end = end_of_string(b, i)?;
+        let name: String = serde_json::from_str(&text[i..end]).ok()?;
+        i = skip_ws(b, end);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        let value = skip_ws(b, i + 1);
+        if name == key {
+            return Some(value);
+        }
+        i = skip_ws(b, end_of_value(b, value)?);
+        if b.get(i) == Some(&b',') {
+            i = skip_ws(b, i + 1);
+        }
+    }
+    None
+}
+
+/// The start of element `n` of the array starting at `i`.
+fn element(b: &[u8], i: usize, n: usize) -> Option<usize> {
+    let mut i = skip_ws(b, i + 1);
+    for _ in 0..n {
+        if b.get(i) == Some(&b']') {
+            return None;
+        }
+        i = skip_ws(b, end_of_value(b, i)?);
+        if b.get(i) != Some(&b',') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+    }
+    (b.get(i) != Some(&b']')).then_some(i)
+}
+
+/// SARIF 2.1.0 for a gate report: one result per finding (located at the
+/// metadata file, its line and JSON Pointer) and one per policy ERROR.
+pub(crate) fn check_sarif(report: &GateReport, origin: &str, text: &str) -> Value {
+    let mut rules: Vec<Value> = Vec::new();
+    let mut results: Vec<Value> = Vec::new();
+    let rule_index = |id: &str, policy: &str, rules: &mut Vec<Value>| -> usize {
+        if let Some(i) = rules.iter().position(|r| r["id"] == id) {
+            return i;
+        }
+        rules.push(json!({
+            "id": id,
+            "shortDescription": { "text": format!("{id} ({policy})") },
+            "properties": { "policy": policy },
+        }));
+        rules.len() - 1
+    };
+    let location = |pointer: &str| {
+        let mut physical = json!({ "artifactLocation": { "uri": origin } });
+        if let Some(line) = line_of(text, pointer) {
+            physical["region"] = json!({ "startLine": line });
+        }
+        json!({
+            "physicalLocation": physical,
+            "logicalLocations": [{ "fullyQualifiedName": pointer, "kind": "member" }],
+        })
+    };
+    for p in &report.policies {
+        for f in &p.findings {
+            let index = rule_index(&f.rule_id, &p.id, &mut rules);
+            results.push(json!({
+                "ruleId": f.rule_id,
+                "ruleIndex": index,
+                "level": sarif_level(f.severity, report.fail_on),
+                "message": { "text": format!("{}. Fix: {}", f.message.trim_end_matches('.'), f.remediation) },
+                "locations": [location(&f.pointer)],
+                "properties": {
+                    "policy": p.id,
+                    "policyVersion": p.version,
+                    "severity": severity_name(f.severity),
+                    "pointer": f.pointer,
+                    "remediation": f.remediation,
+                },
+            }));
+        }
+        if p.outcome == PolicyOutcome::Error {
+            let id = "sealgate.policy-error";
+            let index = rule_index(id, &p.id, &mut rules);
+            results.push(json!({
+                "ruleId": id,
+                "ruleIndex": index,
+                "level": "error",
+                "message": { "text": format!("policy {} could not give a verdict: {}", p.id, p.error.as_deref().unwrap_or("error")) },
+                "locations": [location("")],
+                "properties": { "policy": p.id, "moduleSha256": p.module_sha256.prefixed() },
+            }));
+        }
+    }
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": TOOL,
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": INFO_URI,
+                "rules": rules,
+            }},
+            "invocations": [{
+                "executionSuccessful": !report.has_errors(),
+                "properties": { "gate": report.gate, "decision": decision(report) },
+            }],
+            "artifacts": [{
+                "location": { "uri": origin },
+                "hashes": { "sha-256": report.metadata_sha256.to_string() },
+            }],
+            "results": results,
+        }],
+    })
+}
+
+fn decision(report: &GateReport) -> &'static str {
+    match report.decision {
+        sealgate::GateDecision::Passed => "PASSED",
+        sealgate::GateDecision::Failed => "FAILED",
+    }
+}
+
+/// Text as XML 1.0 allows it: escaped, and characters XML cannot carry at
+/// all (most control characters) replaced by U+FFFD.
+fn xml(s: &str) -> String {
+    let clean: String = s
+        .chars()
+        .map(|c| match c {
+            '\t' | '\n' | '\r' => c,
+            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => '\u{FFFD}',
+            c => c,
+        })
+        .collect();
+    quick_xml::escape::escape(clean.as_str()).into_owned()
+}
+
+/// JUnit XML for a gate report: a suite per policy; a test case for the
+/// policy's verdict and one per rule that fired (failed if any of its
+/// findings reaches `fail-on`).
+pub(crate) fn check_junit(report: &GateReport, origin: &str, text: &str) -> String {
+    let mut suites = String::new();
+    let (mut tests, mut failures, mut errors) = (0, 0, 0);
+    for p in &report.policies {
+        let mut cases = String::new();
+        let (mut t, mut fl, mut er) = (1, 0, 0);
+        let verdict = match p.outcome {
+            PolicyOutcome::Pass => String::new(),
+            PolicyOutcome::Fail => {
+                fl += 1;
+                format!(
+                    "<failure message=\"{}\" type=\"fail\"/>",
+                    xml(&format!("{} failed", p.id))
+                )
+            }
+            PolicyOutcome::Error => {
+                er += 1;
+                let why = p.error.as_deref().unwrap_or("error");
+                format!(
+                    "<error message=\"{}\" type=\"policy-error\">{}</error>",
+                    xml(why),
+                    xml(why)
+                )
+            }
+        };
+        let _ = writeln!(
+            cases,
+            "    <testcase classname=\"{}\" name=\"verdict\" file=\"{}\">{verdict}</testcase>",
+            xml(&p.id),
+            xml(origin)
+        );
+        let mut fired: Vec<&str> = p.findings.iter().map(|f| f.rule_id.as_str()).collect();
+        fired.dedup();
+        fired.sort_unstable();
+        fired.dedup();
+        for rule in fired {
+            t += 1;
+            let findings: Vec<_> = p.findings.iter().filter(|f| f.rule_id == rule).collect();
+            let body: String = findings
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} at {} (line {}): {}\nfix: {}\n",
+                        severity_name(f.severity),
+                        f.pointer,
+                        line_of(text, &f.pointer).unwrap_or(1),
+                        f.message,
+                        f.remediation
+                    )
+                })
+                .collect();
+            let failing = findings.iter().any(|f| blocks(f.severity, report.fail_on));
+            let inner = if failing {
+                fl += 1;
+                format!(
+                    "<failure message=\"{}\" type=\"{}\">{}</failure>",
+                    xml(&findings[0].message),
+                    severity_name(
+                        findings
+                            .iter()
+                            .map(|f| f.severity)
+                            .max()
+                            .unwrap_or(Severity::Info)
+                    ),
+                    xml(&body)
+                )
+            } else {
+                format!("<system-out>{}</system-out>", xml(&body))
+            };
+            let _ = writeln!(
+                cases,
+                "    <testcase classname=\"{}\" name=\"{}\" file=\"{}\">{inner}</testcase>",
+                xml(&p.id),
+                xml(rule),
+                xml(origin)
+            );
+        }
+        tests += t;
+        failures += fl;
+        errors += er;
+        let _ = write!(
+            suites,
+            "  <testsuite name=\"{}\" tests=\"{t}\" failures=\"{fl}\" errors=\"{er}\" skipped=\"0\">\n{cases}  </testsuite>\n",
+            xml(&p.id)
+        );
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"{errors}\">\n{suites}</testsuites>\n",
+        xml(&format!("sealgate gate {}: {}", report.gate, decision(report)))
+    )
+}
+
+/// A workflow command's message: `%`, CR and LF escaped, so untrusted text
+/// stays on its own line.
+fn gh_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+/// A workflow command's property value: also `:` and `,`.
+fn gh_property(s: &str) -> String {
+    gh_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// GitHub workflow commands: an annotation per finding (error if it blocks,
+/// warning or notice otherwise) at the metadata file's line, an error per
+/// policy ERROR, and a notice with the decision.
+pub(crate) fn check_github(report: &GateReport, origin: &str, text: &str) -> String {
+    let mut out = String::new();
+    for p in &report.policies {
+        for f in &p.findings {
+            let command = if blocks(f.severity, report.fail_on) {
+                "error"
+            } else if f.severity >= Severity::Medium {
+                "warning"
+            } else {
+                "notice"
+            };
+            let _ = writeln!(
+                out,
+                "::{command} file={},line={},title={}::{}",
+                gh_property(origin),
+                line_of(text, &f.pointer).unwrap_or(1),
+                gh_property(&format!("{} ({})", f.rule_id, severity_name(f.severity))),
+                gh_data(&format!(
+                    "{} (at {}). Fix: {}",
+                    f.message.trim_end_matches('.'),
+                    f.pointer,
+                    f.remediation
+                )),
+            );
+        }
+        if p.outcome == PolicyOutcome::Error {
+            let _ = writeln!(
+                out,
+                "::error file={},title={}::{}",
+                gh_property(origin),
+                gh_property(&format!("{}: policy error", p.id)),
+                gh_data(p.error.as_deref().unwrap_or("error")),
+            );
+        }
+    }
+    let failed = report
+        .policies
+        .iter()
+        .filter(|p| p.outcome != PolicyOutcome::Pass)
+        .count();
+    let _ = writeln!(
+        out,
+        "::{}title={}::{}",
+        if report.decision == sealgate::GateDecision::Passed {
+            "notice "
+        } else {
+            "error "
+        },
+        gh_property(&format!("sealgate gate {}", report.gate)),
+        gh_data(&format!(
+            "{}: {} of {} policies did not pass",
+            decision(report),
+            failed,
+            report.policies.len()
+        )),
+    );
+    out
+}
+
+type VerifyResult = Result<VerifiedAttestation, Rejection>;
+
+fn checks(result: &VerifyResult) -> &[CheckOutcome] {
+    match result {
+        Ok(v) => v.checks(),
+        Err(r) => &r.checks,
+    }
+}
+
+/// SARIF for a verification: no result when accepted; one at the bundle
+/// naming the failed check when rejected.
+pub(crate) fn verify_sarif(bundle: &Path, digest: &Sha256Digest, result: &VerifyResult) -> Value {
+    let uri = bundle.display().to_string();
+    let results: Vec<Value> = match result {
+        Ok(_) => Vec::new(),
+        Err(r) => vec![json!({
+            "ruleId": format!("verify.{}", r.check),
+            "ruleIndex": 0,
+            "level": "error",
+            "message": { "text": format!("attestation rejected for sha256:{digest}: {}: {}", r.check, r.reason) },
+            "locations": [{ "physicalLocation": { "artifactLocation": { "uri": uri } } }],
+        })],
+    };
+    let rules: Vec<Value> = match result {
+        Ok(_) => Vec::new(),
+        Err(r) => vec![json!({
+            "id": format!("verify.{}", r.check),
+            "shortDescription": { "text": format!("verification check `{}`", r.check) },
+        })],
+    };
+    json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": TOOL,
+                "version": env!("CARGO_PKG_VERSION"),
+                "informationUri": INFO_URI,
+                "rules": rules,
+            }},
+            "invocations": [{
+                "executionSuccessful": true,
+                "properties": {
+                    "decision": if result.is_ok() { "accepted" } else { "rejected" },
+                    "artifactSha256": digest.to_string(),
+                },
+            }],
+            "results": results,
+        }],
+    })
+}
+
+/// JUnit XML for a verification: one test case per check of the checklist.
+pub(crate) fn verify_junit(bundle: &Path, result: &VerifyResult) -> String {
+    let list = checks(result);
+    let mut cases = String::new();
+    let (mut failures, mut skipped) = (0, 0);
+    for c in list {
+        let inner = match c.status {
+            "failed" => {
+                failures += 1;
+                format!("<failure message=\"{}\" type=\"rejected\"/>", xml(&c.detail))
+            }
+            "skipped" => {
+                skipped += 1;
+                format!("<skipped message=\"{}\"/>", xml(&c.detail))
+            }
+            _ => format!("<system-out>{}</system-out>", xml(&c.detail)),
+        };
+        let _ = writeln!(
+            cases,
+            "    <testcase classname=\"sealgate.verify\" name=\"{}\" file=\"{}\">{inner}</testcase>",
+            xml(c.check),
+            xml(&bundle.display().to_string())
+        );
+    }
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites name=\"sealgate verify\" tests=\"{n}\" failures=\"{failures}\" errors=\"0\">\n  <testsuite name=\"sealgate.verify\" tests=\"{n}\" failures=\"{failures}\" errors=\"0\" skipped=\"{skipped}\">\n{cases}  </testsuite>\n</testsuites>\n",
+        n = list.len()
+    )
+}
+
+/// GitHub workflow commands for a verification.
+pub(crate) fn verify_github(bundle: &Path, digest: &Sha256Digest, result: &VerifyResult) -> String {
+    let file = gh_property(&bundle.display().to_string());
+    match result {
+        Ok(v) => format!(
+            "::notice file={file},title=sealgate verify::{}\n",
+            gh_data(&format!("accepted: sha256:{digest} attested by {}", v.signer()))
+        ),
+        Err(r) => format!(
+            "::error file={file},title={}::{}\n",
+            gh_property(&format!("sealgate verify: {}", r.check)),
+            gh_data(&format!("rejected: sha256:{digest}: {}", r.reason))
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pointers_resolve_to_lines() {
+        let text = "{\n  \"a\": {\n    \"b\": [\n      1,\n      {\"c\": \"x,}]\\\"\"},\n      [2, 3]\n    ],\n    \"d~/e\": true\n  }\n}\n";
+        assert_eq!(line_of(text, ""), Some(1));
+        assert_eq!(line_of(text, "/a"), Some(2));
+        assert_eq!(line_of(text, "/a/b/0"), Some(4));
+        assert_eq!(line_of(text, "/a/b/1/c"), Some(5));
+        assert_eq!(line_of(text, "/a/b/2"), Some(6));
+        assert_eq!(line_of(text, "/a/d~0~1e"), Some(8));
+        assert_eq!(line_of(text, "/a/b/3"), None);
+        assert_eq!(line_of(text, "/a/zz"), None);
+        assert_eq!(line_of(text, "/a/b/x"), None);
+        assert_eq!(line_of("[1,2]", "/1"), Some(1));
+    }
+
+    #[test]
+    fn untrusted_text_cannot_escape_its_format() {
+        assert_eq!(gh_data("a\n::error::owned%"), "a%0A::error::owned%25");
+        assert_eq!(gh_property("x,y:z"), "x%2Cy%3Az");
+        assert_eq!(xml("<a>&\u{1}\"b\""), "&lt;a&gt;&amp;\u{FFFD}&quot;b&quot;");
+    }
+}
