@@ -11,6 +11,7 @@ mod ci_formats;
 mod cli;
 mod collect;
 mod concurrency;
+mod decision_log;
 mod examples;
 mod fuzz_corpus;
 mod loading;

@@ -40,6 +40,39 @@ enum Command {
     /// Build and inspect policy components.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Check a decision log.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    /// Check that no entry of a decision log was edited, removed, reordered or truncated.
+    Verify(LogVerifyArgs),
+}
+
+#[derive(Debug, Args)]
+struct LogVerifyArgs {
+    /// The decision log (JSON lines written by `--decision-log`).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// The log had at least this many entries when last seen (catches entries removed at the end).
+    #[arg(long, value_name = "N")]
+    expect_entries: Option<u64>,
+    /// The sha256 of the last entry when last seen (with --expect-entries: of entry N).
+    #[arg(long, value_name = "SHA256")]
+    expect_head: Option<Sha256Digest>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+}
+
+/// Where `check`, `attest` and `verify` record their decisions.
+#[derive(Debug, Args)]
+struct DecisionLogArgs {
+    /// Append the decision to this log (hash-chained JSON lines; docs/integration.md).
+    #[arg(long, value_name = "FILE", env = "SEALGATE_DECISION_LOG")]
+    decision_log: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -114,6 +147,8 @@ struct GateArgs {
     format: ReportFormat,
     #[command(flatten)]
     engine: EngineArgs,
+    #[command(flatten)]
+    log: DecisionLogArgs,
 }
 
 /// Where `collect` (and `check`/`attest` without `--metadata`) read from.
@@ -279,6 +314,8 @@ struct VerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
+    #[command(flatten)]
+    log: DecisionLogArgs,
 }
 
 #[derive(Debug, Args)]
@@ -430,7 +467,99 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Policy(PolicyCommand::Test(args)) => policy_test(args, out),
         Command::Policy(PolicyCommand::New(args)) => policy_new(args, out),
         Command::Policy(PolicyCommand::Bench(args)) => policy_bench(args, out),
+        Command::Log(LogCommand::Verify(args)) => log_verify(args, out),
     }
+}
+
+/// Append `decision` to the log, if one is configured. A decision that
+/// cannot be recorded fails the command (exit 2): an audit trail with gaps
+/// is not one.
+fn record(args: &DecisionLogArgs, decision: sealgate_log::Decision) -> Result<(), CliError> {
+    let Some(path) = &args.decision_log else {
+        return Ok(());
+    };
+    sealgate_log::DecisionLog::new(path)
+        .append(&decision, std::time::SystemTime::now())
+        .map(|_| ())
+        .map_err(CliError::usage)
+}
+
+/// What the log records of a gate report.
+fn decision_of(command: &str, report: &GateReport) -> sealgate_log::Decision {
+    sealgate_log::Decision {
+        command: command.into(),
+        gate: Some(report.gate.clone()),
+        policies: report
+            .policies
+            .iter()
+            .map(|p| sealgate_log::LoggedPolicy {
+                id: p.id.clone(),
+                sha256: Some(p.module_sha256.to_string()),
+            })
+            .collect(),
+        artifact_sha256: report.context.artifact_digest.map(|d| d.to_string()),
+        metadata_sha256: Some(report.metadata_sha256.to_string()),
+        outcome: if report.has_errors() {
+            "ERROR".into()
+        } else if report.decision == sealgate::GateDecision::Passed {
+            "PASSED".into()
+        } else {
+            "FAILED".into()
+        },
+        findings: report.policies.iter().map(|p| p.findings.len()).sum(),
+        ..Default::default()
+    }
+}
+
+/// `sealgate log verify`.
+fn log_verify(args: &LogVerifyArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let expected = sealgate_log::Expected {
+        entries: args.expect_entries,
+        head: args.expect_head,
+    };
+    let result = sealgate_log::verify(&args.file, &expected);
+    let (exit, doc) = match &result {
+        Ok(v) => (
+            Exit::Passed,
+            serde_json::json!({
+                "file": args.file,
+                "intact": true,
+                "entries": v.entries,
+                "head": v.head.map(|h| h.to_string()),
+            }),
+        ),
+        Err(sealgate_log::VerifyError::Broken { broken, .. }) => (
+            Exit::Failed,
+            serde_json::json!({
+                "file": args.file,
+                "intact": false,
+                "line": broken.line,
+                "problem": broken.problem,
+            }),
+        ),
+        Err(e @ sealgate_log::VerifyError::Io { .. }) => {
+            return Err(CliError::usage(anyhow::anyhow!("{e}")));
+        }
+    };
+    let written = match args.format {
+        Format::Json => serde_json::to_writer_pretty(&mut *out, &doc)
+            .map_err(std::io::Error::from)
+            .and_then(|()| writeln!(out)),
+        Format::Text => match &result {
+            Ok(v) => writeln!(
+                out,
+                "decision log {}: intact, {} entries, head {}",
+                args.file.display(),
+                v.entries,
+                v.head.map_or("(empty)".to_owned(), |h| format!("sha256:{h}"))
+            ),
+            Err(e) => writeln!(out, "{e}"),
+        },
+    };
+    written
+        .context("cannot write to stdout")
+        .map_err(CliError::usage)?;
+    Ok(exit)
 }
 
 fn engine(args: &EngineArgs) -> Result<PolicyEngine, CliError> {
@@ -600,6 +729,7 @@ fn exit_for(report: &GateReport) -> Exit {
 fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let (_, metadata, report) = evaluate(&args.gate, args.artifact_digest, None)?;
     write_report(out, args.gate.format, &report, &metadata)?;
+    record(&args.gate.log, decision_of("check", &report))?;
     Ok(exit_for(&report))
 }
 
@@ -675,6 +805,13 @@ fn attest(args: &AttestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         .with_context(|| format!("cannot write the bundle {}", path.display()))
         .map_err(CliError::usage)?;
     write_report(out, args.gate.format, &report, &metadata)?;
+    record(
+        &args.gate.log,
+        sealgate_log::Decision {
+            bundle_sha256: Some(Sha256Digest::of_bytes(bundle.as_bytes()).to_string()),
+            ..decision_of("attest", &report)
+        },
+    )?;
     let decision = if report.decision == sealgate::GateDecision::Passed {
         "PASSED"
     } else {
@@ -769,6 +906,25 @@ fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     written
         .context("cannot write to stdout")
         .map_err(CliError::usage)?;
+    record(
+        &args.log,
+        sealgate_log::Decision {
+            command: "verify".into(),
+            policies: trust
+                .required_policies
+                .iter()
+                .map(|id| sealgate_log::LoggedPolicy {
+                    id: id.clone(),
+                    sha256: None,
+                })
+                .collect(),
+            artifact_sha256: Some(digest.to_string()),
+            outcome: if result.is_ok() { "accepted" } else { "rejected" }.into(),
+            bundle_sha256: Some(Sha256Digest::of_bytes(&bundle).to_string()),
+            failed_check: result.as_ref().err().map(|r| r.check.to_owned()),
+            ..Default::default()
+        },
+    )?;
     Ok(exit)
 }
 
