@@ -516,7 +516,7 @@ pub(crate) fn verify_github(bundle: &Path, digest: &Sha256Digest, result: &Verif
         Err(r) => format!(
             "::error file={file},title={}::{}\n",
             gh_property(&format!("sealgate verify: {}", r.check)),
-            gh_data(&format!("rejected: sha256:{digest}: {}", r.reason))
+            gh_data(&format!("rejected at check `{}`: {}", r.check, r.reason))
         ),
     }
 }
