@@ -2,7 +2,7 @@
 //! against the SARIF 2.1.0 JSON Schema, JUnit parsed as XML, GitHub workflow
 //! commands that untrusted text cannot break out of.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -308,35 +308,14 @@ fn github_annotations_carry_file_and_line_and_cannot_be_injected() {
     assert!(text.contains("email%0A::warning::pwned,%250A"), "{text}");
 }
 
-fn attested(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let d = |p: &str| dir.join(p);
-    let out = sealgate(&["keygen", "--out", d("keys").to_str().unwrap(), "--name", "ci"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let gate = example_gate(dir);
-    let artifact = d("model.bin");
-    std::fs::write(&artifact, b"model bytes").unwrap();
-    let bundle = d("model.intoto.jsonl");
-    let out = sealgate(&[
-        "attest",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        "examples/metadata/churn-model.json",
-        "--artifact",
-        artifact.to_str().unwrap(),
-        "--key",
-        d("keys/ci.key").to_str().unwrap(),
-        "--out",
-        bundle.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    (bundle, artifact, d("keys/ci.pub"))
-}
-
 #[test]
 fn verify_speaks_sarif_junit_and_github() {
     let dir = tempfile::tempdir().unwrap();
-    let (bundle, artifact, key) = attested(dir.path());
+    let Attested {
+        bundle,
+        artifact,
+        public: key,
+    } = attest_example(dir.path(), &[]);
     let verify = |artifact: &Path, format: &str| {
         sealgate(&[
             "verify",

@@ -18,54 +18,33 @@ fn entries(path: &std::path::Path) -> Vec<Value> {
 #[test]
 fn check_attest_and_verify_are_logged_and_tampering_is_found() {
     let dir = tempfile::tempdir().unwrap();
-    let d = |p: &str| dir.path().join(p).to_str().unwrap().to_owned();
     let log = dir.path().join("decisions.jsonl");
+    let log_arg = ["--decision-log", log.to_str().unwrap()];
     let gate = example_gate(dir.path());
-    assert_eq!(
-        sealgate(&["keygen", "--out", &d("keys"), "--name", "ci"])
-            .status
-            .code(),
-        Some(0)
-    );
-    std::fs::write(d("model.bin"), b"model bytes").unwrap();
-    let logged = |args: &[&str]| {
-        let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--decision-log", log.to_str().unwrap()]);
-        sealgate(&all)
-    };
-    let out = logged(&[
+    let mut check = vec![
         "check",
         "--gate",
         gate.to_str().unwrap(),
         "--metadata",
         "examples/metadata/churn-model-pii.json",
-    ]);
+    ];
+    check.extend(log_arg);
+    let out = sealgate(&check);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
-    let out = logged(&[
-        "attest",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        "examples/metadata/churn-model.json",
-        "--artifact",
-        &d("model.bin"),
-        "--key",
-        &d("keys/ci.key"),
-        "--out",
-        &d("model.intoto.jsonl"),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let out = logged(&[
+    let a = attest_example(dir.path(), &log_arg);
+    let mut verify = vec![
         "verify",
         "--bundle",
-        &d("model.intoto.jsonl"),
+        a.bundle.to_str().unwrap(),
         "--artifact",
-        &d("model.bin"),
+        a.artifact.to_str().unwrap(),
         "--key",
-        &d("keys/ci.pub"),
+        a.public.to_str().unwrap(),
         "--require-policy",
         "sealgate.pii",
-    ]);
+    ];
+    verify.extend(log_arg);
+    let out = sealgate(&verify);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
     let e = entries(&log);
@@ -87,7 +66,7 @@ fn check_attest_and_verify_are_logged_and_tampering_is_found() {
     assert_eq!(e[0]["findings"], 3);
     assert_eq!(e[0]["policies"].as_array().unwrap().len(), 6);
     assert_eq!(e[0]["prev"], sealgate_log::GENESIS);
-    let bundle = std::fs::read(d("model.intoto.jsonl")).unwrap();
+    let bundle = std::fs::read(&a.bundle).unwrap();
     let bundle_sha = sealgate::Sha256Digest::of_bytes(&bundle).to_string();
     assert_eq!(e[1]["bundle_sha256"], bundle_sha);
     assert_eq!(e[2]["bundle_sha256"], bundle_sha);

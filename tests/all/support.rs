@@ -220,3 +220,46 @@ pub fn metadata_schema_errors(doc: &serde_json::Value) -> Vec<String> {
         .map(|e| format!("{}: {e}", e.instance_path()))
         .collect()
 }
+
+/// What [`attest_example`] made.
+pub struct Attested {
+    pub bundle: PathBuf,
+    pub artifact: PathBuf,
+    pub public: PathBuf,
+}
+
+/// A key pair in `dir/keys`, an artifact, and a PASSED bundle for it from the
+/// example gate on the clean model; `extra` goes to `attest`.
+pub fn attest_example(dir: &Path, extra: &[&str]) -> Attested {
+    let d = |p: &str| dir.join(p);
+    let out = sealgate(&["keygen", "--out", d("keys").to_str().unwrap(), "--name", "ci"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let gate = example_gate(dir);
+    let artifact = d("model.bin");
+    std::fs::write(&artifact, b"model bytes").unwrap();
+    let bundle = d("model.intoto.jsonl");
+    let mut args = vec![
+        "attest",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        "examples/metadata/churn-model.json",
+        "--artifact",
+        artifact.to_str().unwrap(),
+        "--key",
+        d("keys/ci.key").to_str().unwrap(),
+        "--out",
+        bundle.to_str().unwrap(),
+    ]
+    .into_iter()
+    .map(str::to_owned)
+    .collect::<Vec<_>>();
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    let out = sealgate(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    Attested {
+        bundle,
+        artifact,
+        public: d("keys/ci.pub"),
+    }
+}

@@ -211,6 +211,23 @@ pub(crate) fn check_sarif(report: &GateReport, origin: &str, text: &str) -> Valu
             }));
         }
     }
+    let mut log = sarif_log(
+        rules,
+        results,
+        json!({
+            "executionSuccessful": !report.has_errors(),
+            "properties": { "gate": report.gate, "decision": decision(report) },
+        }),
+    );
+    log["runs"][0]["artifacts"] = json!([{
+        "location": { "uri": origin },
+        "hashes": { "sha-256": report.metadata_sha256.to_string() },
+    }]);
+    log
+}
+
+/// A SARIF 2.1.0 log of one sealgate run.
+fn sarif_log(rules: Vec<Value>, results: Vec<Value>, invocation: Value) -> Value {
     json!({
         "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
         "version": "2.1.0",
@@ -221,14 +238,7 @@ pub(crate) fn check_sarif(report: &GateReport, origin: &str, text: &str) -> Valu
                 "informationUri": INFO_URI,
                 "rules": rules,
             }},
-            "invocations": [{
-                "executionSuccessful": !report.has_errors(),
-                "properties": { "gate": report.gate, "decision": decision(report) },
-            }],
-            "artifacts": [{
-                "location": { "uri": origin },
-                "hashes": { "sha-256": report.metadata_sha256.to_string() },
-            }],
+            "invocations": [invocation],
             "results": results,
         }],
     })
@@ -453,26 +463,17 @@ pub(crate) fn verify_sarif(bundle: &Path, digest: &Sha256Digest, result: &Verify
             "shortDescription": { "text": format!("verification check `{}`", r.check) },
         })],
     };
-    json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": { "driver": {
-                "name": TOOL,
-                "version": env!("CARGO_PKG_VERSION"),
-                "informationUri": INFO_URI,
-                "rules": rules,
-            }},
-            "invocations": [{
-                "executionSuccessful": true,
-                "properties": {
-                    "decision": if result.is_ok() { "accepted" } else { "rejected" },
-                    "artifactSha256": digest.to_string(),
-                },
-            }],
-            "results": results,
-        }],
-    })
+    sarif_log(
+        rules,
+        results,
+        json!({
+            "executionSuccessful": true,
+            "properties": {
+                "decision": if result.is_ok() { "accepted" } else { "rejected" },
+                "artifactSha256": digest.to_string(),
+            },
+        }),
+    )
 }
 
 /// JUnit XML for a verification: one test case per check of the checklist.
