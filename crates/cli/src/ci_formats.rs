@@ -300,7 +300,6 @@ pub(crate) fn check_junit(report: &GateReport, origin: &str, text: &str) -> Stri
             xml(origin)
         );
         let mut fired: Vec<&str> = p.findings.iter().map(|f| f.rule_id.as_str()).collect();
-        fired.dedup();
         fired.sort_unstable();
         fired.dedup();
         for rule in fired {

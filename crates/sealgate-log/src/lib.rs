@@ -310,7 +310,8 @@ enum ReadOrBroken {
 fn verify_reader(mut reader: impl BufRead, expected: &Expected) -> Result<Verified, ReadOrBroken> {
     let broken = |line: u64, problem: String| ReadOrBroken::Broken(Broken { line, problem });
     let mut prev_hash: Option<Sha256Digest> = None;
-    let mut heads: Vec<Sha256Digest> = Vec::new();
+    // The hash of entry `expected.entries`, kept as the lines go by.
+    let mut recorded: Option<Sha256Digest> = None;
     let mut n: u64 = 0;
     let mut buf = Vec::new();
     loop {
@@ -375,8 +376,8 @@ fn verify_reader(mut reader: impl BufRead, expected: &Expected) -> Result<Verifi
         }
         let hash = Sha256Digest::of_bytes(&buf);
         prev_hash = Some(hash);
-        if expected.head.is_some() {
-            heads.push(hash);
+        if expected.entries == Some(n) {
+            recorded = Some(hash);
         }
     }
     if let Some(want) = expected.entries
@@ -391,8 +392,12 @@ fn verify_reader(mut reader: impl BufRead, expected: &Expected) -> Result<Verifi
     }
     if let Some(head) = expected.head {
         let at = expected.entries.unwrap_or(n);
-        let got = at.checked_sub(1).and_then(|i| heads.get(i as usize));
-        if got != Some(&head) {
+        let got = if expected.entries.is_some() {
+            recorded
+        } else {
+            prev_hash
+        };
+        if got != Some(head) {
             return Err(broken(
                 at,
                 format!(

@@ -1,12 +1,15 @@
 //! Independent work spread over the machine's cores.
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// How many threads to use for `jobs` independent jobs.
 pub(crate) fn workers_for(jobs: usize) -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(jobs)
+    // Asked once: `available_parallelism` reads cgroup files on every call,
+    // and this runs on every gate evaluation.
+    static CORES: OnceLock<usize> = OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    cores.min(jobs)
 }
 
 /// `f(index, item)` for every item, on up to `threads` scoped threads that
