@@ -367,3 +367,88 @@ fn verify_speaks_sarif_junit_and_github() {
         stdout(&out)
     );
 }
+
+/// Run `sealgate ARGS` on a pseudo-terminal (util-linux `script`), as a
+/// person at a terminal would; what it printed.
+fn on_a_terminal(args: &[&str], no_color: bool) -> String {
+    let quoted: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_sealgate"))
+        .chain(args.iter().copied())
+        .map(|a| format!("'{}'", a.replace('\'', r"'\''")))
+        .collect();
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qefc", &quoted.join(" "), "/dev/null"])
+        .current_dir(repo(""))
+        .env_remove("NO_COLOR")
+        .env(
+            "SEALGATE_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+        );
+    if no_color {
+        cmd.env("NO_COLOR", "1");
+    }
+    let out = cmd.output().expect("util-linux `script` runs");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn text_is_coloured_only_on_a_terminal_and_never_with_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = example_gate(dir.path());
+    let pii = repo("examples/metadata/churn-model-pii.json");
+    let args = [
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        pii.to_str().unwrap(),
+    ];
+    const RED_FAILED: &str = "\x1b[1m\x1b[31mFAILED\x1b[0m";
+
+    let piped = crate::support::check(&gate, &pii, &[]);
+    assert_eq!(piped.status.code(), Some(1));
+    assert!(stdout(&piped).starts_with("gate ml-release: FAILED\n"));
+    assert!(!stdout(&piped).contains('\x1b'), "colour into a pipe");
+
+    let tty = on_a_terminal(&args, false);
+    assert!(tty.contains(&format!("gate ml-release: {RED_FAILED}")), "{tty:?}");
+    let no_color = on_a_terminal(&args, true);
+    assert!(no_color.contains("gate ml-release: FAILED"), "{no_color:?}");
+    assert!(
+        !no_color.contains('\x1b'),
+        "colour despite NO_COLOR: {no_color:?}"
+    );
+
+    let mut never = args.to_vec();
+    never.extend(["--color", "never"]);
+    assert!(!on_a_terminal(&never, false).contains('\x1b'));
+    let always = crate::support::check(&gate, &pii, &["--color", "always"]);
+    assert!(stdout(&always).contains(RED_FAILED), "{}", stdout(&always));
+    // Other formats are for machines: never coloured.
+    let json = crate::support::check(&gate, &pii, &["--color", "always", "--format", "json"]);
+    assert!(!stdout(&json).contains('\x1b'));
+}
+
+#[test]
+fn policy_text_cannot_drive_the_terminal() {
+    // An escape sequence in a finding's message (here via a column name the
+    // PII policy quotes) could erase the line and print a verdict of its own.
+    let dir = tempfile::tempdir().unwrap();
+    let gate = example_gate(dir.path());
+    let doc = dir.path().join("evil.json");
+    let mut meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("examples/metadata/churn-model-pii.json")).unwrap(),
+    )
+    .unwrap();
+    meta["schema"]["inputs"][1]["name"] = Value::String("email\x1b[2K\rgate ml-release: PASSED".into());
+    std::fs::write(&doc, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    for color in ["never", "always"] {
+        let out = crate::support::check(&gate, &doc, &["--color", color]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(!text.contains("\x1b[2K"), "{text:?}");
+        assert!(
+            text.contains("email\u{FFFD}[2K\u{FFFD}gate ml-release: PASSED"),
+            "{text:?}"
+        );
+    }
+}

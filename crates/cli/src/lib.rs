@@ -23,6 +23,34 @@ mod report;
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Colour in text output: auto is on a terminal unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+/// When `text` output is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When stdout is a terminal and `NO_COLOR` is not set (no-color.org).
+    Auto,
+    /// Always, even into a pipe or file.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    fn paint(self) -> report::Paint {
+        use std::io::IsTerminal as _;
+        let enabled = match self {
+            Self::Always => true,
+            Self::Never => false,
+            Self::Auto => {
+                std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()) && std::io::stdout().is_terminal()
+            }
+        };
+        report::Paint { enabled }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -456,10 +484,11 @@ impl CliError {
 
 /// Run a parsed command line, writing results to `out` (diagnostics go to stderr).
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let paint = cli.color.paint();
     match &cli.command {
-        Command::Check(args) => check(args, out),
-        Command::Attest(args) => attest(args, out),
-        Command::Verify(args) => verify(args, out),
+        Command::Check(args) => check(args, out, paint),
+        Command::Attest(args) => attest(args, out, paint),
+        Command::Verify(args) => verify(args, out, paint),
         Command::Keygen(args) => keygen(args, out),
         Command::Collect(args) => collect(args, out),
         Command::Policy(PolicyCommand::Build(args)) => build(args, out),
@@ -695,13 +724,14 @@ fn write_report(
     format: ReportFormat,
     report: &GateReport,
     metadata: &MetadataDocument,
+    paint: report::Paint,
 ) -> Result<(), CliError> {
     let (origin, text) = (metadata.origin(), metadata.text());
     let written = match format {
         ReportFormat::Json => serde_json::to_writer_pretty(&mut *out, report)
             .map_err(std::io::Error::from)
             .and_then(|()| writeln!(out)),
-        ReportFormat::Text => report::write_text(out, report, origin),
+        ReportFormat::Text => report::write_text(out, report, origin, paint),
         ReportFormat::Sarif => {
             serde_json::to_writer_pretty(&mut *out, &ci_formats::check_sarif(report, origin, text))
                 .map_err(std::io::Error::from)
@@ -726,9 +756,9 @@ fn exit_for(report: &GateReport) -> Exit {
 }
 
 /// `sealgate check`.
-fn check(args: &CheckArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+fn check(args: &CheckArgs, out: &mut dyn Write, paint: report::Paint) -> Result<Exit, CliError> {
     let (_, metadata, report) = evaluate(&args.gate, args.artifact_digest, None)?;
-    write_report(out, args.gate.format, &report, &metadata)?;
+    write_report(out, args.gate.format, &report, &metadata, paint)?;
     record(&args.gate.log, decision_of("check", &report))?;
     Ok(exit_for(&report))
 }
@@ -759,7 +789,7 @@ fn artifact_digest(a: &ArtifactArgs) -> Result<Sha256Digest, CliError> {
 }
 
 /// `sealgate attest`.
-fn attest(args: &AttestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Paint) -> Result<Exit, CliError> {
     // Key first: a wrong key must not cost an evaluation.
     let key = sealgate_attest::load_signing_key(&args.key).map_err(CliError::usage)?;
     let digest = artifact_digest(&args.artifact)?;
@@ -804,7 +834,7 @@ fn attest(args: &AttestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     sealgate_attest::write_atomically(&path, bundle.as_bytes())
         .with_context(|| format!("cannot write the bundle {}", path.display()))
         .map_err(CliError::usage)?;
-    write_report(out, args.gate.format, &report, &metadata)?;
+    write_report(out, args.gate.format, &report, &metadata, paint)?;
     record(
         &args.gate.log,
         sealgate_log::Decision {
@@ -826,7 +856,7 @@ fn attest(args: &AttestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
 }
 
 /// `sealgate verify`.
-fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Paint) -> Result<Exit, CliError> {
     let mut trust = match &args.trust {
         Some(path) => sealgate_attest::TrustPolicy::load(path).map_err(CliError::usage)?,
         None => sealgate_attest::TrustPolicy::new(Vec::new()),
@@ -901,7 +931,7 @@ fn verify(args: &VerifyArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
                 .map_err(std::io::Error::from)
                 .and_then(|()| writeln!(out))
         }
-        ReportFormat::Text => report::write_verification(out, &args.bundle, &digest, &result),
+        ReportFormat::Text => report::write_verification(out, &args.bundle, &digest, &result, paint),
     };
     written
         .context("cannot write to stdout")

@@ -2,12 +2,62 @@
 
 use std::io::{self, Write};
 
+use anstyle::{AnsiColor, Style};
 use sealgate::{GateReport, PolicyModule, PolicyOutcome};
 
-pub(crate) fn write_text(out: &mut dyn Write, report: &GateReport, metadata_origin: &str) -> io::Result<()> {
-    let decision = match report.decision {
-        sealgate::GateDecision::Passed => "PASSED",
-        sealgate::GateDecision::Failed => "FAILED",
+/// Colour for people at a terminal; plain text everywhere else.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Paint {
+    pub(crate) enabled: bool,
+}
+
+impl Paint {
+    fn paint(self, text: &str, style: Style) -> String {
+        if self.enabled {
+            format!("{}{text}{}", style.render(), style.render_reset())
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+const GOOD: Style = AnsiColor::Green.on_default().bold();
+const BAD: Style = AnsiColor::Red.on_default().bold();
+const BROKEN: Style = AnsiColor::Magenta.on_default().bold();
+const QUIET: Style = Style::new().dimmed();
+
+fn outcome_style(o: PolicyOutcome) -> Style {
+    match o {
+        PolicyOutcome::Pass => GOOD,
+        PolicyOutcome::Fail => BAD,
+        PolicyOutcome::Error => BROKEN,
+    }
+}
+
+/// Text a policy wrote, safe to print on a terminal: control characters
+/// (escape sequences could move the cursor and overwrite the verdict) become
+/// U+FFFD.
+fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { '\u{FFFD}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
+pub(crate) fn write_text(
+    out: &mut dyn Write,
+    report: &GateReport,
+    metadata_origin: &str,
+    paint: Paint,
+) -> io::Result<()> {
+    let decision = match (report.decision, report.has_errors()) {
+        (_, true) => paint.paint("FAILED", BROKEN),
+        (sealgate::GateDecision::Passed, false) => paint.paint("PASSED", GOOD),
+        (sealgate::GateDecision::Failed, false) => paint.paint("FAILED", BAD),
     };
     writeln!(out, "gate {}: {decision}", report.gate)?;
     writeln!(
@@ -20,15 +70,15 @@ pub(crate) fn write_text(out: &mut dyn Write, report: &GateReport, metadata_orig
         writeln!(out)?;
         writeln!(
             out,
-            "  {:<5} {} {}  (module sha256:{}, {} fuel)",
-            p.outcome.label(),
-            p.id,
-            p.version,
+            "  {} {} {}  (module sha256:{}, {} fuel)",
+            paint.paint(&format!("{:<5}", p.outcome.label()), outcome_style(p.outcome)),
+            clean(&p.id),
+            clean(&p.version),
             &p.module_sha256.to_string()[..16],
             p.fuel_consumed
         )?;
         if let Some(e) = &p.error {
-            writeln!(out, "        error: {e}")?;
+            writeln!(out, "        error: {}", clean(e))?;
         }
         for f in &p.findings {
             let at = if f.pointer.is_empty() {
@@ -36,12 +86,19 @@ pub(crate) fn write_text(out: &mut dyn Write, report: &GateReport, metadata_orig
             } else {
                 f.pointer.as_str()
             };
-            writeln!(out, "        {:<8}  {}  at {at}", f.severity, f.rule_id)?;
-            writeln!(out, "                  {}", f.message)?;
-            writeln!(out, "                  fix: {}", f.remediation)?;
+            let severity = format!("{:<8}", f.severity);
+            let severity = if f.severity >= report.fail_on {
+                paint.paint(&severity, BAD)
+            } else {
+                severity
+            };
+            writeln!(out, "        {severity}  {}  at {}", clean(&f.rule_id), clean(at))?;
+            writeln!(out, "                  {}", clean(&f.message))?;
+            writeln!(out, "                  fix: {}", clean(&f.remediation))?;
         }
         for l in &p.log {
-            writeln!(out, "        log[{}] {}", l.level, l.message.trim_end())?;
+            let line = format!("log[{}] {}", l.level, clean(l.message.trim_end()));
+            writeln!(out, "        {}", paint.paint(&line, QUIET))?;
         }
     }
     let count = |o| report.policies.iter().filter(|p| p.outcome == o).count();
@@ -104,30 +161,37 @@ pub(crate) fn write_verification(
     bundle: &std::path::Path,
     artifact: &sealgate::Sha256Digest,
     result: &Result<sealgate_attest::VerifiedAttestation, sealgate_attest::Rejection>,
+    paint: Paint,
 ) -> io::Result<()> {
     let checks = match result {
         Ok(v) => {
             writeln!(
                 out,
-                "ACCEPTED {} for sha256:{artifact}, signed by `{}`",
+                "{} {} for sha256:{artifact}, signed by `{}`",
+                paint.paint("ACCEPTED", GOOD),
                 bundle.display(),
-                v.signer()
+                clean(v.signer())
             )?;
             v.checks()
         }
         Err(r) => {
-            writeln!(out, "REJECTED {} for sha256:{artifact}", bundle.display())?;
-            writeln!(out, "  failed check `{}`: {}", r.check, r.reason)?;
+            writeln!(
+                out,
+                "{} {} for sha256:{artifact}",
+                paint.paint("REJECTED", BAD),
+                bundle.display()
+            )?;
+            writeln!(out, "  failed check `{}`: {}", r.check, clean(&r.reason))?;
             r.checks.as_slice()
         }
     };
     for c in checks {
         let mark = match c.status {
-            "passed" => "ok  ",
-            "failed" => "FAIL",
-            _ => "skip",
+            "passed" => paint.paint("ok  ", GOOD),
+            "failed" => paint.paint("FAIL", BAD),
+            _ => paint.paint("skip", QUIET),
         };
-        writeln!(out, "  [{mark}] {:<17} {}", c.check, c.detail)?;
+        writeln!(out, "  [{mark}] {:<17} {}", c.check, clean(&c.detail))?;
     }
     Ok(())
 }
