@@ -16,6 +16,7 @@ mod examples;
 mod fuzz_corpus;
 mod loading;
 mod pii;
+mod pipeline;
 mod policy_test;
 mod sandbox;
 mod wasi;
