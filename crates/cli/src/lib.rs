@@ -71,6 +71,20 @@ enum Command {
     /// Check a decision log.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Serve check, attest, verify and Kubernetes admission over HTTP(S).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// The server configuration (TOML; docs/integration.md).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Listen here instead of the configuration's `listen` (port 0: any free port).
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -497,6 +511,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Policy(PolicyCommand::New(args)) => policy_new(args, out),
         Command::Policy(PolicyCommand::Bench(args)) => policy_bench(args, out),
         Command::Log(LogCommand::Verify(args)) => log_verify(args, out),
+        Command::Serve(args) => serve(args),
     }
 }
 
@@ -513,31 +528,23 @@ fn record(args: &DecisionLogArgs, decision: sealgate_log::Decision) -> Result<()
         .map_err(CliError::usage)
 }
 
-/// What the log records of a gate report.
-fn decision_of(command: &str, report: &GateReport) -> sealgate_log::Decision {
-    sealgate_log::Decision {
-        command: command.into(),
-        gate: Some(report.gate.clone()),
-        policies: report
-            .policies
-            .iter()
-            .map(|p| sealgate_log::LoggedPolicy {
-                id: p.id.clone(),
-                sha256: Some(p.module_sha256.to_string()),
-            })
-            .collect(),
-        artifact_sha256: report.context.artifact_digest.map(|d| d.to_string()),
-        metadata_sha256: Some(report.metadata_sha256.to_string()),
-        outcome: if report.has_errors() {
-            "ERROR".into()
-        } else if report.decision == sealgate::GateDecision::Passed {
-            "PASSED".into()
-        } else {
-            "FAILED".into()
-        },
-        findings: report.policies.iter().map(|p| p.findings.len()).sum(),
-        ..Default::default()
-    }
+/// `sealgate serve`: runs until SIGTERM or SIGINT.
+fn serve(args: &ServeArgs) -> Result<Exit, CliError> {
+    sealgate_server::run(sealgate_server::ServeOptions {
+        config: args.config.clone(),
+        listen: args.listen,
+        engine: engine_config(&args.engine),
+    })
+    .map_err(|error| {
+        // A policy that cannot be used is exit 3, as for `check`.
+        let exit = match error.downcast_ref::<GateError>() {
+            Some(GateError::Load { error, .. }) => load_error_exit(error),
+            Some(GateError::ParamsCheck { .. }) => Exit::PolicyError,
+            _ => Exit::Usage,
+        };
+        CliError { exit, error }
+    })?;
+    Ok(Exit::Passed)
 }
 
 /// `sealgate log verify`.
@@ -591,17 +598,20 @@ fn log_verify(args: &LogVerifyArgs, out: &mut dyn Write) -> Result<Exit, CliErro
     Ok(exit)
 }
 
-fn engine(args: &EngineArgs) -> Result<PolicyEngine, CliError> {
+fn engine_config(args: &EngineArgs) -> EngineConfig {
     let cache_dir = if args.no_cache {
         None
     } else {
         args.cache_dir.clone().or_else(default_cache_dir)
     };
-    PolicyEngine::new(EngineConfig {
+    EngineConfig {
         cache_dir,
         ..EngineConfig::default()
-    })
-    .map_err(|e| CliError {
+    }
+}
+
+fn engine(args: &EngineArgs) -> Result<PolicyEngine, CliError> {
+    PolicyEngine::new(engine_config(args)).map_err(|e| CliError {
         exit: Exit::PolicyError,
         error: e.into(),
     })
@@ -759,7 +769,10 @@ fn exit_for(report: &GateReport) -> Exit {
 fn check(args: &CheckArgs, out: &mut dyn Write, paint: report::Paint) -> Result<Exit, CliError> {
     let (_, metadata, report) = evaluate(&args.gate, args.artifact_digest, None)?;
     write_report(out, args.gate.format, &report, &metadata, paint)?;
-    record(&args.gate.log, decision_of("check", &report))?;
+    record(
+        &args.gate.log,
+        sealgate_log::Decision::of_report("check", &report),
+    )?;
     Ok(exit_for(&report))
 }
 
@@ -839,7 +852,7 @@ fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Paint) -> Resul
         &args.gate.log,
         sealgate_log::Decision {
             bundle_sha256: Some(Sha256Digest::of_bytes(bundle.as_bytes()).to_string()),
-            ..decision_of("attest", &report)
+            ..sealgate_log::Decision::of_report("attest", &report)
         },
     )?;
     let decision = if report.decision == sealgate::GateDecision::Passed {
@@ -938,22 +951,13 @@ fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Paint) -> Resul
         .map_err(CliError::usage)?;
     record(
         &args.log,
-        sealgate_log::Decision {
-            command: "verify".into(),
-            policies: trust
-                .required_policies
-                .iter()
-                .map(|id| sealgate_log::LoggedPolicy {
-                    id: id.clone(),
-                    sha256: None,
-                })
-                .collect(),
-            artifact_sha256: Some(digest.to_string()),
-            outcome: if result.is_ok() { "accepted" } else { "rejected" }.into(),
-            bundle_sha256: Some(Sha256Digest::of_bytes(&bundle).to_string()),
-            failed_check: result.as_ref().err().map(|r| r.check.to_owned()),
-            ..Default::default()
-        },
+        sealgate_log::Decision::of_verification(
+            "verify",
+            &digest,
+            &Sha256Digest::of_bytes(&bundle),
+            &trust.required_policies,
+            result.as_ref().err().map(|r| r.check),
+        ),
     )?;
     Ok(exit)
 }

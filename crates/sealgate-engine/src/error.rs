@@ -104,3 +104,21 @@ pub enum EvalError {
     #[error("host error: {0}")]
     Host(String),
 }
+
+impl EvalError {
+    /// A short, stable name for the kind of failure, for metrics and logs:
+    /// `out-of-fuel`, `timeout`, `resource-limit`, `trap`, `policy-error`,
+    /// `output-too-large`, `malformed-verdict` or `host`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::OutOfFuel { .. } => "out-of-fuel",
+            Self::Timeout { .. } => "timeout",
+            Self::ResourceLimit(_) => "resource-limit",
+            Self::Trap(_) => "trap",
+            Self::Policy(_) => "policy-error",
+            Self::OutputTooLarge { .. } => "output-too-large",
+            Self::MalformedVerdict(_) => "malformed-verdict",
+            Self::Host(_) => "host",
+        }
+    }
+}

@@ -53,6 +53,10 @@ pub struct Decision {
     /// The policies that ran (or that a verification required).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<LoggedPolicy>,
+    /// What the decision is about, by name, when that is not a file the
+    /// caller hashed: the image reference an admission review named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
     /// The artifact's sha256, when known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub artifact_sha256: Option<String>,
@@ -70,6 +74,72 @@ pub struct Decision {
     /// Why a verification was rejected: the failed check.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failed_check: Option<String>,
+}
+
+impl Decision {
+    /// What the log records of a gate evaluation (`check`, `attest`).
+    pub fn of_report(command: &str, report: &sealgate_core::GateReport) -> Self {
+        Self {
+            command: command.into(),
+            gate: Some(report.gate.clone()),
+            policies: report
+                .policies
+                .iter()
+                .map(|p| LoggedPolicy {
+                    id: p.id.clone(),
+                    sha256: Some(p.module_sha256.to_string()),
+                })
+                .collect(),
+            artifact_sha256: report.context.artifact_digest.map(|d| d.to_string()),
+            metadata_sha256: Some(report.metadata_sha256.to_string()),
+            outcome: gate_outcome(report).into(),
+            findings: report.policies.iter().map(|p| p.findings.len()).sum(),
+            ..Default::default()
+        }
+    }
+
+    /// What the log records of a verification (`verify`): `failed_check` is
+    /// `None` when the bundle was accepted.
+    pub fn of_verification(
+        command: &str,
+        artifact: &Sha256Digest,
+        bundle: &Sha256Digest,
+        required_policies: &[String],
+        failed_check: Option<&str>,
+    ) -> Self {
+        Self {
+            command: command.into(),
+            policies: required_policies
+                .iter()
+                .map(|id| LoggedPolicy {
+                    id: id.clone(),
+                    sha256: None,
+                })
+                .collect(),
+            artifact_sha256: Some(artifact.to_string()),
+            outcome: if failed_check.is_none() {
+                "accepted"
+            } else {
+                "rejected"
+            }
+            .into(),
+            bundle_sha256: Some(bundle.to_string()),
+            failed_check: failed_check.map(str::to_owned),
+            ..Default::default()
+        }
+    }
+}
+
+/// `PASSED`, `FAILED`, or `ERROR` when a policy could not give a verdict (the
+/// gate then failed too): how the log and metrics name a gate's outcome.
+pub fn gate_outcome(report: &sealgate_core::GateReport) -> &'static str {
+    if report.has_errors() {
+        "ERROR"
+    } else if report.decision == sealgate_core::GateDecision::Passed {
+        "PASSED"
+    } else {
+        "FAILED"
+    }
 }
 
 /// A line of the log.

@@ -28,7 +28,7 @@ pub mod policy_test;
 
 pub use sealgate_core::{
     EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, LogLine,
-    PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict, read_bounded,
+    PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict, read_bounded, toml_error,
 };
 pub use sealgate_engine::{
     CacheStatus, EngineConfig, EvalError, LoadError, PolicyEngine, PolicyInfo, PolicyModule,
@@ -202,17 +202,32 @@ impl Gate {
     pub fn evaluate(&self, metadata: &MetadataDocument, context: &EvaluationContext) -> GateReport {
         // Independent policies run on all cores; each in its own sandbox, so
         // the results (kept in gate order) are those of a serial run.
-        let workers = parallel::workers_for(self.policies.len());
-        let results = parallel::map_in_parallel(&self.policies, workers, |_, p| {
+        self.evaluate_observed(metadata, context, parallel::workers_for(self.policies.len()))
+            .report
+    }
+
+    /// [`Gate::evaluate`] on up to `threads` threads (1: on the caller's
+    /// thread, as a server running many evaluations at once wants), with how
+    /// each policy's evaluation went, for metrics.
+    pub fn evaluate_observed(
+        &self,
+        metadata: &MetadataDocument,
+        context: &EvaluationContext,
+        threads: usize,
+    ) -> ObservedEvaluation {
+        let observed = parallel::map_in_parallel(&self.policies, threads, |_, p| {
+            let started = std::time::Instant::now();
             let eval = p
                 .module
                 .evaluate(metadata.text(), &p.params_json, context, &p.limits);
+            let elapsed = started.elapsed();
             let info = p.module.info();
+            let error_kind = eval.verdict.as_ref().err().map(EvalError::kind);
             let (outcome, findings, error) = match eval.verdict {
                 Ok(v) => (PolicyOutcome::judge(&v, self.config.fail_on), v.findings, None),
                 Err(e) => (PolicyOutcome::Error, Vec::new(), Some(e.to_string())),
             };
-            PolicyResult {
+            let result = PolicyResult {
                 id: info.id.clone(),
                 version: info.version.clone(),
                 module_sha256: *p.module.digest(),
@@ -222,8 +237,10 @@ impl Gate {
                 error,
                 log: eval.log,
                 fuel_consumed: eval.fuel_consumed,
-            }
+            };
+            (result, PolicyTiming { elapsed, error_kind })
         });
+        let (results, timings): (Vec<_>, Vec<_>) = observed.into_iter().unzip();
         let mut report = GateReport::decide(
             self.config.name.clone(),
             self.config.fail_on,
@@ -237,6 +254,24 @@ impl Gate {
             .and_then(|e| e.as_array())
             .cloned()
             .unwrap_or_default();
-        report
+        ObservedEvaluation { report, timings }
     }
+}
+
+/// A gate report with how each policy's evaluation went.
+#[derive(Debug, Clone)]
+pub struct ObservedEvaluation {
+    /// The report, as [`Gate::evaluate`] gives it.
+    pub report: GateReport,
+    /// One per policy, in gate order.
+    pub timings: Vec<PolicyTiming>,
+}
+
+/// How one policy's evaluation went.
+#[derive(Debug, Clone, Copy)]
+pub struct PolicyTiming {
+    /// Wall-clock time, instantiation included.
+    pub elapsed: std::time::Duration,
+    /// [`EvalError::kind`] when it ended in ERROR.
+    pub error_kind: Option<&'static str>,
 }

@@ -1,0 +1,462 @@
+//! The JSON API: `/v1/check`, `/v1/attest`, `/v1/verify`, and the health
+//! and metrics endpoints. Every error is a JSON body with a 4xx or 5xx
+//! status (`{"error": {"code", "message"}}`), never a dropped connection.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
+use sealgate::{EvaluationContext, Gate, MetadataDocument, MetadataLimits, Sha256Digest};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use crate::Shared;
+use crate::config::names;
+use crate::state::Loaded;
+
+/// An error answer.
+#[derive(Debug)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad-request", message)
+    }
+
+    fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        json_response(
+            self.status,
+            &json!({"error": {"code": self.code, "message": self.message}}),
+        )
+    }
+}
+
+pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec_pretty(body) {
+        Ok(mut bytes) => {
+            bytes.push(b'\n');
+            (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+        }
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode the answer: {e}"),
+        )
+            .into_response(),
+    }
+}
+
+/// The request body as JSON `T`: content type, size and syntax checked.
+pub(crate) async fn read_json<T: DeserializeOwned>(loaded: &Loaded, req: Request) -> Result<T, ApiError> {
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    if !media_type.eq_ignore_ascii_case("application/json") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            format!("send the request as Content-Type: application/json (got `{content_type}`)"),
+        ));
+    }
+    let limit = loaded.config.limits.max_body_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!(
+                "the request body is larger than the server's limit of {limit} bytes ([limits] max-body-bytes)"
+            ),
+        )
+    };
+    // Refuse a declared length up front, without reading a byte of it.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let body = Limited::new(req.into_body(), usize::try_from(limit).unwrap_or(usize::MAX))
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<LengthLimitError>().is_some() {
+                too_large()
+            } else {
+                ApiError::bad_request(format!("cannot read the request body: {e}"))
+            }
+        })?
+        .to_bytes();
+    serde_json::from_slice(&body).map_err(|e| {
+        if e.is_data() {
+            ApiError::unprocessable(format!("invalid request: {e}"))
+        } else {
+            ApiError::bad_request(format!("the request body is not JSON: {e}"))
+        }
+    })
+}
+
+/// `GET /healthz`: the process is up and answering.
+pub(crate) async fn healthz() -> Response {
+    json_response(StatusCode::OK, &json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: gates are loaded and the server is not shutting down.
+pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
+    let loaded = shared.current();
+    if shared.is_shutting_down() {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"status": "shutting-down"}),
+        );
+    }
+    json_response(
+        StatusCode::OK,
+        &json!({
+            "status": "ready",
+            "generation": loaded.generation,
+            "gates": loaded.gates.keys().collect::<Vec<_>>(),
+            "trust": loaded.trust.keys().collect::<Vec<_>>(),
+            "attest": loaded.signing.is_some(),
+            "admission": loaded.admission.is_some(),
+        }),
+    )
+}
+
+/// `GET /metrics`.
+pub(crate) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    match shared.metrics.render() {
+        Ok(text) => (
+            StatusCode::OK,
+            [(
+                header::CONTENT_TYPE,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => ApiError::internal("cannot encode the metrics").into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckRequest {
+    /// The gate's `name`.
+    gate: String,
+    /// The metadata document; its exact bytes are what is hashed and evaluated.
+    metadata: Box<RawValue>,
+    /// Handed to policies in their context.
+    #[serde(default)]
+    artifact_sha256: Option<Sha256Digest>,
+    /// Evaluate as of this instant (RFC 3339) instead of now.
+    #[serde(default)]
+    at: Option<String>,
+}
+
+/// Gate, document and context of a check or attest request.
+fn prepare(
+    loaded: &Loaded,
+    gate: &str,
+    metadata: &RawValue,
+    at: Option<&str>,
+    artifact: Option<Sha256Digest>,
+) -> Result<(Arc<Gate>, MetadataDocument, EvaluationContext), ApiError> {
+    let name = gate;
+    let gate = loaded.gates.get(name).cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown-gate",
+            format!(
+                "no gate named `{name}`; this server has: {}",
+                names(loaded.gates.keys())
+            ),
+        )
+    })?;
+    let metadata = MetadataDocument::from_bytes(
+        "request metadata",
+        metadata.get().as_bytes().to_vec(),
+        &MetadataLimits::default(),
+    )
+    .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    let mut context = match at {
+        None => EvaluationContext::now(gate.name()),
+        Some(t) => {
+            let unix = humantime::parse_rfc3339_weak(t)
+                .ok()
+                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+                .ok_or_else(|| {
+                    ApiError::unprocessable(format!(
+                        "`at` = `{t}` is not an RFC 3339 time after 1970, such as 2026-11-26T20:00:00Z"
+                    ))
+                })?;
+            EvaluationContext::at(gate.name(), unix.as_secs() as i64)
+        }
+    };
+    context.artifact_digest = artifact;
+    Ok((gate, metadata, context))
+}
+
+/// `POST /v1/check`: the gate's report (HTTP 200 whatever the decision; read
+/// `decision`).
+pub(crate) async fn check(State(shared): State<Arc<Shared>>, req: Request) -> Result<Response, ApiError> {
+    let loaded = shared.current();
+    let request: CheckRequest = read_json(&loaded, req).await?;
+    let (gate, metadata, context) = prepare(
+        &loaded,
+        &request.gate,
+        &request.metadata,
+        request.at.as_deref(),
+        request.artifact_sha256,
+    )?;
+    let report = shared.evaluate(gate, metadata, context).await?;
+    shared
+        .metrics
+        .decision("check", sealgate_log::gate_outcome(&report));
+    shared
+        .record(&loaded, sealgate_log::Decision::of_report("serve check", &report))
+        .await?;
+    Ok(json_response(StatusCode::OK, &report))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttestRequest {
+    gate: String,
+    metadata: Box<RawValue>,
+    #[serde(default)]
+    at: Option<String>,
+    /// The artifact the attestation is about.
+    subject: Subject,
+    /// `resourceUri` in the verdict [default: the metadata's artifact uri,
+    /// else the subject's name].
+    #[serde(default)]
+    resource_uri: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Subject {
+    name: String,
+    sha256: Sha256Digest,
+}
+
+/// `POST /v1/attest`: evaluate as `/v1/check` does and sign the result with
+/// the server's key; the bundle is returned, never stored.
+pub(crate) async fn attest(State(shared): State<Arc<Shared>>, req: Request) -> Result<Response, ApiError> {
+    let loaded = shared.current();
+    let Some(signer) = &loaded.signing else {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            "attest-disabled",
+            "this server does not sign: configure [signing] key = \"…\" to enable /v1/attest",
+        ));
+    };
+    let request: AttestRequest = read_json(&loaded, req).await?;
+    if request.subject.name.trim().is_empty() {
+        return Err(ApiError::unprocessable("subject.name is empty"));
+    }
+    let (gate, metadata, context) = prepare(
+        &loaded,
+        &request.gate,
+        &request.metadata,
+        request.at.as_deref(),
+        Some(request.subject.sha256),
+    )?;
+    let resource_uri = request
+        .resource_uri
+        .clone()
+        .or_else(|| metadata.artifact_uri().map(str::to_owned))
+        .unwrap_or_else(|| request.subject.name.clone());
+    let report = shared.evaluate(gate.clone(), metadata, context).await?;
+    let bundle = sealgate_attest::attest(
+        &report,
+        &sealgate_attest::AttestationInputs {
+            subject_name: &request.subject.name,
+            subject_digest: request.subject.sha256,
+            verifier_id: &signer.verifier_id,
+            resource_uri: &resource_uri,
+            gate: gate.config(),
+            input_attestations: &[],
+        },
+        &signer.key,
+    );
+    let bundle_sha256 = Sha256Digest::of_bytes(bundle.as_bytes());
+    shared
+        .metrics
+        .decision("attest", sealgate_log::gate_outcome(&report));
+    shared
+        .record(
+            &loaded,
+            sealgate_log::Decision {
+                bundle_sha256: Some(bundle_sha256.to_string()),
+                ..sealgate_log::Decision::of_report("serve attest", &report)
+            },
+        )
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "decision": report.decision,
+            "bundle": bundle,
+            "bundle_sha256": bundle_sha256,
+            "key_id": sealgate_attest::key_id(&signer.key.verifying_key()),
+            "report": report,
+        }),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VerifyRequest {
+    /// The bundle's text (JSON Lines of DSSE envelopes).
+    bundle: String,
+    /// The artifact it must be about.
+    artifact_sha256: Sha256Digest,
+    /// A configured trust file's name [default: the only one configured].
+    #[serde(default)]
+    trust: Option<String>,
+    /// More policies that must have run and passed (adds to the trust file's).
+    #[serde(default)]
+    required_policies: Vec<String>,
+    /// A tighter maximum age than the trust file's (e.g. `1h`).
+    #[serde(default)]
+    max_age: Option<String>,
+}
+
+/// `POST /v1/verify`: the verification checklist's decision (HTTP 200 for
+/// accepted and rejected alike; read `decision`).
+pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> Result<Response, ApiError> {
+    let loaded = shared.current();
+    let request: VerifyRequest = read_json(&loaded, req).await?;
+    let trust_name = match (&request.trust, loaded.trust.len()) {
+        (Some(name), _) => name.clone(),
+        (None, 1) => loaded.trust.keys().next().cloned().unwrap_or_default(),
+        (None, _) => {
+            return Err(ApiError::unprocessable(format!(
+                "name the trust file to verify under in `trust`: one of {}",
+                names(loaded.trust.keys())
+            )));
+        }
+    };
+    let mut trust = loaded.trust.get(&trust_name).cloned().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown-trust",
+            format!(
+                "no trust file named `{trust_name}`; this server has: {}",
+                names(loaded.trust.keys())
+            ),
+        )
+    })?;
+    // A request may only add requirements, never loosen the trust file.
+    trust
+        .required_policies
+        .extend(request.required_policies.iter().cloned());
+    if let Some(age) = &request.max_age {
+        let age = sealgate_attest::trust::parse_duration(age).map_err(ApiError::unprocessable)?;
+        trust.max_age = Some(trust.max_age.map_or(age, |configured| configured.min(age)));
+    }
+    if request.bundle.len() as u64 > trust.max_bundle_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            format!("the bundle is larger than {} bytes", trust.max_bundle_bytes),
+        ));
+    }
+    let digest = request.artifact_sha256;
+    let result =
+        sealgate_attest::verify_bundle(request.bundle.as_bytes(), &digest, &trust, SystemTime::now());
+    if let Err(r) = &result
+        && r.check == "bundle"
+    {
+        return Err(ApiError::unprocessable(format!(
+            "not a valid bundle: {}",
+            r.reason
+        )));
+    }
+    let accepted = result.is_ok();
+    shared
+        .metrics
+        .decision("verify", if accepted { "accepted" } else { "rejected" });
+    shared
+        .record(
+            &loaded,
+            sealgate_log::Decision::of_verification(
+                "serve verify",
+                &digest,
+                &Sha256Digest::of_bytes(request.bundle.as_bytes()),
+                &trust.required_policies,
+                result.as_ref().err().map(|r| r.check),
+            ),
+        )
+        .await?;
+    let checks = match &result {
+        Ok(v) => v.checks(),
+        Err(r) => r.checks.as_slice(),
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &json!({
+            "decision": if accepted { "accepted" } else { "rejected" },
+            "failed_check": result.as_ref().err().map(|r| r.check),
+            "reason": result.as_ref().err().map(|r| r.reason.clone()),
+            "signer": result.as_ref().ok().map(|v| v.signer().to_owned()),
+            "trust": trust_name,
+            "artifact_sha256": digest,
+            "checks": checks,
+        }),
+    ))
+}
+
+/// 404 for anything else.
+pub(crate) async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        format!(
+            "no endpoint {} {}; see docs/integration.md for the API",
+            req.method(),
+            req.uri().path()
+        ),
+    )
+}
+
+/// 405 for a known path with the wrong method.
+pub(crate) async fn method_not_allowed(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method-not-allowed",
+        format!("{} is not allowed on {}", req.method(), req.uri().path()),
+    )
+}

@@ -1,0 +1,290 @@
+//! The server's configuration file.
+//!
+//! ```toml
+//! api-version = "sealgate/server/v1"
+//! listen = "0.0.0.0:8443"                      # --listen overrides
+//! gates = ["../gates/ml-release.toml"]          # requests name them by their `name`
+//! decision-log = "/var/log/sealgate/decisions.jsonl"
+//!
+//! [trust]                                      # named trust files for /v1/verify
+//! release = "trust/release.toml"
+//!
+//! [signing]                                    # enables /v1/attest
+//! key = "keys/server.key"
+//!
+//! [admission]                                  # enables /v1/admission
+//! trust = "release"
+//! store = "/var/lib/sealgate/attestations"     # <store>/sha256/<hex>/*.intoto.jsonl
+//!
+//! [tls]
+//! certificate = "tls/tls.crt"
+//! private-key = "tls/tls.key"
+//!
+//! [limits]
+//! max-body-bytes = 4194304
+//! request-timeout = "10s"
+//! shutdown-grace = "30s"
+//! max-connections = 1024
+//! ```
+//!
+//! Paths are relative to the file. Everything but `listen`, `tls` on/off and
+//! `max-connections` is re-read on SIGHUP.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The `api-version` this server reads.
+pub const API_VERSION: &str = "sealgate/server/v1";
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct ConfigError {
+    /// The configuration file.
+    pub path: PathBuf,
+    /// What is wrong, and what to do.
+    pub message: String,
+}
+
+/// A server configuration, read and checked (the files it names are read
+/// when it is loaded).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// The file it came from.
+    pub path: PathBuf,
+    /// Where to listen, unless `--listen` says otherwise.
+    pub listen: Option<SocketAddr>,
+    /// Gate files.
+    pub gates: Vec<PathBuf>,
+    /// Trust files by name.
+    pub trust: BTreeMap<String, PathBuf>,
+    /// The attestation signing key, if `/v1/attest` is enabled.
+    pub signing: Option<Signing>,
+    /// The admission check, if enabled.
+    pub admission: Option<Admission>,
+    /// Where decisions are appended.
+    pub decision_log: Option<PathBuf>,
+    /// TLS certificate and key.
+    pub tls: Option<Tls>,
+    /// Request limits.
+    pub limits: Limits,
+}
+
+/// `[signing]`.
+#[derive(Debug, Clone)]
+pub struct Signing {
+    /// PKCS#8 PEM Ed25519 private key.
+    pub key: PathBuf,
+    /// `verifier.id` written into verdicts.
+    pub verifier_id: String,
+}
+
+/// `[admission]`.
+#[derive(Debug, Clone)]
+pub struct Admission {
+    /// The name of the trust file images must verify under.
+    pub trust: String,
+    /// The attestation store directory.
+    pub store: PathBuf,
+}
+
+/// `[tls]`.
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// PEM certificate chain, leaf first.
+    pub certificate: PathBuf,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub private_key: PathBuf,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Largest request body; larger gets 413.
+    pub max_body_bytes: u64,
+    /// A request not answered by then gets 503 (evaluation, body read and
+    /// waiting for a sandbox slot included).
+    pub request_timeout: Duration,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 4 << 20,
+            request_timeout: Duration::from_secs(10),
+            shutdown_grace: Duration::from_secs(30),
+            max_connections: 1024,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct ConfigFile {
+    api_version: String,
+    #[serde(default)]
+    listen: Option<String>,
+    gates: Vec<PathBuf>,
+    #[serde(default)]
+    decision_log: Option<PathBuf>,
+    #[serde(default)]
+    trust: BTreeMap<String, PathBuf>,
+    #[serde(default)]
+    signing: Option<SigningFile>,
+    #[serde(default)]
+    admission: Option<AdmissionFile>,
+    #[serde(default)]
+    tls: Option<TlsFile>,
+    #[serde(default)]
+    limits: LimitsFile,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct SigningFile {
+    key: PathBuf,
+    #[serde(default)]
+    verifier_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AdmissionFile {
+    trust: String,
+    store: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct TlsFile {
+    certificate: PathBuf,
+    private_key: PathBuf,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct LimitsFile {
+    max_body_bytes: Option<u64>,
+    request_timeout: Option<String>,
+    shutdown_grace: Option<String>,
+    max_connections: Option<usize>,
+}
+
+impl ServerConfig {
+    /// Read and check the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let invalid = |message: String| ConfigError {
+            path: path.to_owned(),
+            message,
+        };
+        let bytes = sealgate::read_bounded(path, 1 << 20).map_err(|e| invalid(e.to_string()))?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| invalid(format!("not UTF-8 ({e})")))?;
+        let file: ConfigFile = toml::from_str(text).map_err(|e| invalid(sealgate::toml_error(text, &e)))?;
+        if file.api_version != API_VERSION {
+            return Err(invalid(format!(
+                "api-version is `{}`; this sealgate reads `{API_VERSION}`",
+                file.api_version
+            )));
+        }
+        if file.gates.is_empty() {
+            return Err(invalid("`gates` is empty: name at least one gate file".into()));
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
+        let listen = match file.listen {
+            None => None,
+            Some(l) => Some(l.parse().map_err(|e| {
+                invalid(format!(
+                    "listen `{l}` is not an address such as 0.0.0.0:8443 ({e})"
+                ))
+            })?),
+        };
+        let admission = match file.admission {
+            None => None,
+            Some(a) if !file.trust.contains_key(&a.trust) => {
+                return Err(invalid(format!(
+                    "[admission] trust = `{}` is not one of [trust]: {}",
+                    a.trust,
+                    names(file.trust.keys())
+                )));
+            }
+            Some(a) => Some(Admission {
+                trust: a.trust,
+                store: resolve(a.store),
+            }),
+        };
+        let duration = |key: &str, value: Option<String>, default: Duration| match value {
+            None => Ok(default),
+            Some(v) => humantime::parse_duration(&v)
+                .map_err(|e| {
+                    invalid(format!(
+                        "[limits] {key} `{v}` is not a duration such as 10s ({e})"
+                    ))
+                })
+                .and_then(|d| {
+                    if d.is_zero() {
+                        Err(invalid(format!("[limits] {key} must be more than zero")))
+                    } else {
+                        Ok(d)
+                    }
+                }),
+        };
+        let defaults = Limits::default();
+        let limits = Limits {
+            max_body_bytes: file.limits.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            request_timeout: duration(
+                "request-timeout",
+                file.limits.request_timeout,
+                defaults.request_timeout,
+            )?,
+            shutdown_grace: duration(
+                "shutdown-grace",
+                file.limits.shutdown_grace,
+                defaults.shutdown_grace,
+            )?,
+            max_connections: file.limits.max_connections.unwrap_or(defaults.max_connections),
+        };
+        if limits.max_body_bytes == 0 || limits.max_connections == 0 {
+            return Err(invalid(
+                "[limits] max-body-bytes and max-connections must be more than zero".into(),
+            ));
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            listen,
+            gates: file.gates.into_iter().map(resolve).collect(),
+            trust: file.trust.into_iter().map(|(k, v)| (k, resolve(v))).collect(),
+            signing: file.signing.map(|s| Signing {
+                key: resolve(s.key),
+                verifier_id: s
+                    .verifier_id
+                    .unwrap_or_else(|| sealgate_attest::DEFAULT_VERIFIER_ID.into()),
+            }),
+            admission,
+            decision_log: file.decision_log.map(resolve),
+            tls: file.tls.map(|t| Tls {
+                certificate: resolve(t.certificate),
+                private_key: resolve(t.private_key),
+            }),
+            limits,
+        })
+    }
+}
+
+/// `a, b, c` for a message.
+pub(crate) fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
+    let list: Vec<&str> = names.map(String::as_str).collect();
+    if list.is_empty() {
+        "(none configured)".into()
+    } else {
+        list.join(", ")
+    }
+}

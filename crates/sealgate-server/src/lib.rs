@@ -1,0 +1,365 @@
+//! `sealgate serve`: one gate for many pipelines, and an admission check in
+//! front of promotion (the role OPA's server and Kubewarden's policy-server
+//! play).
+//!
+//! | endpoint | does |
+//! |---|---|
+//! | `POST /v1/check` | metadata + gate name → the gate's report |
+//! | `POST /v1/attest` | as check, then signs with the server's key → bundle |
+//! | `POST /v1/verify` | bundle + digest + trust name → the checklist's decision |
+//! | `POST /v1/admission` | Kubernetes `AdmissionReview` v1 → allowed or denied |
+//! | `GET /healthz`, `/readyz`, `/metrics` | liveness, readiness, OpenMetrics |
+//!
+//! Stack: axum's router on hyper 1's HTTP/1.1 server and tokio, with rustls
+//! (ring) for TLS. The accept loop is ours (hyper-util's graceful shutdown,
+//! a connection limit, a TLS handshake timeout, header read timeout), since
+//! a webhook server must bound every stage a client can stall.
+//!
+//! Policies are compiled when the configuration is loaded (at start and on
+//! SIGHUP), never per request. Each evaluation runs on tokio's blocking pool
+//! under a slot (as many as the engine's sandbox pool), one policy after
+//! another: parallelism comes from concurrent requests, and a hostile policy
+//! holds one slot for at most its own `timeout-ms` while the others serve.
+
+mod admission;
+mod api;
+pub mod config;
+mod metrics;
+mod state;
+pub mod store;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::Context as _;
+use axum::Router;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::service::TowerToHyperService;
+use sealgate::{EngineConfig, EvaluationContext, Gate, GateReport, MetadataDocument, PolicyEngine};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+pub use config::{ConfigError, ServerConfig};
+
+use api::ApiError;
+use metrics::Metrics;
+use state::Loaded;
+
+/// Where `sealgate serve` listens without `listen` or `--listen`: loopback,
+/// so nothing is exposed by accident.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// A client has this long to send its request headers, and to finish a TLS
+/// handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The configuration file.
+    pub config: PathBuf,
+    /// Overrides the file's `listen`.
+    pub listen: Option<SocketAddr>,
+    /// The policy engine's settings (cache directory, sandbox ceiling).
+    pub engine: EngineConfig,
+}
+
+/// State every request shares.
+pub(crate) struct Shared {
+    engine: PolicyEngine,
+    config_path: PathBuf,
+    current: RwLock<Arc<Loaded>>,
+    metrics: Metrics,
+    /// Evaluations running at once; as many as the engine's sandbox slots,
+    /// so a blocking thread never waits for a sandbox.
+    slots: Arc<Semaphore>,
+    shutting_down: AtomicBool,
+    reloading: tokio::sync::Mutex<()>,
+}
+
+impl Shared {
+    /// The configuration serving new requests.
+    pub(crate) fn current(&self) -> Arc<Loaded> {
+        self.current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn is_shutting_down(&self) -> bool {
+        self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Evaluate on the blocking pool under a slot. The slot is released when
+    /// the evaluation ends, not when the request gives up waiting for it.
+    pub(crate) async fn evaluate(
+        self: &Arc<Self>,
+        gate: Arc<Gate>,
+        metadata: MetadataDocument,
+        context: EvaluationContext,
+    ) -> Result<GateReport, ApiError> {
+        let slot = self
+            .slots
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::internal("the server is shutting down"))?;
+        let shared = self.clone();
+        tokio::task::spawn_blocking(move || {
+            shared.metrics.evaluations_in_flight.inc();
+            let observed = gate.evaluate_observed(&metadata, &context, 1);
+            shared.metrics.evaluations_in_flight.dec();
+            drop(slot);
+            for (policy, timing) in observed.report.policies.iter().zip(&observed.timings) {
+                shared.metrics.policy(gate.name(), &policy.id, timing);
+            }
+            observed.report
+        })
+        .await
+        .map_err(|e| ApiError::internal(format!("the evaluation did not complete: {e}")))
+    }
+
+    /// Append to the decision log, if configured. A decision that cannot be
+    /// recorded is not given (500): an audit trail with gaps is not one.
+    pub(crate) async fn record(
+        &self,
+        loaded: &Loaded,
+        decision: sealgate_log::Decision,
+    ) -> Result<(), ApiError> {
+        let Some(log) = loaded.decision_log.clone() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || log.append(&decision, SystemTime::now()))
+            .await
+            .map_err(|e| ApiError::internal(format!("the decision log append did not complete: {e}")))?
+            .map(|_| ())
+            .map_err(|e| {
+                ApiError::internal(format!(
+                    "the decision cannot be recorded, so it is not given: {e}"
+                ))
+            })
+    }
+}
+
+/// Load the configuration (compiling every gate's policies), bind, and serve
+/// until SIGTERM or SIGINT. SIGHUP reloads the configuration.
+pub fn run(options: ServeOptions) -> anyhow::Result<()> {
+    let config = ServerConfig::load(&options.config)?;
+    let listen = match (options.listen, config.listen) {
+        (Some(addr), _) | (None, Some(addr)) => addr,
+        (None, None) => DEFAULT_LISTEN.parse().context("the default listen address")?,
+    };
+    let engine = PolicyEngine::new(options.engine.clone())?;
+    let loaded = Loaded::load(&engine, config, 1)?;
+    let slots = engine.config().max_concurrent_evaluations;
+    let metrics = Metrics::default();
+    metrics.generation.set(1);
+    let shared = Arc::new(Shared {
+        engine,
+        config_path: options.config.clone(),
+        current: RwLock::new(Arc::new(loaded)),
+        metrics,
+        slots: Arc::new(Semaphore::new(slots)),
+        shutting_down: AtomicBool::new(false),
+        reloading: tokio::sync::Mutex::new(()),
+    });
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("sealgate-serve")
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(serve(shared, listen))
+}
+
+fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/v1/check", post(api::check))
+        .route("/v1/attest", post(api::attest))
+        .route("/v1/verify", post(api::verify))
+        .route("/v1/admission", post(admission::review))
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/metrics", get(api::metrics))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(middleware::from_fn_with_state(shared.clone(), observe))
+        .with_state(shared)
+}
+
+/// The per-request timeout, and request metrics.
+async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    // Labels from a fixed set, so clients cannot grow the metrics.
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "(unmatched)".to_owned(), |p| p.as_str().to_owned());
+    let method = match req.method().as_str() {
+        m @ ("GET" | "POST" | "PUT" | "DELETE" | "HEAD" | "OPTIONS" | "PATCH") => m.to_owned(),
+        _ => "other".to_owned(),
+    };
+    let timeout = shared.current().config.limits.request_timeout;
+    let response = match tokio::time::timeout(timeout, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!(
+                "no answer within the request timeout ({}); retry, or raise [limits] request-timeout",
+                humantime::format_duration(timeout)
+            ),
+        )
+        .into_response(),
+    };
+    shared.metrics.request(
+        &route,
+        &method,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+async fn serve(shared: Arc<Shared>, listen: SocketAddr) -> anyhow::Result<()> {
+    // Handlers first: SIGHUP's default action would end the process.
+    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
+    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+
+    let listener = TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr().context("the bound address")?;
+    let loaded = shared.current();
+    let scheme = if loaded.tls.is_some() { "https" } else { "http" };
+    let max_connections = loaded.config.limits.max_connections;
+    eprintln!(
+        "sealgate serve: listening on {scheme}://{local} (gates: {})",
+        config::names(loaded.gates.keys())
+    );
+    drop(loaded);
+
+    let app = router(shared.clone());
+    let graceful = GracefulShutdown::new();
+    let connections = Arc::new(Semaphore::new(max_connections));
+    loop {
+        tokio::select! {
+            _ = terminate.recv() => break,
+            _ = interrupt.recv() => break,
+            _ = hangup.recv() => {
+                tokio::spawn(reload(shared.clone()));
+            }
+            permit = connections.clone().acquire_owned() => {
+                let Ok(permit) = permit else { break };
+                let (tcp, _) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(connection) => connection,
+                        Err(e) => {
+                            // E.g. out of file descriptors: back off, keep serving.
+                            eprintln!("sealgate serve: cannot accept a connection: {e}");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                            continue;
+                        }
+                    },
+                    _ = terminate.recv() => break,
+                    _ = interrupt.recv() => break,
+                    _ = hangup.recv() => {
+                        tokio::spawn(reload(shared.clone()));
+                        continue;
+                    }
+                };
+                let tls = shared.current().tls.clone();
+                let app = app.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    serve_connection(tcp, tls, app, watcher).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+
+    shared.shutting_down.store(true, Ordering::SeqCst);
+    drop(listener);
+    let grace = shared.current().config.limits.shutdown_grace;
+    eprintln!(
+        "sealgate serve: shutting down; waiting up to {} for requests in flight",
+        humantime::format_duration(grace)
+    );
+    match tokio::time::timeout(grace, graceful.shutdown()).await {
+        Ok(()) => eprintln!("sealgate serve: stopped"),
+        Err(_) => eprintln!("sealgate serve: stopped with requests unanswered after the grace period"),
+    }
+    Ok(())
+}
+
+async fn serve_connection(tcp: TcpStream, tls: Option<TlsAcceptor>, app: Router, watcher: Watcher) {
+    let service = TowerToHyperService::new(app);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(HANDSHAKE_TIMEOUT);
+    match tls {
+        None => {
+            let _ = watcher
+                .watch(http.serve_connection(TokioIo::new(tcp), service))
+                .await;
+        }
+        Some(acceptor) => {
+            // A client that never finishes its handshake is dropped.
+            if let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                let _ = watcher
+                    .watch(http.serve_connection(TokioIo::new(stream), service))
+                    .await;
+            }
+        }
+    }
+}
+
+/// Re-read the configuration and swap it in whole, or keep the current one.
+/// Requests in flight finish on the configuration they started with.
+async fn reload(shared: Arc<Shared>) {
+    let _one_at_a_time = shared.reloading.lock().await;
+    let worker = shared.clone();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let old = worker.current();
+        let config = ServerConfig::load(&worker.config_path)?;
+        if config.tls.is_some() != old.config.tls.is_some() {
+            anyhow::bail!("TLS cannot be turned on or off by a reload; restart the server");
+        }
+        Loaded::load(&worker.engine, config, old.generation + 1)
+    })
+    .await
+    .map_err(anyhow::Error::from)
+    .and_then(|loaded| loaded);
+    match loaded {
+        Ok(loaded) => {
+            let generation = loaded.generation;
+            let gates = config::names(loaded.gates.keys());
+            *shared.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(loaded);
+            shared.metrics.generation.set(generation as i64);
+            shared.metrics.reload(true);
+            eprintln!(
+                "sealgate serve: reloaded {} (generation {generation}; gates: {gates})",
+                shared.config_path.display()
+            );
+        }
+        Err(e) => {
+            shared.metrics.reload(false);
+            eprintln!(
+                "sealgate serve: reload refused, still serving generation {}: {e:#}",
+                shared.current().generation
+            );
+        }
+    }
+}

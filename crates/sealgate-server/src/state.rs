@@ -1,0 +1,95 @@
+//! What a configuration loads into: gates compiled, keys and trust files
+//! read. Requests take the current [`Loaded`] and keep it to the end, so a
+//! reload never changes a request half-way through.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use sealgate::{Gate, PolicyEngine};
+use sealgate_attest::TrustPolicy;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::ServerConfig;
+use crate::store::{AttestationStore, DirectoryStore};
+
+/// A configuration, loaded.
+pub(crate) struct Loaded {
+    /// 1 at start, one more per successful reload.
+    pub generation: u64,
+    pub config: ServerConfig,
+    /// By the gate's `name`.
+    pub gates: BTreeMap<String, Arc<Gate>>,
+    pub trust: BTreeMap<String, TrustPolicy>,
+    pub signing: Option<Signer>,
+    pub admission: Option<AdmissionCheck>,
+    pub tls: Option<TlsAcceptor>,
+    pub decision_log: Option<sealgate_log::DecisionLog>,
+}
+
+pub(crate) struct Signer {
+    pub key: ed25519_dalek::SigningKey,
+    pub verifier_id: String,
+}
+
+pub(crate) struct AdmissionCheck {
+    pub trust: String,
+    pub store: Arc<dyn AttestationStore>,
+}
+
+impl Loaded {
+    /// Load everything `config` names; any failure refuses the whole
+    /// configuration (a reload then keeps the previous one).
+    pub fn load(engine: &PolicyEngine, config: ServerConfig, generation: u64) -> anyhow::Result<Self> {
+        let mut gates = BTreeMap::new();
+        for path in &config.gates {
+            let gate = Gate::load(engine, path)?;
+            let name = gate.name().to_owned();
+            if gates.insert(name.clone(), Arc::new(gate)).is_some() {
+                anyhow::bail!(
+                    "{}: two gates are named `{name}`; requests name gates by their `name`, so each must be unique",
+                    config.path.display()
+                );
+            }
+        }
+        let mut trust = BTreeMap::new();
+        for (name, path) in &config.trust {
+            let policy = TrustPolicy::load(path).with_context(|| format!("[trust] {name}"))?;
+            trust.insert(name.clone(), policy);
+        }
+        let signing = match &config.signing {
+            None => None,
+            Some(s) => Some(Signer {
+                key: sealgate_attest::load_signing_key(&s.key).context("[signing] key")?,
+                verifier_id: s.verifier_id.clone(),
+            }),
+        };
+        let admission = match &config.admission {
+            None => None,
+            // A missing store is a typo, not "no image has a bundle".
+            Some(a) if !a.store.is_dir() => anyhow::bail!(
+                "[admission] store {} is not a directory; create it or fix the path",
+                a.store.display()
+            ),
+            Some(a) => Some(AdmissionCheck {
+                trust: a.trust.clone(),
+                store: Arc::new(DirectoryStore::new(a.store.clone())),
+            }),
+        };
+        let tls = match &config.tls {
+            None => None,
+            Some(t) => Some(crate::tls::acceptor(t).context("[tls]")?),
+        };
+        let decision_log = config.decision_log.as_deref().map(sealgate_log::DecisionLog::new);
+        Ok(Self {
+            generation,
+            config,
+            gates,
+            trust,
+            signing,
+            admission,
+            tls,
+            decision_log,
+        })
+    }
+}
