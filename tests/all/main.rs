@@ -19,4 +19,5 @@ mod pii;
 mod pipeline;
 mod policy_test;
 mod sandbox;
+mod serve;
 mod wasi;

@@ -1,0 +1,1020 @@
+//! `sealgate serve` end to end: the real binary on a loopback port, a real
+//! HTTP client (ureq, rustls for TLS), signals sent as an operator would.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// A running `sealgate serve`.
+struct Server {
+    child: Child,
+    base: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Server {
+    fn start(config: &Path) -> Self {
+        Self::try_start(config).unwrap_or_else(|stderr| panic!("sealgate serve did not start:\n{stderr}"))
+    }
+
+    /// Start it; its stderr if it exits before listening.
+    fn try_start(config: &Path) -> Result<Self, String> {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(config)
+            .env(
+                "SEALGATE_CACHE_DIR",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run sealgate serve");
+        let mut lines = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        let base = loop {
+            let mut line = String::new();
+            if lines.read_line(&mut line).unwrap() == 0 {
+                let _ = child.wait();
+                return Err(seen);
+            }
+            seen.push_str(&line);
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on a full pipe.
+        let stderr = Arc::new(Mutex::new(seen));
+        let sink = stderr.clone();
+        std::thread::spawn(move || {
+            for line in lines.lines() {
+                let Ok(line) = line else { break };
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Ok(Self { child, base, stderr })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn port(&self) -> u16 {
+        self.base.rsplit(':').next().unwrap().parse().unwrap()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// SIGTERM, then wait (bounded) for the exit status.
+    fn stop(mut self) -> std::process::ExitStatus {
+        self.signal("TERM");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not stop:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .new_agent()
+}
+
+fn get(agent: &ureq::Agent, url: &str) -> (u16, String) {
+    let mut response = agent.get(url).call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    (
+        response.status().as_u16(),
+        response.body_mut().read_to_string().unwrap(),
+    )
+}
+
+fn post_raw(agent: &ureq::Agent, url: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+    let mut response = agent
+        .post(url)
+        .header("content-type", content_type)
+        .send(body)
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"));
+    let status = response.status().as_u16();
+    let text = response.body_mut().read_to_string().unwrap();
+    let value =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{status} answer is not JSON ({e}): {text}"));
+    (status, value)
+}
+
+fn post(agent: &ureq::Agent, url: &str, body: &Value) -> (u16, Value) {
+    post_raw(agent, url, "application/json", body.to_string().as_bytes())
+}
+
+/// A check request for a document of `examples/metadata`, its bytes as written.
+fn check_body(gate: &str, example: &str) -> String {
+    let metadata = std::fs::read_to_string(repo(&format!("examples/metadata/{example}.json"))).unwrap();
+    format!(r#"{{"gate": "{gate}", "metadata": {metadata}}}"#)
+}
+
+/// A server directory: the example gate (suite builds), a hostile gate, a
+/// signing key and the trust file for it, an empty attestation store.
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let out = sealgate(&[
+            "keygen",
+            "--out",
+            d.join("keys").to_str().unwrap(),
+            "--name",
+            "server",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        example_gate(d);
+        std::fs::write(
+            d.join("trust.toml"),
+            "api-version = \"sealgate/trust/v1\"\n[[keys]]\nname = \"server\"\npublic-key = \"keys/server.pub\"\n",
+        )
+        .unwrap();
+        std::fs::create_dir(d.join("store")).unwrap();
+        Self { dir }
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// A one-policy gate named `name` running the hostile guest in `mode`.
+    fn hostile_gate(&self, name: &str, mode: &str, limits: &str) -> String {
+        let g = &guests().hostile;
+        let file = format!("{name}.toml");
+        std::fs::write(
+            self.path(&file),
+            format!(
+                "api-version = \"sealgate/v1\"\nname = \"{name}\"\n[limits]\n{limits}\n[[policies]]\nmodule = {:?}\nsha256 = \"{}\"\nparams = {{ mode = \"{mode}\" }}\n",
+                g.path.display().to_string(),
+                g.sha256
+            ),
+        )
+        .unwrap();
+        file
+    }
+
+    /// `serve.toml` with these gate files and `extra` TOML appended.
+    fn config(&self, gates: &[&str], extra: &str) -> PathBuf {
+        let path = self.path("serve.toml");
+        let gates: Vec<String> = gates.iter().map(|g| format!("{g:?}")).collect();
+        std::fs::write(
+            &path,
+            format!(
+                "api-version = \"sealgate/server/v1\"\ngates = [{}]\ndecision-log = \"decisions.jsonl\"\n\n[trust]\nrelease = \"trust.toml\"\n\n[signing]\nkey = \"keys/server.key\"\n\n[admission]\ntrust = \"release\"\nstore = \"store\"\n{extra}\n",
+                gates.join(", ")
+            ),
+        )
+        .unwrap();
+        path
+    }
+}
+
+/// The value of a metric sample line `NAME{LABELS} VALUE` in OpenMetrics text.
+fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' ')?.parse().ok())
+}
+
+#[test]
+fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
+    let setup = Setup::new();
+    let server = Server::start(&setup.config(&["ml-release.toml"], ""));
+    let agent = agent();
+
+    assert_eq!(get(&agent, &server.url("/healthz")).0, 200);
+    let (status, ready) = get(&agent, &server.url("/readyz"));
+    assert_eq!(status, 200);
+    let ready: Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(ready["gates"], json!(["ml-release"]));
+    assert_eq!(ready["generation"], 1);
+
+    // The report is the one `sealgate check --format json` gives.
+    let (status, report) = post_raw(
+        &agent,
+        &server.url("/v1/check"),
+        "application/json",
+        check_body("ml-release", "churn-model").as_bytes(),
+    );
+    assert_eq!(status, 200, "{report}");
+    assert_eq!(report["decision"], "PASSED");
+    assert_eq!(report["policies"].as_array().unwrap().len(), 6);
+    let (status, report) = post_raw(
+        &agent,
+        &server.url("/v1/check"),
+        "application/json; charset=utf-8",
+        check_body("ml-release", "churn-model-pii").as_bytes(),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(report["decision"], "FAILED");
+    let pii = &report["policies"][0];
+    assert_eq!(pii["outcome"], "fail");
+    assert!(pii["findings"].to_string().contains("pii.column.email"), "{pii}");
+
+    // Attest: signed by the server's key, and verified by the CLI offline.
+    let artifact = setup.path("model.bin");
+    std::fs::write(&artifact, b"model bytes").unwrap();
+    let digest = sealgate::Sha256Digest::of_bytes(b"model bytes");
+    let mut request: Value = serde_json::from_str(&check_body("ml-release", "churn-model")).unwrap();
+    request["subject"] = json!({"name": "model.bin", "sha256": digest.to_string()});
+    let (status, attested) = post(&agent, &server.url("/v1/attest"), &request);
+    assert_eq!(status, 200, "{attested}");
+    assert_eq!(attested["decision"], "PASSED");
+    let bundle = attested["bundle"].as_str().unwrap();
+    std::fs::write(setup.path("model.intoto.jsonl"), bundle).unwrap();
+    let out = sealgate(&[
+        "verify",
+        "--bundle",
+        setup.path("model.intoto.jsonl").to_str().unwrap(),
+        "--artifact",
+        artifact.to_str().unwrap(),
+        "--key",
+        setup.path("keys/server.pub").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+
+    // Verify over HTTP: accepted for the artifact, rejected for another.
+    let (status, verdict) = post(
+        &agent,
+        &server.url("/v1/verify"),
+        &json!({"bundle": bundle, "artifact_sha256": format!("sha256:{digest}"), "trust": "release",
+                "required_policies": ["sealgate.pii"]}),
+    );
+    assert_eq!(status, 200, "{verdict}");
+    assert_eq!(verdict["decision"], "accepted");
+    assert_eq!(verdict["signer"], "server");
+    let other = sealgate::Sha256Digest::of_bytes(b"other bytes");
+    let (_, verdict) = post(
+        &agent,
+        &server.url("/v1/verify"),
+        &json!({"bundle": bundle, "artifact_sha256": other.to_string()}),
+    );
+    assert_eq!(verdict["decision"], "rejected");
+    assert_eq!(verdict["failed_check"], "subject");
+    // A request may tighten the trust file, never loosen it.
+    let (_, verdict) = post(
+        &agent,
+        &server.url("/v1/verify"),
+        &json!({"bundle": bundle, "artifact_sha256": digest.to_string(), "required_policies": ["acme.absent"]}),
+    );
+    assert_eq!(verdict["failed_check"], "required-policies", "{verdict}");
+
+    // Metrics: requests, decisions, per-policy latency.
+    let (status, metrics) = get(&agent, &server.url("/metrics"));
+    assert_eq!(status, 200);
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"sealgate_decisions_total{endpoint="check",outcome="PASSED"}"#
+        ),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"sealgate_decisions_total{endpoint="verify",outcome="rejected"}"#
+        ),
+        Some(2.0)
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"sealgate_policy_evaluation_duration_seconds_count{gate="ml-release",policy="sealgate.pii"}"#
+        ),
+        Some(3.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"sealgate_http_requests_total{route="/v1/check",method="POST",status="200"}"#
+        ),
+        Some(2.0)
+    );
+    assert!(metrics.ends_with("# EOF\n"));
+
+    // Every decision is in the log, chained, and names the server.
+    assert_eq!(server.stop().code(), Some(0));
+    let log = setup.path("decisions.jsonl");
+    let out = sealgate(&["log", "verify", log.to_str().unwrap(), "--expect-entries", "6"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    let commands: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["command"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "serve check",
+            "serve check",
+            "serve attest",
+            "serve verify",
+            "serve verify",
+            "serve verify"
+        ]
+    );
+}
+
+#[test]
+fn bad_requests_get_json_errors_and_never_take_the_server_down() {
+    let setup = Setup::new();
+    let server = Server::start(&setup.config(&["ml-release.toml"], "[limits]\nmax-body-bytes = 65536"));
+    let agent = agent();
+    let check = server.url("/v1/check");
+    let expect = |(status, body): (u16, Value), want: u16, code: &str| {
+        assert_eq!(status, want, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
+    };
+    let json = "application/json";
+    expect(post_raw(&agent, &check, json, b"{"), 400, "bad-request");
+    expect(post_raw(&agent, &check, json, b""), 400, "bad-request");
+    expect(
+        post_raw(&agent, &check, json, &[0xff, 0xfe, 0x00]),
+        400,
+        "bad-request",
+    );
+    expect(
+        post_raw(&agent, &check, "text/plain", b"{}"),
+        415,
+        "unsupported-media-type",
+    );
+    // Deep nesting is refused by size or by the metadata depth limit, never a stack overflow.
+    let deep = format!(
+        r#"{{"gate": "ml-release", "metadata": {}1{}}}"#,
+        "[".repeat(60_000),
+        "]".repeat(60_000)
+    );
+    expect(
+        post_raw(&agent, &check, json, deep.as_bytes()),
+        413,
+        "payload-too-large",
+    );
+    let deep = format!(
+        r#"{{"gate": "ml-release", "metadata": {}1{}}}"#,
+        "[".repeat(30_000),
+        "]".repeat(30_000)
+    );
+    let (status, answer) = post_raw(&agent, &check, json, deep.as_bytes());
+    assert!(answer["error"]["message"].as_str().unwrap().contains("nested deeper than"), "{answer}");
+    expect((status, answer), 422, "invalid-input");
+    let big = format!(
+        r#"{{"gate": "ml-release", "metadata": {{"pad": "{}"}}}}"#,
+        "x".repeat(70_000)
+    );
+    expect(
+        post_raw(&agent, &check, json, big.as_bytes()),
+        413,
+        "payload-too-large",
+    );
+    expect(
+        post(&agent, &check, &json!({"gate": "ml-release"})),
+        422,
+        "invalid-input",
+    );
+    expect(
+        post(&agent, &check, &json!({"gate": 7, "metadata": {}})),
+        422,
+        "invalid-input",
+    );
+    expect(
+        post(
+            &agent,
+            &check,
+            &json!({"gate": "ml-release", "metadata": {}, "extra": 1}),
+        ),
+        422,
+        "invalid-input",
+    );
+    expect(
+        post(&agent, &check, &json!({"gate": "nope", "metadata": {}})),
+        404,
+        "unknown-gate",
+    );
+    expect(
+        post(&agent, &check, &json!({"gate": "ml-release", "metadata": []})),
+        422,
+        "invalid-input",
+    );
+    expect(
+        post(
+            &agent,
+            &check,
+            &json!({"gate": "ml-release", "metadata": {}, "at": "yesterday"}),
+        ),
+        422,
+        "invalid-input",
+    );
+    expect(
+        post(
+            &agent,
+            &server.url("/v1/verify"),
+            &json!({"bundle": "not a bundle", "artifact_sha256": "ab".repeat(32)}),
+        ),
+        422,
+        "invalid-input",
+    );
+    expect(
+        post(
+            &agent,
+            &server.url("/v1/verify"),
+            &json!({"bundle": "", "artifact_sha256": "ab".repeat(32), "trust": "nope"}),
+        ),
+        404,
+        "unknown-trust",
+    );
+    expect(
+        post(
+            &agent,
+            &server.url("/v1/attest"),
+            &json!({"gate": "ml-release", "metadata": {}}),
+        ),
+        422,
+        "invalid-input",
+    );
+    expect(
+        post(&agent, &server.url("/v1/admission"), &json!({"kind": "Pod"})),
+        422,
+        "invalid-input",
+    );
+    let (status, body) = get(&agent, &server.url("/nope"));
+    assert_eq!(status, 404);
+    assert!(body.contains("not-found"));
+    let mut response = agent.get(&check).call().unwrap();
+    assert_eq!(response.status().as_u16(), 405);
+    assert!(
+        response
+            .body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("method-not-allowed")
+    );
+
+    // Not HTTP at all, and a request that never finishes its body.
+    let mut raw = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    raw.write_all(b"\x16\x03\x01garbage\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    raw.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let _ = raw.read_to_end(&mut answer);
+    assert!(
+        answer.is_empty() || answer.starts_with(b"HTTP/1.1 400"),
+        "{answer:?}"
+    );
+
+    // Still serving, with the same answers as before.
+    assert_eq!(get(&agent, &server.url("/healthz")).0, 200);
+    let (status, report) = post_raw(
+        &agent,
+        &check,
+        json,
+        check_body("ml-release", "churn-model").as_bytes(),
+    );
+    assert_eq!((status, report["decision"].as_str()), (200, Some("PASSED")));
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+    assert_eq!(server.stop().code(), Some(0));
+}
+
+#[test]
+fn a_hostile_policy_does_not_stall_other_requests() {
+    let setup = Setup::new();
+    let spin = setup.hostile_gate("spin", "host-spin", "timeout-ms = 1500");
+    let server = Server::start(&setup.config(&["ml-release.toml", &spin], ""));
+    let agent = agent();
+
+    // Two requests whose policy spins until its time limit…
+    let hostile: Vec<_> = (0..2)
+        .map(|_| {
+            let (agent, url) = (agent.clone(), server.url("/v1/check"));
+            std::thread::spawn(move || {
+                let started = Instant::now();
+                let answer = post_raw(
+                    &agent,
+                    &url,
+                    "application/json",
+                    check_body("spin", "churn-model").as_bytes(),
+                );
+                (answer, started.elapsed())
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    // …while the rest are answered as if they were not there.
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (status, report) = post_raw(
+            &agent,
+            &server.url("/v1/check"),
+            "application/json",
+            check_body("ml-release", "churn-model").as_bytes(),
+        );
+        assert_eq!((status, report["decision"].as_str()), (200, Some("PASSED")));
+        assert!(
+            started.elapsed() < Duration::from_millis(1000),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(get(&agent, &server.url("/healthz")).0, 200);
+    }
+    for h in hostile {
+        let ((status, report), took) = h.join().unwrap();
+        assert_eq!(status, 200, "{report}");
+        assert_eq!(report["decision"], "FAILED");
+        assert_eq!(report["policies"][0]["outcome"], "error");
+        assert!(took >= Duration::from_millis(1400), "{took:?}");
+    }
+    let (_, metrics) = get(&agent, &server.url("/metrics"));
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"sealgate_sandbox_errors_total{gate="spin",policy="test.hostile",kind="timeout"}"#
+        ),
+        Some(2.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"sealgate_decisions_total{endpoint="check",outcome="ERROR"}"#
+        ),
+        Some(2.0)
+    );
+}
+
+#[test]
+fn sighup_reloads_the_configuration_without_dropping_requests() {
+    let setup = Setup::new();
+    let config = setup.config(&["ml-release.toml"], "");
+    let server = Server::start(&config);
+    let agent = agent();
+
+    // A client sending checks back to back for the whole reload.
+    let stop = Arc::new(AtomicBool::new(false));
+    let client = {
+        let (agent, url, stop) = (agent.clone(), server.url("/v1/check"), stop.clone());
+        std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let (status, report) = post_raw(
+                    &agent,
+                    &url,
+                    "application/json",
+                    check_body("ml-release", "churn-model").as_bytes(),
+                );
+                answers.push((status, report["decision"].as_str().map(str::to_owned)));
+            }
+            answers
+        })
+    };
+
+    let pass = setup.hostile_gate("second", "pass", "");
+    setup.config(&["ml-release.toml", &pass], "");
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.stderr().contains("generation 2") {
+        assert!(Instant::now() < deadline, "no reload:\n{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (status, report) = post_raw(
+        &agent,
+        &server.url("/v1/check"),
+        "application/json",
+        check_body("second", "churn-model").as_bytes(),
+    );
+    assert_eq!(
+        (status, report["decision"].as_str()),
+        (200, Some("PASSED")),
+        "{report}"
+    );
+
+    // A configuration that does not load is refused whole; the last good one serves on.
+    std::fs::write(
+        &config,
+        "api-version = \"sealgate/server/v1\"\ngates = [\"missing.toml\"]\n",
+    )
+    .unwrap();
+    server.signal("HUP");
+    while !server.stderr().contains("reload refused") {
+        assert!(Instant::now() < deadline, "no refusal:\n{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(server.stderr().contains("missing.toml"), "{}", server.stderr());
+    stop.store(true, Ordering::SeqCst);
+    let answers = client.join().unwrap();
+    assert!(answers.len() >= 3, "{answers:?}");
+    assert!(
+        answers.iter().all(|a| *a == (200, Some("PASSED".to_owned()))),
+        "{answers:?}"
+    );
+    let (_, ready) = get(&agent, &server.url("/readyz"));
+    let ready: Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(ready["generation"], 2);
+    assert_eq!(ready["gates"], json!(["ml-release", "second"]));
+    let (_, metrics) = get(&agent, &server.url("/metrics"));
+    assert_eq!(
+        metric(&metrics, r#"sealgate_config_reloads_total{result="success"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&metrics, r#"sealgate_config_reloads_total{result="failure"}"#),
+        Some(1.0)
+    );
+    assert_eq!(metric(&metrics, "sealgate_config_generation"), Some(2.0));
+}
+
+/// An `AdmissionReview` v1 for `object` of `group`/`kind`.
+fn review(uid: &str, group: &str, kind: &str, operation: &str, object: Value) -> Value {
+    json!({
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": uid,
+            "kind": {"group": group, "version": "v1", "kind": kind},
+            "resource": {"group": group, "version": "v1", "resource": format!("{}s", kind.to_lowercase())},
+            "operation": operation,
+            "namespace": "ml",
+            "object": object,
+        }
+    })
+}
+
+fn pod(images: &[&str]) -> Value {
+    let containers: Vec<Value> = images
+        .iter()
+        .enumerate()
+        .map(|(i, image)| json!({"name": format!("c{i}"), "image": image}))
+        .collect();
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "churn"}, "spec": {"containers": containers}})
+}
+
+#[test]
+fn admission_admits_only_digest_pinned_images_with_a_verifying_bundle() {
+    let setup = Setup::new();
+    let server = Server::start(&setup.config(&["ml-release.toml"], ""));
+    let agent = agent();
+
+    // Attest three image digests through the server: two PASSED, one FAILED.
+    let digest = |s: &str| sealgate::Sha256Digest::of_bytes(s.as_bytes());
+    let (good, sidecar, failed, copied) = (
+        digest("good"),
+        digest("sidecar"),
+        digest("failed"),
+        digest("copied"),
+    );
+    let attest = |d: &sealgate::Sha256Digest, example: &str| {
+        let mut request: Value = serde_json::from_str(&check_body("ml-release", example)).unwrap();
+        request["subject"] = json!({"name": "ghcr.io/acme/churn", "sha256": d.to_string()});
+        let (status, answer) = post(&agent, &server.url("/v1/attest"), &request);
+        assert_eq!(status, 200, "{answer}");
+        answer["bundle"].as_str().unwrap().to_owned()
+    };
+    let store = |d: &sealgate::Sha256Digest, bundle: &str| {
+        let dir = setup.path(&format!("store/sha256/{d}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("ml-release.intoto.jsonl"), bundle).unwrap();
+    };
+    let good_bundle = attest(&good, "churn-model");
+    store(&good, &good_bundle);
+    store(&sidecar, &attest(&sidecar, "churn-model"));
+    store(&failed, &attest(&failed, "churn-model-pii"));
+    // A genuine bundle filed under another digest is about the wrong subject.
+    store(&copied, &good_bundle);
+
+    let url = server.url("/v1/admission");
+    let decide = |review: Value| {
+        let uid = review["request"]["uid"].clone();
+        let (status, answer) = post(&agent, &url, &review);
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["apiVersion"], "admission.k8s.io/v1");
+        assert_eq!(answer["kind"], "AdmissionReview");
+        let response = &answer["response"];
+        assert_eq!(response["uid"], uid);
+        (
+            response["allowed"].as_bool().unwrap(),
+            response["status"]["message"].as_str().unwrap_or("").to_owned(),
+        )
+    };
+    let pinned = |d: &sealgate::Sha256Digest| format!("ghcr.io/acme/churn:1.4@sha256:{d}");
+    let (image, sidecar_image) = (pinned(&good), format!("ghcr.io/acme/proxy@sha256:{sidecar}"));
+
+    assert_eq!(
+        decide(review("1", "", "Pod", "CREATE", pod(&[&image, &sidecar_image]))),
+        (true, String::new())
+    );
+    let deployment = json!({"spec": {"template": {"spec": {
+        "initContainers": [{"name": "init", "image": sidecar_image}],
+        "containers": [{"name": "app", "image": image}]}}}});
+    assert!(decide(review("2", "apps", "Deployment", "UPDATE", deployment)).0);
+    let cronjob = json!({"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+        "containers": [{"name": "app", "image": "ghcr.io/acme/churn:latest"}]}}}}}});
+    let (allowed, why) = decide(review("3", "batch", "CronJob", "CREATE", cronjob));
+    assert!(!allowed && why.contains("not pinned by digest"), "{why}");
+
+    let (allowed, why) = decide(review("4", "", "Pod", "CREATE", pod(&[&image, "nginx:1.27"])));
+    assert!(!allowed, "one unpinned image denies the pod");
+    assert!(
+        why.contains("nginx:1.27: not pinned by digest") && !why.contains(&image),
+        "{why}"
+    );
+    let unknown = digest("never attested");
+    let (allowed, why) = decide(review("5", "", "Pod", "CREATE", pod(&[&pinned(&unknown)])));
+    assert!(
+        !allowed && why.contains(&format!("no attestation for sha256:{unknown}")),
+        "{why}"
+    );
+    let (allowed, why) = decide(review("6", "", "Pod", "CREATE", pod(&[&pinned(&failed)])));
+    assert!(!allowed && why.contains("(result)"), "{why}");
+    let (allowed, why) = decide(review("7", "", "Pod", "CREATE", pod(&[&pinned(&copied)])));
+    assert!(!allowed && why.contains("(subject)"), "{why}");
+    // A bundle tampered with in the store.
+    let tampered = good_bundle.replacen("PASSED", "FAILED", 1);
+    store(&copied, &tampered);
+    let (allowed, _) = decide(review("8", "", "Pod", "CREATE", pod(&[&pinned(&copied)])));
+    assert!(!allowed);
+
+    // Kinds without a pod spec are not waved through; deletions start nothing.
+    let (allowed, why) = decide(review("9", "", "ConfigMap", "CREATE", json!({"data": {}})));
+    assert!(!allowed && why.contains("cannot find the pod spec"), "{why}");
+    assert!(decide(review("10", "", "Pod", "DELETE", Value::Null)).0);
+    let (status, answer) = post(
+        &agent,
+        &url,
+        &json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": null}),
+    );
+    assert_eq!(status, 400, "{answer}");
+
+    let (_, metrics) = get(&agent, &server.url("/metrics"));
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"sealgate_decisions_total{endpoint="admission",outcome="allowed"}"#
+        ),
+        Some(3.0)
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"sealgate_decisions_total{endpoint="admission",outcome="denied"}"#
+        ),
+        Some(7.0)
+    );
+    // One log entry per image decided, naming it.
+    assert_eq!(server.stop().code(), Some(0));
+    let log = std::fs::read_to_string(setup.path("decisions.jsonl")).unwrap();
+    let first_admission = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|e| e["command"] == "serve admission")
+        .unwrap();
+    assert_eq!(first_admission["outcome"], "allowed");
+    assert_eq!(first_admission["subject"], image);
+    assert_eq!(first_admission["artifact_sha256"], good.to_string());
+}
+
+#[test]
+fn tls_serves_the_configured_certificate_and_nothing_else() {
+    let setup = Setup::new();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(setup.path("tls.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(setup.path("tls.key"), cert.signing_key.serialize_pem()).unwrap();
+    let server = Server::start(&setup.config(
+        &["ml-release.toml"],
+        "[tls]\ncertificate = \"tls.crt\"\nprivate-key = \"tls.key\"",
+    ));
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let url = format!("https://localhost:{}/v1/check", server.port());
+
+    let root = ureq::tls::Certificate::from_der(cert.cert.der()).to_owned();
+    let trusting = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![root])))
+                .build(),
+        )
+        .build()
+        .new_agent();
+    let (status, report) = post_raw(
+        &trusting,
+        &url,
+        "application/json",
+        check_body("ml-release", "churn-model").as_bytes(),
+    );
+    assert_eq!((status, report["decision"].as_str()), (200, Some("PASSED")));
+
+    // A client that does not trust the certificate, and one speaking plain HTTP.
+    assert!(
+        agent().get(&url).call().is_err(),
+        "an untrusted certificate was accepted"
+    );
+    assert!(
+        agent()
+            .get(&format!("http://localhost:{}/healthz", server.port()))
+            .call()
+            .is_err(),
+        "plain HTTP was answered on the TLS port"
+    );
+    assert_eq!(
+        get(&trusting, &format!("https://localhost:{}/healthz", server.port())).0,
+        200
+    );
+}
+
+#[test]
+fn shutdown_finishes_requests_in_flight_then_exits() {
+    let setup = Setup::new();
+    let slow = setup.hostile_gate("slow", "host-spin", "timeout-ms = 1500");
+    let server = Server::start(&setup.config(&[&slow], ""));
+    let in_flight = {
+        let (agent, url) = (agent(), server.url("/v1/check"));
+        std::thread::spawn(move || {
+            post_raw(
+                &agent,
+                &url,
+                "application/json",
+                check_body("slow", "churn-model").as_bytes(),
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let port = server.port();
+    let status = server.stop();
+    assert_eq!(status.code(), Some(0));
+    let (status, report) = in_flight.join().unwrap();
+    assert_eq!(status, 200, "the request in flight was dropped: {report}");
+    assert_eq!(report["decision"], "FAILED");
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "still accepting"
+    );
+}
+
+#[test]
+fn configurations_that_cannot_serve_are_refused_at_start() {
+    let setup = Setup::new();
+    let cases = [
+        (
+            "api-version = \"sealgate/server/v9\"\ngates = [\"ml-release.toml\"]\n",
+            "api-version",
+        ),
+        (
+            "api-version = \"sealgate/server/v1\"\ngates = []\n",
+            "at least one gate",
+        ),
+        (
+            "api-version = \"sealgate/server/v1\"\ngates = [\"absent.toml\"]\n",
+            "absent.toml",
+        ),
+        (
+            "api-version = \"sealgate/server/v1\"\ngates = [\"ml-release.toml\"]\nport = 1\n",
+            "unknown field",
+        ),
+        (
+            "api-version = \"sealgate/server/v1\"\ngates = [\"ml-release.toml\"]\n[admission]\ntrust = \"x\"\nstore = \"store\"\n",
+            "not one of [trust]",
+        ),
+        (
+            "api-version = \"sealgate/server/v1\"\ngates = [\"ml-release.toml\", \"ml-release.toml\"]\n",
+            "two gates are named `ml-release`",
+        ),
+        (
+            "api-version = \"sealgate/server/v1\"\ngates = [\"ml-release.toml\"]\n[tls]\ncertificate = \"trust.toml\"\nprivate-key = \"keys/server.key\"\n",
+            "trust.toml",
+        ),
+    ];
+    for (config, expected) in cases {
+        std::fs::write(setup.path("bad.toml"), config).unwrap();
+        let out = sealgate(&[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            setup.path("bad.toml").to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{config}: {}", stderr(&out));
+        assert!(stderr(&out).contains(expected), "{config}: {}", stderr(&out));
+    }
+    // The port taken by another server.
+    let server = Server::start(&setup.config(&["ml-release.toml"], ""));
+    let taken = format!("127.0.0.1:{}", server.port());
+    let out = sealgate(&[
+        "serve",
+        "--listen",
+        &taken,
+        "--config",
+        setup.path("serve.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("cannot listen on"), "{}", stderr(&out));
+}
+
+/// Percentile `p` (0–100) of sorted durations.
+fn percentile(sorted: &[Duration], p: usize) -> Duration {
+    sorted[(sorted.len() * p / 100).min(sorted.len() - 1)]
+}
+
+#[test]
+fn load_test_many_clients_bounded_in_count_and_time() {
+    const CLIENTS: usize = 8;
+    const REQUESTS_PER_CLIENT: usize = 40;
+    let setup = Setup::new();
+    let server = Server::start(&setup.config(&["ml-release.toml"], ""));
+    let body = check_body("ml-release", "churn-model");
+    let started = Instant::now();
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (agent, url, body) = (agent(), server.url("/v1/check"), body.clone());
+            std::thread::spawn(move || {
+                let mut latencies = Vec::new();
+                for _ in 0..REQUESTS_PER_CLIENT {
+                    let sent = Instant::now();
+                    let (status, report) = post_raw(&agent, &url, "application/json", body.as_bytes());
+                    latencies.push(sent.elapsed());
+                    assert_eq!((status, report["decision"].as_str()), (200, Some("PASSED")));
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut latencies: Vec<Duration> = clients.into_iter().flat_map(|c| c.join().unwrap()).collect();
+    let wall = started.elapsed();
+    assert_eq!(latencies.len(), CLIENTS * REQUESTS_PER_CLIENT);
+    assert!(wall < Duration::from_secs(120), "{wall:?}");
+    latencies.sort();
+    eprintln!(
+        "load: {} checks of the 6-policy gate from {CLIENTS} clients in {:.2} s: {:.1} req/s, p50 {:.1} ms, p90 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        latencies.len(),
+        wall.as_secs_f64(),
+        latencies.len() as f64 / wall.as_secs_f64(),
+        percentile(&latencies, 50).as_secs_f64() * 1e3,
+        percentile(&latencies, 90).as_secs_f64() * 1e3,
+        percentile(&latencies, 99).as_secs_f64() * 1e3,
+        latencies.last().unwrap().as_secs_f64() * 1e3,
+    );
+    // Every request was answered and logged, in one unbroken chain.
+    let (_, metrics) = get(&agent(), &server.url("/metrics"));
+    assert_eq!(
+        metric(
+            &metrics,
+            r#"sealgate_decisions_total{endpoint="check",outcome="PASSED"}"#
+        ),
+        Some((CLIENTS * REQUESTS_PER_CLIENT) as f64)
+    );
+    assert_eq!(server.stop().code(), Some(0));
+    let out = sealgate(&[
+        "log",
+        "verify",
+        setup.path("decisions.jsonl").to_str().unwrap(),
+        "--expect-entries",
+        &(CLIENTS * REQUESTS_PER_CLIENT).to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
