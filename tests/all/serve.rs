@@ -405,7 +405,13 @@ fn bad_requests_get_json_errors_and_never_take_the_server_down() {
         "]".repeat(30_000)
     );
     let (status, answer) = post_raw(&agent, &check, json, deep.as_bytes());
-    assert!(answer["error"]["message"].as_str().unwrap().contains("nested deeper than"), "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("nested deeper than"),
+        "{answer}"
+    );
     expect((status, answer), 422, "invalid-input");
     let big = format!(
         r#"{{"gate": "ml-release", "metadata": {{"pad": "{}"}}}}"#,
@@ -1017,4 +1023,188 @@ fn load_test_many_clients_bounded_in_count_and_time() {
         &(CLIENTS * REQUESTS_PER_CLIENT).to_string(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+fn yaml(rel: &str) -> Value {
+    serde_saphyr::from_str(&std::fs::read_to_string(repo(rel)).unwrap())
+        .unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+#[test]
+fn the_kubernetes_example_is_consistent_and_serves_admission_as_deployed() {
+    let deployment = yaml("examples/k8s/deployment.yaml");
+    let service = yaml("examples/k8s/service.yaml");
+    let webhook = yaml("examples/k8s/webhook.yaml");
+    let pod = &deployment["spec"]["template"];
+    let container = &pod["spec"]["containers"][0];
+
+    // The webhook calls the Service, which reaches the container's port.
+    let hook = &webhook["webhooks"][0];
+    assert_eq!(hook["admissionReviewVersions"], json!(["v1"]));
+    assert_eq!(hook["failurePolicy"], "Fail", "fail closed");
+    assert_eq!(hook["sideEffects"], "None");
+    let target = &hook["clientConfig"]["service"];
+    assert_eq!(target["name"], service["metadata"]["name"]);
+    assert_eq!(target["path"], "/v1/admission");
+    assert_eq!(target["port"], service["spec"]["ports"][0]["port"]);
+    assert_eq!(
+        service["spec"]["ports"][0]["targetPort"],
+        container["ports"][0]["name"]
+    );
+    for (k, v) in service["spec"]["selector"].as_object().unwrap() {
+        assert_eq!(&pod["metadata"]["labels"][k], v, "the Service selects the pods");
+    }
+    for probe in ["readinessProbe", "livenessProbe"] {
+        assert_eq!(container[probe]["httpGet"]["scheme"], "HTTPS");
+    }
+    assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
+    assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
+    let resources: Vec<&str> = hook["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["resources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_str().unwrap())
+        })
+        .collect();
+    for kind in [
+        "pods",
+        "deployments",
+        "statefulsets",
+        "daemonsets",
+        "jobs",
+        "cronjobs",
+    ] {
+        assert!(resources.contains(&kind), "{kind} is not reviewed");
+    }
+
+    // serve.toml, as mounted: every path it names lies in a volume the
+    // Deployment mounts (or the image's /usr/share/sealgate). Mirror the
+    // mounts in a directory and run the server on it.
+    let config_text = std::fs::read_to_string(repo("examples/k8s/serve.toml")).unwrap();
+    let config: toml::Value = toml::from_str(&config_text).unwrap();
+    let listen: std::net::SocketAddr = config["listen"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        i64::from(listen.port()),
+        container["ports"][0]["containerPort"].as_i64().unwrap()
+    );
+    let grace = humantime::parse_duration(config["limits"]["shutdown-grace"].as_str().unwrap()).unwrap();
+    assert!(grace.as_secs() < pod["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap());
+    let timeout = humantime::parse_duration(config["limits"]["request-timeout"].as_str().unwrap()).unwrap();
+    assert!(timeout.as_secs() < hook["timeoutSeconds"].as_u64().unwrap());
+
+    let root = tempfile::tempdir().unwrap();
+    let mounted = |path: &str| root.path().join(path.trim_start_matches('/'));
+    let mut mounts: Vec<String> = container["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["mountPath"].as_str().unwrap().to_owned())
+        .collect();
+    mounts.push("/usr/share/sealgate".into());
+    for m in &mounts {
+        std::fs::create_dir_all(mounted(m)).unwrap();
+    }
+    let mut local = config_text.clone();
+    for quoted in config_text
+        .split('"')
+        .skip(1)
+        .step_by(2)
+        .filter(|s| s.starts_with('/'))
+    {
+        assert!(
+            mounts
+                .iter()
+                .any(|m| quoted == m || quoted.starts_with(&format!("{m}/"))),
+            "serve.toml names {quoted}, which no volume mounts"
+        );
+        local = local.replace(
+            &format!("\"{quoted}\""),
+            &format!("{:?}", mounted(quoted).display().to_string()),
+        );
+    }
+    // What the image and the ConfigMaps and Secrets put there.
+    std::fs::create_dir_all(mounted("/usr/share/sealgate/examples/gates")).unwrap();
+    let gate = example_gate(&mounted("/usr/share/sealgate/examples/gates"));
+    assert!(local.contains(&format!("{:?}", gate.display().to_string())));
+    let trust = std::fs::read_to_string(repo("examples/k8s/trust.toml")).unwrap();
+    let key_dir = mounted("/etc/sealgate/keys");
+    std::fs::write(
+        mounted("/etc/sealgate/config/trust.toml"),
+        trust.replace("/etc/sealgate/keys/", &format!("{}/", key_dir.display())),
+    )
+    .unwrap();
+    let out = sealgate(&[
+        "keygen",
+        "--out",
+        key_dir.to_str().unwrap(),
+        "--name",
+        "release-ci",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    std::fs::write(mounted("/etc/sealgate/tls/tls.crt"), cert.cert.pem()).unwrap();
+    std::fs::write(
+        mounted("/etc/sealgate/tls/tls.key"),
+        cert.signing_key.serialize_pem(),
+    )
+    .unwrap();
+    let config_path = mounted("/etc/sealgate/config/serve.toml");
+    std::fs::write(&config_path, local).unwrap();
+
+    // The release CI attests the image and files the bundle by its digest.
+    let image_digest = sealgate::Sha256Digest::of_bytes(b"image manifest");
+    let filed = mounted(&format!("/var/lib/sealgate/attestations/sha256/{image_digest}"));
+    std::fs::create_dir_all(&filed).unwrap();
+    let out = sealgate(&[
+        "attest",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        clean_metadata().to_str().unwrap(),
+        "--digest",
+        &image_digest.to_string(),
+        "--key",
+        key_dir.join("release-ci.key").to_str().unwrap(),
+        "--out",
+        filed.join("ml-release.intoto.jsonl").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let server = Server::start(&config_path);
+    let root_cert = ureq::tls::Certificate::from_der(cert.cert.der()).to_owned();
+    let client = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .root_certs(ureq::tls::RootCerts::Specific(Arc::new(vec![root_cert])))
+                .build(),
+        )
+        .build()
+        .new_agent();
+    let base = format!("https://localhost:{}", server.port());
+    let probe = container["readinessProbe"]["httpGet"]["path"].as_str().unwrap();
+    assert_eq!(get(&client, &format!("{base}{probe}")).0, 200);
+    let workload = |image: &str| {
+        json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "churn"},
+               "spec": {"template": {"spec": {"containers": [{"name": "model", "image": image}]}}}})
+    };
+    let path = target["path"].as_str().unwrap();
+    for (image, admitted) in [
+        (format!("ghcr.io/acme/churn-serving@sha256:{image_digest}"), true),
+        ("ghcr.io/acme/churn-serving:1.4".to_owned(), false),
+    ] {
+        let (status, answer) = post(
+            &client,
+            &format!("{base}{path}"),
+            &review("k8s", "apps", "Deployment", "CREATE", workload(&image)),
+        );
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["response"]["allowed"], admitted, "{image}: {answer}");
+    }
+    assert_eq!(server.stop().code(), Some(0));
 }
