@@ -820,7 +820,7 @@ fn admission_admits_only_digest_pinned_images_with_a_verifying_bundle() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .find(|e| e["command"] == "serve admission")
         .unwrap();
-    assert_eq!(first_admission["outcome"], "allowed");
+    assert_eq!(first_admission["outcome"], "accepted");
     assert_eq!(first_admission["subject"], image);
     assert_eq!(first_admission["artifact_sha256"], good.to_string());
 }

@@ -173,7 +173,7 @@ async fn decide(loaded: &Loaded, check: &AdmissionCheck, request: &AdmissionRequ
                 let entry = sealgate_log::Decision {
                     command: "serve admission".into(),
                     artifact_sha256: digest.map(|d| d.to_string()),
-                    outcome: if failed.is_none() { "allowed" } else { "denied" }.into(),
+                    outcome: if failed.is_none() { "accepted" } else { "rejected" }.into(),
                     bundle_sha256: bundle.map(|b| b.to_string()),
                     failed_check: failed.map(str::to_owned),
                     subject: Some(image.clone()),
