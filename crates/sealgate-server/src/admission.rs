@@ -97,8 +97,7 @@ pub(crate) fn pinned_digest(image: &str) -> Option<Sha256Digest> {
 pub(crate) async fn review(State(shared): State<Arc<Shared>>, req: Request) -> Result<Response, ApiError> {
     let loaded = shared.current();
     let Some(check) = &loaded.admission else {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
+        return Err(ApiError::disabled(
             "admission-disabled",
             "this server has no admission check: configure [admission] trust and store",
         ));

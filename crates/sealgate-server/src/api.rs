@@ -44,6 +44,11 @@ impl ApiError {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid-input", message)
     }
 
+    /// An endpoint the configuration does not enable.
+    pub fn disabled(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_IMPLEMENTED, code, message)
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
@@ -276,8 +281,7 @@ struct Subject {
 pub(crate) async fn attest(State(shared): State<Arc<Shared>>, req: Request) -> Result<Response, ApiError> {
     let loaded = shared.current();
     let Some(signer) = &loaded.signing else {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
+        return Err(ApiError::disabled(
             "attest-disabled",
             "this server does not sign: configure [signing] key = \"…\" to enable /v1/attest",
         ));
