@@ -288,3 +288,61 @@ pub(crate) fn names<'a>(names: impl Iterator<Item = &'a String>) -> String {
         list.join(", ")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<ServerConfig, ConfigError> {
+        let dir = std::env::temp_dir().join(format!("sealgate-server-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!(
+            "{}.toml",
+            sealgate::Sha256Digest::of_bytes(text.as_bytes())
+        ));
+        std::fs::write(&path, text).unwrap();
+        let config = ServerConfig::load(&path);
+        std::fs::remove_file(&path).unwrap();
+        config
+    }
+
+    #[test]
+    fn paths_are_relative_to_the_file_and_limits_default() {
+        let config = load(
+            "api-version = \"sealgate/server/v1\"\ngates = [\"g.toml\", \"/abs/h.toml\"]\n[trust]\nt = \"trust.toml\"\n[admission]\ntrust = \"t\"\nstore = \"store\"\n[limits]\nrequest-timeout = \"2s\"\n",
+        )
+        .unwrap();
+        let dir = config.path.parent().unwrap();
+        assert_eq!(config.gates, [dir.join("g.toml"), PathBuf::from("/abs/h.toml")]);
+        assert_eq!(config.trust["t"], dir.join("trust.toml"));
+        assert_eq!(config.admission.unwrap().store, dir.join("store"));
+        assert_eq!(config.limits.request_timeout, Duration::from_secs(2));
+        assert_eq!(config.limits.max_body_bytes, Limits::default().max_body_bytes);
+        assert!(config.listen.is_none() && config.tls.is_none() && config.signing.is_none());
+    }
+
+    #[test]
+    fn refusals_say_what_to_fix() {
+        for (text, expected) in [
+            (
+                "api-version = \"sealgate/server/v1\"\ngates = [\"g\"]\nlisten = \"localhost\"\n",
+                "not an address",
+            ),
+            (
+                "api-version = \"sealgate/server/v1\"\ngates = [\"g\"]\n[limits]\nrequest-timeout = \"soon\"\n",
+                "not a duration",
+            ),
+            (
+                "api-version = \"sealgate/server/v1\"\ngates = [\"g\"]\n[limits]\nrequest-timeout = \"0s\"\n",
+                "more than zero",
+            ),
+            (
+                "api-version = \"sealgate/server/v1\"\ngates = [\"g\"]\n[limits]\nmax-connections = 0\n",
+                "more than zero",
+            ),
+        ] {
+            let e = load(text).unwrap_err();
+            assert!(e.to_string().contains(expected), "{e}");
+        }
+    }
+}
