@@ -482,6 +482,21 @@ fn bad_requests_get_json_errors_and_never_take_the_server_down() {
         422,
         "invalid-input",
     );
+    // What the server signs is evaluated at its own time, never a caller's.
+    let (status, answer) = post(
+        &agent,
+        &server.url("/v1/attest"),
+        &json!({"gate": "ml-release", "metadata": {}, "at": "2020-01-01T00:00:00Z",
+                "subject": {"name": "m", "sha256": "ab".repeat(32)}}),
+    );
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown field `at`"),
+        "{answer}"
+    );
+    expect((status, answer), 422, "invalid-input");
     expect(
         post(
             &agent,

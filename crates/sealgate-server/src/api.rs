@@ -259,8 +259,8 @@ pub(crate) async fn check(State(shared): State<Arc<Shared>>, req: Request) -> Re
 struct AttestRequest {
     gate: String,
     metadata: Box<RawValue>,
-    #[serde(default)]
-    at: Option<String>,
+    // No `at`: what the server signs is evaluated at the server's time, so a
+    // caller cannot date a verdict to when a rule did not yet bite.
     /// The artifact the attestation is about.
     subject: Subject,
     /// `resourceUri` in the verdict [default: the metadata's artifact uri,
@@ -294,7 +294,7 @@ pub(crate) async fn attest(State(shared): State<Arc<Shared>>, req: Request) -> R
         &loaded,
         &request.gate,
         &request.metadata,
-        request.at.as_deref(),
+        None,
         Some(request.subject.sha256),
     )?;
     let resource_uri = request

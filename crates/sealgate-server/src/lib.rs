@@ -41,6 +41,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use futures_util::FutureExt as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
@@ -210,8 +211,13 @@ async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) ->
         _ => "other".to_owned(),
     };
     let timeout = shared.current().config.limits.request_timeout;
-    let response = match tokio::time::timeout(timeout, next.run(req)).await {
-        Ok(response) => response,
+    // A bug that panics in a handler answers 500, like any other error,
+    // instead of dropping the connection.
+    let handled = std::panic::AssertUnwindSafe(next.run(req)).catch_unwind();
+    let response = match tokio::time::timeout(timeout, handled).await {
+        Ok(Ok(response)) => response,
+        Ok(Err(_)) => ApiError::internal("the request failed inside the server (a bug: please report it)")
+            .into_response(),
         Err(_) => ApiError::new(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
