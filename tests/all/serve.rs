@@ -1265,3 +1265,90 @@ fn the_kubernetes_example_is_consistent_and_serves_admission_as_deployed() {
     }
     assert_eq!(server.stop().code(), Some(0));
 }
+
+#[test]
+fn api_tokens_guard_check_attest_and_verify_and_rotate_on_sighup() {
+    let setup = Setup::new();
+    let digest_line = |token: &str| format!("{}  -\n", sealgate::Sha256Digest::of_bytes(token.as_bytes()));
+    std::fs::write(
+        setup.path("tokens.sha256"),
+        format!("# release CI\n{}", digest_line("ci-token-1")),
+    )
+    .unwrap();
+    let server = Server::start(&setup.config(
+        &["ml-release.toml"],
+        "[auth]\ntoken-sha256-file = \"tokens.sha256\"",
+    ));
+    let agent = agent();
+    let body = check_body("ml-release", "churn-model");
+    let call = |path: &str, authorization: Option<&str>| {
+        let mut request = agent
+            .post(&server.url(path))
+            .header("content-type", "application/json");
+        if let Some(a) = authorization {
+            request = request.header("authorization", a);
+        }
+        let mut response = request.send(body.as_bytes()).unwrap();
+        let challenge = response
+            .headers()
+            .get("www-authenticate")
+            .map(|v| v.to_str().unwrap().to_owned());
+        let answer: Value = serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        (response.status().as_u16(), answer, challenge)
+    };
+    for path in ["/v1/check", "/v1/attest", "/v1/verify"] {
+        for authorization in [
+            None,
+            Some("Bearer wrong"),
+            Some("Basic Y2ktdG9rZW4tMQ=="),
+            Some("ci-token-1"),
+        ] {
+            let (status, answer, challenge) = call(path, authorization);
+            assert_eq!(status, 401, "{path} {authorization:?}: {answer}");
+            assert_eq!(answer["error"]["code"], "unauthorized");
+            assert_eq!(challenge.as_deref(), Some("Bearer"));
+        }
+    }
+    let (status, answer, _) = call("/v1/check", Some("Bearer ci-token-1"));
+    assert_eq!(
+        (status, answer["decision"].as_str()),
+        (200, Some("PASSED")),
+        "{answer}"
+    );
+    // Admission (the API server calls it), health and metrics need no token.
+    let (status, _) = post(
+        &agent,
+        &server.url("/v1/admission"),
+        &review("t", "", "Pod", "DELETE", Value::Null),
+    );
+    assert_eq!(status, 200);
+    assert_eq!(get(&agent, &server.url("/healthz")).0, 200);
+    assert_eq!(get(&agent, &server.url("/metrics")).0, 200);
+
+    // Rotation: the new token works and the old one stops, without a restart.
+    std::fs::write(setup.path("tokens.sha256"), digest_line("ci-token-2")).unwrap();
+    server.signal("HUP");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !server.stderr().contains("generation 2") {
+        assert!(Instant::now() < deadline, "no reload:\n{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(call("/v1/check", Some("Bearer ci-token-1")).0, 401);
+    assert_eq!(call("/v1/check", Some("Bearer ci-token-2")).0, 200);
+
+    // A token file the server cannot use is refused at start, naming the line.
+    std::fs::write(setup.path("tokens.sha256"), "# none yet\nci-token-3\n").unwrap();
+    let out = sealgate(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--config",
+        setup.path("serve.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("tokens.sha256 line 2: not a SHA-256 digest"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -153,6 +153,7 @@ pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
             "gates": loaded.gates.keys().collect::<Vec<_>>(),
             "trust": loaded.trust.keys().collect::<Vec<_>>(),
             "attest": loaded.signing.is_some(),
+            "auth": loaded.tokens.is_some(),
             "admission": loaded.admission.is_some(),
         }),
     )

@@ -20,6 +20,9 @@
 //! certificate = "tls/tls.crt"
 //! private-key = "tls/tls.key"
 //!
+//! [auth]                                       # callers of /v1/check, /v1/attest, /v1/verify
+//! token-sha256-file = "tokens.sha256"          # send `Authorization: Bearer <token>`
+//!
 //! [limits]
 //! max-body-bytes = 4194304
 //! request-timeout = "10s"
@@ -70,6 +73,9 @@ pub struct ServerConfig {
     pub decision_log: Option<PathBuf>,
     /// TLS certificate and key.
     pub tls: Option<Tls>,
+    /// The file of accepted API tokens' SHA-256 digests, if the API
+    /// requires a token.
+    pub token_sha256_file: Option<PathBuf>,
     /// Request limits.
     pub limits: Limits,
 }
@@ -144,7 +150,15 @@ struct ConfigFile {
     #[serde(default)]
     tls: Option<TlsFile>,
     #[serde(default)]
+    auth: Option<AuthFile>,
+    #[serde(default)]
     limits: LimitsFile,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct AuthFile {
+    token_sha256_file: PathBuf,
 }
 
 #[derive(Deserialize)]
@@ -270,6 +284,7 @@ impl ServerConfig {
             }),
             admission,
             decision_log: file.decision_log.map(resolve),
+            token_sha256_file: file.auth.map(|a| resolve(a.token_sha256_file)),
             tls: file.tls.map(|t| Tls {
                 certificate: resolve(t.certificate),
                 private_key: resolve(t.private_key),

@@ -15,6 +15,8 @@
 //! a connection limit, a TLS handshake timeout, header read timeout), since
 //! a webhook server must bound every stage a client can stall.
 //!
+//! With `[auth]`, check, attest and verify need a bearer token (`auth.rs`).
+//!
 //! Policies are compiled when the configuration is loaded (at start and on
 //! SIGHUP), never per request. Each evaluation runs on tokio's blocking pool
 //! under a slot (as many as the engine's sandbox pool), one policy after
@@ -23,6 +25,7 @@
 
 mod admission;
 mod api;
+mod auth;
 pub mod config;
 mod metrics;
 mod state;
@@ -184,10 +187,16 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
 }
 
 fn router(shared: Arc<Shared>) -> Router {
-    Router::new()
+    let api = Router::new()
         .route("/v1/check", post(api::check))
         .route("/v1/attest", post(api::attest))
         .route("/v1/verify", post(api::verify))
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            auth::require_token,
+        ));
+    Router::new()
+        .merge(api)
         .route("/v1/admission", post(admission::review))
         .route("/healthz", get(api::healthz))
         .route("/readyz", get(api::readyz))

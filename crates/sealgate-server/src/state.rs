@@ -24,6 +24,8 @@ pub(crate) struct Loaded {
     pub signing: Option<Signer>,
     pub admission: Option<AdmissionCheck>,
     pub tls: Option<TlsAcceptor>,
+    /// `[auth]`: the API's accepted tokens.
+    pub tokens: Option<crate::auth::ApiTokens>,
     pub decision_log: Option<sealgate_log::DecisionLog>,
 }
 
@@ -80,6 +82,10 @@ impl Loaded {
             None => None,
             Some(t) => Some(crate::tls::acceptor(t).context("[tls]")?),
         };
+        let tokens = match &config.token_sha256_file {
+            None => None,
+            Some(path) => Some(crate::auth::ApiTokens::load(path).context("[auth]")?),
+        };
         let decision_log = config.decision_log.as_deref().map(sealgate_log::DecisionLog::new);
         Ok(Self {
             generation,
@@ -89,6 +95,7 @@ impl Loaded {
             signing,
             admission,
             tls,
+            tokens,
             decision_log,
         })
     }
