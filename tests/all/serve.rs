@@ -389,7 +389,10 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
 #[test]
 fn bad_requests_get_json_errors_and_never_take_the_server_down() {
     let setup = Setup::new();
-    let server = Server::start(&setup.config(&["ml-release.toml"], "[limits]\nmax-body-bytes = 65536"));
+    let server = Server::start(&setup.config(
+        &["ml-release.toml"],
+        "[limits]\nmax-body-bytes = 65536\nheader-timeout = \"1s\"",
+    ));
     let agent = agent();
     let check = server.url("/v1/check");
     let expect = |(status, body): (u16, Value), want: u16, code: &str| {
@@ -551,6 +554,38 @@ fn bad_requests_get_json_errors_and_never_take_the_server_down() {
     assert!(
         answer.is_empty() || answer.starts_with(b"HTTP/1.1 400"),
         "{answer:?}"
+    );
+
+    // Slow clients are cut off: headers that never end, and a keep-alive
+    // connection left idle after its answer.
+    let closed_within = |mut socket: std::net::TcpStream| {
+        let started = Instant::now();
+        socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        let mut sink = Vec::new();
+        let _ = socket.read_to_end(&mut sink);
+        (started.elapsed(), sink)
+    };
+    let mut dribble = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    dribble
+        .write_all(b"POST /v1/check HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let (took, _) = closed_within(dribble);
+    assert!(
+        took < Duration::from_secs(5),
+        "unfinished headers held for {took:?}"
+    );
+    let mut idle = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let (took, answer) = closed_within(idle);
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "an idle keep-alive connection held for {took:?}"
     );
 
     // Still serving, with the same answers as before.

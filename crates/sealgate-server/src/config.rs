@@ -26,6 +26,7 @@
 //! [limits]
 //! max-body-bytes = 4194304
 //! request-timeout = "10s"
+//! header-timeout = "10s"                       # TLS handshake + request headers; idle keep-alive
 //! shutdown-grace = "30s"
 //! max-connections = 1024
 //! ```
@@ -115,6 +116,9 @@ pub struct Limits {
     /// A request not answered by then gets 503 (evaluation, body read and
     /// waiting for a sandbox slot included).
     pub request_timeout: Duration,
+    /// A client has this long to finish its TLS handshake, and to send a
+    /// request's headers (an idle keep-alive connection is closed after it).
+    pub header_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
     /// Connections served at once; more wait to be accepted.
@@ -126,6 +130,7 @@ impl Default for Limits {
         Self {
             max_body_bytes: 4 << 20,
             request_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             max_connections: 1024,
         }
@@ -188,6 +193,7 @@ struct TlsFile {
 struct LimitsFile {
     max_body_bytes: Option<u64>,
     request_timeout: Option<String>,
+    header_timeout: Option<String>,
     shutdown_grace: Option<String>,
     max_connections: Option<usize>,
 }
@@ -258,6 +264,11 @@ impl ServerConfig {
                 "request-timeout",
                 file.limits.request_timeout,
                 defaults.request_timeout,
+            )?,
+            header_timeout: duration(
+                "header-timeout",
+                file.limits.header_timeout,
+                defaults.header_timeout,
             )?,
             shutdown_grace: duration(
                 "shutdown-grace",

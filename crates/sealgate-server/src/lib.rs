@@ -12,7 +12,7 @@
 //!
 //! Stack: axum's router on hyper 1's HTTP/1.1 server and tokio, with rustls
 //! (ring) for TLS. The accept loop is ours (hyper-util's graceful shutdown,
-//! a connection limit, a TLS handshake timeout, header read timeout), since
+//! a connection limit, TLS handshake and header read timeouts), since
 //! a webhook server must bound every stage a client can stall.
 //!
 //! With `[auth]`, check, attest and verify need a bearer token (`auth.rs`).
@@ -63,10 +63,6 @@ use state::Loaded;
 /// Where `sealgate serve` listens without `listen` or `--listen`: loopback,
 /// so nothing is exposed by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-
-/// A client has this long to send its request headers, and to finish a TLS
-/// handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -294,11 +290,14 @@ async fn serve(shared: Arc<Shared>, listen: SocketAddr) -> anyhow::Result<()> {
                         continue;
                     }
                 };
-                let tls = shared.current().tls.clone();
+                let (tls, header_timeout) = {
+                    let loaded = shared.current();
+                    (loaded.tls.clone(), loaded.config.limits.header_timeout)
+                };
                 let app = app.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    serve_connection(tcp, tls, app, watcher).await;
+                    serve_connection(tcp, tls, header_timeout, app, watcher).await;
                     drop(permit);
                 });
             }
@@ -319,11 +318,18 @@ async fn serve(shared: Arc<Shared>, listen: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve_connection(tcp: TcpStream, tls: Option<TlsAcceptor>, app: Router, watcher: Watcher) {
+async fn serve_connection(
+    tcp: TcpStream,
+    tls: Option<TlsAcceptor>,
+    header_timeout: Duration,
+    app: Router,
+    watcher: Watcher,
+) {
     let service = TowerToHyperService::new(app);
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(HANDSHAKE_TIMEOUT);
+    // hyper starts this timer whenever it waits for a request's head, so an
+    // idle keep-alive connection is closed after it too.
+    http.timer(TokioTimer::new()).header_read_timeout(header_timeout);
     match tls {
         None => {
             let _ = watcher
@@ -332,7 +338,7 @@ async fn serve_connection(tcp: TcpStream, tls: Option<TlsAcceptor>, app: Router,
         }
         Some(acceptor) => {
             // A client that never finishes its handshake is dropped.
-            if let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+            if let Ok(Ok(stream)) = tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                 let _ = watcher
                     .watch(http.serve_connection(TokioIo::new(stream), service))
                     .await;
