@@ -389,10 +389,7 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
 #[test]
 fn bad_requests_get_json_errors_and_never_take_the_server_down() {
     let setup = Setup::new();
-    let server = Server::start(&setup.config(
-        &["ml-release.toml"],
-        "[limits]\nmax-body-bytes = 65536\nheader-timeout = \"1s\"",
-    ));
+    let server = Server::start(&setup.config(&["ml-release.toml"], "[limits]\nmax-body-bytes = 65536"));
     let agent = agent();
     let check = server.url("/v1/check");
     let expect = |(status, body): (u16, Value), want: u16, code: &str| {
@@ -545,7 +542,20 @@ fn bad_requests_get_json_errors_and_never_take_the_server_down() {
             .contains("method-not-allowed")
     );
 
-    // Not HTTP at all, and a request that never finishes its body.
+    // An error may be answered before the body is read: the connection is
+    // then closed, and says so, so a client does not reuse it and fail.
+    let refused = agent
+        .post(&check)
+        .header("content-type", "text/plain")
+        .send(&b"{}"[..])
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 415);
+    assert_eq!(
+        refused.headers().get("connection").map(|v| v.to_str().unwrap()),
+        Some("close")
+    );
+
+    // Not HTTP at all.
     let mut raw = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
     raw.write_all(b"\x16\x03\x01garbage\r\n\r\n").unwrap();
     let mut answer = Vec::new();
@@ -556,8 +566,25 @@ fn bad_requests_get_json_errors_and_never_take_the_server_down() {
         "{answer:?}"
     );
 
-    // Slow clients are cut off: headers that never end, and a keep-alive
-    // connection left idle after its answer.
+    // Still serving, with the same answers as before.
+    assert_eq!(get(&agent, &server.url("/healthz")).0, 200);
+    let (status, report) = post_raw(
+        &agent,
+        &check,
+        json,
+        check_body("ml-release", "churn-model").as_bytes(),
+    );
+    assert_eq!((status, report["decision"].as_str()), (200, Some("PASSED")));
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
+    assert_eq!(server.stop().code(), Some(0));
+}
+
+#[test]
+fn slow_and_idle_clients_are_cut_off() {
+    let setup = Setup::new();
+    let server = Server::start(&setup.config(&["ml-release.toml"], "[limits]\nheader-timeout = \"1s\""));
+    // Headers that never end, and a keep-alive connection left idle after
+    // its answer, each hold a connection for `header-timeout` at most.
     let closed_within = |mut socket: std::net::TcpStream| {
         let started = Instant::now();
         socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
@@ -588,17 +615,7 @@ fn bad_requests_get_json_errors_and_never_take_the_server_down() {
         "an idle keep-alive connection held for {took:?}"
     );
 
-    // Still serving, with the same answers as before.
-    assert_eq!(get(&agent, &server.url("/healthz")).0, 200);
-    let (status, report) = post_raw(
-        &agent,
-        &check,
-        json,
-        check_body("ml-release", "churn-model").as_bytes(),
-    );
-    assert_eq!((status, report["decision"].as_str()), (200, Some("PASSED")));
-    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
-    assert_eq!(server.stop().code(), Some(0));
+    assert_eq!(get(&agent(), &server.url("/healthz")).0, 200);
 }
 
 #[test]

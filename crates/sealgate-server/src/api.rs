@@ -56,10 +56,17 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        json_response(
+        let mut response = json_response(
             self.status,
             &json!({"error": {"code": self.code, "message": self.message}}),
-        )
+        );
+        // Many errors are answered before the body is read (size, type,
+        // token, route); the connection cannot carry another request after
+        // that, so say so rather than let a client reuse it and fail.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        response
     }
 }
 
