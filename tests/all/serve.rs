@@ -1404,3 +1404,64 @@ fn api_tokens_guard_check_attest_and_verify_and_rotate_on_sighup() {
         stderr(&out)
     );
 }
+
+#[test]
+fn the_shipped_local_configuration_serves_as_documented() {
+    // examples/serve/serve.toml names paths relative to itself: mirror the
+    // repository's layout (examples/, target/serve) in a directory.
+    let root = tempfile::tempdir().unwrap();
+    let r = |rel: &str| root.path().join(rel);
+    for dir in [
+        "examples/serve",
+        "examples/gates",
+        "examples/pipeline",
+        "target/serve/attestations",
+    ] {
+        std::fs::create_dir_all(r(dir)).unwrap();
+    }
+    for file in ["serve.toml", "trust.toml"] {
+        std::fs::copy(
+            repo(&format!("examples/serve/{file}")),
+            r(&format!("examples/serve/{file}")),
+        )
+        .unwrap();
+    }
+    example_gate(&r("examples/gates"));
+    gate_with_suite_builds(
+        &repo("examples/pipeline/staging.toml"),
+        &r("examples/pipeline"),
+        4,
+    );
+    // The two commands its header gives before `sealgate serve`.
+    let out = sealgate_in(
+        root.path(),
+        &["keygen", "--out", "target/serve", "--name", "server"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let server = Server::start(&r("examples/serve/serve.toml"));
+    let agent = agent();
+    let (_, ready) = get(&agent, &server.url("/readyz"));
+    let ready: Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(ready["gates"], json!(["ml-release", "staging-promotion"]));
+    assert_eq!(
+        (ready["attest"].as_bool(), ready["admission"].as_bool()),
+        (Some(true), Some(true))
+    );
+    let mut request: Value = serde_json::from_str(&check_body("staging-promotion", "churn-model")).unwrap();
+    request["subject"] = json!({"name": "model.skops", "sha256": "ab".repeat(32)});
+    let (status, attested) = post(&agent, &server.url("/v1/attest"), &request);
+    assert_eq!(
+        (status, attested["decision"].as_str()),
+        (200, Some("PASSED")),
+        "{attested}"
+    );
+    let (_, verdict) = post(
+        &agent,
+        &server.url("/v1/verify"),
+        &json!({"bundle": attested["bundle"], "artifact_sha256": "ab".repeat(32)}),
+    );
+    assert_eq!(verdict["decision"], "accepted", "{verdict}");
+    assert_eq!(server.stop().code(), Some(0));
+    assert!(r("target/serve/decisions.jsonl").is_file());
+}
