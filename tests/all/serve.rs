@@ -84,6 +84,19 @@ impl Server {
         self.stderr.lock().unwrap().clone()
     }
 
+    /// Wait (at most 30 s) until the server has said `text` on stderr.
+    fn wait_for(&self, text: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !self.stderr().contains(text) {
+            assert!(
+                Instant::now() < deadline,
+                "never said `{text}`:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// SIGTERM, then wait (bounded) for the exit status.
     fn stop(mut self) -> std::process::ExitStatus {
         self.signal("TERM");
@@ -168,6 +181,13 @@ fn post(agent: &ureq::Agent, url: &str, body: &Value) -> (u16, Value) {
 fn check_body(gate: &str, example: &str) -> String {
     let metadata = std::fs::read_to_string(repo(&format!("examples/metadata/{example}.json"))).unwrap();
     format!(r#"{{"gate": "{gate}", "metadata": {metadata}}}"#)
+}
+
+/// An attest request: a check request for `example` plus the subject.
+fn attest_body(gate: &str, example: &str, name: &str, digest: &str) -> Value {
+    let mut request: Value = serde_json::from_str(&check_body(gate, example)).unwrap();
+    request["subject"] = json!({"name": name, "sha256": digest});
+    request
 }
 
 /// A server directory: the example gate (suite builds), a hostile gate, a
@@ -279,8 +299,7 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     let artifact = setup.path("model.bin");
     std::fs::write(&artifact, b"model bytes").unwrap();
     let digest = sealgate::Sha256Digest::of_bytes(b"model bytes");
-    let mut request: Value = serde_json::from_str(&check_body("ml-release", "churn-model")).unwrap();
-    request["subject"] = json!({"name": "model.bin", "sha256": digest.to_string()});
+    let request = attest_body("ml-release", "churn-model", "model.bin", &digest.to_string());
     let (status, attested) = post(&agent, &server.url("/v1/attest"), &request);
     assert_eq!(status, 200, "{attested}");
     assert_eq!(attested["decision"], "PASSED");
@@ -714,11 +733,7 @@ fn sighup_reloads_the_configuration_without_dropping_requests() {
     let pass = setup.hostile_gate("second", "pass", "");
     setup.config(&["ml-release.toml", &pass], "");
     server.signal("HUP");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !server.stderr().contains("generation 2") {
-        assert!(Instant::now() < deadline, "no reload:\n{}", server.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_for("generation 2");
     let (status, report) = post_raw(
         &agent,
         &server.url("/v1/check"),
@@ -738,10 +753,7 @@ fn sighup_reloads_the_configuration_without_dropping_requests() {
     )
     .unwrap();
     server.signal("HUP");
-    while !server.stderr().contains("reload refused") {
-        assert!(Instant::now() < deadline, "no refusal:\n{}", server.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_for("reload refused");
     assert!(server.stderr().contains("missing.toml"), "{}", server.stderr());
     stop.store(true, Ordering::SeqCst);
     let answers = client.join().unwrap();
@@ -806,8 +818,7 @@ fn admission_admits_only_digest_pinned_images_with_a_verifying_bundle() {
         digest("copied"),
     );
     let attest = |d: &sealgate::Sha256Digest, example: &str| {
-        let mut request: Value = serde_json::from_str(&check_body("ml-release", example)).unwrap();
-        request["subject"] = json!({"name": "ghcr.io/acme/churn", "sha256": d.to_string()});
+        let request = attest_body("ml-release", example, "ghcr.io/acme/churn", &d.to_string());
         let (status, answer) = post(&agent, &server.url("/v1/attest"), &request);
         assert_eq!(status, 200, "{answer}");
         answer["bundle"].as_str().unwrap().to_owned()
@@ -1380,11 +1391,7 @@ fn api_tokens_guard_check_attest_and_verify_and_rotate_on_sighup() {
     // Rotation: the new token works and the old one stops, without a restart.
     std::fs::write(setup.path("tokens.sha256"), digest_line("ci-token-2")).unwrap();
     server.signal("HUP");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !server.stderr().contains("generation 2") {
-        assert!(Instant::now() < deadline, "no reload:\n{}", server.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_for("generation 2");
     assert_eq!(call("/v1/check", Some("Bearer ci-token-1")).0, 401);
     assert_eq!(call("/v1/check", Some("Bearer ci-token-2")).0, 200);
 
@@ -1448,8 +1455,12 @@ fn the_shipped_local_configuration_serves_as_documented() {
         (ready["attest"].as_bool(), ready["admission"].as_bool()),
         (Some(true), Some(true))
     );
-    let mut request: Value = serde_json::from_str(&check_body("staging-promotion", "churn-model")).unwrap();
-    request["subject"] = json!({"name": "model.skops", "sha256": "ab".repeat(32)});
+    let request = attest_body(
+        "staging-promotion",
+        "churn-model",
+        "model.skops",
+        &"ab".repeat(32),
+    );
     let (status, attested) = post(&agent, &server.url("/v1/attest"), &request);
     assert_eq!(
         (status, attested["decision"].as_str()),
