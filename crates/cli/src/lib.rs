@@ -701,7 +701,7 @@ fn evaluate(
 ) -> Result<(Gate, MetadataDocument, GateReport), CliError> {
     let evaluated_at_unix = match &args.at {
         None => None,
-        Some(t) => Some(parse_time(t).map_err(CliError::usage)?),
+        Some(t) => Some(sealgate::unix_seconds(t).map_err(|e| CliError::usage(anyhow::anyhow!("--at {e}")))?),
     };
     // Read the metadata first: a bad input should not cost a compile.
     let metadata = metadata_for(args, artifact_file)?;
@@ -1158,16 +1158,6 @@ fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         .context("cannot write to stdout")
         .map_err(CliError::usage)?;
     Ok(if failed == 0 { Exit::Passed } else { Exit::Failed })
-}
-
-fn parse_time(t: &str) -> anyhow::Result<i64> {
-    let time = humantime::parse_rfc3339_weak(t)
-        .with_context(|| format!("--at `{t}` is not an RFC 3339 time such as 2026-11-26T20:00:00Z"))?;
-    let secs = time
-        .duration_since(std::time::UNIX_EPOCH)
-        .with_context(|| format!("--at `{t}` is before 1970"))?
-        .as_secs();
-    Ok(secs as i64)
 }
 
 /// `sealgate policy build`.

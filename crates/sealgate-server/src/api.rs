@@ -225,15 +225,8 @@ fn prepare(
     let mut context = match at {
         None => EvaluationContext::now(gate.name()),
         Some(t) => {
-            let unix = humantime::parse_rfc3339_weak(t)
-                .ok()
-                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-                .ok_or_else(|| {
-                    ApiError::unprocessable(format!(
-                        "`at` = `{t}` is not an RFC 3339 time after 1970, such as 2026-11-26T20:00:00Z"
-                    ))
-                })?;
-            EvaluationContext::at(gate.name(), unix.as_secs() as i64)
+            let unix = sealgate::unix_seconds(t).map_err(|e| ApiError::unprocessable(format!("at: {e}")))?;
+            EvaluationContext::at(gate.name(), unix)
         }
     };
     context.artifact_digest = artifact;

@@ -156,7 +156,7 @@ impl TestFile {
         }
         let evaluated_at_unix = match &spec.evaluated_at {
             None => 1_767_225_600, // 2026-01-01T00:00:00Z
-            Some(t) => humantime_unix(t).map_err(err)?,
+            Some(t) => crate::unix_seconds(t).map_err(|e| err(format!("evaluated-at {e}")))?,
         };
         Ok(Self {
             path: path.to_owned(),
@@ -273,14 +273,6 @@ fn evaluate(
 fn read_json(path: &Path) -> Result<Value, String> {
     let bytes = read_bounded(path, MetadataLimits::default().max_bytes).map_err(|e| e.to_string())?;
     serde_json::from_slice(&bytes).map_err(|e| format!("{}: invalid JSON: {e}", path.display()))
-}
-
-fn humantime_unix(t: &str) -> Result<i64, String> {
-    let time = humantime::parse_rfc3339(t).map_err(|e| format!("evaluated-at `{t}`: {e}"))?;
-    Ok(time
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0))
 }
 
 /// The test files of a policy directory: `DIR/tests/*.toml`, sorted.
