@@ -8,6 +8,19 @@ use serde_json::Value;
 
 use crate::support::*;
 
+/// The PII example with the name of its second input column replaced by
+/// `column` (which the PII policy quotes in its finding), written into `dir`.
+fn pii_metadata_with_column(dir: &Path, column: &str) -> std::path::PathBuf {
+    let doc = dir.join("evil.json");
+    let mut meta: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo("examples/metadata/churn-model-pii.json")).unwrap(),
+    )
+    .unwrap();
+    meta["schema"]["inputs"][1]["name"] = Value::String(column.into());
+    std::fs::write(&doc, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    doc
+}
+
 /// The SARIF 2.1.0 JSON Schema (serde-sarif ships a copy of the OASIS file).
 fn sarif_validator() -> jsonschema::Validator {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
@@ -282,13 +295,7 @@ fn github_annotations_carry_file_and_line_and_cannot_be_injected() {
 
     // A policy's message is untrusted: a newline and a workflow command in
     // it stay inside the annotation.
-    let doc = dir.path().join("evil.json");
-    let mut meta: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo("examples/metadata/churn-model-pii.json")).unwrap(),
-    )
-    .unwrap();
-    meta["schema"]["inputs"][1]["name"] = Value::String("email\n::warning::pwned,%0A".into());
-    std::fs::write(&doc, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    let doc = pii_metadata_with_column(dir.path(), "email\n::warning::pwned,%0A");
     let out = sealgate(&[
         "check",
         "--gate",
@@ -434,13 +441,7 @@ fn policy_text_cannot_drive_the_terminal() {
     // PII policy quotes) could erase the line and print a verdict of its own.
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
-    let doc = dir.path().join("evil.json");
-    let mut meta: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo("examples/metadata/churn-model-pii.json")).unwrap(),
-    )
-    .unwrap();
-    meta["schema"]["inputs"][1]["name"] = Value::String("email\x1b[2K\rgate ml-release: PASSED".into());
-    std::fs::write(&doc, serde_json::to_string_pretty(&meta).unwrap()).unwrap();
+    let doc = pii_metadata_with_column(dir.path(), "email\x1b[2K\rgate ml-release: PASSED");
     for color in ["never", "always"] {
         let out = crate::support::check(&gate, &doc, &["--color", color]);
         let text = stdout(&out);

@@ -177,6 +177,15 @@ fn post(agent: &ureq::Agent, url: &str, body: &Value) -> (u16, Value) {
     post_raw(agent, url, "application/json", body.to_string().as_bytes())
 }
 
+/// `answer` is HTTP 200 with the decision PASSED.
+fn assert_passed((status, answer): (u16, Value)) {
+    assert_eq!(
+        (status, answer["decision"].as_str()),
+        (200, Some("PASSED")),
+        "{answer}"
+    );
+}
+
 /// A check request for a document of `examples/metadata`, its bytes as written.
 fn check_body(gate: &str, example: &str) -> String {
     let metadata = std::fs::read_to_string(repo(&format!("examples/metadata/{example}.json"))).unwrap();
@@ -587,13 +596,12 @@ fn bad_requests_get_json_errors_and_never_take_the_server_down() {
 
     // Still serving, with the same answers as before.
     assert_eq!(get(&agent, &server.url("/healthz")).0, 200);
-    let (status, report) = post_raw(
+    assert_passed(post_raw(
         &agent,
         &check,
         json,
         check_body("ml-release", "churn-model").as_bytes(),
-    );
-    assert_eq!((status, report["decision"].as_str()), (200, Some("PASSED")));
+    ));
     assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
     assert_eq!(server.stop().code(), Some(0));
 }
@@ -665,13 +673,12 @@ fn a_hostile_policy_does_not_stall_other_requests() {
     std::thread::sleep(Duration::from_millis(300));
     // …while the rest are answered before those end.
     for _ in 0..5 {
-        let (status, report) = post_raw(
+        assert_passed(post_raw(
             &agent,
             &server.url("/v1/check"),
             "application/json",
             check_body("ml-release", "churn-model").as_bytes(),
-        );
-        assert_eq!((status, report["decision"].as_str()), (200, Some("PASSED")));
+        ));
         assert_eq!(get(&agent, &server.url("/healthz")).0, 200);
     }
     let others_done = Instant::now();
@@ -734,17 +741,12 @@ fn sighup_reloads_the_configuration_without_dropping_requests() {
     setup.config(&["ml-release.toml", &pass], "");
     server.signal("HUP");
     server.wait_for("generation 2");
-    let (status, report) = post_raw(
+    assert_passed(post_raw(
         &agent,
         &server.url("/v1/check"),
         "application/json",
         check_body("second", "churn-model").as_bytes(),
-    );
-    assert_eq!(
-        (status, report["decision"].as_str()),
-        (200, Some("PASSED")),
-        "{report}"
-    );
+    ));
 
     // A configuration that does not load is refused whole; the last good one serves on.
     std::fs::write(
@@ -938,13 +940,12 @@ fn tls_serves_the_configured_certificate_and_nothing_else() {
     let url = format!("https://localhost:{}/v1/check", server.port());
 
     let trusting = agent_trusting(&cert);
-    let (status, report) = post_raw(
+    assert_passed(post_raw(
         &trusting,
         &url,
         "application/json",
         check_body("ml-release", "churn-model").as_bytes(),
-    );
-    assert_eq!((status, report["decision"].as_str()), (200, Some("PASSED")));
+    ));
 
     // A client that does not trust the certificate, and one speaking plain HTTP.
     assert!(
