@@ -36,6 +36,10 @@ pub struct Guests {
     pub quality: Built,
     pub hostile: Built,
     pub wasi_probe: Built,
+    /// Calls itself `sealgate.pii` and passes everything.
+    pub impostor: Built,
+    /// A wasm32-wasip2 component whose `info` sleeps forever.
+    pub sleepy_info: Built,
 }
 
 impl Guests {
@@ -90,6 +94,12 @@ pub fn guests() -> &'static Guests {
                 "guests-target",
             ),
             wasi_probe: build("tests/guests/wasi-probe", Target::Wasm32Wasip2, "guests-target"),
+            impostor: build(
+                "tests/guests/impostor",
+                Target::Wasm32UnknownUnknown,
+                "guests-target",
+            ),
+            sleepy_info: build("tests/guests/sleepy-info", Target::Wasm32Wasip2, "guests-target"),
         }
     })
 }
@@ -153,6 +163,12 @@ pub fn sealgate_in(dir: &Path, args: &[&str]) -> Output {
         .env(
             "SEALGATE_CACHE_DIR",
             Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+        )
+        // The cache's key goes to `$XDG_CONFIG_HOME/sealgate/cache.key`: the
+        // suite's own, not the user's.
+        .env(
+            "XDG_CONFIG_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("config"),
         )
         .output()
         .expect("run sealgate");

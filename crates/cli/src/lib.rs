@@ -780,15 +780,9 @@ fn check(args: &CheckArgs, out: &mut dyn Write, paint: report::Paint) -> Result<
 fn artifact_digest(a: &ArtifactArgs) -> Result<Sha256Digest, CliError> {
     match (&a.artifact, a.digest) {
         (Some(path), _) => {
-            let file = std::fs::File::open(path)
+            let (file, _) = sealgate::open_regular(path)
                 .with_context(|| format!("cannot read artifact {}", path.display()))
                 .map_err(CliError::usage)?;
-            if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
-                return Err(CliError::usage(anyhow::anyhow!(
-                    "artifact {} is not a regular file",
-                    path.display()
-                )));
-            }
             Sha256Digest::of_reader(std::io::BufReader::new(file))
                 .with_context(|| format!("cannot read artifact {}", path.display()))
                 .map_err(CliError::usage)

@@ -377,10 +377,10 @@ fn hash_file(path: &Path) -> Result<Sha256Digest, CollectError> {
         path: path.display().to_string(),
         reason,
     };
-    let file = std::fs::File::open(path).map_err(|e| unreadable(e.to_string()))?;
-    if !file.metadata().map_err(|e| unreadable(e.to_string()))?.is_file() {
-        return Err(unreadable("not a regular file".into()));
-    }
+    let (file, _) = sealgate_core::open_regular(path).map_err(|e| match e {
+        sealgate_core::InputError::NotAFile { .. } => unreadable("not a regular file".into()),
+        other => unreadable(other.to_string()),
+    })?;
     Sha256Digest::of_reader(file).map_err(|e| unreadable(e.to_string()))
 }
 

@@ -30,22 +30,47 @@ pub enum InputError {
     },
 }
 
-/// Read a whole regular file, refusing it if it exceeds `limit` bytes.
+/// Open `path` for reading only if it is a regular file.
 ///
-/// The cap is enforced while reading (not only from the file's metadata), so a
-/// file that grows, or a special file that reports size 0, cannot exhaust memory.
-pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+/// The type is checked on the opened handle, not on the name, and the open
+/// itself cannot block: on Unix it uses `O_NONBLOCK`, so a FIFO (whose plain
+/// open waits for a writer, forever if none comes) or a device is opened,
+/// found not to be a file and refused at once. Every input sealgate reads goes
+/// through here (or [`read_bounded`]).
+pub fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), InputError> {
     let io = |source| InputError::Io {
         path: path.to_owned(),
         source,
     };
-    let file = std::fs::File::open(path).map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        // Harmless for regular files: reads from them never block anyway.
+        options.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = options.open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if !meta.is_file() {
         return Err(InputError::NotAFile {
             path: path.to_owned(),
         });
     }
+    Ok((file, meta))
+}
+
+/// Read a whole regular file, refusing it if it exceeds `limit` bytes.
+///
+/// The cap is enforced while reading (not only from the file's metadata), so a
+/// file that grows, or a special file that reports size 0, cannot exhaust memory.
+/// Anything but a regular file is refused without blocking ([`open_regular`]).
+pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+    let io = |source| InputError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let (file, meta) = open_regular(path)?;
     if meta.len() > limit {
         return Err(InputError::TooLarge {
             path: path.to_owned(),
@@ -119,6 +144,24 @@ mod tests {
         let missing = dir.path().join("nope.json");
         let err = read_bounded(&missing, 10).unwrap_err();
         assert!(err.to_string().contains("nope.json"), "{err}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_are_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        rustix::fs::mkfifoat(rustix::fs::CWD, &fifo, rustix::fs::Mode::from_raw_mode(0o600)).unwrap();
+        let started = std::time::Instant::now();
+        let err = read_bounded(&fifo, 10).unwrap_err();
+        assert!(matches!(err, InputError::NotAFile { .. }), "{err}");
+        assert!(open_regular(&fifo).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        // A character device too.
+        assert!(matches!(
+            read_bounded(Path::new("/dev/zero"), 10),
+            Err(InputError::NotAFile { .. })
+        ));
     }
 
     #[test]

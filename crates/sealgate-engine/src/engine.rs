@@ -7,9 +7,8 @@ use wasmtime::component::{Component, HasSelf, Linker};
 use crate::bindings::{GatePolicy, GatePolicyPre};
 use crate::cache::PrecompiledCache;
 use crate::error::LoadError;
-use crate::host::RegexCache;
 use crate::module::{CacheStatus, PolicyModule};
-use crate::sandbox::{EPOCH_TICK, EvaluationSlots, HostState, wasmtime_config};
+use crate::sandbox::{EPOCH_TICK, EvaluationSlots, HostState, add_virtual_monotonic_clock, wasmtime_config};
 
 /// How a [`PolicyEngine`] is set up.
 #[derive(Debug, Clone)]
@@ -21,6 +20,11 @@ pub struct EngineConfig {
     /// Default: `None`. It must be writable only by the user running the gate:
     /// whoever can write it can run native code in the gate (see [`crate::cache`]).
     pub cache_dir: Option<PathBuf>,
+    /// The file holding this user's key for the cache's entries (32 random
+    /// bytes, created 0600 on first use). Default: `None`, meaning
+    /// [`crate::default_cache_key_file`]. An entry without a valid tag under
+    /// this key is never loaded.
+    pub cache_key_file: Option<PathBuf>,
     /// Largest component file accepted, checked before hashing or compiling.
     /// Default: 32 MiB (the PII policy is about 200 KiB).
     pub max_component_bytes: u64,
@@ -36,6 +40,7 @@ impl Default for EngineConfig {
         Self {
             ceiling: SandboxLimits::default(),
             cache_dir: None,
+            cache_key_file: None,
             max_component_bytes: 32 << 20,
             max_concurrent_evaluations: std::thread::available_parallelism()
                 .map_or(8, |n| n.get() * 2)
@@ -50,7 +55,6 @@ impl Default for EngineConfig {
 pub struct PolicyEngine {
     pub(crate) engine: wasmtime::Engine,
     linker: Arc<Linker<HostState>>,
-    pub(crate) regex: Arc<RegexCache>,
     pub(crate) config: Arc<EngineConfig>,
     pub(crate) slots: Arc<EvaluationSlots>,
     cache: Option<Arc<PrecompiledCache>>,
@@ -116,17 +120,20 @@ impl PolicyEngine {
         GatePolicy::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .and_then(|()| add_virtual_monotonic_clock(&mut linker))
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
 
         spawn_epoch_ticker(engine.weak());
-        let cache = config
-            .cache_dir
-            .as_deref()
-            .map(|d| Arc::new(PrecompiledCache::new(d, &engine)));
+        let cache = config.cache_dir.as_deref().map(|d| {
+            let key_file = config
+                .cache_key_file
+                .clone()
+                .or_else(crate::cache::default_cache_key_file);
+            Arc::new(PrecompiledCache::new(d, key_file, &engine))
+        });
         Ok(Self {
             engine,
             linker: Arc::new(linker),
-            regex: Arc::default(),
             slots: Arc::new(EvaluationSlots::new(config.max_concurrent_evaluations)),
             config: Arc::new(config),
             cache,

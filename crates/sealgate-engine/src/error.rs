@@ -73,10 +73,14 @@ pub enum EvalError {
         fuel: u64,
     },
     /// The wall-clock deadline passed.
-    #[error("time limit reached: still running after {millis} ms (limit `timeout-ms`)")]
+    #[error(
+        "time limit reached: stopped after {elapsed_ms} ms of real time, past the {millis} ms limit (limit `timeout-ms`)"
+    )]
     Timeout {
         /// The limit in milliseconds.
         millis: u64,
+        /// Real time from instantiation until the evaluation was stopped.
+        elapsed_ms: u64,
     },
     /// A resource limit (memory, table, instances) was hit.
     #[error("resource limit reached: {0}")]
@@ -97,7 +101,7 @@ pub enum EvalError {
         /// The limit.
         limit: u64,
     },
-    /// The verdict breaks the contract (e.g. an empty rule id or a bad JSON Pointer).
+    /// The verdict breaks the contract (e.g. an empty or malformed rule id).
     #[error("malformed verdict: {0}")]
     MalformedVerdict(String),
     /// The host could not set up the evaluation.

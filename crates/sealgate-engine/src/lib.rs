@@ -45,6 +45,7 @@ mod host;
 mod module;
 pub mod sandbox;
 
+pub use cache::default_cache_key_file;
 pub use engine::{EngineConfig, PolicyEngine};
 pub use error::{EvalError, LoadError};
 pub use module::{CacheStatus, Evaluation, PolicyInfo, PolicyModule};
@@ -56,5 +57,7 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "../../wit",
         world: "gate-policy",
+        // May trap: a call made after the evaluation's deadline ends it.
+        imports: { "sealgate:policy/host.regex-is-match": trappable },
     });
 }

@@ -1,4 +1,5 @@
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use sealgate_core::{EvaluationContext, Finding, LogLine, SandboxLimits, Severity, Sha256Digest, Verdict};
 use wasmtime::Store;
@@ -8,6 +9,7 @@ use crate::bindings::exports::sealgate::policy::policy as wit;
 use crate::bindings::sealgate::policy::types as wit_types;
 use crate::engine::PolicyEngine;
 use crate::error::{EvalError, LoadError};
+use crate::host::{DeadlinePassed, RegexCache};
 use crate::sandbox::{HostState, new_store};
 
 /// What a policy says about itself (its `info` export).
@@ -50,6 +52,8 @@ pub struct PolicyModule {
     path: PathBuf,
     digest: Sha256Digest,
     pre: GatePolicyPre<HostState>,
+    /// This policy's compiled regex patterns (bounded, see `host.rs`).
+    regex: Arc<RegexCache>,
     info: PolicyInfo,
     imports: Vec<String>,
     exports: Vec<String>,
@@ -88,13 +92,15 @@ impl PolicyModule {
             reason,
         };
         let limits = engine.config.ceiling;
+        let regex = Arc::new(RegexCache::default());
         let raw = {
             let _slot = engine.slots.acquire(); // declared first: dropped after the store
-            let mut store = new_store(&engine.engine, &limits, engine.regex.clone(), 0)
+            let started = std::time::Instant::now();
+            let mut store = new_store(&engine.engine, &limits, regex.clone(), 0)
                 .map_err(|e| info_err(format!("{e:#}")))?;
             pre.instantiate(&mut store)
                 .and_then(|i| i.sealgate_policy_policy().call_info(&mut store))
-                .map_err(|e| info_err(classify(e, &store, &limits).to_string()))?
+                .map_err(|e| info_err(classify(e, &store, &limits, started).to_string()))?
         };
         let params_schema = serde_json::from_str(&raw.params_schema)
             .map_err(|e| info_err(format!("params-schema is not JSON: {e}")))?;
@@ -112,6 +118,7 @@ impl PolicyModule {
             path,
             digest,
             pre,
+            regex,
             info,
             imports,
             exports,
@@ -209,7 +216,8 @@ impl PolicyModule {
         // Declared before the store so it is released after the store has
         // returned its instances to the pool.
         let _slot = self.engine.slots.acquire();
-        let mut store = match new_store(&self.engine.engine, limits, self.engine.regex.clone(), now_unix) {
+        let started = std::time::Instant::now();
+        let mut store = match new_store(&self.engine.engine, limits, self.regex.clone(), now_unix) {
             Ok(s) => s,
             Err(e) => return (Err(EvalError::Host(format!("{e:#}"))), Vec::new(), 0, 0),
         };
@@ -217,7 +225,7 @@ impl PolicyModule {
             .pre
             .instantiate(&mut store)
             .and_then(|instance| f(&mut store, instance.sealgate_policy_policy()));
-        let result = result.map_err(|e| classify(e, &store, limits));
+        let result = result.map_err(|e| classify(e, &store, limits, started));
         let fuel_consumed = limits.fuel - store.get_fuel().unwrap_or(0);
         let log = store.data_mut().take_log();
         let peak_memory = store.data().limiter.peak_memory as u64;
@@ -226,14 +234,26 @@ impl PolicyModule {
 }
 
 /// Turn a wasmtime error into the ERROR reason a user can act on.
-fn classify(err: wasmtime::Error, store: &Store<HostState>, limits: &SandboxLimits) -> EvalError {
+fn classify(
+    err: wasmtime::Error,
+    store: &Store<HostState>,
+    limits: &SandboxLimits,
+    started: std::time::Instant,
+) -> EvalError {
     if let Some(hit) = &store.data().limiter.hit {
         return EvalError::ResourceLimit(hit.clone());
+    }
+    if err.downcast_ref::<DeadlinePassed>().is_some() {
+        return EvalError::Timeout {
+            millis: limits.timeout.as_millis() as u64,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+        };
     }
     match err.downcast_ref::<wasmtime::Trap>() {
         Some(wasmtime::Trap::OutOfFuel) => EvalError::OutOfFuel { fuel: limits.fuel },
         Some(wasmtime::Trap::Interrupt) => EvalError::Timeout {
             millis: limits.timeout.as_millis() as u64,
+            elapsed_ms: started.elapsed().as_millis() as u64,
         },
         Some(wasmtime::Trap::StackOverflow) => {
             EvalError::ResourceLimit("wasm stack exhausted (deep recursion)".into())
@@ -291,13 +311,6 @@ fn check_verdict(v: wit_types::Verdict, output_limit: u64) -> Result<Verdict, Ev
             return Err(EvalError::MalformedVerdict(format!(
                 "finding {i}: rule id `{}` must be 1-128 characters of A-Z, a-z, 0-9, `.`, `-`, `_`",
                 f.rule_id.escape_debug()
-            )));
-        }
-        if !(f.pointer.is_empty() || f.pointer.starts_with('/')) {
-            return Err(EvalError::MalformedVerdict(format!(
-                "finding {i} ({}): pointer `{}` is not a JSON Pointer (RFC 6901)",
-                f.rule_id,
-                f.pointer.escape_debug()
             )));
         }
     }

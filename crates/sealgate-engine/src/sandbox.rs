@@ -20,18 +20,34 @@
 //! [`EvaluationSlots`] bounds how many evaluations run at once, so the pool is
 //! never exhausted by load: extra evaluations wait rather than fail.
 //!
+//! Time is bounded inside host calls too, because no host call can wait:
+//!
+//! - WASI's monotonic clock is virtual ([`VirtualClock`]): it starts at 0 and
+//!   moves only when the guest sleeps. `subscribe-duration` and
+//!   `subscribe-instant` advance it to the wake-up time and hand back a
+//!   pollable that is already ready ([`add_virtual_monotonic_clock`]), so
+//!   `std::thread::sleep(30 s)` returns at once having "slept" 30 s, and a
+//!   sleep loop burns fuel until a limit ends it. wasmtime-wasi's own
+//!   implementation would wait on a real timer, where the epoch deadline
+//!   cannot reach (it fires only when wasm code runs).
+//! - Every other pollable the deny-all context can produce is ready at once:
+//!   stdin is empty, stdout and stderr are memory pipes, and no socket,
+//!   file or name lookup can be opened.
+//! - `regex-is-match` bounds its own work against the time left (`host.rs`).
+//!
 //! What the limiter does *not* bound: host memory used to lift the verdict out
-//! of the guest (bounded by the guest's own memory limit) and time spent inside
-//! host calls (bounded per call by the regex size and input caps, and overall
-//! by the epoch deadline, which fires as soon as the guest runs again).
+//! of the guest (bounded by the guest's own memory limit and then by
+//! `output-bytes`).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sealgate_core::{LogLine, SandboxLimits};
-use wasmtime::component::ResourceTable;
+use wasmtime::component::{Linker, Resource, ResourceTable};
 use wasmtime::{Enabled, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::p2::{DynPollable, Pollable, subscribe};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::host::RegexCache;
@@ -132,6 +148,10 @@ pub struct HostState {
     pub(crate) regex: Arc<RegexCache>,
     pub(crate) stdout: MemoryOutputPipe,
     pub(crate) stderr: MemoryOutputPipe,
+    /// WASI's monotonic clock for this evaluation (shared with `wasi`).
+    pub(crate) monotonic: VirtualClock,
+    /// When the evaluation must end: host calls that do work check it.
+    pub(crate) deadline: Instant,
 }
 
 impl WasiView for HostState {
@@ -169,7 +189,8 @@ pub(crate) fn new_store(
     let pipe_cap = limits.log_bytes as usize;
     let stdout = MemoryOutputPipe::new(pipe_cap);
     let stderr = MemoryOutputPipe::new(pipe_cap);
-    let wasi = deny_all_wasi(now_unix, stdout.clone(), stderr.clone());
+    let monotonic = VirtualClock::default();
+    let wasi = deny_all_wasi(now_unix, monotonic.clone(), stdout.clone(), stderr.clone());
     let state = HostState {
         limiter: SandboxLimiter::new(limits),
         wasi,
@@ -178,6 +199,8 @@ pub(crate) fn new_store(
         regex,
         stdout,
         stderr,
+        monotonic,
+        deadline: Instant::now() + limits.timeout,
     };
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
@@ -191,9 +214,15 @@ pub(crate) fn new_store(
 /// A WASI context that grants nothing: no preopened directories, no
 /// environment, no arguments, closed stdin, no network (TCP, UDP and name
 /// lookup off), stdout/stderr captured into bounded buffers, wall clock frozen
-/// at the evaluation time, monotonic clock stopped, and a fixed byte cycle in
-/// place of randomness (so a policy cannot be nondeterministic through WASI).
-fn deny_all_wasi(now_unix: i64, stdout: MemoryOutputPipe, stderr: MemoryOutputPipe) -> WasiCtx {
+/// at the evaluation time, a virtual monotonic clock that moves only when the
+/// guest sleeps, and a fixed byte cycle in place of randomness (so a policy
+/// cannot be nondeterministic through WASI).
+fn deny_all_wasi(
+    now_unix: i64,
+    monotonic: VirtualClock,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+) -> WasiCtx {
     WasiCtx::builder()
         .stdout(stdout)
         .stderr(stderr)
@@ -202,7 +231,7 @@ fn deny_all_wasi(now_unix: i64, stdout: MemoryOutputPipe, stderr: MemoryOutputPi
         .allow_ip_name_lookup(false)
         .socket_addr_check(|_, _| Box::pin(async { false }))
         .wall_clock(FrozenClock(now_unix.max(0) as u64))
-        .monotonic_clock(FrozenClock(0))
+        .monotonic_clock(monotonic)
         .secure_random(wasmtime_wasi::random::Deterministic::new(
             DETERMINISTIC_BYTES.to_vec(),
         ))
@@ -227,13 +256,76 @@ impl wasmtime_wasi::HostWallClock for FrozenClock {
     }
 }
 
-impl wasmtime_wasi::HostMonotonicClock for FrozenClock {
+/// WASI's monotonic clock inside the sandbox, in nanoseconds: 0 when the
+/// evaluation starts, moved forward only by the guest's own sleeps. Time
+/// inside a policy is therefore a function of what the policy did, like
+/// everything else it sees, and waiting costs no real time.
+#[derive(Clone, Default)]
+pub(crate) struct VirtualClock(Arc<AtomicU64>);
+
+impl VirtualClock {
+    /// Move the clock to `when` if that is later; the clock never goes back.
+    fn advance_to(&self, when: u64) {
+        self.0.fetch_max(when, Ordering::Relaxed);
+    }
+
+    fn advance_by(&self, nanos: u64) {
+        let _ = self.0.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
+            Some(t.saturating_add(nanos))
+        });
+    }
+}
+
+impl wasmtime_wasi::HostMonotonicClock for VirtualClock {
     fn resolution(&self) -> u64 {
-        1_000_000_000
+        1
     }
     fn now(&self) -> u64 {
-        self.0
+        self.0.load(Ordering::Relaxed)
     }
+}
+
+/// A pollable that is ready as soon as it is asked: what a clock subscription
+/// becomes on the virtual clock.
+struct AlreadyReady;
+
+#[async_trait::async_trait]
+impl Pollable for AlreadyReady {
+    async fn ready(&mut self) {}
+}
+
+/// The interface whose subscriptions are replaced, as wasmtime-wasi names it
+/// (components importing any 0.2.x resolve to it).
+const MONOTONIC_CLOCK: &str = "wasi:clocks/monotonic-clock@0.2.12";
+
+/// Replace wasmtime-wasi's `subscribe-duration` and `subscribe-instant`, which
+/// wait on real timers, with ones on the [`VirtualClock`]: the clock jumps to
+/// the wake-up time and the pollable is ready at once.
+pub(crate) fn add_virtual_monotonic_clock(linker: &mut Linker<HostState>) -> wasmtime::Result<()> {
+    fn ready(state: &mut HostState) -> wasmtime::Result<Resource<DynPollable>> {
+        let pollable = state.table.push(AlreadyReady)?;
+        subscribe(&mut state.table, pollable)
+    }
+    linker.allow_shadowing(true);
+    let mut clock = linker.instance(MONOTONIC_CLOCK)?;
+    clock.func_wrap(
+        "subscribe-duration",
+        |mut cx: wasmtime::StoreContextMut<'_, HostState>, (nanos,): (u64,)| {
+            let state = cx.data_mut();
+            state.monotonic.advance_by(nanos);
+            Ok((ready(state)?,))
+        },
+    )?;
+    clock.func_wrap(
+        "subscribe-instant",
+        |mut cx: wasmtime::StoreContextMut<'_, HostState>, (when,): (u64,)| {
+            let state = cx.data_mut();
+            state.monotonic.advance_to(when);
+            Ok((ready(state)?,))
+        },
+    )?;
+    linker.allow_shadowing(false);
+    Ok(())
 }
 
 /// The memory, table and instance limits of one evaluation. Refusing a growth

@@ -218,8 +218,17 @@ impl DecisionLog {
         let mut options = OpenOptions::new();
         options.create(true).append(true).read(true);
         #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            // O_NONBLOCK: opening a FIFO must not wait for a reader.
+            options
+                .mode(0o600)
+                .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+        }
         let mut file = options.open(&self.path).map_err(io)?;
+        if !file.metadata().map_err(io)?.is_file() {
+            return Err(io(std::io::Error::other("not a regular file")));
+        }
         // Released when `file` is dropped, after the sync.
         file.lock().map_err(io)?;
         let (seq, prev) = match last_line(&mut file).map_err(io)? {
@@ -356,9 +365,12 @@ pub enum VerifyError {
 /// counts from 1 without gaps, and each `prev` is the SHA-256 of the line
 /// before; then compare the end with `expected`.
 pub fn verify(path: &Path, expected: &Expected) -> Result<Verified, VerifyError> {
-    let file = File::open(path).map_err(|source| VerifyError::Io {
+    let (file, _) = sealgate_core::open_regular(path).map_err(|e| VerifyError::Io {
         path: path.to_owned(),
-        source,
+        source: match e {
+            sealgate_core::InputError::Io { source, .. } => source,
+            other => std::io::Error::other(other.to_string()),
+        },
     })?;
     verify_reader(BufReader::new(file), expected).map_err(|e| match e {
         ReadOrBroken::Io(source) => VerifyError::Io {
