@@ -456,3 +456,154 @@ fn keygen_and_policy_commands_refuse_bad_paths() {
         &["cases.toml"],
     );
 }
+
+/// `sealgate ARGS`, killed (and the test failed) if it runs past `limit`:
+/// a hang must fail the suite, not stall it.
+fn sealgate_within(args: &[&str], limit: std::time::Duration) -> std::process::Output {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+        .current_dir(REPO)
+        .args(args)
+        .env(
+            "SEALGATE_CACHE_DIR",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
+        )
+        .env(
+            "XDG_CONFIG_HOME",
+            Path::new(env!("CARGO_TARGET_TMPDIR")).join("config"),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{args:?} still running after {limit:?}: it waits on a FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn fifos_are_refused_at_once_wherever_a_file_is_read() {
+    // Opening a FIFO for reading waits for a writer, forever if none comes:
+    // every input must be opened without blocking and refused as not a file.
+    let b = Bad::new();
+    let fifo = b.path("pipe");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let fifo = fifo.to_str().unwrap().to_owned();
+    let keys = b.keys();
+    let key = keys.join("ci.key").display().to_string();
+    let public = keys.join("ci.pub").display().to_string();
+    let gate = example_gate(b.dir.path());
+    let gate = gate.to_str().unwrap();
+    let model = clean_metadata().display().to_string();
+    // A gate whose policy module is the FIFO.
+    let module_gate = write_gate(&b.path(""), Path::new(&fifo), &guests().pii.sha256, "{}", "");
+    let module_gate = module_gate.to_str().unwrap();
+    let bundle = b.file("b.intoto.jsonl", "{}\n");
+    let serve_config = b.file(
+        "serve.toml",
+        format!("api-version = \"sealgate/server/v1\"\ngates = [{:?}]\n", fifo),
+    );
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["check", "--gate", &fifo, "--metadata", &model],
+        vec!["check", "--gate", gate, "--metadata", &fifo],
+        vec!["check", "--gate", module_gate, "--metadata", &model],
+        vec![
+            "check",
+            "--gate",
+            gate,
+            "--metadata",
+            &model,
+            "--decision-log",
+            &fifo,
+        ],
+        vec![
+            "attest",
+            "--gate",
+            gate,
+            "--metadata",
+            &model,
+            "--artifact",
+            &model,
+            "--key",
+            &fifo,
+        ],
+        vec![
+            "attest",
+            "--gate",
+            gate,
+            "--metadata",
+            &model,
+            "--artifact",
+            &fifo,
+            "--key",
+            &key,
+        ],
+        vec![
+            "verify",
+            "--bundle",
+            &fifo,
+            "--artifact",
+            &model,
+            "--key",
+            &public,
+        ],
+        vec![
+            "verify",
+            "--bundle",
+            &bundle,
+            "--artifact",
+            &fifo,
+            "--key",
+            &public,
+        ],
+        vec![
+            "verify",
+            "--bundle",
+            &bundle,
+            "--artifact",
+            &model,
+            "--key",
+            &fifo,
+        ],
+        vec![
+            "verify",
+            "--bundle",
+            &bundle,
+            "--artifact",
+            &model,
+            "--trust",
+            &fifo,
+        ],
+        vec!["collect", "--evidently", &fifo],
+        vec!["collect", "--storage", &fifo],
+        vec!["collect", "--openlineage", &fifo],
+        vec!["policy", "inspect", &fifo],
+        vec!["log", "verify", &fifo],
+        vec!["serve", "--config", &fifo],
+        vec!["serve", "--config", &serve_config],
+    ];
+    for args in &cases {
+        let out = sealgate_within(args, std::time::Duration::from_secs(60));
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(
+            err.contains("not a regular file") && err.contains("pipe"),
+            "{args:?}: {err}"
+        );
+    }
+}

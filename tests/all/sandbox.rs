@@ -1,7 +1,7 @@
 //! Every limit and fault ends in ERROR with a reason naming it, the gate never
 //! passes, and the next evaluation in the same process is unaffected.
 
-use sealgate::{GateDecision, GateReport, PolicyOutcome};
+use sealgate::{EvaluationContext, Gate, GateDecision, GateReport, PolicyOutcome};
 
 use crate::support::*;
 
@@ -74,6 +74,60 @@ fn tight_loop_of_host_calls_is_stopped() {
         "{reason}"
     );
     assert_error(&report, "limit");
+}
+
+#[test]
+fn a_regex_call_that_could_outlast_the_deadline_is_refused_before_it_runs() {
+    // Before: one call of `[ab]*a[ab]{10000}c` over 1 MiB ran for minutes
+    // under `timeout-ms = 1000`, outside the guest's fuel and epoch checks.
+    let started = std::time::Instant::now();
+    let report = run_hostile("slow-regex", 1 << 20, "timeout-ms = 1000");
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(3), "took {took:?}");
+    assert_error(&report, "regex-is-match refused");
+    // The same program over a short text is cheap, and allowed.
+    let short = run_hostile("slow-regex", 64, "timeout-ms = 1000");
+    assert_eq!(
+        short.policies[0].outcome,
+        PolicyOutcome::Pass,
+        "{:?}",
+        short.policies[0].error
+    );
+}
+
+#[test]
+fn a_policys_compiled_patterns_are_bounded_in_host_memory() {
+    // Before: distinct large patterns were cached without a byte bound,
+    // growing the host by gigabytes and never freeing them.
+    let dir = tempfile::tempdir().unwrap();
+    let g = &guests().hostile;
+    let gate = write_gate(
+        dir.path(),
+        &g.path,
+        &g.sha256,
+        "{ mode = \"regex-flood\", n = 60 }",
+        "",
+    );
+    let gate = Gate::load(engine(), &gate).unwrap_or_else(|e| panic!("{e}"));
+    let report = gate.evaluate(
+        &minimal_metadata(),
+        &EvaluationContext::at("test-gate", 1_795_719_515),
+    );
+    assert_eq!(
+        report.policies[0].outcome,
+        PolicyOutcome::Pass,
+        "{:?}",
+        report.policies[0].error
+    );
+    let cached = gate.policies()[0].module.regex_cache_bytes();
+    assert!(cached > 0);
+    assert!(
+        cached <= sealgate::host::MAX_CACHE_BYTES_PER_POLICY,
+        "{cached} bytes cached"
+    );
+    // Each policy module has its own cache: another's is untouched.
+    let other = Gate::load(engine(), &hostile_gate(dir.path(), "pass")).unwrap();
+    assert_eq!(other.policies()[0].module.regex_cache_bytes(), 0);
 }
 
 #[test]
@@ -154,8 +208,40 @@ fn oversized_verdict_is_refused() {
 
 #[test]
 fn malformed_verdicts_are_errors() {
-    assert_error(&run_hostile("bad-pointer", 0, ""), "not a JSON Pointer");
     assert_error(&run_hostile("bad-rule-id", 0, ""), "rule id");
+}
+
+#[test]
+fn a_pointer_that_does_not_resolve_is_kept_at_the_root_with_a_note() {
+    // `artifact/name` (no leading slash) is no JSON Pointer: the finding
+    // stays, and so does its severity, but it is located at the root.
+    let report = run_hostile("bad-pointer", 0, "");
+    let p = &report.policies[0];
+    assert_eq!(p.outcome, PolicyOutcome::Pass, "{:?}", p.error);
+    let f = &p.findings[0];
+    assert_eq!((f.rule_id.as_str(), f.pointer.as_str()), ("test.bad", ""));
+    assert!(
+        f.message
+            .ends_with("(the policy located this at `artifact/name`, which is not a JSON Pointer (RFC 6901); shown at the document root)"),
+        "{}",
+        f.message
+    );
+}
+
+#[test]
+fn findings_past_the_cap_are_dropped_and_say_so() {
+    let report = run_hostile("many-findings", 5_000, "");
+    let p = &report.policies[0];
+    assert_eq!(p.findings.len(), sealgate::findings::MAX_FINDINGS_PER_POLICY + 1);
+    let last = p.findings.last().unwrap();
+    assert_eq!(last.rule_id, sealgate::findings::DROPPED_RULE_ID);
+    assert!(
+        last.message.starts_with("4000 more finding(s) were dropped"),
+        "{}",
+        last.message
+    );
+    // The outcome was judged on all 5 000 (all info: a pass).
+    assert_eq!(p.outcome, PolicyOutcome::Pass);
 }
 
 #[test]

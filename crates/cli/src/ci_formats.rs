@@ -7,6 +7,7 @@
 //! it is escaped for each format here, so a finding cannot break the XML or
 //! smuggle a workflow command onto its own line.
 
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -45,20 +46,112 @@ fn sarif_level(s: Severity, fail_on: Severity) -> &'static str {
 
 /// The 1-based line of the value at `pointer` in the JSON `text`, for
 /// editors and code scanning. `None` if the pointer does not resolve.
+#[cfg(test)]
 pub(crate) fn line_of(text: &str, pointer: &str) -> Option<usize> {
-    let bytes = text.as_bytes();
-    let mut at = skip_ws(bytes, 0);
-    if !pointer.is_empty() {
-        for token in pointer.strip_prefix('/')?.split('/') {
-            let token = token.replace("~1", "/").replace("~0", "~");
-            at = match *bytes.get(at)? {
-                b'{' => member(text, at, &token)?,
-                b'[' => element(bytes, at, token.parse().ok()?)?,
-                _ => return None,
-            };
+    PointerLines::new(text, [pointer]).line(pointer)
+}
+
+/// The lines of many JSON Pointers into one JSON text, found in one pass over
+/// the text: the pointers form a trie, and the walk descends only into the
+/// members and elements some pointer names, skipping every other value once.
+/// So rendering a report is linear in the document and its findings, however
+/// many findings point into however large a document.
+pub(crate) struct PointerLines {
+    lines: HashMap<String, usize>,
+}
+
+#[derive(Default)]
+struct PointerTrie {
+    wanted: Option<String>,
+    children: HashMap<String, PointerTrie>,
+}
+
+impl PointerLines {
+    pub(crate) fn new<'a>(text: &str, pointers: impl IntoIterator<Item = &'a str>) -> Self {
+        let mut root = PointerTrie::default();
+        for pointer in pointers {
+            let mut node = &mut root;
+            if !pointer.is_empty() {
+                let Some(rest) = pointer.strip_prefix('/') else {
+                    continue;
+                };
+                for token in rest.split('/') {
+                    let token = token.replace("~1", "/").replace("~0", "~");
+                    node = node.children.entry(token).or_default();
+                }
+            }
+            node.wanted = Some(pointer.to_owned());
         }
+        let mut offsets: Vec<(usize, String)> = Vec::new();
+        let bytes = text.as_bytes();
+        let _ = walk(text, skip_ws(bytes, 0), &root, &mut offsets);
+        // Offsets to lines in one more pass.
+        offsets.sort_unstable_by_key(|(at, _)| *at);
+        let (mut line, mut counted) = (1, 0);
+        let mut lines = HashMap::with_capacity(offsets.len());
+        for (at, pointer) in offsets {
+            line += bytes[counted..at].iter().filter(|&&b| b == b'\n').count();
+            counted = at;
+            lines.insert(pointer, line);
+        }
+        Self { lines }
     }
-    Some(1 + bytes[..at].iter().filter(|&&b| b == b'\n').count())
+
+    pub(crate) fn line(&self, pointer: &str) -> Option<usize> {
+        self.lines.get(pointer).copied()
+    }
+}
+
+/// Record the offsets of the wanted values at and below the value starting
+/// at `at`, whose trie node is `node`; the end of that value.
+fn walk(text: &str, at: usize, node: &PointerTrie, out: &mut Vec<(usize, String)>) -> Option<usize> {
+    let b = text.as_bytes();
+    if let Some(pointer) = &node.wanted {
+        out.push((at, pointer.clone()));
+    }
+    if node.children.is_empty() {
+        return end_of_value(b, at);
+    }
+    match *b.get(at)? {
+        b'{' => {
+            let mut i = skip_ws(b, at + 1);
+            while b.get(i) == Some(&b'"') {
+                let end = end_of_string(b, i)?;
+                let name: String = serde_json::from_str(&text[i..end]).ok()?;
+                i = skip_ws(b, end);
+                if b.get(i) != Some(&b':') {
+                    return None;
+                }
+                let value = skip_ws(b, i + 1);
+                let value_end = match node.children.get(&name) {
+                    Some(child) => walk(text, value, child, out)?,
+                    None => end_of_value(b, value)?,
+                };
+                i = skip_ws(b, value_end);
+                if b.get(i) == Some(&b',') {
+                    i = skip_ws(b, i + 1);
+                }
+            }
+            (b.get(i) == Some(&b'}')).then_some(i + 1)
+        }
+        b'[' => {
+            let mut i = skip_ws(b, at + 1);
+            let mut index = 0usize;
+            while b.get(i).is_some_and(|&c| c != b']') {
+                let value_end = match node.children.get(&index.to_string()) {
+                    Some(child) => walk(text, i, child, out)?,
+                    None => end_of_value(b, i)?,
+                };
+                index += 1;
+                i = skip_ws(b, value_end);
+                if b.get(i) == Some(&b',') {
+                    i = skip_ws(b, i + 1);
+                }
+            }
+            (b.get(i) == Some(&b']')).then_some(i + 1)
+        }
+        _ => end_of_value(b, at),
+    }
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -115,52 +208,25 @@ fn end_of_value(b: &[u8], i: usize) -> Option<usize> {
     }
 }
 
-/// The start of the value of member `key` in the object starting at `i`.
-fn member(text: &str, i: usize, key: &str) -> Option<usize> {
-    let b = text.as_bytes();
-    let mut i = skip_ws(b, i + 1);
-    while b.get(i) == Some(&b'"') {
-        let end = end_of_string(b, i)?;
-        let name: String = serde_json::from_str(&text[i..end]).ok()?;
-        i = skip_ws(b, end);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        let value = skip_ws(b, i + 1);
-        if name == key {
-            return Some(value);
-        }
-        i = skip_ws(b, end_of_value(b, value)?);
-        if b.get(i) == Some(&b',') {
-            i = skip_ws(b, i + 1);
-        }
-    }
-    None
-}
-
-/// The start of element `n` of the array starting at `i`.
-fn element(b: &[u8], i: usize, n: usize) -> Option<usize> {
-    let mut i = skip_ws(b, i + 1);
-    for _ in 0..n {
-        if b.get(i) == Some(&b']') {
-            return None;
-        }
-        i = skip_ws(b, end_of_value(b, i)?);
-        if b.get(i) != Some(&b',') {
-            return None;
-        }
-        i = skip_ws(b, i + 1);
-    }
-    (b.get(i) != Some(&b']')).then_some(i)
+/// The lines of every finding's pointer in the metadata `text`.
+fn finding_lines(report: &GateReport, text: &str) -> PointerLines {
+    PointerLines::new(
+        text,
+        report
+            .policies
+            .iter()
+            .flat_map(|p| p.findings.iter().map(|f| f.pointer.as_str())),
+    )
 }
 
 /// SARIF 2.1.0 for a gate report: one result per finding (located at the
 /// metadata file, its line and JSON Pointer) and one per policy ERROR.
 pub(crate) fn check_sarif(report: &GateReport, origin: &str, text: &str) -> Value {
     let mut rules: Vec<Value> = Vec::new();
+    let mut rule_indices: HashMap<String, usize> = HashMap::new();
     let mut results: Vec<Value> = Vec::new();
-    let rule_index = |id: &str, policy: &str, rules: &mut Vec<Value>| -> usize {
-        if let Some(i) = rules.iter().position(|r| r["id"] == id) {
+    let mut rule_index = |id: &str, policy: &str, rules: &mut Vec<Value>| -> usize {
+        if let Some(&i) = rule_indices.get(id) {
             return i;
         }
         rules.push(json!({
@@ -168,11 +234,13 @@ pub(crate) fn check_sarif(report: &GateReport, origin: &str, text: &str) -> Valu
             "shortDescription": { "text": format!("{id} ({policy})") },
             "properties": { "policy": policy },
         }));
+        rule_indices.insert(id.to_owned(), rules.len() - 1);
         rules.len() - 1
     };
+    let lines = finding_lines(report, text);
     let location = |pointer: &str| {
         let mut physical = json!({ "artifactLocation": { "uri": origin } });
-        if let Some(line) = line_of(text, pointer) {
+        if let Some(line) = lines.line(pointer) {
             physical["region"] = json!({ "startLine": line });
         }
         json!({
@@ -269,6 +337,7 @@ fn xml(s: &str) -> String {
 /// policy's verdict and one per rule that fired (failed if any of its
 /// findings reaches `fail-on`).
 pub(crate) fn check_junit(report: &GateReport, origin: &str, text: &str) -> String {
+    let lines = finding_lines(report, text);
     let mut suites = String::new();
     let (mut tests, mut failures, mut errors) = (0, 0, 0);
     for p in &report.policies {
@@ -299,12 +368,12 @@ pub(crate) fn check_junit(report: &GateReport, origin: &str, text: &str) -> Stri
             xml(&p.id),
             xml(origin)
         );
-        let mut fired: Vec<&str> = p.findings.iter().map(|f| f.rule_id.as_str()).collect();
-        fired.sort_unstable();
-        fired.dedup();
-        for rule in fired {
+        let mut fired: BTreeMap<&str, Vec<&sealgate::Finding>> = BTreeMap::new();
+        for f in &p.findings {
+            fired.entry(f.rule_id.as_str()).or_default().push(f);
+        }
+        for (rule, findings) in fired {
             t += 1;
-            let findings: Vec<_> = p.findings.iter().filter(|f| f.rule_id == rule).collect();
             let body: String = findings
                 .iter()
                 .map(|f| {
@@ -312,7 +381,7 @@ pub(crate) fn check_junit(report: &GateReport, origin: &str, text: &str) -> Stri
                         "{} at {} (line {}): {}\nfix: {}\n",
                         severity_name(f.severity),
                         f.pointer,
-                        line_of(text, &f.pointer).unwrap_or(1),
+                        lines.line(&f.pointer).unwrap_or(1),
                         f.message,
                         f.remediation
                     )
@@ -374,6 +443,7 @@ fn gh_property(s: &str) -> String {
 /// warning or notice otherwise) at the metadata file's line, an error per
 /// policy ERROR, and a notice with the decision.
 pub(crate) fn check_github(report: &GateReport, origin: &str, text: &str) -> String {
+    let lines = finding_lines(report, text);
     let mut out = String::new();
     for p in &report.policies {
         for f in &p.findings {
@@ -388,7 +458,7 @@ pub(crate) fn check_github(report: &GateReport, origin: &str, text: &str) -> Str
                 out,
                 "::{command} file={},line={},title={}::{}",
                 gh_property(origin),
-                line_of(text, &f.pointer).unwrap_or(1),
+                lines.line(&f.pointer).unwrap_or(1),
                 gh_property(&format!("{} ({})", f.rule_id, severity_name(f.severity))),
                 gh_data(&format!(
                     "{} (at {}). Fix: {}",

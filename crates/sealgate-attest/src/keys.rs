@@ -9,7 +9,7 @@ use ed25519_dalek::pkcs8::{
     self, DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey, spki,
 };
 use ed25519_dalek::{SigningKey, VerifyingKey};
-use sealgate_core::{InputError, Sha256Digest, read_bounded};
+use sealgate_core::{InputError, Sha256Digest, open_regular, read_bounded, read_opened};
 
 /// PEM key files are a few hundred bytes.
 const MAX_KEY_FILE_BYTES: u64 = 64 << 10;
@@ -73,13 +73,11 @@ pub fn key_id(key: &VerifyingKey) -> String {
 
 /// Load a PKCS#8 PEM Ed25519 private key, refusing one others can read.
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
+    // The mode is checked on the opened file, so it is the one read.
+    let (file, meta) = open_regular(path)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let meta = std::fs::metadata(path).map_err(|source| InputError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
         let mode = meta.permissions().mode() & 0o7777;
         if mode & 0o077 != 0 {
             return Err(KeyError::Permissions {
@@ -88,7 +86,7 @@ pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
             });
         }
     }
-    let bytes = read_bounded(path, MAX_KEY_FILE_BYTES)?;
+    let bytes = read_opened(path, file, &meta, MAX_KEY_FILE_BYTES)?;
     let format = |reason: String| KeyError::Format {
         path: path.to_owned(),
         what: "private key (PKCS#8 PEM, `-----BEGIN PRIVATE KEY-----`)",

@@ -66,11 +66,23 @@ pub fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), I
 /// file that grows, or a special file that reports size 0, cannot exhaust memory.
 /// Anything but a regular file is refused without blocking ([`open_regular`]).
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
+    let (file, meta) = open_regular(path)?;
+    read_opened(path, file, &meta, limit)
+}
+
+/// Read the whole of a file opened by [`open_regular`] (when its metadata
+/// must be checked first, e.g. a private key's mode), refusing it past `limit`
+/// bytes as [`read_bounded`] does.
+pub fn read_opened(
+    path: &Path,
+    file: std::fs::File,
+    meta: &std::fs::Metadata,
+    limit: u64,
+) -> Result<Vec<u8>, InputError> {
     let io = |source| InputError::Io {
         path: path.to_owned(),
         source,
     };
-    let (file, meta) = open_regular(path)?;
     if meta.len() > limit {
         return Err(InputError::TooLarge {
             path: path.to_owned(),

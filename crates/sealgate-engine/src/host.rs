@@ -167,8 +167,8 @@ impl RegexCache {
         );
     }
 
-    #[cfg(test)]
-    fn cached_bytes(&self) -> usize {
+    /// Bytes this cache holds.
+    pub(crate) fn cached_bytes(&self) -> usize {
         self.inner.lock().unwrap_or_else(PoisonError::into_inner).bytes
     }
 }

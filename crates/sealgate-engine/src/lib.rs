@@ -41,7 +41,7 @@
 pub mod cache;
 mod engine;
 mod error;
-mod host;
+pub mod host;
 mod module;
 pub mod sandbox;
 

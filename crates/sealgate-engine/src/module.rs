@@ -157,6 +157,12 @@ impl PolicyModule {
         self.uses_wasi
     }
 
+    /// Bytes of compiled regex patterns this policy keeps cached in the host
+    /// (at most [`crate::host::MAX_CACHE_BYTES_PER_POLICY`]).
+    pub fn regex_cache_bytes(&self) -> usize {
+        self.regex.cached_bytes()
+    }
+
     /// Where its compiled code came from.
     pub fn cache_status(&self) -> &CacheStatus {
         &self.cache_status

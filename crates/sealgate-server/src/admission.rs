@@ -1,14 +1,20 @@
 //! `POST /v1/admission`: a Kubernetes validating admission webhook
 //! (`AdmissionReview` v1). A Pod, or a workload with a pod template, is
-//! admitted only if every container image (init and ephemeral containers
-//! included) is pinned by digest and has a bundle in the attestation store
-//! that verifies for that digest under the configured trust file.
+//! admitted only if every image it can run or mount (init, regular and
+//! ephemeral containers, and image volumes, `volumes[].image.reference`,
+//! Kubernetes 1.31+) is pinned by digest and has a bundle in the attestation
+//! store that verifies for that digest under the configured trust file.
 //!
 //! Fail closed: a kind whose pod spec cannot be found, a store error, or a
-//! decision that cannot be logged is a denial, never an admission.
+//! decision that cannot be logged is a denial, never an admission. The work
+//! is bounded: at most [`MAX_IMAGES_PER_REVIEW`] distinct images (more is a
+//! denial before any store read), each verified once, and the blocking work
+//! stops between images once the request is abandoned (a timeout, a client
+//! gone), so a review nobody waits for does not keep writing the log.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use axum::extract::{Request, State};
@@ -23,6 +29,10 @@ use crate::api::{ApiError, json_response, read_json};
 use crate::state::{AdmissionCheck, Loaded};
 
 const API_VERSION: &str = "admission.k8s.io/v1";
+
+/// Distinct images one review may name. A pod has a handful; more is a
+/// denial, since each costs store reads, verifications and a log entry.
+pub(crate) const MAX_IMAGES_PER_REVIEW: usize = 64;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -63,25 +73,57 @@ fn pod_spec<'a>(group: &str, kind: &str, object: &'a Value) -> Option<&'a Value>
     object.pointer(pointer)
 }
 
-/// Every image a pod spec runs, once each, in a stable order.
+/// Every image a pod spec runs or mounts, once each, in a stable order.
 fn images(spec: &Value) -> Result<BTreeSet<String>, String> {
     let mut found = BTreeSet::new();
-    for list in ["initContainers", "containers", "ephemeralContainers"] {
-        let Some(containers) = spec.get(list) else {
-            continue;
-        };
-        let containers = containers
-            .as_array()
-            .ok_or_else(|| format!("{list} is not a list"))?;
-        for c in containers {
+    let mut add = |image: &str| {
+        found.insert(image.to_owned());
+        if found.len() > MAX_IMAGES_PER_REVIEW {
+            Err(format!(
+                "the pod spec names more than {MAX_IMAGES_PER_REVIEW} distinct images; not checking any"
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let list = |name: &str| -> Result<&[Value], String> {
+        match spec.get(name) {
+            None | Some(Value::Null) => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items),
+            Some(_) => Err(format!("{name} is not a list")),
+        }
+    };
+    for name in ["initContainers", "containers", "ephemeralContainers"] {
+        for c in list(name)? {
             let image = c
                 .get("image")
                 .and_then(Value::as_str)
-                .ok_or_else(|| format!("a container in {list} has no image"))?;
-            found.insert(image.to_owned());
+                .ok_or_else(|| format!("a container in {name} has no image"))?;
+            add(image)?;
+        }
+    }
+    // An image volume mounts another image's files into the pod: what is
+    // mounted must be as attested as what runs.
+    for volume in list("volumes")? {
+        if let Some(source) = volume.get("image") {
+            let reference = source
+                .get("reference")
+                .and_then(Value::as_str)
+                .ok_or_else(|| "an image volume has no reference".to_owned())?;
+            add(reference)?;
         }
     }
     Ok(found)
+}
+
+/// Set when the request that started a blocking check is dropped, so the
+/// check stops at the next image instead of finishing for nobody.
+struct Abandoned(Arc<AtomicBool>);
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
 }
 
 /// The digest an image reference is pinned to: `name[:tag]@sha256:<hex>`.
@@ -159,10 +201,16 @@ async fn decide(loaded: &Loaded, check: &AdmissionCheck, request: &AdmissionRequ
     let store = check.store.clone();
     let log = loaded.decision_log.clone();
     let images: Vec<String> = images.into_iter().collect();
+    let abandoned = Abandoned(Arc::new(AtomicBool::new(false)));
+    let stop = abandoned.0.clone();
     // Store reads, verification and log appends block: off the async workers.
     let verdicts = tokio::task::spawn_blocking(move || {
         let mut problems = Vec::new();
         for image in &images {
+            if stop.load(Ordering::SeqCst) {
+                problems.push("the review was abandoned before every image was checked".into());
+                break;
+            }
             let verdict = verify_image(image, store.as_ref(), &trust);
             let (digest, bundle, failed) = match &verdict {
                 Ok((digest, bundle)) => (Some(*digest), Some(*bundle), None),
@@ -190,6 +238,7 @@ async fn decide(loaded: &Loaded, check: &AdmissionCheck, request: &AdmissionRequ
         problems
     })
     .await;
+    drop(abandoned);
     match verdicts {
         Ok(problems) if problems.is_empty() => (true, String::new()),
         Ok(problems) => (false, format!("sealgate denied: {}", problems.join("; "))),
@@ -286,5 +335,33 @@ mod tests {
             ["app", "debug", "init"]
         );
         assert!(images(&json!({"containers": [{"name": "no-image"}]})).is_err());
+    }
+
+    #[test]
+    fn image_volumes_are_checked_like_containers() {
+        let spec = json!({
+            "containers": [{"image": "app"}],
+            "volumes": [
+                {"name": "cfg", "configMap": {"name": "c"}},
+                {"name": "model", "image": {"reference": "models/churn:1", "pullPolicy": "IfNotPresent"}},
+            ],
+        });
+        assert_eq!(
+            images(&spec).unwrap().into_iter().collect::<Vec<_>>(),
+            ["app", "models/churn:1"]
+        );
+        assert!(images(&json!({"containers": [{"image": "a"}], "volumes": [{"image": {}}]})).is_err());
+    }
+
+    #[test]
+    fn a_review_names_a_bounded_number_of_images() {
+        let many: Vec<Value> = (0..=MAX_IMAGES_PER_REVIEW)
+            .map(|i| json!({"image": format!("img{i}")}))
+            .collect();
+        let err = images(&json!({ "containers": many })).unwrap_err();
+        assert!(err.contains("more than 64"), "{err}");
+        // Duplicates count once.
+        let same: Vec<Value> = (0..1000).map(|_| json!({"image": "same"})).collect();
+        assert_eq!(images(&json!({ "containers": same })).unwrap().len(), 1);
     }
 }

@@ -143,7 +143,8 @@ pub(crate) async fn healthz() -> Response {
     json_response(StatusCode::OK, &json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: gates are loaded and the server is not shutting down.
+/// `GET /readyz`: gates are loaded, the server is not shutting down, and its
+/// evaluation slots are not all stuck (see [`Shared::is_stalled`]).
 pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
     let loaded = shared.current();
     if shared.is_shutting_down() {
@@ -152,10 +153,22 @@ pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
             &json!({"status": "shutting-down"}),
         );
     }
+    let (free, total) = shared.slots();
+    if shared.is_stalled(loaded.config.limits.request_timeout) {
+        return json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({
+                "status": "saturated",
+                "evaluation-slots": {"free": free, "total": total},
+                "message": "every evaluation slot has been busy for longer than the request timeout",
+            }),
+        );
+    }
     json_response(
         StatusCode::OK,
         &json!({
             "status": "ready",
+            "evaluation-slots": {"free": free, "total": total},
             "generation": loaded.generation,
             "gates": loaded.gates.keys().collect::<Vec<_>>(),
             "trust": loaded.trust.keys().collect::<Vec<_>>(),

@@ -28,6 +28,7 @@
 //! request-timeout = "10s"
 //! header-timeout = "10s"                       # TLS handshake + request headers; idle keep-alive
 //! shutdown-grace = "30s"
+//! reload-timeout = "60s"                       # a reload still loading then is abandoned
 //! max-connections = 1024
 //! ```
 //!
@@ -121,6 +122,9 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
+    /// A reload (SIGHUP) not loaded by then is abandoned: the previous
+    /// configuration keeps serving and later reloads are not blocked.
+    pub reload_timeout: Duration,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
 }
@@ -132,6 +136,7 @@ impl Default for Limits {
             request_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
+            reload_timeout: Duration::from_secs(60),
             max_connections: 1024,
         }
     }
@@ -195,6 +200,7 @@ struct LimitsFile {
     request_timeout: Option<String>,
     header_timeout: Option<String>,
     shutdown_grace: Option<String>,
+    reload_timeout: Option<String>,
     max_connections: Option<usize>,
 }
 
@@ -274,6 +280,11 @@ impl ServerConfig {
                 "shutdown-grace",
                 file.limits.shutdown_grace,
                 defaults.shutdown_grace,
+            )?,
+            reload_timeout: duration(
+                "reload-timeout",
+                file.limits.reload_timeout,
+                defaults.reload_timeout,
             )?,
             max_connections: file.limits.max_connections.unwrap_or(defaults.max_connections),
         };

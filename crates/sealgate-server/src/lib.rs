@@ -86,6 +86,8 @@ pub(crate) struct Shared {
     slots: Arc<Semaphore>,
     shutting_down: AtomicBool,
     reloading: tokio::sync::Mutex<()>,
+    /// When an evaluation last gave its slot back (or the server started).
+    last_slot_release: std::sync::Mutex<Instant>,
 }
 
 impl Shared {
@@ -99,6 +101,27 @@ impl Shared {
 
     pub(crate) fn is_shutting_down(&self) -> bool {
         self.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Free and total evaluation slots.
+    pub(crate) fn slots(&self) -> (usize, usize) {
+        (
+            self.slots.available_permits(),
+            self.engine.config().max_concurrent_evaluations,
+        )
+    }
+
+    /// Every slot is busy and none has been given back for longer than a
+    /// request may take: requests are only queueing to time out. Under honest
+    /// load slots turn over within each policy's `timeout-ms`, so this does
+    /// not flap; readiness reports it so an orchestrator routes around.
+    pub(crate) fn is_stalled(&self, request_timeout: Duration) -> bool {
+        let since = self
+            .last_slot_release
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .elapsed();
+        self.slots.available_permits() == 0 && since > request_timeout
     }
 
     /// Evaluate on the blocking pool under a slot. The slot is released when
@@ -121,6 +144,10 @@ impl Shared {
             let observed = gate.evaluate_observed(&metadata, &context, 1);
             shared.metrics.evaluations_in_flight.dec();
             drop(slot);
+            *shared
+                .last_slot_release
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Instant::now();
             for (policy, timing) in observed.report.policies.iter().zip(&observed.timings) {
                 shared.metrics.policy(gate.name(), &policy.id, timing);
             }
@@ -173,6 +200,7 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
         slots: Arc::new(Semaphore::new(slots)),
         shutting_down: AtomicBool::new(false),
         reloading: tokio::sync::Mutex::new(()),
+        last_slot_release: std::sync::Mutex::new(Instant::now()),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -349,20 +377,31 @@ async fn serve_connection(
 
 /// Re-read the configuration and swap it in whole, or keep the current one.
 /// Requests in flight finish on the configuration they started with.
+///
+/// A reload that has not finished within `reload-timeout` (of the current
+/// configuration) is abandoned: its worker thread may still end later, but
+/// its result is dropped, and the lock that serialises reloads is released so
+/// a later SIGHUP (a fixed configuration, rotated tokens) is not blocked.
 async fn reload(shared: Arc<Shared>) {
     let _one_at_a_time = shared.reloading.lock().await;
+    let bound = shared.current().config.limits.reload_timeout;
     let worker = shared.clone();
-    let loaded = tokio::task::spawn_blocking(move || {
+    let loading = tokio::task::spawn_blocking(move || {
         let old = worker.current();
         let config = ServerConfig::load(&worker.config_path)?;
         if config.tls.is_some() != old.config.tls.is_some() {
             anyhow::bail!("TLS cannot be turned on or off by a reload; restart the server");
         }
         Loaded::load(&worker.engine, config, old.generation + 1)
-    })
-    .await
-    .map_err(anyhow::Error::from)
-    .and_then(|loaded| loaded);
+    });
+    let loaded = match tokio::time::timeout(bound, loading).await {
+        Ok(joined) => joined.map_err(anyhow::Error::from).and_then(|loaded| loaded),
+        Err(_) => Err(anyhow::anyhow!(
+            "not loaded within the reload timeout ({}); abandoned (raise [limits] reload-timeout \
+             if loading is legitimately that slow)",
+            humantime::format_duration(bound)
+        )),
+    };
     match loaded {
         Ok(loaded) => {
             let generation = loaded.generation;

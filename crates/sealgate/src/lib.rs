@@ -23,13 +23,16 @@
 
 use std::path::{Path, PathBuf};
 
+pub mod findings;
 mod parallel;
 pub mod policy_test;
 
 pub use sealgate_core::{
     EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, LogLine,
-    PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict, read_bounded, toml_error,
+    PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict, open_regular, read_bounded,
+    toml_error,
 };
+pub use sealgate_engine::host;
 pub use sealgate_engine::{
     CacheStatus, EngineConfig, EvalError, LoadError, PolicyEngine, PolicyInfo, PolicyModule,
 };
@@ -235,7 +238,12 @@ impl Gate {
             let info = p.module.info();
             let error_kind = eval.verdict.as_ref().err().map(EvalError::kind);
             let (outcome, findings, error) = match eval.verdict {
-                Ok(v) => (PolicyOutcome::judge(&v, self.config.fail_on), v.findings, None),
+                // Judged on the findings as returned; then made safe to show.
+                Ok(v) => (
+                    PolicyOutcome::judge(&v, self.config.fail_on),
+                    findings::normalize(v.findings, metadata.value()),
+                    None,
+                ),
                 Err(e) => (PolicyOutcome::Error, Vec::new(), Some(e.to_string())),
             };
             let result = PolicyResult {

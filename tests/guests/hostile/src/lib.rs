@@ -130,6 +130,27 @@ impl Policy for Hostile {
             "bad-regex" => {
                 sealgate_policy_sdk::regex_is_match("(unclosed", "x")?;
             }
+            // A search that is linear in text × program, not in text alone:
+            // `n` bytes of text against a ~500 KB program.
+            "slow-regex" => {
+                let text = "ab".repeat(params.n as usize / 2);
+                let found = sealgate_policy_sdk::regex_is_match("[ab]*a[ab]{10000}c", &text)?;
+                report.finding(
+                    "test.slow-regex",
+                    Severity::Info,
+                    "",
+                    format!("matched: {found}"),
+                    "none",
+                );
+            }
+            // `n` distinct patterns of large compiled programs, to grow the
+            // host's pattern cache.
+            "regex-flood" => {
+                for i in 0..params.n {
+                    let pattern = format!("[ab]*a[ab]{{5000}}c{i}");
+                    black_box(sealgate_policy_sdk::regex_is_match(&pattern, "ab").ok());
+                }
+            }
             other => return Err(format!("unknown mode `{other}`")),
         }
         Ok(report)
