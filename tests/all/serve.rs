@@ -33,6 +33,10 @@ impl Server {
                 "SEALGATE_CACHE_DIR",
                 Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
             )
+            .env(
+                "XDG_CONFIG_HOME",
+                Path::new(env!("CARGO_TARGET_TMPDIR")).join("config"),
+            )
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -66,6 +70,17 @@ impl Server {
 
     fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The health listener's base URL, as the server announced it.
+    fn health_url(&self, path: &str) -> String {
+        let said = self.stderr();
+        let base = said
+            .split("health probes and metrics on ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no health listener announced:\n{said}"));
+        format!("{base}{path}")
     }
 
     fn port(&self) -> u16 {
@@ -1476,4 +1491,220 @@ fn the_shipped_local_configuration_serves_as_documented() {
     assert_eq!(verdict["decision"], "accepted", "{verdict}");
     assert_eq!(server.stop().code(), Some(0));
     assert!(r("target/serve/decisions.jsonl").is_file());
+}
+
+#[test]
+fn a_policy_that_sleeps_cannot_hold_the_evaluation_slots() {
+    // Before: `std::thread::sleep` in a WASI policy waited on a real timer, so
+    // eight such requests held every slot forever (503 for all checks) while
+    // the probes stayed green. Now sleeps cost no real time.
+    let setup = Setup::new();
+    let g = &guests().wasi_probe;
+    std::fs::write(
+        setup.path("sleeper.toml"),
+        format!(
+            "api-version = \"sealgate/v1\"\nname = \"sleeper\"\n[limits]\ntimeout-ms = 1000\n[[policies]]\nmodule = {:?}\nsha256 = \"{}\"\nparams = {{ \"sleep-ms\" = 3600000, in = \"evaluate\", forever = true }}\n",
+            g.path.display().to_string(),
+            g.sha256
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&setup.config(&["ml-release.toml", "sleeper.toml"], ""));
+    let agent = agent();
+    let started = Instant::now();
+    let sleepers: Vec<_> = (0..8)
+        .map(|_| {
+            let (agent, url) = (agent.clone(), server.url("/v1/check"));
+            std::thread::spawn(move || {
+                post_raw(
+                    &agent,
+                    &url,
+                    "application/json",
+                    check_body("sleeper", "churn-model").as_bytes(),
+                )
+            })
+        })
+        .collect();
+    for h in sleepers {
+        let (status, report) = h.join().unwrap();
+        assert_eq!(
+            (status, report["decision"].as_str()),
+            (200, Some("FAILED")),
+            "{report}"
+        );
+        assert_eq!(report["policies"][0]["outcome"], "error");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_passed(post_raw(
+        &agent,
+        &server.url("/v1/check"),
+        "application/json",
+        check_body("ml-release", "churn-model").as_bytes(),
+    ));
+    let (status, ready) = get(&agent, &server.url("/readyz"));
+    assert_eq!(status, 200, "{ready}");
+    assert!(ready.contains(r#""evaluation-slots""#), "{ready}");
+}
+
+#[test]
+fn answers_are_compact_and_cannot_be_amplified_by_evidence() {
+    let setup = Setup::new();
+    let server = Server::start(&setup.config(&["ml-release.toml"], ""));
+    let agent = agent();
+    // A nested `/evidence` used to be echoed into the report, pretty-printed:
+    // a 3.9 MB request gave a 240 MB answer. Now it is refused.
+    let mut metadata: Value =
+        serde_json::from_str(&std::fs::read_to_string(repo("examples/metadata/churn-model.json")).unwrap())
+            .unwrap();
+    let mut nested = json!("deep");
+    for _ in 0..40 {
+        nested = json!([nested, 1, 2, 3]);
+    }
+    metadata["evidence"] = json!([{"path": "x", "sha256": "0".repeat(64), "tool": nested}]);
+    let (status, answer) = post(
+        &agent,
+        &server.url("/v1/check"),
+        &json!({"gate": "ml-release", "metadata": metadata}),
+    );
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/evidence/0/tool"),
+        "{answer}"
+    );
+    // A good answer is one line of compact JSON.
+    let mut response = agent
+        .post(&server.url("/v1/check"))
+        .header("content-type", "application/json")
+        .send(check_body("ml-release", "churn-model").as_bytes())
+        .unwrap();
+    let text = response.body_mut().read_to_string().unwrap();
+    assert_eq!(text.trim_end().lines().count(), 1, "{text}");
+    assert!(!text.contains("\n  "), "pretty-printed");
+}
+
+#[test]
+fn a_client_that_never_reads_is_cut_off_after_the_write_timeout() {
+    let setup = Setup::new();
+    // A gate whose report is about 900 KB.
+    let big = setup.hostile_gate("big", "huge-verdict", "");
+    let text = std::fs::read_to_string(setup.path(&big)).unwrap();
+    std::fs::write(
+        setup.path(&big),
+        text.replace("mode = \"huge-verdict\"", "mode = \"huge-verdict\", n = 900000"),
+    )
+    .unwrap();
+    let server = Server::start(&setup.config(
+        &["ml-release.toml", &big],
+        "[limits]\nwrite-timeout = \"1s\"\nrequest-timeout = \"30s\"",
+    ));
+    let body = check_body("big", "churn-model");
+    let request = format!(
+        "POST /v1/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    // Forty pipelined requests (~36 MB of answers), and not a byte read:
+    // far more than the socket buffers hold.
+    let mut socket = std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap();
+    for _ in 0..40 {
+        if socket.write_all(request.as_bytes()).is_err() {
+            break; // the server may already have closed it
+        }
+    }
+    std::thread::sleep(Duration::from_secs(6));
+    let started = Instant::now();
+    socket.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut received = Vec::new();
+    let _ = socket.read_to_end(&mut received);
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "the connection stayed open"
+    );
+    assert!(
+        received.len() < 20 << 20,
+        "{} bytes delivered: the answers were all kept for a client that did not read",
+        received.len()
+    );
+    assert_eq!(get(&agent(), &server.url("/healthz")).0, 200);
+}
+
+#[test]
+fn probes_answer_on_their_own_listener_while_the_api_is_flooded() {
+    let setup = Setup::new();
+    let config = setup.config(
+        &["ml-release.toml"],
+        "[limits]\nmax-connections = 16\nheader-timeout = \"30s\"",
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("health-listen = \"127.0.0.1:0\"\n{text}")).unwrap();
+    let server = Server::start(&config);
+    // Take every API connection with clients that send nothing.
+    let flood: Vec<_> = (0..40)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", server.port())).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let quick = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .new_agent();
+    // The API's own /healthz waits behind the flood…
+    assert!(quick.get(&server.url("/healthz")).call().is_err());
+    // …the health listener answers at once.
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let started = Instant::now();
+        let (status, _) = get(&quick, &server.health_url(path));
+        let took = started.elapsed();
+        assert_eq!(status, 200, "{path}");
+        assert!(took < Duration::from_secs(1), "{path} took {took:?}");
+    }
+    // It serves nothing else.
+    assert_eq!(get(&quick, &server.health_url("/v1/check")).0, 404);
+    drop(flood);
+}
+
+#[test]
+fn admission_reviews_are_bounded_in_images_and_log_entries() {
+    let setup = Setup::new();
+    let server = Server::start(&setup.config(&["ml-release.toml"], ""));
+    let agent = agent();
+    // Before: a 4 MB review of distinct images wrote 36 000 fsync'd log
+    // entries. Now more than 64 distinct images is a denial before any work.
+    let images: Vec<String> = (0..5000)
+        .map(|i| {
+            format!(
+                "ghcr.io/acme/i{i}@sha256:{}",
+                sealgate::Sha256Digest::of_bytes(format!("{i}").as_bytes())
+            )
+        })
+        .collect();
+    let images: Vec<&str> = images.iter().map(String::as_str).collect();
+    let started = Instant::now();
+    let (status, answer) = post(
+        &agent,
+        &server.url("/v1/admission"),
+        &review("many", "", "Pod", "CREATE", pod(&images)),
+    );
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["response"]["allowed"], false);
+    assert!(
+        answer["response"]["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than 64 distinct images"),
+        "{answer}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let log = std::fs::read_to_string(setup.path("decisions.jsonl")).unwrap_or_default();
+    assert_eq!(
+        log.lines().count(),
+        0,
+        "nothing was checked, so nothing was logged"
+    );
 }

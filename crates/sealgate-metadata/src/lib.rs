@@ -362,7 +362,71 @@ fn structural_problems(doc: &Value) -> Vec<String> {
             ));
         }
     }
+    evidence_problems(doc, &mut problems);
     problems
+}
+
+/// Most `/evidence` entries a document may carry (a collect run reads tens).
+pub const MAX_EVIDENCE_ENTRIES: usize = 1000;
+
+/// Longest `/evidence/*/path`, and longest `tool`.
+const MAX_EVIDENCE_PATH_BYTES: usize = 4096;
+const MAX_EVIDENCE_TOOL_BYTES: usize = 64;
+
+/// `/evidence` is copied into every report (and so into signed statements and
+/// server answers): it must be exactly what the schema says, flat and bounded,
+/// so a document cannot smuggle an arbitrarily nested or large value through it.
+fn evidence_problems(doc: &Value, problems: &mut Vec<String>) {
+    let Some(evidence) = doc.get("evidence") else {
+        return;
+    };
+    let Some(entries) = evidence.as_array() else {
+        problems.push(format!(
+            "/evidence: must be an array, found {}",
+            type_name(evidence)
+        ));
+        return;
+    };
+    if entries.len() > MAX_EVIDENCE_ENTRIES {
+        problems.push(format!(
+            "/evidence: {} entries; at most {MAX_EVIDENCE_ENTRIES} are accepted",
+            entries.len()
+        ));
+        return;
+    }
+    for (i, entry) in entries.iter().enumerate() {
+        let Some(fields) = entry.as_object() else {
+            problems.push(format!(
+                "/evidence/{i}: must be an object, found {}",
+                type_name(entry)
+            ));
+            continue;
+        };
+        for (key, value) in fields {
+            let ok = match (key.as_str(), value) {
+                ("path", Value::String(p)) => !p.is_empty() && p.len() <= MAX_EVIDENCE_PATH_BYTES,
+                ("tool", Value::String(t)) => t.len() <= MAX_EVIDENCE_TOOL_BYTES,
+                ("sha256", Value::String(h)) => {
+                    h.len() == 64
+                        && h.bytes()
+                            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+                }
+                _ => false,
+            };
+            if !ok {
+                problems.push(format!(
+                    "/evidence/{i}/{}: must be `path` (a string of at most {MAX_EVIDENCE_PATH_BYTES} bytes), \
+                     `sha256` (64 lowercase hex digits) or `tool` (at most {MAX_EVIDENCE_TOOL_BYTES} bytes)",
+                    key.replace('~', "~0").replace('/', "~1").escape_debug()
+                ));
+            }
+        }
+        for required in ["path", "sha256"] {
+            if !fields.contains_key(required) {
+                problems.push(format!("/evidence/{i}/{required}: missing"));
+            }
+        }
+    }
 }
 
 /// Data classifications, lowest first (docs/metadata.md).

@@ -70,8 +70,22 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Largest answer the server gives. Everything in one is bounded already
+/// (findings by `output-bytes` and the per-policy cap, logs by `log-bytes`,
+/// `/evidence` by the metadata checks), so this is the backstop that keeps an
+/// answer proportionate to what was asked, whatever changes later.
+pub(crate) const MAX_RESPONSE_BYTES: usize = 32 << 20;
+
+/// Compact JSON (a pretty-printer multiplies deeply nested values by their
+/// indentation), one line, at most [`MAX_RESPONSE_BYTES`].
 pub(crate) fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Response {
-    match serde_json::to_vec_pretty(body) {
+    match serde_json::to_vec(body) {
+        Ok(bytes) if bytes.len() > MAX_RESPONSE_BYTES => ApiError::internal(format!(
+            "the answer would be {} bytes, over the server's limit of {MAX_RESPONSE_BYTES}; \
+             lower the gate's output-bytes or the document's size",
+            bytes.len()
+        ))
+        .into_response(),
         Ok(mut bytes) => {
             bytes.push(b'\n');
             (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()

@@ -3,6 +3,7 @@
 //! ```toml
 //! api-version = "sealgate/server/v1"
 //! listen = "0.0.0.0:8443"                      # --listen overrides
+//! health-listen = "0.0.0.0:8081"               # /healthz, /readyz, /metrics on their own listener
 //! gates = ["../gates/ml-release.toml"]          # requests name them by their `name`
 //! decision-log = "/var/log/sealgate/decisions.jsonl"
 //!
@@ -27,13 +28,14 @@
 //! max-body-bytes = 4194304
 //! request-timeout = "10s"
 //! header-timeout = "10s"                       # TLS handshake + request headers; idle keep-alive
+//! write-timeout = "10s"                        # a client that reads nothing of the answer for this long is cut off
 //! shutdown-grace = "30s"
 //! reload-timeout = "60s"                       # a reload still loading then is abandoned
 //! max-connections = 1024
 //! ```
 //!
-//! Paths are relative to the file. Everything but `listen`, `tls` on/off and
-//! `max-connections` is re-read on SIGHUP.
+//! Paths are relative to the file. Everything but `listen`, `health-listen`,
+//! `tls` on/off and `max-connections` is re-read on SIGHUP.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -63,6 +65,10 @@ pub struct ServerConfig {
     pub path: PathBuf,
     /// Where to listen, unless `--listen` says otherwise.
     pub listen: Option<SocketAddr>,
+    /// A second listener, plain HTTP, serving only `/healthz`, `/readyz` and
+    /// `/metrics` with connections of its own, so probes are answered while
+    /// the API's connections are all taken (a flood of slow clients).
+    pub health_listen: Option<SocketAddr>,
     /// Gate files.
     pub gates: Vec<PathBuf>,
     /// Trust files by name.
@@ -120,6 +126,9 @@ pub struct Limits {
     /// A client has this long to finish its TLS handshake, and to send a
     /// request's headers (an idle keep-alive connection is closed after it).
     pub header_timeout: Duration,
+    /// A connection whose client reads nothing of an answer for this long is
+    /// closed, so clients that never read cannot pin answers in memory.
+    pub write_timeout: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
     /// A reload (SIGHUP) not loaded by then is abandoned: the previous
@@ -135,6 +144,7 @@ impl Default for Limits {
             max_body_bytes: 4 << 20,
             request_timeout: Duration::from_secs(10),
             header_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(30),
             reload_timeout: Duration::from_secs(60),
             max_connections: 1024,
@@ -148,6 +158,8 @@ struct ConfigFile {
     api_version: String,
     #[serde(default)]
     listen: Option<String>,
+    #[serde(default)]
+    health_listen: Option<String>,
     gates: Vec<PathBuf>,
     #[serde(default)]
     decision_log: Option<PathBuf>,
@@ -199,6 +211,7 @@ struct LimitsFile {
     max_body_bytes: Option<u64>,
     request_timeout: Option<String>,
     header_timeout: Option<String>,
+    write_timeout: Option<String>,
     shutdown_grace: Option<String>,
     reload_timeout: Option<String>,
     max_connections: Option<usize>,
@@ -225,14 +238,16 @@ impl ServerConfig {
         }
         let dir = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
-        let listen = match file.listen {
-            None => None,
-            Some(l) => Some(l.parse().map_err(|e| {
+        let address = |key: &str, value: Option<String>| match value {
+            None => Ok(None),
+            Some(l) => l.parse().map(Some).map_err(|e| {
                 invalid(format!(
-                    "listen `{l}` is not an address such as 0.0.0.0:8443 ({e})"
+                    "{key} `{l}` is not an address such as 0.0.0.0:8443 ({e})"
                 ))
-            })?),
+            }),
         };
+        let listen = address("listen", file.listen)?;
+        let health_listen = address("health-listen", file.health_listen)?;
         let admission = match file.admission {
             None => None,
             Some(a) if !file.trust.contains_key(&a.trust) => {
@@ -276,6 +291,7 @@ impl ServerConfig {
                 file.limits.header_timeout,
                 defaults.header_timeout,
             )?,
+            write_timeout: duration("write-timeout", file.limits.write_timeout, defaults.write_timeout)?,
             shutdown_grace: duration(
                 "shutdown-grace",
                 file.limits.shutdown_grace,
@@ -296,6 +312,7 @@ impl ServerConfig {
         Ok(Self {
             path: path.to_owned(),
             listen,
+            health_listen,
             gates: file.gates.into_iter().map(resolve).collect(),
             trust: file.trust.into_iter().map(|(k, v)| (k, resolve(v))).collect(),
             signing: file.signing.map(|s| Signing {

@@ -31,6 +31,7 @@ mod metrics;
 mod state;
 pub mod store;
 mod tls;
+mod write_timeout;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +54,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::Semaphore;
 use tokio_rustls::TlsAcceptor;
+use write_timeout::WriteTimeout;
 
 pub use config::{ConfigError, ServerConfig};
 
@@ -210,6 +212,48 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
     runtime.block_on(serve(shared, listen))
 }
 
+/// Connections the health listener serves at once (probes and scrapes are
+/// few and short).
+const HEALTH_CONNECTIONS: usize = 16;
+
+/// What the health listener serves: probes and metrics, nothing that
+/// evaluates or reads a body.
+fn health_router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/healthz", get(api::healthz))
+        .route("/readyz", get(api::readyz))
+        .route("/metrics", get(api::metrics))
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .with_state(shared)
+}
+
+/// Accept on the health listener until dropped, with connections of its own.
+async fn serve_health(shared: Arc<Shared>, listener: TcpListener) {
+    let app = health_router(shared.clone());
+    let connections = Arc::new(Semaphore::new(HEALTH_CONNECTIONS));
+    loop {
+        let Ok(permit) = connections.clone().acquire_owned().await else {
+            return;
+        };
+        let Ok((tcp, _)) = listener.accept().await else {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            continue;
+        };
+        let limits = shared.current().config.limits;
+        let app = app.clone();
+        tokio::spawn(async move {
+            let service = TowerToHyperService::new(app);
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(limits.header_timeout);
+            let io = TokioIo::new(WriteTimeout::new(tcp, limits.write_timeout));
+            let _ = http.serve_connection(io, service).await;
+            drop(permit);
+        });
+    }
+}
+
 fn router(shared: Arc<Shared>) -> Router {
     let api = Router::new()
         .route("/v1/check", post(api::check))
@@ -283,6 +327,17 @@ async fn serve(shared: Arc<Shared>, listen: SocketAddr) -> anyhow::Result<()> {
     let loaded = shared.current();
     let scheme = if loaded.tls.is_some() { "https" } else { "http" };
     let max_connections = loaded.config.limits.max_connections;
+    let health = match loaded.config.health_listen {
+        None => None,
+        Some(address) => {
+            let listener = TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (health-listen)"))?;
+            let local = listener.local_addr().context("the bound health address")?;
+            eprintln!("sealgate serve: health probes and metrics on http://{local}");
+            Some(tokio::spawn(serve_health(shared.clone(), listener)))
+        }
+    };
     eprintln!(
         "sealgate serve: listening on {scheme}://{local} (gates: {})",
         config::names(loaded.gates.keys())
@@ -318,14 +373,14 @@ async fn serve(shared: Arc<Shared>, listen: SocketAddr) -> anyhow::Result<()> {
                         continue;
                     }
                 };
-                let (tls, header_timeout) = {
+                let (tls, limits) = {
                     let loaded = shared.current();
-                    (loaded.tls.clone(), loaded.config.limits.header_timeout)
+                    (loaded.tls.clone(), loaded.config.limits)
                 };
                 let app = app.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    serve_connection(tcp, tls, header_timeout, app, watcher).await;
+                    serve_connection(tcp, tls, limits, app, watcher).await;
                     drop(permit);
                 });
             }
@@ -334,6 +389,9 @@ async fn serve(shared: Arc<Shared>, listen: SocketAddr) -> anyhow::Result<()> {
 
     shared.shutting_down.store(true, Ordering::SeqCst);
     drop(listener);
+    if let Some(health) = health {
+        health.abort();
+    }
     let grace = shared.current().config.limits.shutdown_grace;
     eprintln!(
         "sealgate serve: shutting down; waiting up to {} for requests in flight",
@@ -349,10 +407,13 @@ async fn serve(shared: Arc<Shared>, listen: SocketAddr) -> anyhow::Result<()> {
 async fn serve_connection(
     tcp: TcpStream,
     tls: Option<TlsAcceptor>,
-    header_timeout: Duration,
+    limits: config::Limits,
     app: Router,
     watcher: Watcher,
 ) {
+    let header_timeout = limits.header_timeout;
+    // Below TLS, so a client that stops reading is cut off whatever it sent.
+    let tcp = WriteTimeout::new(tcp, limits.write_timeout);
     let service = TowerToHyperService::new(app);
     let mut http = hyper::server::conn::http1::Builder::new();
     // hyper starts this timer whenever it waits for a request's head, so an
