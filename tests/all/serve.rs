@@ -1202,8 +1202,10 @@ fn the_kubernetes_example_is_consistent_and_serves_admission_as_deployed() {
     for (k, v) in service["spec"]["selector"].as_object().unwrap() {
         assert_eq!(&pod["metadata"]["labels"][k], v, "the Service selects the pods");
     }
+    // Probes go to the health listener, a port of their own.
     for probe in ["readinessProbe", "livenessProbe"] {
-        assert_eq!(container[probe]["httpGet"]["scheme"], "HTTPS");
+        assert_eq!(container[probe]["httpGet"]["scheme"], "HTTP");
+        assert_eq!(container[probe]["httpGet"]["port"], container["ports"][1]["name"]);
     }
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
@@ -1240,6 +1242,11 @@ fn the_kubernetes_example_is_consistent_and_serves_admission_as_deployed() {
         i64::from(listen.port()),
         container["ports"][0]["containerPort"].as_i64().unwrap()
     );
+    let health: std::net::SocketAddr = config["health-listen"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        i64::from(health.port()),
+        container["ports"][1]["containerPort"].as_i64().unwrap()
+    );
     let grace = humantime::parse_duration(config["limits"]["shutdown-grace"].as_str().unwrap()).unwrap();
     assert!(grace.as_secs() < pod["spec"]["terminationGracePeriodSeconds"].as_u64().unwrap());
     let timeout = humantime::parse_duration(config["limits"]["request-timeout"].as_str().unwrap()).unwrap();
@@ -1257,7 +1264,8 @@ fn the_kubernetes_example_is_consistent_and_serves_admission_as_deployed() {
     for m in &mounts {
         std::fs::create_dir_all(mounted(m)).unwrap();
     }
-    let mut local = config_text.clone();
+    // Any free loopback port for the health listener here.
+    let mut local = config_text.replace(config["health-listen"].as_str().unwrap(), "127.0.0.1:0");
     for quoted in config_text
         .split('"')
         .skip(1)
@@ -1323,8 +1331,10 @@ fn the_kubernetes_example_is_consistent_and_serves_admission_as_deployed() {
     let server = Server::start(&config_path);
     let client = agent_trusting(&cert);
     let base = format!("https://localhost:{}", server.port());
-    let probe = container["readinessProbe"]["httpGet"]["path"].as_str().unwrap();
-    assert_eq!(get(&client, &format!("{base}{probe}")).0, 200);
+    for probe in ["readinessProbe", "livenessProbe"] {
+        let path = container[probe]["httpGet"]["path"].as_str().unwrap();
+        assert_eq!(get(&agent(), &server.health_url(path)).0, 200, "{probe}");
+    }
     let workload = |image: &str| {
         json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "churn"},
                "spec": {"template": {"spec": {"containers": [{"name": "model", "image": image}]}}}})

@@ -596,6 +596,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn many_pointers_into_a_large_document_resolve_in_one_pass() {
+        // 20 000 members over ~2 MB, and a pointer to each: resolving them one
+        // by one scanned the document per pointer (minutes); one pass is quick.
+        let n = 20_000;
+        let mut text = String::from("{\n");
+        for i in 0..n {
+            text.push_str(&format!(
+                "  \"k{i}\": {{\"v\": [\"{}\", {i}]}},\n",
+                "x".repeat(80)
+            ));
+        }
+        text.push_str("  \"end\": 0\n}\n");
+        let pointers: Vec<String> = (0..n).map(|i| format!("/k{i}/v/1")).collect();
+        let started = std::time::Instant::now();
+        let lines = PointerLines::new(&text, pointers.iter().map(String::as_str));
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+        assert_eq!(lines.line("/k0/v/1"), Some(2));
+        assert_eq!(lines.line(&format!("/k{}/v/1", n - 1)), Some(n + 1));
+        assert_eq!(lines.line("/k5/v/7"), None);
+    }
+
+    #[test]
     fn pointers_resolve_to_lines() {
         let text = "{\n  \"a\": {\n    \"b\": [\n      1,\n      {\"c\": \"x,}]\\\"\"},\n      [2, 3]\n    ],\n    \"d~/e\": true\n  }\n}\n";
         assert_eq!(line_of(text, ""), Some(1));
