@@ -8,13 +8,19 @@
 //! - **Size**: patterns of at most [`MAX_PATTERN_BYTES`], compiled programs of
 //!   at most [`MAX_COMPILED_BYTES`], texts of at most [`MAX_TEXT_BYTES`].
 //! - **Time**: the engine is linear in text length *times* program size, not
-//!   in text length alone (`[ab]*a[ab]{10000}c` over 64 KiB takes seconds). So
-//!   before searching, the host bounds the call's work by `program bytes × text
-//!   bytes` at [`WORST_CASE_WORK_PER_SEC`] (a floor measured on the worst
-//!   patterns, docs/sandbox.md) and refuses the call, with an error to the
-//!   guest, if that could outlast the evaluation's deadline. A call made after
-//!   the deadline traps as a timeout. Compilation happens inside the call, so
-//!   its time is the caller's.
+//!   in text length alone (`[ab]*a[ab]{10000}c` over 64 KiB takes seconds).
+//!   So before searching, the host bounds the call's worst case by `program
+//!   bytes × text bytes` at [`WORST_CASE_WORK_PER_SEC`] (a floor measured on
+//!   the worst patterns, docs/sandbox.md). When that fits in the time left,
+//!   the regex runs as `regex::Regex` would. When it does not, the call runs
+//!   on the lazy DFA alone, stepped byte by byte with the deadline checked
+//!   every [`DEADLINE_CHECK_BYTES`] ([`interruptible_is_match`]): an honest
+//!   large text still gets its answer, and a pathological search is stopped
+//!   at the deadline, which traps the guest as a timeout. (A pattern with a
+//!   Unicode word boundary over non-ASCII text is the one case the lazy DFA
+//!   cannot do; there the call is refused with an error to the guest.) A call
+//!   made after the deadline traps as a timeout. Compilation happens inside
+//!   the call, so its time is the caller's.
 //! - **Memory**: compiled patterns are cached per policy module, least
 //!   recently used first out, within [`MAX_CACHE_BYTES_PER_POLICY`]; across
 //!   every module of every engine the cache holds at most
@@ -44,6 +50,8 @@ pub const MAX_COMPILED_BYTES: usize = 1 << 20;
 pub const MAX_CACHE_BYTES_PER_POLICY: usize = 16 << 20;
 /// Compiled patterns all modules of the process keep together, in bytes.
 pub const MAX_CACHE_BYTES_TOTAL: usize = 256 << 20;
+/// Bytes of text the interruptible search walks between two deadline checks.
+pub const DEADLINE_CHECK_BYTES: usize = 256;
 /// Regex work (program bytes × text bytes) the host assumes it can do per
 /// second in the worst case. Measured: about 1.3e10 for the worst patterns in
 /// a release build (docs/sandbox.md); a debug build is several times slower,
@@ -56,9 +64,10 @@ static CACHED_TOTAL: AtomicUsize = AtomicUsize::new(0);
 /// A compiled pattern and what it costs to keep.
 struct Compiled {
     regex: Arc<meta::Regex>,
-    /// Program bytes plus one lazy-DFA cache: what keeping it costs and the
-    /// per-byte factor of its worst-case search.
+    /// Program bytes plus one lazy-DFA cache: what keeping it costs.
     bytes: usize,
+    /// Program bytes: the per-text-byte factor of its worst-case search.
+    program: usize,
     last_used: u64,
 }
 
@@ -83,7 +92,7 @@ impl Drop for RegexCache {
     }
 }
 
-fn compile(pattern: &str) -> Result<(Arc<meta::Regex>, usize), String> {
+fn compile(pattern: &str) -> Result<Compiled, String> {
     if pattern.len() > MAX_PATTERN_BYTES {
         return Err(format!(
             "pattern is {} bytes; the limit is {MAX_PATTERN_BYTES}",
@@ -104,13 +113,82 @@ fn compile(pattern: &str) -> Result<(Arc<meta::Regex>, usize), String> {
         .syntax(syntax::Config::new().utf8(true).nest_limit(64))
         .build(pattern)
         .map_err(|e| format!("invalid pattern: {e}"))?;
-    let bytes = regex.memory_usage() + MAX_COMPILED_BYTES;
-    Ok((Arc::new(regex), bytes))
+    let program = regex.memory_usage();
+    Ok(Compiled {
+        regex: Arc::new(regex),
+        bytes: program + MAX_COMPILED_BYTES,
+        program,
+        last_used: 0,
+    })
+}
+
+/// `pattern` matches somewhere in `text`, found by the lazy DFA alone walked
+/// one byte at a time, checking `deadline` every [`DEADLINE_CHECK_BYTES`]:
+/// the search's time is bounded by the deadline whatever the pattern. `Err`
+/// when the deadline passes; `Ok(Err)` when this search cannot answer (the
+/// lazy DFA quits on non-ASCII text under a Unicode word boundary).
+pub(crate) fn interruptible_is_match(
+    pattern: &str,
+    text: &[u8],
+    deadline: Instant,
+) -> Result<Result<bool, String>, DeadlinePassed> {
+    use regex_automata::hybrid::dfa::DFA;
+    use regex_automata::nfa::thompson;
+    let cannot = |why: String| {
+        Ok(Err(format!(
+            "regex-is-match refused: the search could outlast the evaluation's deadline and {why}; \
+             use a simpler pattern or a shorter text"
+        )))
+    };
+    let dfa = match DFA::builder()
+        .configure(
+            DFA::config()
+                .cache_capacity(MAX_COMPILED_BYTES)
+                // Never give up on a thrashing cache: the deadline bounds it.
+                .minimum_cache_clear_count(None)
+                .unicode_word_boundary(true),
+        )
+        .syntax(syntax::Config::new().utf8(true).nest_limit(64))
+        .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_COMPILED_BYTES)))
+        .build(pattern)
+    {
+        Ok(dfa) => dfa,
+        Err(e) => return cannot(format!("its lazy DFA cannot be built ({e})")),
+    };
+    let mut cache = dfa.create_cache();
+    let quits = "a Unicode word boundary (\\b) cannot be searched in non-ASCII text this way (use (?-u:\\b))";
+    let Ok(mut state) = dfa.start_state_forward(&mut cache, &regex_automata::Input::new(text)) else {
+        return cannot(quits.into());
+    };
+    for chunk in text.chunks(DEADLINE_CHECK_BYTES) {
+        if Instant::now() >= deadline {
+            return Err(DeadlinePassed);
+        }
+        for &byte in chunk {
+            let Ok(next) = dfa.next_state(&mut cache, state, byte) else {
+                return cannot("the lazy DFA gave up".into());
+            };
+            state = next;
+            if state.is_tagged() {
+                if state.is_match() {
+                    return Ok(Ok(true));
+                } else if state.is_dead() {
+                    return Ok(Ok(false));
+                } else if state.is_quit() {
+                    return cannot(quits.into());
+                }
+            }
+        }
+    }
+    match dfa.next_eoi_state(&mut cache, state) {
+        Ok(end) => Ok(Ok(end.is_match())),
+        Err(_) => cannot("the lazy DFA gave up".into()),
+    }
 }
 
 impl RegexCache {
-    /// The compiled `pattern` and its size, from the cache or compiled now
-    /// (outside the lock) and cached if there is room.
+    /// The compiled `pattern` and its program size, from the cache or
+    /// compiled now (outside the lock) and cached if there is room.
     fn get(&self, pattern: &str) -> Result<(Arc<meta::Regex>, usize), String> {
         {
             let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
@@ -118,15 +196,17 @@ impl RegexCache {
             let now = inner.clock;
             if let Some(hit) = inner.entries.get_mut(pattern) {
                 hit.last_used = now;
-                return Ok((hit.regex.clone(), hit.bytes));
+                return Ok((hit.regex.clone(), hit.program));
             }
         }
-        let (regex, bytes) = compile(pattern)?;
-        self.insert(pattern, &regex, bytes);
-        Ok((regex, bytes))
+        let compiled = compile(pattern)?;
+        let found = (compiled.regex.clone(), compiled.program);
+        self.insert(pattern, compiled);
+        Ok(found)
     }
 
-    fn insert(&self, pattern: &str, regex: &Arc<meta::Regex>, bytes: usize) {
+    fn insert(&self, pattern: &str, mut compiled: Compiled) {
+        let bytes = compiled.bytes;
         if bytes > MAX_CACHE_BYTES_PER_POLICY {
             return;
         }
@@ -156,15 +236,8 @@ impl RegexCache {
             return;
         }
         inner.bytes += bytes;
-        let last_used = inner.clock;
-        inner.entries.insert(
-            pattern.to_owned(),
-            Compiled {
-                regex: regex.clone(),
-                bytes,
-                last_used,
-            },
-        );
+        compiled.last_used = inner.clock;
+        inner.entries.insert(pattern.to_owned(), compiled);
     }
 
     /// Bytes this cache holds.
@@ -186,19 +259,12 @@ impl std::fmt::Display for DeadlinePassed {
 
 impl std::error::Error for DeadlinePassed {}
 
-/// Refuse a search whose worst case (program bytes × text bytes at
-/// [`WORST_CASE_WORK_PER_SEC`]) could end after `deadline`.
-fn check_work(program_bytes: usize, text_bytes: usize, deadline: Instant) -> Result<(), String> {
+/// Whether a search's worst case (program bytes × text bytes at
+/// [`WORST_CASE_WORK_PER_SEC`]) ends before `deadline`.
+fn fits_in_time(program_bytes: usize, text_bytes: usize, deadline: Instant) -> bool {
     let remaining = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
     let worst = (program_bytes as f64) * (text_bytes.max(1) as f64) / WORST_CASE_WORK_PER_SEC;
-    if worst > remaining {
-        return Err(format!(
-            "regex-is-match refused: a {program_bytes}-byte program over {text_bytes} bytes of text \
-             may take up to {worst:.1} s, and {remaining:.1} s of the evaluation's time are left; \
-             use a simpler pattern or a shorter text"
-        ));
-    }
-    Ok(())
+    worst <= remaining
 }
 
 /// `types` holds only types; its host side has nothing to do.
@@ -225,14 +291,14 @@ impl Host for HostState {
                 text.len()
             )));
         }
-        let (regex, bytes) = match self.regex.get(&pattern) {
+        let (regex, program) = match self.regex.get(&pattern) {
             Ok(found) => found,
             Err(e) => return Ok(Err(e)),
         };
-        if let Err(e) = check_work(bytes, text.len(), self.deadline) {
-            return Ok(Err(e));
+        if fits_in_time(program, text.len(), self.deadline) {
+            return Ok(Ok(regex.is_match(&text)));
         }
-        Ok(Ok(regex.is_match(&text)))
+        interruptible_is_match(&pattern, text.as_bytes(), self.deadline).map_err(wasmtime::Error::new)
     }
 }
 
@@ -279,17 +345,54 @@ mod tests {
     }
 
     #[test]
+    fn the_interruptible_search_agrees_with_the_regex_and_stops_at_the_deadline() {
+        let later = Instant::now() + std::time::Duration::from_secs(60);
+        let long = "x".repeat(10_000);
+        for (pattern, text) in [
+            (r"^\d{3}-\d{2}-\d{4}$", "078-05-1120"),
+            (r"^\d{3}-\d{2}-\d{4}$", "078-05-11200"),
+            (r"(?i)e[-_]?mail", "Customer_EMail"),
+            (r"(?m)^b$", "a\nb\nc"),
+            (r"(?-u:\b)ssn(?-u:\b)", "the ssn column"),
+            (r"(?-u:\b)ssn(?-u:\b)", "lessnot"),
+            (r"[ab]*a[ab]{20}c", "ab"),
+            ("", ""),
+            ("x$", long.as_str()),
+            ("é+", "café"),
+        ] {
+            let expected = compile(pattern).unwrap().regex.is_match(text);
+            let got = interruptible_is_match(pattern, text.as_bytes(), later)
+                .unwrap()
+                .unwrap();
+            assert_eq!(got, expected, "{pattern:?} on {text:?}");
+        }
+        // Unicode \b over non-ASCII: the lazy DFA cannot answer, so it says so.
+        assert!(
+            interruptible_is_match(r"\bcafé\b", "un café".as_bytes(), later)
+                .unwrap()
+                .unwrap_err()
+                .contains("word boundary")
+        );
+        // The pathological search is stopped at its deadline.
+        let text = "ab".repeat(1 << 19);
+        let started = Instant::now();
+        let deadline = started + std::time::Duration::from_millis(200);
+        assert!(interruptible_is_match("[ab]*a[ab]{10000}c", text.as_bytes(), deadline).is_err());
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
     fn work_is_bounded_by_the_time_left() {
         let soon = Instant::now() + std::time::Duration::from_millis(100);
-        // A 500 KB program over 1 MiB is ~500 s at the floor rate: refused.
-        assert!(
-            check_work(500_000, 1 << 20, soon)
-                .unwrap_err()
-                .contains("refused")
-        );
-        // A 50 KB program over 100 bytes is 5 µs: allowed.
-        assert!(check_work(50_000, 100, soon).is_ok());
-        // Nothing is allowed once the deadline has passed.
-        assert!(check_work(1, 1, Instant::now()).is_err());
+        // A 500 KB program over 1 MiB is ~500 s at the floor rate: too long.
+        assert!(!fits_in_time(500_000, 1 << 20, soon));
+        // A 50 KB program over 100 bytes is 5 µs: fine.
+        assert!(fits_in_time(50_000, 100, soon));
+        // Nothing fits once the deadline has passed.
+        assert!(!fits_in_time(1, 1, Instant::now()));
     }
 }
