@@ -67,6 +67,9 @@ pub(crate) struct PrecompiledCache {
     /// The key, once read: it cannot change under a running process that
     /// has checked it.
     key: std::sync::OnceLock<[u8; 32]>,
+    /// Set once the directory has passed its checks: only its owner (this
+    /// user) or root could change what they found, so once per engine will do.
+    dir_checked: std::sync::OnceLock<()>,
     engine: wasmtime::Engine,
     engine_key: [u8; 8],
 }
@@ -81,6 +84,7 @@ impl PrecompiledCache {
             dir: dir.to_owned(),
             key_file,
             key: std::sync::OnceLock::new(),
+            dir_checked: std::sync::OnceLock::new(),
             engine: engine.clone(),
             engine_key: h.finish().to_le_bytes(),
         }
@@ -109,9 +113,12 @@ impl PrecompiledCache {
                 return Ok((c, CacheStatus::Unavailable(why)));
             }
         };
-        if let Err(why) = private::ensure_private_dir(&self.dir) {
-            let c = Component::new(&self.engine, bytes)?;
-            return Ok((c, CacheStatus::Unavailable(why)));
+        if self.dir_checked.get().is_none() {
+            if let Err(why) = private::ensure_private_dir(&self.dir) {
+                let c = Component::new(&self.engine, bytes)?;
+                return Ok((c, CacheStatus::Unavailable(why)));
+            }
+            let _ = self.dir_checked.set(());
         }
         let path = self.entry_path(digest);
         let previous_problem = match private::read_private_file(&path, MAX_ENTRY_BYTES) {
@@ -311,7 +318,7 @@ pub(crate) mod private {
     /// Open `path` without following a symlink and without blocking (a FIFO
     /// would), and require a regular file owned by us with no group or other
     /// permissions.
-    fn open_private(path: &Path) -> std::io::Result<Result<File, String>> {
+    fn open_private(path: &Path) -> std::io::Result<Result<(File, Metadata), String>> {
         let file = OpenOptions::new()
             .read(true)
             .custom_flags(no_follow())
@@ -334,14 +341,14 @@ pub(crate) mod private {
                 meta.permissions().mode() & 0o7777
             )));
         }
-        Ok(Ok(file))
+        Ok(Ok((file, meta)))
     }
 
     /// Read a private file of ours (see [`open_private`]); `Ok(None)` if
     /// there is none.
     pub(crate) fn read_private_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, String> {
-        let file = match open_private(path) {
-            Ok(Ok(f)) => f,
+        let (file, meta) = match open_private(path) {
+            Ok(Ok(opened)) => opened,
             Ok(Err(why)) => return Err(why),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             // ELOOP: the final component is a symbolic link.
@@ -350,7 +357,11 @@ pub(crate) mod private {
             }
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
-        let mut buf = Vec::new();
+        if meta.len() > limit {
+            return Err(format!("{} is larger than {limit} bytes", path.display()));
+        }
+        // Sized up front: one read, no regrowth of half a megabyte of code.
+        let mut buf = Vec::with_capacity(meta.len() as usize);
         file.take(limit + 1)
             .read_to_end(&mut buf)
             .map_err(|e| format!("{}: {e}", path.display()))?;

@@ -106,8 +106,6 @@ fn compile(pattern: &str) -> Result<Compiled, String> {
                 .match_kind(regex_automata::MatchKind::LeftmostFirst)
                 .utf8_empty(true)
                 .nfa_size_limit(Some(MAX_COMPILED_BYTES))
-                .onepass_size_limit(Some(MAX_COMPILED_BYTES))
-                .dfa_size_limit(Some(MAX_COMPILED_BYTES))
                 .hybrid_cache_capacity(MAX_COMPILED_BYTES),
         )
         .syntax(syntax::Config::new().utf8(true).nest_limit(64))
