@@ -477,6 +477,107 @@ fn openssl_verifies_our_signature_over_the_pae() {
 }
 
 #[test]
+fn our_private_keys_are_read_by_openssl_and_pyca_and_sign_alike() {
+    // Before: keygen wrote PKCS#8 v2 (RFC 5958, public key inside), which
+    // `openssl pkey` and pyca/cryptography refuse, so a key could not move to
+    // openssl, a KMS import, cosign or Python.
+    let dir = tempfile::tempdir().unwrap();
+    let key = sealgate_attest::generate(dir.path(), "k").unwrap();
+    let read = Command::new("openssl")
+        .args(["pkey", "-noout", "-in"])
+        .arg(&key.private_key)
+        .output()
+        .expect("openssl is installed");
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+
+    // openssl signs the PAE with our key file: Ed25519 is deterministic, so
+    // its signature is ours byte for byte.
+    let signing = sealgate_attest::load_signing_key(&key.private_key).unwrap();
+    let env = &lines(&bundle(false, &signing))[0];
+    let pae_path = dir.path().join("pae.bin");
+    std::fs::write(
+        &pae_path,
+        pae(&env.payload_type, &STANDARD.decode(&env.payload).unwrap()),
+    )
+    .unwrap();
+    let sig_path = dir.path().join("openssl.sig");
+    let signed = Command::new("openssl")
+        .args(["pkeyutl", "-sign", "-rawin", "-inkey"])
+        .arg(&key.private_key)
+        .arg("-in")
+        .arg(&pae_path)
+        .arg("-out")
+        .arg(&sig_path)
+        .output()
+        .unwrap();
+    assert!(
+        signed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&signed.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&sig_path).unwrap(),
+        STANDARD.decode(&env.signatures[0].sig).unwrap()
+    );
+
+    // pyca/cryptography loads the private key and gives the same signature.
+    let script = "import sys\n\
+from cryptography.hazmat.primitives.serialization import load_pem_private_key\n\
+key = load_pem_private_key(open(sys.argv[1], 'rb').read(), None)\n\
+sys.stdout.write(key.sign(open(sys.argv[2], 'rb').read()).hex())\n";
+    match Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .output()
+    {
+        Ok(o) if o.status.success() => {
+            let out = Command::new("python3")
+                .args(["-c", script])
+                .arg(&key.private_key)
+                .arg(&pae_path)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert_eq!(
+                String::from_utf8_lossy(&out.stdout),
+                hex_of(&STANDARD.decode(&env.signatures[0].sig).unwrap())
+            );
+        }
+        _ => eprintln!("skipped the pyca/cryptography part: python3 with `cryptography` is not installed"),
+    }
+
+    // The public key is for sharing (0644); the private key stays 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!((mode(&key.private_key), mode(&key.public_key)), (0o600, 0o644));
+    }
+}
+
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn pkcs8_v2_keys_with_the_public_key_inside_still_load() {
+    use ed25519_dalek::pkcs8::EncodePrivateKey;
+    let dir = tempfile::tempdir().unwrap();
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+    let v2 = key
+        .to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
+        .unwrap();
+    let path = dir.path().join("v2.key");
+    std::fs::write(&path, v2.as_bytes()).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let loaded = sealgate_attest::load_signing_key(&path).unwrap();
+    assert_eq!(loaded.to_bytes(), key.to_bytes());
+}
+
+#[test]
 fn openssl_generated_keys_work_with_attest_and_verify() {
     let dir = tempfile::tempdir().unwrap();
     let private = dir.path().join("ossl.pem");

@@ -130,8 +130,13 @@ pub struct GeneratedKey {
     pub key_id: String,
 }
 
-/// Generate a key pair into `dir` as `NAME.key` (PKCS#8 PEM, 0600) and
-/// `NAME.pub` (SPKI PEM). Refuses to overwrite either file.
+/// Generate a key pair into `dir` as `NAME.key` (PKCS#8 v1 PEM, RFC 8410,
+/// 0600) and `NAME.pub` (SPKI PEM, 0644). Refuses to overwrite either file.
+///
+/// PKCS#8 v1 (the private key alone) is what `openssl genpkey -algorithm
+/// ed25519` writes and what OpenSSL 3, pyca/cryptography, KMS imports and
+/// cosign read; v2 (RFC 5958, with the public key inside, what ed25519-dalek
+/// writes by default) is refused by several of them. Both are read.
 pub fn generate(dir: &Path, name: &str) -> Result<GeneratedKey, KeyError> {
     let private_key = dir.join(format!("{name}.key"));
     let public_key = dir.join(format!("{name}.pub"));
@@ -143,7 +148,11 @@ pub fn generate(dir: &Path, name: &str) -> Result<GeneratedKey, KeyError> {
     let mut secret = [0u8; 32];
     getrandom::fill(&mut secret).map_err(|e| KeyError::Random(e.to_string()))?;
     let key = SigningKey::from_bytes(&secret);
-    let pem = key
+    let v1 = pkcs8::KeypairBytes {
+        secret_key: secret,
+        public_key: None,
+    };
+    let pem = v1
         .to_pkcs8_pem(LineEnding::LF)
         .map_err(|e| KeyError::Random(e.to_string()))?;
     let public_pem = key
@@ -156,8 +165,9 @@ pub fn generate(dir: &Path, name: &str) -> Result<GeneratedKey, KeyError> {
     })?;
     // Temp files are created 0600; `persist_noclobber` refuses to replace an
     // existing file even if one appeared since the check above.
-    write_new(&private_key, pem.as_bytes())?;
-    write_new(&public_key, public_pem.as_bytes())?;
+    write_new(&private_key, pem.as_bytes(), 0o600)?;
+    // A public key is for sharing: readable by all, like openssl writes it.
+    write_new(&public_key, public_pem.as_bytes(), 0o644)?;
     Ok(GeneratedKey {
         private_key,
         public_key,
@@ -165,7 +175,7 @@ pub fn generate(dir: &Path, name: &str) -> Result<GeneratedKey, KeyError> {
     })
 }
 
-fn write_new(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+fn write_new(path: &Path, bytes: &[u8], mode: u32) -> Result<(), KeyError> {
     use std::io::Write;
     let err = |source| KeyError::Write {
         path: path.to_owned(),
@@ -175,7 +185,15 @@ fn write_new(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    let mut builder = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        builder.permissions(std::fs::Permissions::from_mode(mode));
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut tmp = builder.tempfile_in(dir).map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist_noclobber(path).map_err(|e| {
