@@ -331,6 +331,52 @@ fn statement_level_attacks_are_rejected_by_the_right_check() {
 }
 
 #[test]
+fn a_signed_document_with_two_readings_is_rejected_before_any_field_is_read() {
+    // Signed by the trusted key, yet ambiguous: serde_json keeps the last
+    // member (PASSED), in-toto-attestation's parser refuses, another reader
+    // may keep the first (FAILED). One reading or none.
+    let k = key(1);
+    let t = trust(&[&k]);
+    let genuine = bundle(false, &k);
+    let mut envs = lines(&genuine);
+    let payload = String::from_utf8(STANDARD.decode(&envs[0].payload).unwrap()).unwrap();
+    assert!(payload.contains(r#""verificationResult":"PASSED""#), "{payload}");
+    let sha = artifact().to_string();
+    for ambiguous in [
+        payload.replace(
+            r#""verificationResult":"PASSED""#,
+            r#""verificationResult":"FAILED","verificationResult":"PASSED""#,
+        ),
+        payload.replace(
+            &format!(r#""sha256":"{sha}""#),
+            &format!(r#""sha256":"{}","sha256":"{sha}""#, "0".repeat(64)),
+        ),
+        payload.replacen('{', r#"{"n":9007199254740993,"#, 1),
+    ] {
+        assert_ne!(ambiguous, payload);
+        envs[0] = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, ambiguous.as_bytes(), &k);
+        let r = verify_bundle(join(&envs).as_bytes(), &artifact(), &t, now()).unwrap_err();
+        assert_eq!(r.check, "bundle", "{}", r.reason);
+        assert!(r.reason.contains("more than one reading"), "{}", r.reason);
+    }
+    // A duplicated member in the envelope itself.
+    let line = genuine.lines().next().unwrap();
+    let doubled = line.replacen(
+        r#""payloadType":"#,
+        r#""payloadType":"text/plain","payloadType":"#,
+        1,
+    );
+    assert_ne!(doubled, line);
+    let r = verify_bundle(format!("{doubled}\n").as_bytes(), &artifact(), &t, now()).unwrap_err();
+    assert_eq!(r.check, "bundle");
+    assert!(
+        r.reason.contains("envelope has more than one reading"),
+        "{}",
+        r.reason
+    );
+}
+
+#[test]
 fn a_failed_gate_is_attested_and_rejected() {
     let k = key(1);
     let b = bundle(true, &k);
