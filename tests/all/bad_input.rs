@@ -607,3 +607,23 @@ fn fifos_are_refused_at_once_wherever_a_file_is_read() {
         );
     }
 }
+
+#[test]
+fn an_oversized_bundle_is_refused_naming_the_real_limit() {
+    let b = Bad::new();
+    let keys = b.keys();
+    let big = b.huge("big.intoto.jsonl", 20 << 20);
+    let digest = format!("sha256:{}", "0".repeat(64));
+    assert_input_error(
+        &[
+            "verify",
+            "--bundle",
+            &big,
+            "--digest",
+            &digest,
+            "--key",
+            keys.join("ci.pub").to_str().unwrap(),
+        ],
+        &["big.intoto.jsonl", "larger than the 16777216-byte limit"],
+    );
+}

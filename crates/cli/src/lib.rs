@@ -896,7 +896,7 @@ fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Paint) -> Resul
         trust.verifier_id = id.clone();
     }
     let digest = artifact_digest(&args.artifact)?;
-    let bundle = sealgate::read_bounded(&args.bundle, trust.max_bundle_bytes + 1).map_err(CliError::usage)?;
+    let bundle = sealgate::read_bounded(&args.bundle, trust.max_bundle_bytes).map_err(CliError::usage)?;
     let result = sealgate_attest::verify_bundle(&bundle, &digest, &trust, std::time::SystemTime::now());
     // A file that is not a bundle at all is bad input (exit 2), like a
     // missing one; a bundle that fails a check is a rejection (exit 1).

@@ -425,7 +425,14 @@ fn verify_reader(mut reader: impl BufRead, expected: &Expected) -> Result<Verifi
             )
         })?;
         if entry.seq != n {
-            let what = if entry.seq > n {
+            let what = if n == 1 && entry.seq > 1 {
+                format!(
+                    "entry 1 is missing: the log starts with entry {}; {} entr{} removed from its start",
+                    entry.seq,
+                    entry.seq - 1,
+                    if entry.seq == 2 { "y was" } else { "ies were" }
+                )
+            } else if entry.seq > n {
                 format!(
                     "entry {} follows entry {}: {} entr{} removed here, or entries reordered",
                     entry.seq,
@@ -594,9 +601,24 @@ mod tests {
         assert_eq!(b.line, 3);
         assert!(b.problem.contains("reordered or duplicated"), "{}", b.problem);
 
+        // Line 1 deleted: said as such, not as "entry 2 follows entry 0".
         let l = orig[1..].to_vec();
         write_lines(&path, &l);
-        assert_eq!(broken_at(&path, &Expected::default()).line, 1);
+        let b = broken_at(&path, &Expected::default());
+        assert_eq!(b.line, 1);
+        assert!(
+            b.problem
+                .starts_with("entry 1 is missing: the log starts with entry 2; 1 entry was removed"),
+            "{}",
+            b.problem
+        );
+        let l = orig[3..].to_vec();
+        write_lines(&path, &l);
+        assert!(
+            broken_at(&path, &Expected::default())
+                .problem
+                .contains("3 entries were removed from its start")
+        );
     }
 
     #[test]
