@@ -376,6 +376,80 @@ fn a_signed_document_with_two_readings_is_rejected_before_any_field_is_read() {
     );
 }
 
+/// `envelope` with `extra` signatures by other keys put before its own.
+fn with_foreign_signatures(mut envelope: Envelope, extra: usize) -> Envelope {
+    let message = pae(
+        &envelope.payload_type,
+        &STANDARD.decode(&envelope.payload).unwrap(),
+    );
+    let mut sigs: Vec<EnvelopeSignature> = (0..extra)
+        .map(|i| {
+            let other = key(100 + (i % 100) as u8);
+            EnvelopeSignature {
+                keyid: String::new(),
+                sig: STANDARD.encode(ed25519_dalek::Signer::sign(&other, &message).to_bytes()),
+            }
+        })
+        .collect();
+    sigs.append(&mut envelope.signatures);
+    envelope.signatures = sigs;
+    envelope
+}
+
+#[test]
+fn hostile_bundles_are_bounded_before_any_signature_is_checked() {
+    use sealgate_attest::verify::{MAX_ENVELOPES_PER_BUNDLE, MAX_SIGNATURES_PER_ENVELOPE};
+    let k = key(1);
+    let t = trust(&[&k]);
+    let envs = lines(&bundle(false, &k));
+
+    // One envelope with 100 000 untrusted signatures: refused by counting.
+    let mut flood = envs[0].clone();
+    let junk = EnvelopeSignature {
+        keyid: String::new(),
+        sig: STANDARD.encode([7u8; 64]),
+    };
+    flood.signatures = vec![junk; 100_000];
+    let started = std::time::Instant::now();
+    let r = verify_bundle(join(&[flood]).as_bytes(), &artifact(), &t, now()).unwrap_err();
+    assert_eq!(r.check, "bundle");
+    assert!(
+        r.reason
+            .contains("100000 signatures; an envelope carries at most 8"),
+        "{}",
+        r.reason
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // Too many envelopes.
+    let many: Vec<Envelope> = (0..=MAX_ENVELOPES_PER_BUNDLE)
+        .map(|i| envs[i.min(1)].clone())
+        .collect();
+    let r = verify_bundle(join(&many).as_bytes(), &artifact(), &t, now()).unwrap_err();
+    assert_eq!(r.check, "bundle");
+    assert!(r.reason.contains("a bundle holds at most 16"), "{}", r.reason);
+
+    // At the caps, the worst case a genuine bundle can be made to cost: every
+    // envelope full, the trusted signature last in each. It still verifies.
+    let worst: Vec<Envelope> = (0..MAX_ENVELOPES_PER_BUNDLE)
+        .map(|i| with_foreign_signatures(envs[i.min(1)].clone(), MAX_SIGNATURES_PER_ENVELOPE - 1))
+        .collect();
+    let worst = join(&worst);
+    let started = std::time::Instant::now();
+    let runs = 20;
+    for _ in 0..runs {
+        verify_bundle(worst.as_bytes(), &artifact(), &t, now()).unwrap();
+    }
+    eprintln!(
+        "verify at the caps ({MAX_ENVELOPES_PER_BUNDLE} envelopes x {MAX_SIGNATURES_PER_ENVELOPE} signatures, trusted one last): {:?} per bundle",
+        started.elapsed() / runs
+    );
+}
+
 #[test]
 fn a_failed_gate_is_attested_and_rejected() {
     let k = key(1);

@@ -353,6 +353,16 @@ pub fn verify_bundle(
     })
 }
 
+/// Most envelopes one bundle may hold. sealgate writes two (verdict and
+/// report); the cap leaves room for more statements without letting a
+/// hostile bundle multiply the signature checks.
+pub const MAX_ENVELOPES_PER_BUNDLE: usize = 16;
+
+/// Most signatures one envelope may carry. sealgate writes one; co-signers
+/// add a few. Each is an Ed25519 verification per trusted key, so without a
+/// cap one 16 MiB envelope of 150 000 signatures cost ~10 s to reject.
+pub const MAX_SIGNATURES_PER_ENVELOPE: usize = 8;
+
 fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String> {
     if bundle.len() as u64 > max {
         return Err(format!(
@@ -374,6 +384,13 @@ fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String> {
         Ok(_) => vec![text],
         Err(_) => text.split('\n').collect(),
     };
+    // Counted before anything is parsed or verified.
+    if lines.len() > MAX_ENVELOPES_PER_BUNDLE {
+        return Err(format!(
+            "{} envelopes; a bundle holds at most {MAX_ENVELOPES_PER_BUNDLE}",
+            lines.len()
+        ));
+    }
     let mut parsed = Vec::new();
     for (i, line) in lines.into_iter().enumerate() {
         let n = i + 1;
@@ -396,6 +413,12 @@ fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String> {
         }
         if envelope.signatures.is_empty() {
             return Err(format!("line {n}: envelope has no signatures"));
+        }
+        if envelope.signatures.len() > MAX_SIGNATURES_PER_ENVELOPE {
+            return Err(format!(
+                "line {n}: {} signatures; an envelope carries at most {MAX_SIGNATURES_PER_ENVELOPE}",
+                envelope.signatures.len()
+            ));
         }
         parsed.push(Line { envelope, payload });
     }
