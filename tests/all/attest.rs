@@ -451,6 +451,81 @@ fn hostile_bundles_are_bounded_before_any_signature_is_checked() {
 }
 
 #[test]
+fn the_order_of_trusted_keys_never_changes_the_decision() {
+    // The verdict signed by A and C, the report by C alone: C signed every
+    // line, so the bundle verifies, whichever key is listed first.
+    let (a, c) = (key(1), key(3));
+    let envs = lines(&bundle(false, &c));
+    let mut verdict = envs[0].clone();
+    let message = pae(&verdict.payload_type, &STANDARD.decode(&verdict.payload).unwrap());
+    verdict.signatures.insert(
+        0,
+        EnvelopeSignature {
+            keyid: String::new(),
+            sig: STANDARD.encode(ed25519_dalek::Signer::sign(&a, &message).to_bytes()),
+        },
+    );
+    let mixed = join(&[verdict, envs[1].clone()]);
+    for keys in [[&a, &c], [&c, &a]] {
+        let accepted = verify_bundle(mixed.as_bytes(), &artifact(), &trust(&keys), now())
+            .unwrap_or_else(|r| panic!("rejected at {}: {}", r.check, r.reason));
+        let name = if std::ptr::eq(keys[0], &c) { "key0" } else { "key1" };
+        assert_eq!(accepted.signer(), name, "C, wherever it is listed");
+    }
+    // A alone signed only the verdict: rejected whatever else is trusted.
+    assert_eq!(rejected_by(&mixed, &trust(&[&a]), now()), "signature");
+}
+
+#[test]
+fn added_requirements_only_tighten_a_trust_policy() {
+    use sealgate_attest::trust::Tightening;
+    let k = key(1);
+    let b = bundle(false, &k);
+    let ten_days_on = at(EVALUATED_AT + 10 * 86_400);
+    let day = Duration::from_secs(86_400);
+    // The file says 7 days; a caller asking for 30 cannot make a ten-day-old
+    // bundle acceptable (before: the flag replaced the file's limit).
+    let mut t = trust(&[&k]);
+    t.max_age = Some(7 * day);
+    let mut extra = Tightening::default();
+    extra.max_age = Some(30 * day);
+    t.tighten(&extra).unwrap();
+    assert_eq!(t.max_age, Some(7 * day));
+    assert_eq!(rejected_by(&b, &t, ten_days_on), "age");
+    // Asking for less does tighten.
+    let mut t = trust(&[&k]);
+    t.max_age = Some(30 * day);
+    extra.max_age = Some(7 * day);
+    t.tighten(&extra).unwrap();
+    assert_eq!(rejected_by(&b, &t, ten_days_on), "age");
+
+    // Digests: the intersection; none in common is an error, not a pass.
+    let genuine = sealgate_attest::policy_digest(&example_report(false).1);
+    let other = Sha256Digest::of_bytes(b"another gate");
+    let mut t = trust(&[&k]);
+    t.allowed_policy_digests = vec![genuine];
+    let mut extra = Tightening::default();
+    extra.allowed_policy_digests = vec![other];
+    assert!(t.tighten(&extra).unwrap_err().contains("no bundle could verify"));
+    let mut t = trust(&[&k]);
+    t.allowed_policy_digests = vec![genuine, other];
+    extra.allowed_policy_digests = vec![other];
+    t.tighten(&extra).unwrap();
+    assert_eq!(rejected_by(&b, &t, now()), "policy-digest");
+
+    // Verifier ids must all match; required policies add up.
+    let mut t = trust(&[&k]);
+    let mut extra = Tightening::default();
+    extra.verifier_id = Some("https://other.example/verifier".into());
+    assert!(t.tighten(&extra).unwrap_err().contains("conflicts"));
+    let mut extra = Tightening::default();
+    extra.required_policies = vec!["sealgate.pii".into(), "sealgate.pii".into()];
+    t.required_policies = vec!["sealgate.lineage".into()];
+    t.tighten(&extra).unwrap();
+    assert_eq!(t.required_policies, ["sealgate.lineage", "sealgate.pii"]);
+}
+
+#[test]
 fn a_failed_gate_is_attested_and_rejected() {
     let k = key(1);
     let b = bundle(true, &k);
@@ -926,6 +1001,45 @@ fn trust_file_carries_keys_and_requirements() {
     assert_eq!(
         serde_json::from_slice::<Value>(&stale.stdout).unwrap()["failed_check"],
         "age"
+    );
+
+    // Flags beside the file only tighten it: a longer --max-age does not
+    // rescue a bundle older than the file allows, and extra keys are refused.
+    let stale_file = write_trust("max-age = \"1h\"");
+    let flagged = sealgate(&[
+        "verify",
+        "--bundle",
+        bundle_path.to_str().unwrap(),
+        "--digest",
+        &artifact().prefixed(),
+        "--trust",
+        stale_file.to_str().unwrap(),
+        "--max-age",
+        "36500d",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(flagged.status.code(), Some(1), "{}", stderr(&flagged));
+    assert_eq!(
+        serde_json::from_slice::<Value>(&flagged.stdout).unwrap()["failed_check"],
+        "age"
+    );
+    let more_keys = sealgate(&[
+        "verify",
+        "--bundle",
+        bundle_path.to_str().unwrap(),
+        "--digest",
+        &artifact().prefixed(),
+        "--trust",
+        stale_file.to_str().unwrap(),
+        "--key",
+        g.public_key.to_str().unwrap(),
+    ]);
+    assert_eq!(more_keys.status.code(), Some(2));
+    assert!(
+        stderr(&more_keys).contains("--key beside --trust"),
+        "{}",
+        stderr(&more_keys)
     );
 
     let typo = verify(&write_trust("max-agee = \"1h\""));

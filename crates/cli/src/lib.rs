@@ -338,7 +338,7 @@ struct VerifyArgs {
     /// A trusted public key (SPKI PEM); repeat for several.
     #[arg(long = "key", value_name = "PUB")]
     keys: Vec<PathBuf>,
-    /// A trust file (TOML): keys and requirements; the flags below add to it.
+    /// A trust file (TOML): keys and requirements; the flags below only tighten it.
     #[arg(long, value_name = "FILE")]
     trust: Option<PathBuf>,
     /// Accept only these gate policy digests; repeat for several.
@@ -864,37 +864,52 @@ fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Paint) -> Resul
 
 /// `sealgate verify`.
 fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Paint) -> Result<Exit, CliError> {
+    // A trust file is the policy and the flags may only tighten it; without
+    // one, the flags are the policy. (Extra keys beside a file would loosen
+    // it, so they are refused.)
     let mut trust = match &args.trust {
-        Some(path) => sealgate_attest::TrustPolicy::load(path).map_err(CliError::usage)?,
-        None => sealgate_attest::TrustPolicy::new(Vec::new()),
+        Some(path) => {
+            if !args.keys.is_empty() {
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "--key beside --trust would trust more keys than {} does; add the key to the trust file",
+                    path.display()
+                )));
+            }
+            sealgate_attest::TrustPolicy::load(path).map_err(CliError::usage)?
+        }
+        None => {
+            let mut trust = sealgate_attest::TrustPolicy::new(Vec::new());
+            for path in &args.keys {
+                let key = sealgate_attest::load_verifying_key(path).map_err(CliError::usage)?;
+                trust.keys.push(sealgate_attest::TrustedKey {
+                    name: path.display().to_string(),
+                    key,
+                });
+            }
+            if let Some(id) = &args.verifier_id {
+                trust.verifier_id = id.clone();
+            }
+            trust
+        }
     };
-    for path in &args.keys {
-        let key = sealgate_attest::load_verifying_key(path).map_err(CliError::usage)?;
-        trust.keys.push(sealgate_attest::TrustedKey {
-            name: path.display().to_string(),
-            key,
-        });
-    }
     if trust.keys.is_empty() {
         return Err(CliError::usage(anyhow::anyhow!(
             "no trusted key: give --key PUB or --trust FILE"
         )));
     }
-    trust
-        .allowed_policy_digests
-        .extend(args.policy_digests.iter().copied());
-    trust
-        .required_policies
-        .extend(args.required_policies.iter().cloned());
+    let mut extra = sealgate_attest::trust::Tightening::default();
+    extra.required_policies = args.required_policies.clone();
+    extra.allowed_policy_digests = args.policy_digests.clone();
+    extra.verifier_id = args.verifier_id.clone();
     if let Some(age) = &args.max_age {
-        trust.max_age = Some(
+        extra.max_age = Some(
             sealgate_attest::trust::parse_duration(age)
                 .map_err(|e| CliError::usage(anyhow::anyhow!("--max-age {e}")))?,
         );
     }
-    if let Some(id) = &args.verifier_id {
-        trust.verifier_id = id.clone();
-    }
+    trust
+        .tighten(&extra)
+        .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
     let digest = artifact_digest(&args.artifact)?;
     let bundle = sealgate::read_bounded(&args.bundle, trust.max_bundle_bytes).map_err(CliError::usage)?;
     let result = sealgate_attest::verify_bundle(&bundle, &digest, &trust, std::time::SystemTime::now());

@@ -65,6 +65,63 @@ impl TrustPolicy {
     }
 }
 
+/// What a caller adds to a trust policy (verify's flags beside a trust file,
+/// a `/v1/verify` request beside the server's): each part only tightens it.
+#[derive(Debug, Default, Clone)]
+#[non_exhaustive]
+pub struct Tightening {
+    /// More policies that must have run and passed (a union).
+    pub required_policies: Vec<String>,
+    /// A maximum age (the smaller of the two applies).
+    pub max_age: Option<Duration>,
+    /// Gate policy digests to accept (the intersection with the policy's
+    /// list; an empty list in the policy means any, so these alone apply).
+    pub allowed_policy_digests: Vec<Sha256Digest>,
+    /// A verifier id that must match (the policy's must be the same).
+    pub verifier_id: Option<String>,
+}
+
+impl TrustPolicy {
+    /// Apply `extra` so that the result accepts no bundle this policy would
+    /// refuse. `Err` when the two cannot both hold (no common digest, two
+    /// verifier ids): nothing could verify, which is a usage error, not a
+    /// rejection.
+    pub fn tighten(&mut self, extra: &Tightening) -> Result<(), String> {
+        for id in &extra.required_policies {
+            if !self.required_policies.contains(id) {
+                self.required_policies.push(id.clone());
+            }
+        }
+        if let Some(age) = extra.max_age {
+            self.max_age = Some(self.max_age.map_or(age, |configured| configured.min(age)));
+        }
+        if !extra.allowed_policy_digests.is_empty() {
+            if self.allowed_policy_digests.is_empty() {
+                self.allowed_policy_digests = extra.allowed_policy_digests.clone();
+            } else {
+                self.allowed_policy_digests
+                    .retain(|d| extra.allowed_policy_digests.contains(d));
+                if self.allowed_policy_digests.is_empty() {
+                    return Err(
+                        "no gate policy digest is allowed by both the trust policy and the added \
+                         requirements, so no bundle could verify"
+                            .into(),
+                    );
+                }
+            }
+        }
+        if let Some(id) = &extra.verifier_id
+            && *id != self.verifier_id
+        {
+            return Err(format!(
+                "verifier id `{id}` conflicts with the trust policy's `{}`; a bundle has one verifier",
+                self.verifier_id
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Why a trust file was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum TrustFileError {

@@ -166,7 +166,13 @@ pub fn verify_bundle(
     list.pass("payload-type", IN_TOTO_PAYLOAD_TYPE);
 
     // 3) signature
-    let Some(signer) = trusted_signer(verdict, trust) else {
+    // The signer is a trusted key with a valid signature on the verdict and
+    // on every other line: a bundle is accepted or rejected whole (a line
+    // not signed by it was altered, or added by someone else). Every trusted
+    // key that signed the verdict is tried, so the order in which keys are
+    // given never changes the decision.
+    let verdict_signers = trusted_signers(verdict, trust);
+    if verdict_signers.is_empty() {
         return Err(list.fail(
             "signature",
             format!(
@@ -174,24 +180,29 @@ pub fn verify_bundle(
                 trust.keys.len()
             ),
         ));
-    };
-    // Every other line must be signed by the same trusted key: a line that
-    // is not was altered, or added by someone else, and a bundle is accepted
-    // or rejected whole (an auditor reading any line reads a signed one).
-    let signer_key = &trust.keys[signer].key;
-    if let Some(n) = lines[1..]
+    }
+    let others: Vec<SignedMessage> = lines[1..].iter().map(SignedMessage::of).collect();
+    let signed_all = |k: &usize| others.iter().all(|l| l.by(&trust.keys[*k].key));
+    // Deterministic whatever the order: the qualifying key with the lowest key id.
+    let Some(signer) = verdict_signers
         .iter()
-        .position(|l| !SignedMessage::of(l).by(signer_key))
-    {
+        .copied()
+        .filter(signed_all)
+        .min_by_key(|k| crate::keys::key_id(&trust.keys[*k].key))
+    else {
+        let first = verdict_signers[0];
+        let n = others
+            .iter()
+            .position(|l| !l.by(&trust.keys[first].key))
+            .map_or(2, |i| i + 2);
         return Err(list.fail(
             "signature",
             format!(
-                "line {}: no valid signature by `{}`, who signed the verdict; the line was altered or added",
-                n + 2,
-                trust.keys[signer].name
+                "line {n}: no valid signature by `{}`, who signed the verdict; the line was altered or added",
+                trust.keys[first].name
             ),
         ));
-    }
+    };
     list.pass("signature", format!("signed by `{}`", trust.keys[signer].name));
 
     // 4) statement-type
@@ -425,10 +436,12 @@ fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String> {
     Ok(parsed)
 }
 
-/// The index of the first trusted key with a valid signature on `line`.
-fn trusted_signer(line: &Line, trust: &TrustPolicy) -> Option<usize> {
+/// The indices of the trusted keys with a valid signature on `line`.
+fn trusted_signers(line: &Line, trust: &TrustPolicy) -> Vec<usize> {
     let signed = SignedMessage::of(line);
-    trust.keys.iter().position(|k| signed.by(&k.key))
+    (0..trust.keys.len())
+        .filter(|&k| signed.by(&trust.keys[k].key))
+        .collect()
 }
 
 /// A line's PAE and its decodable signatures, computed once per line.

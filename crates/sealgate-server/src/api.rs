@@ -411,14 +411,14 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
             ),
         )
     })?;
-    // A request may only add requirements, never loosen the trust file.
-    trust
-        .required_policies
-        .extend(request.required_policies.iter().cloned());
+    // A request may only add requirements, never loosen the trust file:
+    // the same rule as verify's flags beside a trust file.
+    let mut extra = sealgate_attest::trust::Tightening::default();
+    extra.required_policies = request.required_policies.clone();
     if let Some(age) = &request.max_age {
-        let age = sealgate_attest::trust::parse_duration(age).map_err(ApiError::unprocessable)?;
-        trust.max_age = Some(trust.max_age.map_or(age, |configured| configured.min(age)));
+        extra.max_age = Some(sealgate_attest::trust::parse_duration(age).map_err(ApiError::unprocessable)?);
     }
+    trust.tighten(&extra).map_err(ApiError::unprocessable)?;
     if request.bundle.len() as u64 > trust.max_bundle_bytes {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
