@@ -1113,3 +1113,32 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn the_gate_digests_in_the_docs_are_the_shipped_gates() {
+    let out = sealgate(&["gate", "digest", "examples/gates/ml-release.toml"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let digest = stdout(&out).trim().to_owned();
+    let config = sealgate::GateConfig::load(&repo("examples/gates/ml-release.toml")).unwrap();
+    assert_eq!(digest, sealgate_attest::policy_digest(&config).prefixed());
+    // Every gate digest docs/attestations.md quotes: in the verify
+    // transcript, the trust file and the `gate digest` example.
+    let doc = std::fs::read_to_string(repo("docs/attestations.md")).unwrap();
+    let quoted: Vec<&str> = doc
+        .lines()
+        .filter(|l| l.contains("policy-digest") || l.starts_with("sha256:"))
+        .flat_map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == ':')))
+        .filter(|w| w.starts_with("sha256:") && w.len() == 71)
+        .collect();
+    assert!(quoted.len() >= 3, "{quoted:?}");
+    for q in quoted {
+        assert_eq!(
+            q, digest,
+            "docs/attestations.md quotes a gate digest the shipped gate does not have"
+        );
+    }
+    // A missing gate is an input error naming it.
+    let missing = sealgate(&["gate", "digest", "no-such-gate.toml"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(stderr(&missing).contains("no-such-gate.toml"));
+}

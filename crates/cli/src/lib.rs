@@ -71,6 +71,9 @@ enum Command {
     /// Check a decision log.
     #[command(subcommand)]
     Log(LogCommand),
+    /// Inspect gate files.
+    #[command(subcommand)]
+    Gate(GateCommand),
     /// Serve check, attest, verify and Kubernetes admission over HTTP(S).
     Serve(ServeArgs),
 }
@@ -85,6 +88,19 @@ struct ServeArgs {
     listen: Option<std::net::SocketAddr>,
     #[command(flatten)]
     engine: EngineArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum GateCommand {
+    /// Print a gate's policy digest (what attestations record and trust files pin), signing nothing.
+    Digest(GateDigestArgs),
+}
+
+#[derive(Debug, Args)]
+struct GateDigestArgs {
+    /// The gate file.
+    #[arg(value_name = "GATE")]
+    gate: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]
@@ -511,6 +527,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Policy(PolicyCommand::New(args)) => policy_new(args, out),
         Command::Policy(PolicyCommand::Bench(args)) => policy_bench(args, out),
         Command::Log(LogCommand::Verify(args)) => log_verify(args, out),
+        Command::Gate(GateCommand::Digest(args)) => gate_digest(args, out),
         Command::Serve(args) => serve(args),
     }
 }
@@ -860,6 +877,17 @@ fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Paint) -> Resul
         sealgate_attest::key_id(&key.verifying_key())
     );
     Ok(exit_for(&report))
+}
+
+/// `sealgate gate digest`: the digest `attest` records as the VSA's
+/// `policy.digest` (over the gate's name, threshold, limits and each policy's
+/// pin, params and limits), from the file alone: nothing is compiled or signed.
+fn gate_digest(args: &GateDigestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let config = sealgate::GateConfig::load(&args.gate).map_err(CliError::usage)?;
+    writeln!(out, "{}", sealgate_attest::policy_digest(&config).prefixed())
+        .context("cannot write to stdout")
+        .map_err(CliError::usage)?;
+    Ok(Exit::Passed)
 }
 
 /// `sealgate verify`.
