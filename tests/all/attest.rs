@@ -186,6 +186,8 @@ fn a_genuine_bundle_is_accepted_with_every_requirement() {
     t.required_policies = vec!["sealgate.pii".into()];
     t.max_age = Some(Duration::from_secs(3600));
     t.allowed_policy_digests = vec![sealgate_attest::policy_digest(&example_report(false).1)];
+    t.resource_uri = Some("models:/churn-model/1".into());
+    t.gate = Some(example_report(false).1.name.clone());
     let v = verify_bundle(b.as_bytes(), &artifact(), &t, now()).unwrap();
     assert_eq!(v.signer(), "key0");
     assert!(
@@ -914,7 +916,10 @@ fn end_to_end_through_the_cli() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let decision: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(decision["decision"], "accepted");
-    assert_eq!(decision["checks"].as_array().unwrap().len(), 11);
+    assert_eq!(
+        decision["checks"].as_array().unwrap().len(),
+        sealgate_attest::verify::CHECKS.len()
+    );
 
     // One byte of the model changed: rejected.
     let mut bytes = std::fs::read(&clean).unwrap();
@@ -1141,4 +1146,44 @@ fn the_gate_digests_in_the_docs_are_the_shipped_gates() {
     let missing = sealgate(&["gate", "digest", "no-such-gate.toml"]);
     assert_eq!(missing.status.code(), Some(2));
     assert!(stderr(&missing).contains("no-such-gate.toml"));
+}
+
+#[test]
+fn verify_can_ask_for_the_resource_and_the_gate_level_the_vsa_spec_names() {
+    let k = key(1);
+    let b = bundle(false, &k);
+    let gate = example_report(false).1.name.clone();
+    let mut t = trust(&[&k]);
+    t.resource_uri = Some("models:/churn-model/1".into());
+    t.gate = Some(gate.clone());
+    let ok = verify_bundle(b.as_bytes(), &artifact(), &t, now())
+        .unwrap_or_else(|r| panic!("rejected at {}: {}", r.check, r.reason));
+    let status = |check: &str| {
+        ok.checks()
+            .iter()
+            .find(|c| c.check == check)
+            .map(|c| c.status)
+            .unwrap()
+    };
+    assert_eq!((status("resource-uri"), status("level")), ("passed", "passed"));
+
+    let mut other_uri = t.clone();
+    other_uri.resource_uri = Some("models:/churn-model/2".into());
+    assert_eq!(rejected_by(&b, &other_uri, now()), "resource-uri");
+    let mut other_gate = t.clone();
+    other_gate.gate = Some("staging-promotion".into());
+    assert_eq!(rejected_by(&b, &other_gate, now()), "level");
+    // A verdict re-signed with another resource is caught too.
+    let moved = edit(&b, 0, &k, |s| {
+        s["predicate"]["resourceUri"] = "models:/other/1".into()
+    });
+    assert_eq!(rejected_by(&moved, &t, now()), "resource-uri");
+    // Not asked: skipped, and the bundle verifies.
+    let plain = verify_bundle(b.as_bytes(), &artifact(), &trust(&[&k]), now()).unwrap();
+    assert!(
+        plain
+            .checks()
+            .iter()
+            .any(|c| c.check == "level" && c.status == "skipped")
+    );
 }

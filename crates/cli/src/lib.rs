@@ -369,6 +369,12 @@ struct VerifyArgs {
     /// The verifier id required [default: the trust file's, else sealgate's].
     #[arg(long, value_name = "URI")]
     verifier_id: Option<String>,
+    /// The resource URI the verdict must name (the VSA's `resourceUri`).
+    #[arg(long, value_name = "URI")]
+    resource_uri: Option<String>,
+    /// The gate whose level (`SEALGATE_<GATE>`) the verdict must hold in `verifiedLevels`.
+    #[arg(long = "gate", value_name = "NAME")]
+    expected_gate: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     format: ReportFormat,
@@ -929,6 +935,8 @@ fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Paint) -> Resul
     extra.required_policies = args.required_policies.clone();
     extra.allowed_policy_digests = args.policy_digests.clone();
     extra.verifier_id = args.verifier_id.clone();
+    extra.resource_uri = args.resource_uri.clone();
+    extra.gate = args.expected_gate.clone();
     if let Some(age) = &args.max_age {
         extra.max_age = Some(
             sealgate_attest::trust::parse_duration(age)

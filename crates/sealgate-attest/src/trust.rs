@@ -44,6 +44,12 @@ pub struct TrustPolicy {
     pub required_policies: Vec<String>,
     /// Oldest acceptable attestation; `None` accepts any age.
     pub max_age: Option<Duration>,
+    /// The `resourceUri` the verdict must name (SLSA VSA's "expected
+    /// resourceUri"); `None` accepts any.
+    pub resource_uri: Option<String>,
+    /// The gate whose level (`SEALGATE_<GATE>`) `verifiedLevels` must hold
+    /// (the VSA's "expected verifiedLevels"); `None` accepts any passed gate.
+    pub gate: Option<String>,
     /// How far in the future `timeVerified` may be (clock skew). Default 5 min.
     pub max_skew: Duration,
     /// Largest bundle read. Default: 16 MiB.
@@ -59,6 +65,8 @@ impl TrustPolicy {
             allowed_policy_digests: Vec::new(),
             required_policies: Vec::new(),
             max_age: None,
+            resource_uri: None,
+            gate: None,
             max_skew: Duration::from_secs(300),
             max_bundle_bytes: 16 << 20,
         }
@@ -79,6 +87,10 @@ pub struct Tightening {
     pub allowed_policy_digests: Vec<Sha256Digest>,
     /// A verifier id that must match (the policy's must be the same).
     pub verifier_id: Option<String>,
+    /// A resource URI that must match (the policy's, if any, must be the same).
+    pub resource_uri: Option<String>,
+    /// A gate whose level must be verified (the policy's, if any, must be the same).
+    pub gate: Option<String>,
 }
 
 impl TrustPolicy {
@@ -117,6 +129,20 @@ impl TrustPolicy {
                 "verifier id `{id}` conflicts with the trust policy's `{}`; a bundle has one verifier",
                 self.verifier_id
             ));
+        }
+        for (what, mine, theirs) in [
+            ("resource URI", &mut self.resource_uri, &extra.resource_uri),
+            ("gate", &mut self.gate, &extra.gate),
+        ] {
+            match (mine.as_ref(), theirs) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(format!(
+                        "{what} `{b}` conflicts with the trust policy's `{a}`; a verdict names one"
+                    ));
+                }
+                (None, Some(b)) => *mine = Some(b.clone()),
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -158,6 +184,10 @@ struct TrustFile {
     required_policies: Vec<String>,
     #[serde(default)]
     policy_digests: Vec<Sha256Digest>,
+    #[serde(default)]
+    resource_uri: Option<String>,
+    #[serde(default)]
+    gate: Option<String>,
     keys: Vec<TrustFileKey>,
 }
 
@@ -213,6 +243,8 @@ impl TrustPolicy {
         }
         policy.required_policies = file.required_policies;
         policy.allowed_policy_digests = file.policy_digests;
+        policy.resource_uri = file.resource_uri;
+        policy.gate = file.gate;
         Ok(policy)
     }
 }

@@ -11,10 +11,15 @@
 //!  5) `subject`: a subject's sha256 equals the artifact's
 //!  6) `predicate-type`: SLSA Verification Summary v1
 //!  7) `verifier-id`: the required verifier
+//!  1) `bundle`'s first parse also refuses a document with two readings
+//!     (`strict_json.rs`) and more envelopes or signatures than the caps
 //!  8) `result`: `PASSED`
-//!  9) `policy-digest`: among the allowed ones (when any are required)
-//! 10) `age`: within max-age, and not in the future beyond the skew
-//! 11) `required-policies`: present and passed in the report statement
+//!  9) `resource-uri`: the expected `resourceUri` (when one is required)
+//! 10) `level`: `verifiedLevels` holds the expected gate's `SEALGATE_<GATE>`
+//!     (when a gate is required)
+//! 11) `policy-digest`: among the allowed ones (when any are required)
+//! 12) `age`: within max-age, and not in the future beyond the skew
+//! 13) `required-policies`: present and passed in the report statement
 //!     about the same subject
 
 use std::time::{Duration, SystemTime};
@@ -29,7 +34,7 @@ use crate::statement::{REPORT_PREDICATE_TYPE, STATEMENT_TYPE, Statement, VSA_PRE
 use crate::trust::TrustPolicy;
 
 /// The checks, in order.
-pub const CHECKS: [&str; 11] = [
+pub const CHECKS: [&str; 13] = [
     "bundle",
     "payload-type",
     "signature",
@@ -38,6 +43,8 @@ pub const CHECKS: [&str; 11] = [
     "predicate-type",
     "verifier-id",
     "result",
+    "resource-uri",
+    "level",
     "policy-digest",
     "age",
     "required-policies",
@@ -279,7 +286,43 @@ pub fn verify_bundle(
     }
     list.pass("result", "PASSED");
 
-    // 9) policy-digest
+    // 9) resource-uri: the VSA names the resource the caller expects.
+    let resource = statement
+        .predicate
+        .get("resourceUri")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    match &trust.resource_uri {
+        None => list.skip("resource-uri", format!("any accepted (got `{resource}`)")),
+        Some(expected) if expected == resource => list.pass("resource-uri", resource),
+        Some(expected) => {
+            return Err(list.fail("resource-uri", format!("expected `{expected}`, got `{resource}`")));
+        }
+    }
+
+    // 10) level: `verifiedLevels` holds the expected gate's level.
+    let levels: Vec<&str> = statement
+        .predicate
+        .get("verifiedLevels")
+        .and_then(Value::as_array)
+        .map(|l| l.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    match &trust.gate {
+        None => list.skip("level", format!("any gate accepted (got {levels:?})")),
+        Some(gate) => {
+            let want = crate::statement::verified_level(gate);
+            if levels.contains(&want.as_str()) {
+                list.pass("level", want);
+            } else {
+                return Err(list.fail(
+                    "level",
+                    format!("expected `{want}` (gate `{gate}`) in verifiedLevels, got {levels:?}"),
+                ));
+            }
+        }
+    }
+
+    // 11) policy-digest
     let digest = statement
         .predicate
         .pointer("/policy/digest/sha256")
@@ -303,7 +346,7 @@ pub fn verify_bundle(
         list.pass("policy-digest", format!("sha256:{digest}"));
     }
 
-    // 10) age
+    // 12) age
     let time = statement
         .predicate
         .get("timeVerified")
@@ -347,7 +390,7 @@ pub fn verify_bundle(
         None => list.pass("age", format!("verified {} ago (no maximum)", fmt_duration(age))),
     }
 
-    // 11) required-policies
+    // 13) required-policies
     if trust.required_policies.is_empty() {
         list.skip("required-policies", "none required");
     } else {
