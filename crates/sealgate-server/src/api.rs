@@ -174,7 +174,7 @@ pub(crate) async fn readyz(State(shared): State<Arc<Shared>>) -> Response {
             &json!({
                 "status": "saturated",
                 "evaluation-slots": {"free": free, "total": total},
-                "message": "every evaluation slot has been busy for longer than the request timeout",
+                "message": "every evaluation slot is busy and none has changed hands for longer than the request timeout",
             }),
         );
     }

@@ -88,8 +88,10 @@ pub(crate) struct Shared {
     slots: Arc<Semaphore>,
     shutting_down: AtomicBool,
     reloading: tokio::sync::Mutex<()>,
-    /// When an evaluation last gave its slot back (or the server started).
-    last_slot_release: std::sync::Mutex<Instant>,
+    /// When a slot last changed hands: taken or given back (or the server
+    /// started). With every slot busy, the time since then is how long the
+    /// pool has been stuck.
+    last_slot_turnover: std::sync::Mutex<Instant>,
 }
 
 impl Shared {
@@ -113,17 +115,25 @@ impl Shared {
         )
     }
 
-    /// Every slot is busy and none has been given back for longer than a
+    /// Every slot is busy and none has changed hands for longer than a
     /// request may take: requests are only queueing to time out. Under honest
-    /// load slots turn over within each policy's `timeout-ms`, so this does
-    /// not flap; readiness reports it so an orchestrator routes around.
+    /// load slots turn over within each policy's `timeout-ms`, and a burst
+    /// that has just filled the pool took its slots just now, so this does not
+    /// flap; readiness reports it so an orchestrator routes around.
     pub(crate) fn is_stalled(&self, request_timeout: Duration) -> bool {
         let since = self
-            .last_slot_release
+            .last_slot_turnover
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .elapsed();
         self.slots.available_permits() == 0 && since > request_timeout
+    }
+
+    fn slot_turned_over(&self) {
+        *self
+            .last_slot_turnover
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
     }
 
     /// Evaluate on the blocking pool under a slot. The slot is released when
@@ -140,16 +150,14 @@ impl Shared {
             .acquire_owned()
             .await
             .map_err(|_| ApiError::internal("the server is shutting down"))?;
+        self.slot_turned_over();
         let shared = self.clone();
         tokio::task::spawn_blocking(move || {
             shared.metrics.evaluations_in_flight.inc();
             let observed = gate.evaluate_observed(&metadata, &context, 1);
             shared.metrics.evaluations_in_flight.dec();
             drop(slot);
-            *shared
-                .last_slot_release
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+            shared.slot_turned_over();
             for (policy, timing) in observed.report.policies.iter().zip(&observed.timings) {
                 shared.metrics.policy(gate.name(), &policy.id, timing);
             }
@@ -202,7 +210,7 @@ pub fn run(options: ServeOptions) -> anyhow::Result<()> {
         slots: Arc::new(Semaphore::new(slots)),
         shutting_down: AtomicBool::new(false),
         reloading: tokio::sync::Mutex::new(()),
-        last_slot_release: std::sync::Mutex::new(Instant::now()),
+        last_slot_turnover: std::sync::Mutex::new(Instant::now()),
     });
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
