@@ -421,11 +421,9 @@ fn hostile_bundles_are_bounded_before_any_signature_is_checked() {
         "{}",
         r.reason
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
+    let flood_took = started.elapsed();
+    assert!(flood_took < Duration::from_secs(5), "{flood_took:?}");
+    eprintln!("an 11 MB envelope of 100 000 untrusted signatures refused in {flood_took:?}");
 
     // Too many envelopes.
     let many: Vec<Envelope> = (0..=MAX_ENVELOPES_PER_BUNDLE)
