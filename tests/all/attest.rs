@@ -1185,3 +1185,34 @@ fn verify_can_ask_for_the_resource_and_the_gate_level_the_vsa_spec_names() {
             .any(|c| c.check == "level" && c.status == "skipped")
     );
 }
+
+#[test]
+fn forms_the_specs_allow_are_accepted_unless_a_requirement_needs_them() {
+    let k = key(1);
+    let b = bundle(false, &k);
+    // in-toto v1: a subject needs only its digest; `name` may be unset.
+    let nameless = edit(&b, 0, &k, |s| {
+        s["subject"][0].as_object_mut().unwrap().remove("name");
+    });
+    verify_bundle(nameless.as_bytes(), &artifact(), &trust(&[&k]), now())
+        .unwrap_or_else(|r| panic!("rejected at {}: {}", r.check, r.reason));
+    // SLSA VSA v1: `timeVerified` is optional. Without it there is no age to
+    // check: accepted when no max-age is asked for, rejected when one is.
+    let timeless = edit(&b, 0, &k, |s| {
+        s["predicate"].as_object_mut().unwrap().remove("timeVerified");
+    });
+    let v = verify_bundle(timeless.as_bytes(), &artifact(), &trust(&[&k]), now()).unwrap();
+    assert!(
+        v.checks()
+            .iter()
+            .any(|c| c.check == "age" && c.status == "skipped")
+    );
+    let mut t = trust(&[&k]);
+    t.max_age = Some(Duration::from_secs(3600));
+    assert_eq!(rejected_by(&timeless, &t, now()), "age");
+    // A subject without a digest is still no subject of this artifact.
+    let digestless = edit(&b, 0, &k, |s| {
+        s["subject"][0].as_object_mut().unwrap().remove("digest");
+    });
+    assert_eq!(rejected_by(&digestless, &trust(&[&k]), now()), "statement-type");
+}

@@ -35,7 +35,9 @@ pub struct Statement {
 /// A statement's subject: a name and digests (lowercase hex).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Subject {
-    /// Usually the file name.
+    /// Usually the file name. Optional in in-toto v1 (a subject needs only
+    /// its digest), so a statement without it reads as an empty name.
+    #[serde(default)]
     pub name: String,
     /// Algorithm to hex digest.
     pub digest: BTreeMap<String, String>,

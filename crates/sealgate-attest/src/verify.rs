@@ -347,11 +347,18 @@ pub fn verify_bundle(
     }
 
     // 12) age
-    let time = statement
-        .predicate
-        .get("timeVerified")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    // `timeVerified` is optional in SLSA VSA v1. Without it there is no age
+    // to check: accepted when no max-age is asked for, refused when one is.
+    let Some(time) = statement.predicate.get("timeVerified").and_then(Value::as_str) else {
+        if trust.max_age.is_some() {
+            return Err(list.fail(
+                "age",
+                "the verdict has no timeVerified, so its age cannot be checked against the maximum",
+            ));
+        }
+        list.skip("age", "no timeVerified, and no maximum age required");
+        return check_required(list, &lines[1..], artifact, trust, signer, statement);
+    };
     let verified_at = match humantime::parse_rfc3339(time) {
         Ok(t) => t,
         Err(_) => {
@@ -390,16 +397,26 @@ pub fn verify_bundle(
         None => list.pass("age", format!("verified {} ago (no maximum)", fmt_duration(age))),
     }
 
-    // 13) required-policies
+    check_required(list, &lines[1..], artifact, trust, signer, statement)
+}
+
+/// 13) required-policies, then the accepted attestation.
+fn check_required(
+    mut list: Checklist,
+    others: &[Line],
+    artifact: &Sha256Digest,
+    trust: &TrustPolicy,
+    signer: usize,
+    statement: Statement,
+) -> Result<VerifiedAttestation, Rejection> {
     if trust.required_policies.is_empty() {
         list.skip("required-policies", "none required");
     } else {
-        match check_required_policies(&lines[1..], artifact, trust) {
+        match check_required_policies(others, artifact, trust) {
             Ok(detail) => list.pass("required-policies", detail),
             Err(reason) => return Err(list.fail("required-policies", reason)),
         }
     }
-
     Ok(VerifiedAttestation {
         signer: trust.keys[signer].name.clone(),
         statement,
