@@ -976,19 +976,21 @@ fn trust_file_carries_keys_and_requirements() {
         .unwrap();
         p
     };
-    let verify = |trust: &Path| {
-        sealgate(&[
+    let digest_arg = artifact().prefixed();
+    let verify_with = |trust: &Path, extra: &[&str]| {
+        let mut args = vec![
             "verify",
             "--bundle",
             bundle_path.to_str().unwrap(),
             "--digest",
-            &artifact().prefixed(),
+            &digest_arg,
             "--trust",
             trust.to_str().unwrap(),
-            "--format",
-            "json",
-        ])
+        ];
+        args.extend_from_slice(extra);
+        sealgate(&args)
     };
+    let verify = |trust: &Path| verify_with(trust, &["--format", "json"]);
     // The bundle was made "at" EVALUATED_AT, in the past of the real clock,
     // so only a generous max-age accepts it.
     let ok = verify(&write_trust(&format!(
@@ -1009,35 +1011,13 @@ fn trust_file_carries_keys_and_requirements() {
     // Flags beside the file only tighten it: a longer --max-age does not
     // rescue a bundle older than the file allows, and extra keys are refused.
     let stale_file = write_trust("max-age = \"1h\"");
-    let flagged = sealgate(&[
-        "verify",
-        "--bundle",
-        bundle_path.to_str().unwrap(),
-        "--digest",
-        &artifact().prefixed(),
-        "--trust",
-        stale_file.to_str().unwrap(),
-        "--max-age",
-        "36500d",
-        "--format",
-        "json",
-    ]);
+    let flagged = verify_with(&stale_file, &["--max-age", "36500d", "--format", "json"]);
     assert_eq!(flagged.status.code(), Some(1), "{}", stderr(&flagged));
     assert_eq!(
         serde_json::from_slice::<Value>(&flagged.stdout).unwrap()["failed_check"],
         "age"
     );
-    let more_keys = sealgate(&[
-        "verify",
-        "--bundle",
-        bundle_path.to_str().unwrap(),
-        "--digest",
-        &artifact().prefixed(),
-        "--trust",
-        stale_file.to_str().unwrap(),
-        "--key",
-        g.public_key.to_str().unwrap(),
-    ]);
+    let more_keys = verify_with(&stale_file, &["--key", g.public_key.to_str().unwrap()]);
     assert_eq!(more_keys.status.code(), Some(2));
     assert!(
         stderr(&more_keys).contains("--key beside --trust"),

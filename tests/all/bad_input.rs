@@ -460,18 +460,9 @@ fn keygen_and_policy_commands_refuse_bad_paths() {
 /// `sealgate ARGS`, killed (and the test failed) if it runs past `limit`:
 /// a hang must fail the suite, not stall it.
 fn sealgate_within(args: &[&str], limit: std::time::Duration) -> std::process::Output {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sealgate"))
-        .current_dir(REPO)
+    use std::process::Stdio;
+    let mut child = sealgate_command()
         .args(args)
-        .env(
-            "SEALGATE_CACHE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
-        )
-        .env(
-            "XDG_CONFIG_HOME",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("config"),
-        )
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -15,8 +15,7 @@ use crate::support::*;
 /// `sealgate check -v` of the example gate on the PII model, with `cache`
 /// and the cache key under `config_home`.
 fn check_with(cache: &Path, config_home: &Path, gate: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
-        .current_dir(REPO)
+    let out = sealgate_command()
         .env("XDG_CONFIG_HOME", config_home)
         .env_remove("SEALGATE_CACHE_DIR")
         .args(["check", "--gate"])

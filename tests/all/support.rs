@@ -155,21 +155,23 @@ pub fn sealgate(args: &[&str]) -> Output {
     sealgate_in(Path::new(REPO), args)
 }
 
+/// The CLI as the suite runs it: the suite's own precompiled cache and cache
+/// key (`$XDG_CONFIG_HOME/sealgate/cache.key`), never the user's.
+pub fn sealgate_command() -> Command {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sealgate"));
+    command
+        .current_dir(REPO)
+        .env("SEALGATE_CACHE_DIR", tmp.join("cli-cache"))
+        .env("XDG_CONFIG_HOME", tmp.join("config"));
+    command
+}
+
 /// The CLI run from `dir` (paths in its output are relative to where it ran).
 pub fn sealgate_in(dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_sealgate"))
+    let out = sealgate_command()
         .current_dir(dir)
         .args(args)
-        .env(
-            "SEALGATE_CACHE_DIR",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
-        )
-        // The cache's key goes to `$XDG_CONFIG_HOME/sealgate/cache.key`: the
-        // suite's own, not the user's.
-        .env(
-            "XDG_CONFIG_HOME",
-            Path::new(env!("CARGO_TARGET_TMPDIR")).join("config"),
-        )
         .output()
         .expect("run sealgate");
     let stderr = String::from_utf8_lossy(&out.stderr);
