@@ -208,7 +208,7 @@ impl PrecompiledCache {
 #[cfg(unix)]
 pub(crate) mod private {
     use std::fs::{File, Metadata, OpenOptions};
-    use std::io::{Read, Write};
+    use std::io::Write;
     use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
     use std::path::{Path, PathBuf};
 
@@ -357,18 +357,10 @@ pub(crate) mod private {
             }
             Err(e) => return Err(format!("{}: {e}", path.display())),
         };
-        if meta.len() > limit {
-            return Err(format!("{} is larger than {limit} bytes", path.display()));
-        }
-        // Sized up front: one read, no regrowth of half a megabyte of code.
-        let mut buf = Vec::with_capacity(meta.len() as usize);
-        file.take(limit + 1)
-            .read_to_end(&mut buf)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        if buf.len() as u64 > limit {
-            return Err(format!("{} is larger than {limit} bytes", path.display()));
-        }
-        Ok(Some(buf))
+        // The core's bounded read: sized up front, capped while reading.
+        sealgate_core::read_opened(path, file, &meta, limit)
+            .map(Some)
+            .map_err(|e| e.to_string())
     }
 
     /// Write `bytes` to `path` in `dir` atomically, mode 0600. The rename
