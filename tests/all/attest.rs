@@ -11,7 +11,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use ed25519_dalek::SigningKey;
 use sealgate::{EvaluationContext, Gate, GateReport, MetadataDocument, MetadataLimits, Sha256Digest};
 use sealgate_attest::dsse::{Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, pae};
-use sealgate_attest::{AttestationInputs, TrustPolicy, TrustedKey, verify_bundle};
+use sealgate_attest::{AttestationInputs, RequiredPolicy, TrustPolicy, TrustedKey, verify_bundle};
 use serde_json::Value;
 
 use crate::support::*;
@@ -158,13 +158,58 @@ fn statement(e: &Envelope) -> Value {
 }
 
 /// Re-sign line `i` after editing its statement: the signature stays valid,
-/// so a later check must catch the edit.
+/// so a later check must catch the edit. An edited verdict (line 0) gets its
+/// report re-bound to it, as a signer who wrote both would.
 fn edit(bundle: &str, i: usize, signer: &SigningKey, f: impl FnOnce(&mut Value)) -> String {
     let mut envs = lines(bundle);
     let mut s = statement(&envs[i]);
     f(&mut s);
-    envs[i] = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, &serde_json::to_vec(&s).unwrap(), signer);
+    let payload = serde_json::to_vec(&s).unwrap();
+    envs[i] = Envelope::sign(IN_TOTO_PAYLOAD_TYPE, &payload, signer);
+    if i == 0 && envs.len() > 1 {
+        let mut report = statement(&envs[1]);
+        rebind(&mut report, &s, &payload);
+        envs[1] = Envelope::sign(
+            IN_TOTO_PAYLOAD_TYPE,
+            &serde_json::to_vec(&report).unwrap(),
+            signer,
+        );
+    }
     join(&envs)
+}
+
+/// Make `report` the report of the verdict `vsa` (whose signed bytes are
+/// `vsa_payload`): what `attest` writes when it signs both.
+fn rebind(report: &mut Value, vsa: &Value, vsa_payload: &[u8]) {
+    let set = |report: &mut Value, at: &str, value: Option<&Value>| match value {
+        Some(v) => *report.pointer_mut(at).unwrap() = v.clone(),
+        None => {
+            let (parent, key) = at.rsplit_once('/').unwrap();
+            report
+                .pointer_mut(parent)
+                .unwrap()
+                .as_object_mut()
+                .unwrap()
+                .remove(key);
+        }
+    };
+    let p = &vsa["predicate"];
+    report["subject"] = vsa["subject"].clone();
+    set(report, "/predicate/gate/uri", p.pointer("/policy/uri"));
+    set(
+        report,
+        "/predicate/gate/policyDigest/sha256",
+        p.pointer("/policy/digest/sha256"),
+    );
+    set(report, "/predicate/evaluatedAt", p.get("timeVerified"));
+    set(report, "/predicate/report/decision", p.get("verificationResult"));
+    report["predicate"]["verdict"]["digest"]["sha256"] =
+        Sha256Digest::of_bytes(vsa_payload).to_string().into();
+}
+
+/// `sealgate.pii`, as the module the suite built from `policies/pii`.
+fn pii_required() -> RequiredPolicy {
+    RequiredPolicy::new("sealgate.pii", vec![guests().pii.sha256])
 }
 
 fn rejected_by(bundle: &str, trust: &TrustPolicy, now: SystemTime) -> &'static str {
@@ -183,7 +228,7 @@ fn a_genuine_bundle_is_accepted_with_every_requirement() {
     let k = key(1);
     let b = bundle(false, &k);
     let mut t = trust(&[&k]);
-    t.required_policies = vec!["sealgate.pii".into()];
+    t.required_policies = vec![pii_required()];
     t.max_age = Some(Duration::from_secs(3600));
     t.allowed_policy_digests = vec![sealgate_attest::policy_digest(&example_report(false).1)];
     t.resource_uri = Some("models:/churn-model/1".into());
@@ -290,7 +335,7 @@ fn url_safe_base64_is_accepted() {
         }
     }
     let mut t = trust(&[&k]);
-    t.required_policies = vec!["sealgate.pii".into()];
+    t.required_policies = vec![pii_required()];
     verify_bundle(join(&envs).as_bytes(), &artifact(), &t, now()).unwrap();
 }
 
@@ -429,6 +474,18 @@ fn hostile_bundles_are_bounded_before_any_signature_is_checked() {
     let many: Vec<Envelope> = (0..=MAX_ENVELOPES_PER_BUNDLE)
         .map(|i| envs[i.min(1)].clone())
         .collect();
+    // Statements of other types (signed by the same key) are carried, not
+    // read: the most a genuine bundle can hold is the verdict, its report
+    // and 14 of them.
+    let carried = |i: usize| {
+        let s = serde_json::json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "model.skops", "digest": {"sha256": artifact().to_string()}}],
+            "predicateType": "https://example.com/other/v1",
+            "predicate": {"n": i},
+        });
+        Envelope::sign(IN_TOTO_PAYLOAD_TYPE, &serde_json::to_vec(&s).unwrap(), &k)
+    };
     let r = verify_bundle(join(&many).as_bytes(), &artifact(), &t, now()).unwrap_err();
     assert_eq!(r.check, "bundle");
     assert!(r.reason.contains("a bundle holds at most 16"), "{}", r.reason);
@@ -436,13 +493,19 @@ fn hostile_bundles_are_bounded_before_any_signature_is_checked() {
     // At the caps, the worst case a genuine bundle can be made to cost: every
     // envelope full, the trusted signature last in each. It still verifies.
     let worst: Vec<Envelope> = (0..MAX_ENVELOPES_PER_BUNDLE)
-        .map(|i| with_foreign_signatures(envs[i.min(1)].clone(), MAX_SIGNATURES_PER_ENVELOPE - 1))
+        .map(|i| if i < 2 { envs[i].clone() } else { carried(i) })
+        .map(|e| with_foreign_signatures(e, MAX_SIGNATURES_PER_ENVELOPE - 1))
         .collect();
     let worst = join(&worst);
     let started = std::time::Instant::now();
     let runs = 20;
     for _ in 0..runs {
-        verify_bundle(worst.as_bytes(), &artifact(), &t, now()).unwrap();
+        let v = verify_bundle(worst.as_bytes(), &artifact(), &t, now()).unwrap();
+        assert!(
+            v.checks()
+                .iter()
+                .any(|c| c.detail.contains("14 statement(s) of other types not read"))
+        );
     }
     eprintln!(
         "verify at the caps ({MAX_ENVELOPES_PER_BUNDLE} envelopes x {MAX_SIGNATURES_PER_ENVELOPE} signatures, trusted one last): {:?} per bundle",
@@ -519,10 +582,34 @@ fn added_requirements_only_tighten_a_trust_policy() {
     extra.verifier_id = Some("https://other.example/verifier".into());
     assert!(t.tighten(&extra).unwrap_err().contains("conflicts"));
     let mut extra = Tightening::default();
-    extra.required_policies = vec!["sealgate.pii".into(), "sealgate.pii".into()];
-    t.required_policies = vec!["sealgate.lineage".into()];
+    let lineage = RequiredPolicy::new("sealgate.lineage", vec![guests().lineage.sha256]);
+    extra.required_policies = vec![pii_required(), pii_required()];
+    t.required_policies = vec![lineage.clone()];
     t.tighten(&extra).unwrap();
-    assert_eq!(t.required_policies, ["sealgate.lineage", "sealgate.pii"]);
+    assert_eq!(t.required_policies, [lineage, pii_required()]);
+
+    // For an id both name, only the modules both accept: a flag naming a
+    // module the file does not trust cannot add it, and none in common is
+    // an error.
+    let (real, forged) = (guests().pii.sha256, guests().impostor.sha256);
+    let mut t = trust(&[&k]);
+    t.required_policies = vec![RequiredPolicy::new("sealgate.pii", vec![real])];
+    let mut extra = Tightening::default();
+    extra.required_policies = vec![RequiredPolicy::new("sealgate.pii", vec![real, forged])];
+    t.tighten(&extra).unwrap();
+    assert_eq!(t.required_policies[0].modules, [real]);
+    extra.required_policies = vec![RequiredPolicy::new("sealgate.pii", vec![forged])];
+    assert!(
+        t.tighten(&extra)
+            .unwrap_err()
+            .contains("no module of required policy `sealgate.pii`")
+    );
+    // A bare id beside the file's pinned one keeps the pin.
+    let mut t = trust(&[&k]);
+    t.required_policies = vec![pii_required()];
+    extra.required_policies = vec!["sealgate.pii".parse().unwrap()];
+    t.tighten(&extra).unwrap();
+    assert_eq!(t.required_policies, [pii_required()]);
 }
 
 #[test]
@@ -562,10 +649,13 @@ fn required_policies_must_be_in_a_matching_report() {
     let (k, other) = (key(1), key(2));
     let b = bundle(false, &k);
     let mut t = trust(&[&k, &other]);
-    t.required_policies = vec!["sealgate.pii".into()];
+    t.required_policies = vec![pii_required()];
 
     let mut missing = t.clone();
-    missing.required_policies.push("acme.model-card".into());
+    missing.required_policies.push(RequiredPolicy::new(
+        "acme.model-card",
+        vec![Sha256Digest::of_bytes(b"card")],
+    ));
     let r = verify_bundle(b.as_bytes(), &artifact(), &missing, now()).unwrap_err();
     assert_eq!(
         (r.check, r.reason.as_str()),
@@ -598,13 +688,239 @@ fn required_policies_must_be_in_a_matching_report() {
     let r = verify_bundle(join(&tampered).as_bytes(), &artifact(), &lenient, now()).unwrap_err();
     assert_eq!(r.check, "signature", "{}", r.reason);
 
+    // A report about another subject is not this verdict's.
     let other_subject = edit(&b, 1, &k, |s| {
         s["subject"][0]["digest"]["sha256"] = "11".repeat(32).into()
     });
-    assert_eq!(rejected_by(&other_subject, &t, now()), "required-policies");
+    assert_eq!(rejected_by(&other_subject, &lenient, now()), "binding");
 
     let verdict_only = join(&lines(&b)[..1]);
     assert_eq!(rejected_by(&verdict_only, &t, now()), "required-policies");
+    verify_bundle(verdict_only.as_bytes(), &artifact(), &lenient, now()).unwrap();
+}
+
+/// The example gate's policies from `names` only, as a gate named `name`.
+fn subset_gate(dir: &Path, name: &str, names: &[&str]) -> PathBuf {
+    let full = std::fs::read_to_string(example_gate(dir)).unwrap();
+    let mut kept = format!("api-version = \"sealgate/v1\"\nname = \"{name}\"\nfail-on = \"high\"\n");
+    for block in full.split("[[policies]]").skip(1) {
+        if names.iter().any(|n| block.contains(&format!("{n}.wasm"))) {
+            kept.push_str("[[policies]]");
+            kept.push_str(block);
+        }
+    }
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, kept).unwrap();
+    path
+}
+
+/// Evaluate `gate` on `examples/metadata/{metadata}.json` at EVALUATED_AT and
+/// sign it for the suite's artifact with `resource`.
+fn run_and_sign(gate: &Path, metadata: &str, resource: &str, signer: &SigningKey) -> (GateReport, String) {
+    let gate = Gate::load(engine(), gate).unwrap();
+    let meta = MetadataDocument::load(
+        &repo(&format!("examples/metadata/{metadata}.json")),
+        &MetadataLimits::default(),
+    )
+    .unwrap();
+    let mut ctx = EvaluationContext::at(gate.name(), EVALUATED_AT);
+    ctx.artifact_digest = Some(artifact());
+    let report = gate.evaluate(&meta, &ctx);
+    let bundle = sealgate_attest::attest(
+        &report,
+        &AttestationInputs {
+            subject_name: "model.skops",
+            subject_digest: artifact(),
+            verifier_id: sealgate_attest::DEFAULT_VERIFIER_ID,
+            resource_uri: resource,
+            gate: gate.config(),
+            input_attestations: &[],
+        },
+        signer,
+    );
+    (report, bundle)
+}
+
+#[test]
+fn lines_of_two_evaluations_never_combine_into_one_decision() {
+    // Run L: a lenient gate without the PII policy, PASSED. Run D: the full
+    // gate on the drifted model, FAILED, though its PII policy passed. Both
+    // genuine, by the same key, at the same second, about the same model.
+    let k = key(1);
+    let dir = tempfile::tempdir().unwrap();
+    let lenient_gate = subset_gate(dir.path(), "lenient", &["lineage", "encryption"]);
+    let (l_report, l) = run_and_sign(&lenient_gate, "churn-model-drifted", "models:/churn-model/1", &k);
+    let (d_report, d) = run_and_sign(
+        &example_gate(dir.path()),
+        "churn-model-drifted",
+        "models:/churn-model/1",
+        &k,
+    );
+    assert_eq!(l_report.decision, sealgate::GateDecision::Passed);
+    assert_eq!(d_report.decision, sealgate::GateDecision::Failed);
+    assert!(
+        d_report
+            .policies
+            .iter()
+            .any(|p| p.id == "sealgate.pii" && p.outcome == sealgate::PolicyOutcome::Pass)
+    );
+    let (l, d) = (lines(&l), lines(&d));
+    // Requiring PII by its real module, under any gate: the mixed bundle
+    // used to verify as "PASSED, and sealgate.pii passed".
+    let mut t = trust(&[&k]);
+    t.required_policies = vec![pii_required()];
+    let no_requirement = trust(&[&k]);
+    // A third run of the lenient gate naming another resource: every field
+    // the report repeats is the same as L's, only the verdict differs.
+    let (_, l2) = run_and_sign(&lenient_gate, "churn-model-drifted", "models:/churn-model/2", &k);
+    let l2 = lines(&l2);
+    let (_, other) = {
+        let (report, config) = example_report(false);
+        let mut b = sealgate_attest::attest(
+            report,
+            &AttestationInputs {
+                subject_name: "other.skops",
+                subject_digest: Sha256Digest::of_bytes(b"another model"),
+                verifier_id: sealgate_attest::DEFAULT_VERIFIER_ID,
+                resource_uri: "models:/other/1",
+                gate: config,
+                input_attestations: &[],
+            },
+            &k,
+        );
+        b.truncate(b.find('\n').unwrap() + 1);
+        ((), lines(&b))
+    };
+    let cases: [(&str, Vec<Envelope>, &str, &str); 7] = [
+        (
+            "L's verdict + D's report",
+            vec![l[0].clone(), d[1].clone()],
+            "binding",
+            "gate",
+        ),
+        (
+            "D's verdict + L's report",
+            vec![d[0].clone(), l[1].clone()],
+            "binding",
+            "gate",
+        ),
+        (
+            "two verdicts",
+            vec![l[0].clone(), d[0].clone()],
+            "binding",
+            "second verdict",
+        ),
+        (
+            "a verdict of another subject beside it",
+            vec![l[0].clone(), l[1].clone(), other[0].clone()],
+            "binding",
+            "second verdict",
+        ),
+        (
+            "a report without its verdict",
+            vec![d[1].clone()],
+            "predicate-type",
+            "gate-report",
+        ),
+        (
+            "two reports of one run",
+            vec![l[0].clone(), l[1].clone(), l[1].clone()],
+            "binding",
+            "second report",
+        ),
+        (
+            "the report of a twin run",
+            vec![l[0].clone(), l2[1].clone()],
+            "binding",
+            "another evaluation",
+        ),
+    ];
+    for (what, envs, check, says) in cases {
+        let mixed = join(&envs);
+        for t in [&t, &no_requirement] {
+            let r = verify_bundle(mixed.as_bytes(), &artifact(), t, now())
+                .err()
+                .unwrap_or_else(|| panic!("{what}: accepted"));
+            assert_eq!(r.check, check, "{what}: {}", r.reason);
+            assert!(r.reason.contains(says), "{what}: {}", r.reason);
+        }
+    }
+    // Each run alone verifies (L without the PII requirement, D not at all:
+    // it FAILED).
+    verify_bundle(join(&l).as_bytes(), &artifact(), &no_requirement, now()).unwrap();
+    assert_eq!(rejected_by(&join(&l), &t, now()), "required-policies");
+    assert_eq!(rejected_by(&join(&d), &t, now()), "result");
+}
+
+#[test]
+fn a_required_policy_is_trusted_by_its_module_not_by_the_id_it_gives_itself() {
+    // The impostor calls itself `sealgate.pii` and passes everything: a gate
+    // running it PASSES the model with personal data.
+    let k = key(1);
+    let dir = tempfile::tempdir().unwrap();
+    let g = &guests().impostor;
+    let gate = write_gate(dir.path(), &g.path, &g.sha256, "{}", "");
+    let (report, forged) = run_and_sign(&gate, "churn-model-pii", "models:/churn-model/1", &k);
+    assert_eq!(report.decision, sealgate::GateDecision::Passed);
+    assert_eq!(report.policies[0].id, "sealgate.pii");
+
+    // By the real module's digest: rejected, naming the module that ran.
+    let mut pinned = trust(&[&k]);
+    pinned.required_policies = vec![pii_required()];
+    let r = verify_bundle(forged.as_bytes(), &artifact(), &pinned, now()).unwrap_err();
+    assert_eq!(r.check, "required-policies");
+    assert!(r.reason.contains(&g.sha256.to_string()), "{}", r.reason);
+    // The genuine gate's bundle passes the same requirement.
+    verify_bundle(bundle(false, &k).as_bytes(), &artifact(), &pinned, now()).unwrap();
+
+    // By id alone: refused as a requirement unless the gate is pinned...
+    let mut bare = trust(&[&k]);
+    bare.required_policies = vec!["sealgate.pii".parse().unwrap()];
+    assert!(
+        bare.check_requirements()
+            .unwrap_err()
+            .contains("names no module digest")
+    );
+    // ...and verify fails closed if a policy built in code skips that check.
+    assert_eq!(rejected_by(&forged, &bare, now()), "required-policies");
+    // With the genuine gate pinned, the id is enough: the impostor's gate
+    // has another digest, and the genuine gate's bundle verifies.
+    bare.allowed_policy_digests = vec![sealgate_attest::policy_digest(&example_report(false).1)];
+    bare.check_requirements().unwrap();
+    assert_eq!(rejected_by(&forged, &bare, now()), "policy-digest");
+    verify_bundle(bundle(false, &k).as_bytes(), &artifact(), &bare, now()).unwrap();
+
+    // The real module and the impostor in one gate, both `sealgate.pii`:
+    // every result under the id must come from an accepted module.
+    let p = &guests().pii;
+    let two = dir.path().join("two.toml");
+    std::fs::write(
+        &two,
+        format!(
+            "api-version = \"sealgate/v1\"\nname = \"two\"\n\
+             [[policies]]\nmodule = {:?}\nsha256 = \"{}\"\n\
+             [[policies]]\nmodule = {:?}\nsha256 = \"{}\"\n",
+            p.path.display().to_string(),
+            p.sha256,
+            g.path.display().to_string(),
+            g.sha256
+        ),
+    )
+    .unwrap();
+    let (_, both) = run_and_sign(&two, "churn-model", "models:/churn-model/1", &k);
+    let r = verify_bundle(both.as_bytes(), &artifact(), &pinned, now()).unwrap_err();
+    assert_eq!(r.check, "required-policies");
+    assert!(r.reason.contains(&g.sha256.to_string()), "{}", r.reason);
+
+    // The flag's syntax: ID, or ID=sha256:HEX[,sha256:HEX].
+    let parsed: RequiredPolicy = format!("sealgate.pii={},{}", p.sha256.prefixed(), g.sha256.prefixed())
+        .parse()
+        .unwrap();
+    assert_eq!(parsed.modules, [p.sha256, g.sha256]);
+    assert_eq!(parsed.to_string().parse::<RequiredPolicy>().unwrap(), parsed);
+    for bad in ["sealgate.pii=sha256:00", "=sha256:00", "", "sealgate.pii="] {
+        assert!(bad.parse::<RequiredPolicy>().is_err(), "{bad:?} parsed");
+    }
 }
 
 #[test]
@@ -829,7 +1145,7 @@ fn openssl_generated_keys_work_with_attest_and_verify() {
         "--key",
         public.to_str().unwrap(),
         "--require-policy",
-        "sealgate.pii",
+        &format!("sealgate.pii={}", guests().pii.sha256.prefixed()),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
 }
@@ -878,23 +1194,22 @@ fn end_to_end_through_the_cli() {
             &d("keys/ci.key"),
         ])
     };
-    let verify = |artifact: &Path| {
-        sealgate(&[
+    let pii_pinned = format!("sealgate.pii={}", guests().pii.sha256.prefixed());
+    let verify_requiring = |artifact: &Path, requirement: &[&str]| {
+        let bundle = format!("{}.intoto.jsonl", artifact.display());
+        let mut args = vec![
             "verify",
             "--bundle",
-            &format!("{}.intoto.jsonl", artifact.display()),
+            &bundle,
             "--artifact",
             artifact.to_str().unwrap(),
-            "--key",
-            &d("keys/ci.pub"),
-            "--require-policy",
-            "sealgate.pii",
-            "--max-age",
-            "1h",
-            "--format",
-            "json",
-        ])
+        ];
+        let public = d("keys/ci.pub");
+        args.extend(["--key", &public, "--max-age", "1h", "--format", "json"]);
+        args.extend_from_slice(requirement);
+        sealgate(&args)
     };
+    let verify = |artifact: &Path| verify_requiring(artifact, &["--require-policy", &pii_pinned]);
 
     // The failing example: exit 1, and still a signed FAILED bundle.
     let pii = model("churn-model-pii");
@@ -917,6 +1232,33 @@ fn end_to_end_through_the_cli() {
     assert_eq!(
         decision["checks"].as_array().unwrap().len(),
         sealgate_attest::verify::CHECKS.len()
+    );
+    // The id alone is what any component may call itself: refused (exit 2)
+    // unless the gate is pinned, with which it verifies.
+    let bare = verify_requiring(&clean, &["--require-policy", "sealgate.pii"]);
+    assert_eq!(bare.status.code(), Some(2), "{}", stdout(&bare));
+    assert!(
+        stderr(&bare).contains("names no module digest"),
+        "{}",
+        stderr(&bare)
+    );
+    let gate_digest = sealgate_attest::policy_digest(&sealgate::GateConfig::load(&gate).unwrap()).prefixed();
+    let pinned_gate = verify_requiring(
+        &clean,
+        &[
+            "--require-policy",
+            "sealgate.pii",
+            "--policy-digest",
+            &gate_digest,
+        ],
+    );
+    assert_eq!(pinned_gate.status.code(), Some(0), "{}", stdout(&pinned_gate));
+    let garbled = verify_requiring(&clean, &["--require-policy", "sealgate.pii=sha256:12"]);
+    assert_eq!(garbled.status.code(), Some(2));
+    assert!(
+        stderr(&garbled).contains("not a sha256 digest"),
+        "{}",
+        stderr(&garbled)
     );
 
     // One byte of the model changed: rejected.
@@ -969,8 +1311,10 @@ fn trust_file_carries_keys_and_requirements() {
         std::fs::write(
             &p,
             format!(
-                "api-version = \"sealgate/trust/v1\"\nrequired-policies = [\"sealgate.pii\"]\n{extra}\n\
-                 [[keys]]\nname = \"release-ci\"\npublic-key = \"keys/release-ci.pub\"\n"
+                "api-version = \"sealgate/trust/v1\"\n{extra}\n\
+                 [[keys]]\nname = \"release-ci\"\npublic-key = \"keys/release-ci.pub\"\n\
+                 [required-policies]\n\"sealgate.pii\" = [\"{}\"]\n",
+                guests().pii.sha256.prefixed()
             ),
         )
         .unwrap();
@@ -1028,6 +1372,48 @@ fn trust_file_carries_keys_and_requirements() {
     let typo = verify(&write_trust("max-agee = \"1h\""));
     assert_eq!(typo.status.code(), Some(2));
     assert!(stderr(&typo).contains("max-agee"), "{}", stderr(&typo));
+    // The list of bare ids of earlier versions is refused, saying why and
+    // what to write instead.
+    let listed = dir.path().join("listed.toml");
+    std::fs::write(
+        &listed,
+        "api-version = \"sealgate/trust/v1\"\nrequired-policies = [\"sealgate.pii\"]\n\
+         [[keys]]\nname = \"release-ci\"\npublic-key = \"keys/release-ci.pub\"\n",
+    )
+    .unwrap();
+    let out = verify(&listed);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("\"sealgate.pii\" = [\"sha256:<module>\"]"),
+        "{}",
+        stderr(&out)
+    );
+    // A bare id in the table, without a pinned gate: refused at load.
+    let bare = dir.path().join("bare.toml");
+    std::fs::write(
+        &bare,
+        "api-version = \"sealgate/trust/v1\"\n[required-policies]\n\"sealgate.pii\" = []\n\
+         [[keys]]\nname = \"release-ci\"\npublic-key = \"keys/release-ci.pub\"\n",
+    )
+    .unwrap();
+    let out = verify(&bare);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("names no module digest"),
+        "{}",
+        stderr(&out)
+    );
+    // A module the file does not accept, asked by a flag: nothing could
+    // verify, so a usage error.
+    let ok_file = write_trust(&format!("policy-digests = [\"{}\"]", digest.prefixed()));
+    let forged = format!("sealgate.pii={}", guests().impostor.sha256.prefixed());
+    let out = verify_with(&ok_file, &["--require-policy", &forged]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no module of required policy"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// Seeds for the `bundle` fuzz target: genuine bundles by its corpus key,

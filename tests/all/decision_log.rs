@@ -32,6 +32,7 @@ fn check_attest_and_verify_are_logged_and_tampering_is_found() {
     let out = sealgate(&check);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let a = attest_example(dir.path(), &log_arg);
+    let pii_pinned = format!("sealgate.pii={}", guests().pii.sha256.prefixed());
     let mut verify = vec![
         "verify",
         "--bundle",
@@ -41,7 +42,7 @@ fn check_attest_and_verify_are_logged_and_tampering_is_found() {
         "--key",
         a.public.to_str().unwrap(),
         "--require-policy",
-        "sealgate.pii",
+        &pii_pinned,
     ];
     verify.extend(log_arg);
     let out = sealgate(&verify);

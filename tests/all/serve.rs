@@ -345,7 +345,7 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
         &agent,
         &server.url("/v1/verify"),
         &json!({"bundle": bundle, "artifact_sha256": format!("sha256:{digest}"), "trust": "release",
-                "required_policies": ["sealgate.pii"]}),
+                "required_policies": [format!("sealgate.pii={}", guests().pii.sha256.prefixed())]}),
     );
     assert_eq!(status, 200, "{verdict}");
     assert_eq!(verdict["decision"], "accepted");
@@ -358,13 +358,41 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     );
     assert_eq!(verdict["decision"], "rejected");
     assert_eq!(verdict["failed_check"], "subject");
-    // A request may tighten the trust file, never loosen it.
-    let (_, verdict) = post(
+    // A request may tighten the trust file, never loosen it: by a required
+    // policy (pinned to a module), the resource, the gate.
+    let absent = format!(
+        "acme.absent={}",
+        sealgate::Sha256Digest::of_bytes(b"card").prefixed()
+    );
+    for (tightening, check) in [
+        (json!({"required_policies": [absent]}), "required-policies"),
+        (json!({"resource_uri": "models:/other/1"}), "resource-uri"),
+        (json!({"gate": "staging-promotion"}), "level"),
+        (
+            json!({"policy_digests": [sealgate::Sha256Digest::of_bytes(b"gate").prefixed()]}),
+            "policy-digest",
+        ),
+    ] {
+        let mut request = json!({"bundle": bundle, "artifact_sha256": digest.to_string()});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(tightening.as_object().unwrap().clone());
+        let (_, verdict) = post(&agent, &server.url("/v1/verify"), &request);
+        assert_eq!(verdict["failed_check"], check, "{tightening}: {verdict}");
+    }
+    // A policy required by its id alone, of an unpinned gate, is what any
+    // component may claim: refused as a request, not answered.
+    let (status, refused) = post(
         &agent,
         &server.url("/v1/verify"),
-        &json!({"bundle": bundle, "artifact_sha256": digest.to_string(), "required_policies": ["acme.absent"]}),
+        &json!({"bundle": bundle, "artifact_sha256": digest.to_string(), "required_policies": ["sealgate.pii"]}),
     );
-    assert_eq!(verdict["failed_check"], "required-policies", "{verdict}");
+    assert_eq!(status, 422, "{refused}");
+    assert!(
+        refused.to_string().contains("names no module digest"),
+        "{refused}"
+    );
 
     // Metrics: requests, decisions, per-policy latency.
     let (status, metrics) = get(&agent, &server.url("/metrics"));
@@ -382,7 +410,8 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
             &metrics,
             r#"sealgate_decisions_total{endpoint="verify",outcome="rejected"}"#
         ),
-        Some(2.0)
+        Some(5.0),
+        "one other subject and four tightenings"
     );
     assert_eq!(
         metric(
@@ -404,7 +433,7 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     // Every decision is in the log, chained, and names the server.
     assert_eq!(server.stop().code(), Some(0));
     let log = setup.path("decisions.jsonl");
-    let out = sealgate(&["log", "verify", log.to_str().unwrap(), "--expect-entries", "6"]);
+    let out = sealgate(&["log", "verify", log.to_str().unwrap(), "--expect-entries", "9"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     let commands: Vec<String> = std::fs::read_to_string(&log)
         .unwrap()
@@ -422,6 +451,9 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
             "serve check",
             "serve check",
             "serve attest",
+            "serve verify",
+            "serve verify",
+            "serve verify",
             "serve verify",
             "serve verify",
             "serve verify"

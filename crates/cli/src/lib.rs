@@ -363,9 +363,12 @@ struct VerifyArgs {
     /// Reject attestations older than this (e.g. 7d, 12h).
     #[arg(long, value_name = "DURATION")]
     max_age: Option<String>,
-    /// Require this policy to have run and passed; repeat for several.
-    #[arg(long = "require-policy", value_name = "ID")]
-    required_policies: Vec<String>,
+    /// Require this policy to have run and passed, by one of the named
+    /// modules (`ID=sha256:HEX[,sha256:HEX]`: the gate file's pin for it); a
+    /// bare ID only with --policy-digest (or a trust file's policy-digests).
+    /// Repeat for several.
+    #[arg(long = "require-policy", value_name = "ID[=sha256:HEX]")]
+    required_policies: Vec<sealgate_attest::RequiredPolicy>,
     /// The verifier id required [default: the trust file's, else sealgate's].
     #[arg(long, value_name = "URI")]
     verifier_id: Option<String>,
@@ -945,6 +948,7 @@ fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Paint) -> Resul
     }
     trust
         .tighten(&extra)
+        .and_then(|()| trust.check_requirements())
         .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
     let digest = artifact_digest(&args.artifact)?;
     let bundle = sealgate::read_bounded(&args.bundle, trust.max_bundle_bytes).map_err(CliError::usage)?;
@@ -1000,7 +1004,10 @@ fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Paint) -> Resul
             "verify",
             &digest,
             &Sha256Digest::of_bytes(&bundle),
-            &trust.required_policies,
+            trust
+                .required_policies
+                .iter()
+                .flat_map(sealgate_attest::RequiredPolicy::pins),
             result.as_ref().err().map(|r| r.check),
         ),
     )?;

@@ -32,19 +32,19 @@ pub use sealgate_core::write_atomically;
 pub use dsse::Envelope;
 pub use keys::{GeneratedKey, KeyError, generate, key_id, load_signing_key, load_verifying_key};
 pub use statement::{AttestationInputs, DEFAULT_VERIFIER_ID, Statement, policy_digest};
-pub use trust::{TrustFileError, TrustPolicy, TrustedKey};
+pub use trust::{RequiredPolicy, TrustFileError, TrustPolicy, TrustedKey};
 pub use verify::{CheckOutcome, Rejection, VerifiedAttestation, verify_bundle};
 
 /// Sign the verdict and report statements for `report` and return the bundle
-/// text (two lines).
+/// text (two lines: the verdict, then the report bound to it by the digest of
+/// the verdict's signed bytes).
 pub fn attest(report: &GateReport, inputs: &AttestationInputs<'_>, key: &SigningKey) -> String {
+    // Serializing a Statement of JSON values cannot fail.
+    let to_payload = |s: &Statement| serde_json::to_vec(s).expect("statement serializes");
+    let verdict = to_payload(&statement::verdict_statement(report, inputs));
+    let report = to_payload(&statement::report_statement(report, inputs, &verdict));
     let mut bundle = String::new();
-    for statement in [
-        statement::verdict_statement(report, inputs),
-        statement::report_statement(report, inputs),
-    ] {
-        // Serializing a Statement of JSON values cannot fail.
-        let payload = serde_json::to_vec(&statement).expect("statement serializes");
+    for payload in [verdict, report] {
         let envelope = Envelope::sign(dsse::IN_TOTO_PAYLOAD_TYPE, &payload, key);
         bundle.push_str(&serde_json::to_string(&envelope).expect("envelope serializes"));
         bundle.push('\n');

@@ -137,10 +137,21 @@ pub fn verdict_statement(report: &GateReport, inputs: &AttestationInputs<'_>) ->
 }
 
 /// The report statement: every policy's outcome and findings, with what is
-/// needed to replay the evaluation.
-pub fn report_statement(report: &GateReport, inputs: &AttestationInputs<'_>) -> Statement {
+/// needed to replay the evaluation, bound to the verdict it explains by
+/// `verdict.digest.sha256`, the sha256 of the verdict statement's exact
+/// signed bytes (`verdict_payload`). A report is evidence for that verdict
+/// only: verify refuses to read it beside any other.
+pub fn report_statement(
+    report: &GateReport,
+    inputs: &AttestationInputs<'_>,
+    verdict_payload: &[u8],
+) -> Statement {
     let predicate = json!({
         "sealgateVersion": env!("CARGO_PKG_VERSION"),
+        "verdict": {
+            "predicateType": VSA_PREDICATE_TYPE,
+            "digest": {"sha256": Sha256Digest::of_bytes(verdict_payload).to_string()},
+        },
         "gate": {
             "name": report.gate,
             "uri": gate_uri(&inputs.gate.name),

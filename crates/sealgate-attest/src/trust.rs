@@ -4,14 +4,18 @@
 //! api-version = "sealgate/trust/v1"
 //! verifier-id = "https://sealgate.dev/verifier/v1"   # default
 //! max-age = "7d"
-//! required-policies = ["sealgate.pii"]
 //! policy-digests = ["sha256:…"]                      # allowed gate policy digests
+//! [required-policies]                                # id = accepted module digests
+//! "sealgate.pii" = ["sha256:…"]
 //! [[keys]]
 //! name = "release-ci"
 //! public-key = "keys/release-ci.pub"                 # relative to this file
 //! ```
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
@@ -40,8 +44,9 @@ pub struct TrustPolicy {
     pub verifier_id: String,
     /// Gate policy digests accepted; empty accepts any.
     pub allowed_policy_digests: Vec<Sha256Digest>,
-    /// Policy ids that must be present and passed in the report statement.
-    pub required_policies: Vec<String>,
+    /// Policies that must have run and passed, according to the report
+    /// statement bound to the verdict.
+    pub required_policies: Vec<RequiredPolicy>,
     /// Oldest acceptable attestation; `None` accepts any age.
     pub max_age: Option<Duration>,
     /// The `resourceUri` the verdict must name (SLSA VSA's "expected
@@ -73,13 +78,131 @@ impl TrustPolicy {
     }
 }
 
+/// A policy that must have run and passed: its id, and the module digests
+/// trusted to be that policy.
+///
+/// The id alone is only what a component calls itself (its `info` export):
+/// any component can say `sealgate.pii` and pass everything. So a
+/// requirement names the modules accepted for the id; a bare id (no
+/// modules) is accepted only when the gate itself is pinned by its policy
+/// digest, which pins every module the gate ran ([`TrustPolicy::check_requirements`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RequiredPolicy {
+    /// The policy id, as the component reports it.
+    pub id: String,
+    /// sha256 of the component files accepted for `id`; empty accepts any
+    /// module the pinned gate ran under that id.
+    pub modules: Vec<Sha256Digest>,
+}
+
+impl RequiredPolicy {
+    /// A requirement for `id`, satisfied only by these modules (empty: any
+    /// module of a pinned gate).
+    pub fn new(id: impl Into<String>, modules: Vec<Sha256Digest>) -> Self {
+        Self {
+            id: id.into(),
+            modules,
+        }
+    }
+
+    /// The requirement as (id, module) pairs, one per accepted module, or
+    /// `(id, None)` for a bare id: how the decision log records it.
+    pub fn pins(&self) -> Vec<(&str, Option<&Sha256Digest>)> {
+        if self.modules.is_empty() {
+            return vec![(self.id.as_str(), None)];
+        }
+        self.modules.iter().map(|m| (self.id.as_str(), Some(m))).collect()
+    }
+
+    /// Is the module with this digest trusted to be the policy?
+    pub fn accepts(&self, module: &Sha256Digest) -> bool {
+        self.modules.is_empty() || self.modules.contains(module)
+    }
+}
+
+/// `ID` or `ID=sha256:HEX[,sha256:HEX…]` (the `--require-policy` syntax).
+impl FromStr for RequiredPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (id, modules) = match s.split_once('=') {
+            None => (s, Vec::new()),
+            Some((id, digests)) => {
+                let modules = digests
+                    .split(',')
+                    .map(|d| {
+                        d.trim()
+                            .parse::<Sha256Digest>()
+                            .map_err(|e| format!("`{s}`: {e}"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                (id, modules)
+            }
+        };
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(format!(
+                "`{s}`: no policy id; write ID or ID=sha256:<module digest>"
+            ));
+        }
+        Ok(Self::new(id, modules))
+    }
+}
+
+impl fmt::Display for RequiredPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.id)?;
+        for (i, m) in self.modules.iter().enumerate() {
+            write!(f, "{}{}", if i == 0 { '=' } else { ',' }, m.prefixed())?;
+        }
+        Ok(())
+    }
+}
+
+impl TrustPolicy {
+    /// Refuse requirements that a forged component could satisfy: a required
+    /// policy named by id alone, while any gate is accepted. Pin the module
+    /// (`ID=sha256:…`) or the gate (`policy-digests`). `verify_bundle` checks
+    /// this too, so a policy built in code fails closed as well.
+    pub fn check_requirements(&self) -> Result<(), String> {
+        if !self.allowed_policy_digests.is_empty() {
+            return Ok(());
+        }
+        let bare: Vec<&str> = self
+            .required_policies
+            .iter()
+            .filter(|r| r.modules.is_empty())
+            .map(|r| r.id.as_str())
+            .collect();
+        if bare.is_empty() {
+            return Ok(());
+        }
+        Err(format!(
+            "required policy {} names no module digest, and no gate policy digest is pinned: any \
+             component can call itself `{}` and pass everything. Pin the module \
+             (--require-policy {}=sha256:<the gate file's pin for it>; trust file: \
+             [required-policies] \"{}\" = [\"sha256:…\"]) or the gate (--policy-digest \
+             $(sealgate gate digest GATE); trust file: policy-digests)",
+            bare.iter()
+                .map(|id| format!("`{id}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            bare[0],
+            bare[0],
+            bare[0],
+        ))
+    }
+}
+
 /// What a caller adds to a trust policy (verify's flags beside a trust file,
 /// a `/v1/verify` request beside the server's): each part only tightens it.
 #[derive(Debug, Default, Clone)]
 #[non_exhaustive]
 pub struct Tightening {
-    /// More policies that must have run and passed (a union).
-    pub required_policies: Vec<String>,
+    /// More policies that must have run and passed: a union of ids; for an
+    /// id both require, only the modules both accept.
+    pub required_policies: Vec<RequiredPolicy>,
     /// A maximum age (the smaller of the two applies).
     pub max_age: Option<Duration>,
     /// Gate policy digests to accept (the intersection with the policy's
@@ -99,9 +222,23 @@ impl TrustPolicy {
     /// verifier ids): nothing could verify, which is a usage error, not a
     /// rejection.
     pub fn tighten(&mut self, extra: &Tightening) -> Result<(), String> {
-        for id in &extra.required_policies {
-            if !self.required_policies.contains(id) {
-                self.required_policies.push(id.clone());
+        for added in &extra.required_policies {
+            match self.required_policies.iter_mut().find(|r| r.id == added.id) {
+                None => self.required_policies.push(added.clone()),
+                Some(mine) => {
+                    if mine.modules.is_empty() {
+                        mine.modules = added.modules.clone();
+                    } else if !added.modules.is_empty() {
+                        mine.modules.retain(|m| added.modules.contains(m));
+                        if mine.modules.is_empty() {
+                            return Err(format!(
+                                "no module of required policy `{}` is accepted by both the trust \
+                                 policy and the added requirements, so no bundle could verify",
+                                added.id
+                            ));
+                        }
+                    }
+                }
             }
         }
         if let Some(age) = extra.max_age {
@@ -181,7 +318,7 @@ struct TrustFile {
     #[serde(default)]
     max_age: Option<String>,
     #[serde(default)]
-    required_policies: Vec<String>,
+    required_policies: RequiredPoliciesTable,
     #[serde(default)]
     policy_digests: Vec<Sha256Digest>,
     #[serde(default)]
@@ -189,6 +326,18 @@ struct TrustFile {
     #[serde(default)]
     gate: Option<String>,
     keys: Vec<TrustFileKey>,
+}
+
+/// `[required-policies]`: policy id to the module digests accepted for it.
+/// The list form of earlier versions (ids alone) is refused with a message
+/// saying why, rather than read as "any module".
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum RequiredPoliciesTable {
+    #[default]
+    Absent,
+    Table(BTreeMap<String, Vec<String>>),
+    Ids(Vec<String>),
 }
 
 #[derive(Deserialize)]
@@ -241,10 +390,35 @@ impl TrustPolicy {
         if let Some(age) = file.max_age {
             policy.max_age = Some(parse_duration(&age).map_err(invalid)?);
         }
-        policy.required_policies = file.required_policies;
+        policy.required_policies = match file.required_policies {
+            RequiredPoliciesTable::Absent => Vec::new(),
+            RequiredPoliciesTable::Table(table) => table
+                .into_iter()
+                .map(|(id, modules)| {
+                    let modules = modules
+                        .iter()
+                        .map(|m| m.parse().map_err(|e| format!("required-policies.\"{id}\": {e}")))
+                        .collect::<Result<_, _>>()?;
+                    Ok(RequiredPolicy::new(id, modules))
+                })
+                .collect::<Result<_, String>>()
+                .map_err(invalid)?,
+            RequiredPoliciesTable::Ids(ids) => {
+                return Err(invalid(format!(
+                    "required-policies is a list of ids; a policy id alone is what any component \
+                     may call itself, so write a table of ids and the module digests accepted for \
+                     each:\n[required-policies]\n{}",
+                    ids.iter()
+                        .map(|id| format!("\"{id}\" = [\"sha256:<module>\"]"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                )));
+            }
+        };
         policy.allowed_policy_digests = file.policy_digests;
         policy.resource_uri = file.resource_uri;
         policy.gate = file.gate;
+        policy.check_requirements().map_err(invalid)?;
         Ok(policy)
     }
 }

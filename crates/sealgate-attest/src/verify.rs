@@ -10,17 +10,22 @@
 //!  4) `statement-type`: in-toto Statement v1
 //!  5) `subject`: a subject's sha256 equals the artifact's
 //!  6) `predicate-type`: SLSA Verification Summary v1
-//!  7) `verifier-id`: the required verifier
-//!  1) `bundle`'s first parse also refuses a document with two readings
-//!     (`strict_json.rs`) and more envelopes or signatures than the caps
-//!  8) `result`: `PASSED`
-//!  9) `resource-uri`: the expected `resourceUri` (when one is required)
-//! 10) `level`: `verifiedLevels` holds the expected gate's `SEALGATE_<GATE>`
+//!  7) `binding`: one decision per bundle: line 1 is the only verdict, and
+//!     the report statement (at most one) is bound to it (the sha256 of the
+//!     verdict's signed bytes, the same subject, gate, policy digest, time
+//!     and result), so lines of two evaluations never combine
+//!  8) `verifier-id`: the required verifier
+//!  9) `result`: `PASSED`
+//! 10) `resource-uri`: the expected `resourceUri` (when one is required)
+//! 11) `level`: `verifiedLevels` holds the expected gate's `SEALGATE_<GATE>`
 //!     (when a gate is required)
-//! 11) `policy-digest`: among the allowed ones (when any are required)
-//! 12) `age`: within max-age, and not in the future beyond the skew
-//! 13) `required-policies`: present and passed in the report statement
-//!     about the same subject
+//! 12) `policy-digest`: among the allowed ones (when any are required)
+//! 13) `age`: within max-age, and not in the future beyond the skew
+//! 14) `required-policies`: present and passed, each by a module accepted
+//!     for it, in the report bound to the verdict
+//!
+//! `bundle`'s first parse also refuses a document with two readings
+//! (`strict_json.rs`) and more envelopes or signatures than the caps.
 
 use std::time::{Duration, SystemTime};
 
@@ -34,13 +39,14 @@ use crate::statement::{REPORT_PREDICATE_TYPE, STATEMENT_TYPE, Statement, VSA_PRE
 use crate::trust::TrustPolicy;
 
 /// The checks, in order.
-pub const CHECKS: [&str; 13] = [
+pub const CHECKS: [&str; 14] = [
     "bundle",
     "payload-type",
     "signature",
     "statement-type",
     "subject",
     "predicate-type",
+    "binding",
     "verifier-id",
     "result",
     "resource-uri",
@@ -258,7 +264,16 @@ pub fn verify_bundle(
     }
     list.pass("predicate-type", VSA_PREDICATE_TYPE);
 
-    // 7) verifier-id
+    // 7) binding
+    let report = match bind(verdict, &statement, &lines[1..]) {
+        Ok((report, detail)) => {
+            list.pass("binding", detail);
+            report
+        }
+        Err(reason) => return Err(list.fail("binding", reason)),
+    };
+
+    // 8) verifier-id
     let verifier = statement
         .predicate
         .pointer("/verifier/id")
@@ -272,7 +287,7 @@ pub fn verify_bundle(
     }
     list.pass("verifier-id", verifier);
 
-    // 8) result
+    // 9) result
     let result = statement
         .predicate
         .get("verificationResult")
@@ -286,7 +301,7 @@ pub fn verify_bundle(
     }
     list.pass("result", "PASSED");
 
-    // 9) resource-uri: the VSA names the resource the caller expects.
+    // 10) resource-uri: the VSA names the resource the caller expects.
     let resource = statement
         .predicate
         .get("resourceUri")
@@ -300,7 +315,7 @@ pub fn verify_bundle(
         }
     }
 
-    // 10) level: `verifiedLevels` holds the expected gate's level.
+    // 11) level: `verifiedLevels` holds the expected gate's level.
     let levels: Vec<&str> = statement
         .predicate
         .get("verifiedLevels")
@@ -322,7 +337,7 @@ pub fn verify_bundle(
         }
     }
 
-    // 11) policy-digest
+    // 12) policy-digest
     let digest = statement
         .predicate
         .pointer("/policy/digest/sha256")
@@ -346,7 +361,7 @@ pub fn verify_bundle(
         list.pass("policy-digest", format!("sha256:{digest}"));
     }
 
-    // 12) age
+    // 13) age
     // `timeVerified` is optional in SLSA VSA v1. Without it there is no age
     // to check: accepted when no max-age is asked for, refused when one is.
     let Some(time) = statement.predicate.get("timeVerified").and_then(Value::as_str) else {
@@ -357,7 +372,7 @@ pub fn verify_bundle(
             ));
         }
         list.skip("age", "no timeVerified, and no maximum age required");
-        return check_required(list, &lines[1..], artifact, trust, signer, statement);
+        return check_required(list, report.as_ref(), trust, signer, statement);
     };
     let verified_at = match humantime::parse_rfc3339(time) {
         Ok(t) => t,
@@ -397,14 +412,13 @@ pub fn verify_bundle(
         None => list.pass("age", format!("verified {} ago (no maximum)", fmt_duration(age))),
     }
 
-    check_required(list, &lines[1..], artifact, trust, signer, statement)
+    check_required(list, report.as_ref(), trust, signer, statement)
 }
 
-/// 13) required-policies, then the accepted attestation.
+/// 14) required-policies, then the accepted attestation.
 fn check_required(
     mut list: Checklist,
-    others: &[Line],
-    artifact: &Sha256Digest,
+    report: Option<&Statement>,
     trust: &TrustPolicy,
     signer: usize,
     statement: Statement,
@@ -412,7 +426,7 @@ fn check_required(
     if trust.required_policies.is_empty() {
         list.skip("required-policies", "none required");
     } else {
-        match check_required_policies(others, artifact, trust) {
+        match check_required_policies(report, trust) {
             Ok(detail) => list.pass("required-policies", detail),
             Err(reason) => return Err(list.fail("required-policies", reason)),
         }
@@ -544,52 +558,177 @@ fn about(statement: &Statement, artifact: &Sha256Digest) -> bool {
         .any(|s| s.digest.get("sha256").is_some_and(|d| d == &artifact.to_string()))
 }
 
-/// The report statement among `others`, every one of them signed by the
-/// verdict's signer (check 3).
-fn check_required_policies(
-    others: &[Line],
-    artifact: &Sha256Digest,
-    trust: &TrustPolicy,
-) -> Result<String, String> {
-    for line in others {
-        let Ok(statement) = serde_json::from_slice::<Statement>(&line.payload) else {
-            continue;
-        };
-        if statement.predicate_type != REPORT_PREDICATE_TYPE {
-            continue;
-        }
+/// Check 7, one decision per bundle. Line 1 is the verdict; no other line may be
+/// one (two verdicts, or the verdict of another subject, would give the
+/// bundle two meanings). A report statement is read only when it is bound
+/// to that verdict: it names the sha256 of the verdict's signed bytes, and
+/// its subject, gate, policy digest, time and decision are the verdict's.
+/// So the verdict of one evaluation and the report of another (a lenient
+/// gate's PASSED beside a full gate's report) never combine. Statements of
+/// other predicate types (signed by the same key, per check 3) are carried
+/// and not read.
+fn bind(verdict: &Line, vsa: &Statement, others: &[Line]) -> Result<(Option<Statement>, String), String> {
+    let verdict_digest = Sha256Digest::of_bytes(&verdict.payload);
+    let mut report: Option<(usize, Statement)> = None;
+    let mut ignored = 0;
+    for (i, line) in others.iter().enumerate() {
+        let n = i + 2;
         if line.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
             return Err(format!(
-                "the report statement's payload type is `{}`, not `{IN_TOTO_PAYLOAD_TYPE}`",
+                "line {n}: payload type `{}`, not `{IN_TOTO_PAYLOAD_TYPE}`; every line of a bundle is an in-toto statement",
                 line.envelope.payload_type
             ));
         }
-        if statement.statement_type != STATEMENT_TYPE || !about(&statement, artifact) {
-            return Err(format!("the report statement is not about sha256:{artifact}"));
+        let statement: Statement = serde_json::from_slice(&line.payload)
+            .map_err(|e| format!("line {n} is not an in-toto Statement: {e}"))?;
+        if statement.statement_type != STATEMENT_TYPE {
+            return Err(format!(
+                "line {n}: statement type `{}`, not `{STATEMENT_TYPE}`",
+                statement.statement_type
+            ));
         }
-        let policies = statement
-            .predicate
-            .pointer("/report/policies")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        for required in &trust.required_policies {
-            let Some(p) = policies.iter().find(|p| p["id"] == required.as_str()) else {
-                return Err(format!("required policy `{required}` did not run"));
+        match statement.predicate_type.as_str() {
+            VSA_PREDICATE_TYPE => {
+                return Err(format!(
+                    "line {n} is a second verdict (about {}); a bundle holds exactly one, on line 1",
+                    subjects(&statement)
+                ));
+            }
+            REPORT_PREDICATE_TYPE => {
+                if let Some((first, _)) = &report {
+                    return Err(format!(
+                        "line {n} is a second report statement (the first is line {first}); a bundle holds one, bound to its verdict"
+                    ));
+                }
+                report_is_bound(&statement, vsa, &verdict_digest)
+                    .map_err(|e| format!("line {n}: the report is not the verdict's: {e}"))?;
+                report = Some((n, statement));
+            }
+            _ => ignored += 1,
+        }
+    }
+    let mut detail = match &report {
+        Some((n, _)) => format!("one verdict; the report on line {n} is bound to it"),
+        None => "one verdict; no report".to_owned(),
+    };
+    if ignored > 0 {
+        detail.push_str(&format!("; {ignored} statement(s) of other types not read"));
+    }
+    Ok((report.map(|(_, s)| s), detail))
+}
+
+/// Is the report statement `report` the one written with the verdict `vsa`
+/// whose signed bytes have `verdict_digest`? Each field is compared so the
+/// reason says what differs; the digest alone would bind them.
+fn report_is_bound(report: &Statement, vsa: &Statement, verdict_digest: &Sha256Digest) -> Result<(), String> {
+    if subject_digests(report) != subject_digests(vsa) {
+        return Err(format!(
+            "it is about {}, the verdict about {}",
+            subjects(report),
+            subjects(vsa)
+        ));
+    }
+    let r = &report.predicate;
+    let v = &vsa.predicate;
+    let fields = [
+        ("gate", r.pointer("/gate/uri"), v.pointer("/policy/uri")),
+        (
+            "gate policy digest",
+            r.pointer("/gate/policyDigest/sha256"),
+            v.pointer("/policy/digest/sha256"),
+        ),
+        ("evaluation time", r.get("evaluatedAt"), v.get("timeVerified")),
+        (
+            "decision",
+            r.pointer("/report/decision"),
+            v.get("verificationResult"),
+        ),
+    ];
+    for (what, in_report, in_verdict) in fields {
+        if in_report != in_verdict {
+            return Err(format!(
+                "its {what} is {}, the verdict's {}",
+                shown(in_report),
+                shown(in_verdict)
+            ));
+        }
+    }
+    let named = r.pointer("/verdict/digest/sha256");
+    if named.and_then(Value::as_str) != Some(verdict_digest.to_string().as_str()) {
+        return Err(format!(
+            "it names the verdict sha256:{}, line 1 is sha256:{verdict_digest} (a report of another evaluation)",
+            named.and_then(Value::as_str).unwrap_or("(none)")
+        ));
+    }
+    Ok(())
+}
+
+fn shown(value: Option<&Value>) -> String {
+    value.map_or_else(|| "(absent)".to_owned(), Value::to_string)
+}
+
+fn subject_digests(statement: &Statement) -> std::collections::BTreeSet<&str> {
+    statement
+        .subject
+        .iter()
+        .filter_map(|s| s.digest.get("sha256").map(String::as_str))
+        .collect()
+}
+
+fn subjects(statement: &Statement) -> String {
+    let all: Vec<String> = subject_digests(statement)
+        .into_iter()
+        .map(|d| format!("sha256:{d}"))
+        .collect();
+    format!("[{}]", all.join(", "))
+}
+
+/// Check 14: each required policy ran and passed, in the report bound to the
+/// verdict (check 7), and every result under its id came from a module
+/// accepted for it: the id is only what a component calls itself.
+fn check_required_policies(report: Option<&Statement>, trust: &TrustPolicy) -> Result<String, String> {
+    trust.check_requirements()?;
+    let Some(report) = report else {
+        return Err(
+            "the bundle has no report statement bound to the verdict to show which policies ran".into(),
+        );
+    };
+    let policies = report
+        .predicate
+        .pointer("/report/policies")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for required in &trust.required_policies {
+        let id = required.id.as_str();
+        let ran: Vec<&Value> = policies.iter().filter(|p| p["id"] == id).collect();
+        if ran.is_empty() {
+            return Err(format!("required policy `{id}` did not run"));
+        }
+        for p in ran {
+            let module = p["module_sha256"].as_str().unwrap_or("");
+            let Ok(digest) = module.parse::<Sha256Digest>() else {
+                return Err(format!(
+                    "the report names no module digest for required policy `{id}`"
+                ));
             };
+            if !required.accepts(&digest) {
+                return Err(format!(
+                    "required policy `{id}` ran as module sha256:{module}, which is not among the {} accepted for it \
+                     (any component may call itself `{id}`)",
+                    required.modules.len()
+                ));
+            }
             if p["outcome"] != "pass" {
                 return Err(format!(
-                    "required policy `{required}` did not pass (outcome `{}`)",
+                    "required policy `{id}` did not pass (outcome `{}`)",
                     p["outcome"].as_str().unwrap_or("?")
                 ));
             }
         }
-        return Ok(format!(
-            "{} present and passed",
-            trust.required_policies.join(", ")
-        ));
     }
-    Err("the bundle has no report statement to show which policies ran".into())
+    let ids: Vec<&str> = trust.required_policies.iter().map(|r| r.id.as_str()).collect();
+    Ok(format!("{} present and passed", ids.join(", ")))
 }
 
 fn fmt_duration(d: Duration) -> String {

@@ -35,8 +35,9 @@ const MAX_LINE_BYTES: usize = 1 << 20;
 pub struct LoggedPolicy {
     /// The policy's id.
     pub id: String,
-    /// The component's sha256 (its pin), when known (not for the policies
-    /// a verification requires by id).
+    /// The component's sha256 (its pin); for a verification, the module
+    /// accepted for a required id (absent when the id was required of a
+    /// pinned gate).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,
 }
@@ -99,21 +100,23 @@ impl Decision {
     }
 
     /// What the log records of a verification (`verify`): `failed_check` is
-    /// `None` when the bundle was accepted.
-    pub fn of_verification(
+    /// `None` when the bundle was accepted; `required_policies` are the
+    /// required ids with the module digest accepted for each (one entry per
+    /// accepted module; `None` for an id required of a pinned gate).
+    pub fn of_verification<'a>(
         command: &str,
         artifact: &Sha256Digest,
         bundle: &Sha256Digest,
-        required_policies: &[String],
+        required_policies: impl IntoIterator<Item = (&'a str, Option<&'a Sha256Digest>)>,
         failed_check: Option<&str>,
     ) -> Self {
         Self {
             command: command.into(),
             policies: required_policies
-                .iter()
-                .map(|id| LoggedPolicy {
-                    id: id.clone(),
-                    sha256: None,
+                .into_iter()
+                .map(|(id, module)| LoggedPolicy {
+                    id: id.to_owned(),
+                    sha256: module.map(Sha256Digest::to_string),
                 })
                 .collect(),
             artifact_sha256: Some(artifact.to_string()),

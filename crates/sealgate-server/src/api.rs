@@ -378,12 +378,22 @@ struct VerifyRequest {
     /// A configured trust file's name [default: the only one configured].
     #[serde(default)]
     trust: Option<String>,
-    /// More policies that must have run and passed (adds to the trust file's).
+    /// More policies that must have run and passed (adds to the trust
+    /// file's): `ID` or `ID=sha256:<module>[,sha256:…]`, as `--require-policy`.
     #[serde(default)]
     required_policies: Vec<String>,
     /// A tighter maximum age than the trust file's (e.g. `1h`).
     #[serde(default)]
     max_age: Option<String>,
+    /// Gate policy digests to accept (narrows the trust file's list).
+    #[serde(default)]
+    policy_digests: Vec<Sha256Digest>,
+    /// The `resourceUri` the verdict must name.
+    #[serde(default)]
+    resource_uri: Option<String>,
+    /// The gate whose level (`SEALGATE_<GATE>`) the verdict must hold.
+    #[serde(default)]
+    gate: Option<String>,
 }
 
 /// `POST /v1/verify`: the verification checklist's decision (HTTP 200 for
@@ -414,11 +424,22 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
     // A request may only add requirements, never loosen the trust file:
     // the same rule as verify's flags beside a trust file.
     let mut extra = sealgate_attest::trust::Tightening::default();
-    extra.required_policies = request.required_policies.clone();
+    extra.required_policies = request
+        .required_policies
+        .iter()
+        .map(|r| r.parse())
+        .collect::<Result<_, String>>()
+        .map_err(ApiError::unprocessable)?;
+    extra.allowed_policy_digests = request.policy_digests.clone();
+    extra.resource_uri = request.resource_uri.clone();
+    extra.gate = request.gate.clone();
     if let Some(age) = &request.max_age {
         extra.max_age = Some(sealgate_attest::trust::parse_duration(age).map_err(ApiError::unprocessable)?);
     }
-    trust.tighten(&extra).map_err(ApiError::unprocessable)?;
+    trust
+        .tighten(&extra)
+        .and_then(|()| trust.check_requirements())
+        .map_err(ApiError::unprocessable)?;
     if request.bundle.len() as u64 > trust.max_bundle_bytes {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -448,7 +469,10 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
                 "serve verify",
                 &digest,
                 &Sha256Digest::of_bytes(request.bundle.as_bytes()),
-                &trust.required_policies,
+                trust
+                    .required_policies
+                    .iter()
+                    .flat_map(sealgate_attest::RequiredPolicy::pins),
                 result.as_ref().err().map(|r| r.check),
             ),
         )
