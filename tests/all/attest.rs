@@ -1120,8 +1120,7 @@ fn openssl_generated_keys_work_with_attest_and_verify() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&private, std::fs::Permissions::from_mode(0o600)).unwrap();
     }
-    let artifact = dir.path().join("model.bin");
-    std::fs::write(&artifact, b"weights").unwrap();
+    let artifact = model_file(dir.path(), "churn-model");
     let gate = example_gate(dir.path());
     let out = sealgate(&[
         "attest",
@@ -1135,7 +1134,7 @@ fn openssl_generated_keys_work_with_attest_and_verify() {
         private.to_str().unwrap(),
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let bundle = dir.path().join("model.bin.intoto.jsonl");
+    let bundle = dir.path().join("churn-model.skops.intoto.jsonl");
     let out = sealgate(&[
         "verify",
         "--bundle",
@@ -1581,4 +1580,71 @@ fn forms_the_specs_allow_are_accepted_unless_a_requirement_needs_them() {
         s["subject"][0].as_object_mut().unwrap().remove("digest");
     });
     assert_eq!(rejected_by(&digestless, &trust(&[&k]), now()), "statement-type");
+}
+
+#[test]
+fn metadata_of_another_artifact_is_never_signed() {
+    // The clean model's metadata (it names sha256:631bad…) beside the PII
+    // model's file: a PASSED verdict for the wrong bytes, with the clean
+    // model's resourceUri. Refused before anything is evaluated or signed.
+    let dir = tempfile::tempdir().unwrap();
+    let g = sealgate_attest::generate(&dir.path().join("keys"), "ci").unwrap();
+    let gate = example_gate(dir.path());
+    let other = model_file(dir.path(), "churn-model-pii");
+    let other_digest = Sha256Digest::of_bytes(&std::fs::read(&other).unwrap());
+    let bundle = dir.path().join("b.intoto.jsonl");
+    let metadata = clean_metadata();
+    let run = |command: &str, subject: [&str; 2]| {
+        let mut args = vec![command, "--gate", gate.to_str().unwrap(), "--metadata"];
+        args.push(metadata.to_str().unwrap());
+        args.extend(subject);
+        if command == "attest" {
+            args.extend([
+                "--key",
+                g.private_key.to_str().unwrap(),
+                "--out",
+                bundle.to_str().unwrap(),
+            ]);
+        }
+        sealgate(&args)
+    };
+    let digest_arg = other_digest.prefixed();
+    for (command, subject) in [
+        ("attest", ["--artifact", other.to_str().unwrap()]),
+        ("attest", ["--digest", digest_arg.as_str()]),
+        ("check", ["--artifact-digest", digest_arg.as_str()]),
+    ] {
+        let out = run(command, subject);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{command} {subject:?}: {err}");
+        assert!(
+            err.contains(&artifact().to_string()) && err.contains(&other_digest.to_string()),
+            "names both digests: {err}"
+        );
+        assert!(err.contains("/artifact/digest/sha256"), "{err}");
+        assert!(!bundle.exists(), "nothing may be signed");
+    }
+    // The file it describes is attested, with its resourceUri.
+    let clean = model_file(dir.path(), "churn-model");
+    let out = run("attest", ["--artifact", clean.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let vsa = statement(&lines(&std::fs::read_to_string(&bundle).unwrap())[0]);
+    assert_eq!(vsa["subject"][0]["digest"]["sha256"], artifact().to_string());
+    assert_eq!(vsa["predicate"]["resourceUri"], "models:/churn-model/1");
+    // Metadata that names no digest (an image's, a hand-written one)
+    // describes whatever it is evaluated for.
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(clean_metadata()).unwrap()).unwrap();
+    doc["artifact"].as_object_mut().unwrap().remove("digest");
+    let undigested = dir.path().join("undigested.json");
+    std::fs::write(&undigested, serde_json::to_vec(&doc).unwrap()).unwrap();
+    let out = sealgate(&[
+        "check",
+        "--gate",
+        gate.to_str().unwrap(),
+        "--metadata",
+        undigested.to_str().unwrap(),
+        "--artifact-digest",
+        &digest_arg,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }

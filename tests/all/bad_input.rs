@@ -62,6 +62,11 @@ fn assert_input_error(args: &[&str], needles: &[&str]) {
     for n in needles {
         assert!(err.contains(n), "{args:?}: `{n}` not in: {err}");
     }
+    // A cause is said once, not again after the message that quotes it.
+    for (i, _) in err.match_indices("(os error ") {
+        let said = &err[i..err[i..].find(')').map_or(err.len(), |j| i + j + 1)];
+        assert_eq!(err.matches(said).count(), 1, "{args:?}: `{said}` repeated: {err}");
+    }
 }
 
 /// An output file given to a failing command still holds what it held.
@@ -316,6 +321,7 @@ fn verify_refuses_files_that_are_not_bundles_or_keys() {
     let keys = b.keys();
     let pubkey = keys.join("ci.pub").display().to_string();
     let model = clean_metadata().display().to_string();
+    let artifact = model_file(b.dir.path(), "churn-model").display().to_string();
     // A real bundle over `model`, to damage.
     let gate = example_gate(b.dir.path());
     let good = b.path("good.intoto.jsonl");
@@ -326,7 +332,7 @@ fn verify_refuses_files_that_are_not_bundles_or_keys() {
         "--metadata",
         &model,
         "--artifact",
-        &model,
+        &artifact,
         "--key",
         keys.join("ci.key").to_str().unwrap(),
         "--out",
@@ -376,7 +382,7 @@ fn verify_refuses_files_that_are_not_bundles_or_keys() {
                 "--bundle",
                 bundle,
                 "--artifact",
-                &model,
+                &artifact,
                 "--key",
                 &pubkey,
             ],
@@ -398,7 +404,7 @@ fn verify_refuses_files_that_are_not_bundles_or_keys() {
     ];
     for (key, needles) in &key_cases {
         assert_input_error(
-            &["verify", "--bundle", &good, "--artifact", &model, "--key", key],
+            &["verify", "--bundle", &good, "--artifact", &artifact, "--key", key],
             needles,
         );
     }
@@ -409,7 +415,7 @@ fn verify_refuses_files_that_are_not_bundles_or_keys() {
             "--bundle",
             &good,
             "--artifact",
-            &model,
+            &artifact,
             "--trust",
             &trust,
         ],

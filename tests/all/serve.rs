@@ -210,6 +210,9 @@ fn check_body(gate: &str, example: &str) -> String {
 /// An attest request: a check request for `example` plus the subject.
 fn attest_body(gate: &str, example: &str, name: &str, digest: &str) -> Value {
     let mut request: Value = serde_json::from_str(&check_body(gate, example)).unwrap();
+    // The team's metadata for this subject describes it: the server refuses
+    // a document naming another artifact.
+    request["metadata"]["artifact"]["digest"] = json!({"sha256": digest.trim_start_matches("sha256:")});
     request["subject"] = json!({"name": name, "sha256": digest});
     request
 }
@@ -318,6 +321,24 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     let pii = &report["policies"][0];
     assert_eq!(pii["outcome"], "fail");
     assert!(pii["findings"].to_string().contains("pii.column.email"), "{pii}");
+
+    // Metadata of another artifact is refused (422, naming both digests) by
+    // attest and by a check that names its artifact: never signed.
+    let elsewhere = sealgate::Sha256Digest::of_bytes(b"another model");
+    let mut unrelated = attest_body("ml-release", "churn-model", "model.bin", &elsewhere.to_string());
+    unrelated["metadata"]["artifact"]["digest"]["sha256"] =
+        "631bad177267272b20cf98269ca44cd773add1d7b8226a2659c2ed9ba1b9c6ad".into();
+    let (status, refused) = post(&agent, &server.url("/v1/attest"), &unrelated);
+    assert_eq!(status, 422, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("631bad17") && message.contains(&elsewhere.to_string()),
+        "{message}"
+    );
+    let mut check: Value = serde_json::from_str(&check_body("ml-release", "churn-model")).unwrap();
+    check["artifact_sha256"] = elsewhere.to_string().into();
+    let (status, refused) = post(&agent, &server.url("/v1/check"), &check);
+    assert_eq!(status, 422, "{refused}");
 
     // Attest: signed by the server's key, and verified by the CLI offline.
     let artifact = setup.path("model.bin");
@@ -1350,7 +1371,9 @@ fn the_kubernetes_example_is_consistent_and_serves_admission_as_deployed() {
         "--gate",
         gate.to_str().unwrap(),
         "--metadata",
-        clean_metadata().to_str().unwrap(),
+        metadata_describing(root.path(), "churn-model", &image_digest)
+            .to_str()
+            .unwrap(),
         "--digest",
         &image_digest.to_string(),
         "--key",

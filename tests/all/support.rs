@@ -203,6 +203,34 @@ pub fn clean_metadata() -> PathBuf {
     repo("examples/metadata/churn-model.json")
 }
 
+/// The model file `examples/metadata/{example}.json` describes (its
+/// `/artifact/digest`), copied from the real MLflow store into `dir`.
+pub fn model_file(dir: &Path, example: &str) -> PathBuf {
+    let id = match example {
+        "churn-model-pii" => "m-b418c6a56775426ea86364aa6121a6b2",
+        _ => "m-adc4bb85122d4bb8865ef4a378276603",
+    };
+    let src = shared(&format!(
+        "fixtures/real/mlflow3-mlruns/358768659074516099/models/{id}/artifacts/model.skops"
+    ));
+    let dst = dir.join(format!("{example}.skops"));
+    std::fs::copy(src, &dst).unwrap();
+    dst
+}
+
+/// `examples/metadata/{example}.json` rewritten into `dir` to describe the
+/// artifact `digest` (an image, a file of the test's): what a team's metadata
+/// for that artifact says. sealgate refuses metadata of another artifact.
+pub fn metadata_describing(dir: &Path, example: &str, digest: &Sha256Digest) -> PathBuf {
+    let mut doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo(&format!("examples/metadata/{example}.json"))).unwrap())
+            .unwrap();
+    doc["artifact"]["digest"] = serde_json::json!({"sha256": digest.to_string()});
+    let out = dir.join(format!("{example}.{}.json", &digest.to_string()[..12]));
+    std::fs::write(&out, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    out
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -268,8 +296,9 @@ pub fn attest_example(dir: &Path, extra: &[&str]) -> Attested {
     let out = sealgate(&["keygen", "--out", d("keys").to_str().unwrap(), "--name", "ci"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let gate = example_gate(dir);
+    // The model the example metadata describes, under another name.
     let artifact = d("model.bin");
-    std::fs::write(&artifact, b"model bytes").unwrap();
+    std::fs::rename(model_file(dir, "churn-model"), &artifact).unwrap();
     let bundle = d("model.intoto.jsonl");
     let mut args = vec![
         "attest",

@@ -731,6 +731,9 @@ fn evaluate(
     };
     // Read the metadata first: a bad input should not cost a compile.
     let metadata = metadata_for(args, artifact_file)?;
+    if let Some(artifact) = &artifact {
+        metadata.check_describes(artifact).map_err(CliError::usage)?;
+    }
     let engine = engine(&args.engine)?;
     let gate = Gate::load(&engine, &args.gate).map_err(|e| {
         let exit = match &e {
@@ -1247,4 +1250,22 @@ fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
         .context("cannot write to stdout")
         .map_err(CliError::usage)?;
     Ok(Exit::Passed)
+}
+
+/// An error and its causes on one line, as `{:#}` prints them, without a
+/// cause already quoted by the message before it (many library errors say
+/// their source in their own message: `cannot read F: No such file`).
+pub fn error_chain(error: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }

@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     match sealgate_cli::run(&cli, &mut stdout.lock()) {
         Ok(exit) => exit.into(),
         Err(err) => {
-            eprintln!("error: {:#}", err.error);
+            eprintln!("error: {}", sealgate_cli::error_chain(&err.error));
             err.exit.into()
         }
     }

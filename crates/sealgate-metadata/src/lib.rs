@@ -83,6 +83,21 @@ pub enum MetadataError {
         /// serde_json's message, with line and column.
         message: String,
     },
+    /// The document describes another artifact than the one evaluated for:
+    /// its `/artifact/digest/sha256` is not the artifact's.
+    #[error(
+        "{origin}: describes the artifact sha256:{declared} (/artifact/digest/sha256), but the \
+         artifact evaluated is sha256:{artifact}; give the metadata of this artifact, or the \
+         artifact this metadata describes"
+    )]
+    DescribesAnotherArtifact {
+        /// Where it came from.
+        origin: String,
+        /// The digest the document declares.
+        declared: String,
+        /// The artifact's digest.
+        artifact: Sha256Digest,
+    },
     /// JSON, but not a valid metadata document; every problem is listed.
     #[error("{origin}: not a valid sealgate metadata document: {}", problems.join("; "))]
     Invalid {
@@ -163,6 +178,31 @@ impl MetadataDocument {
     /// Where it came from (a path, or what the caller said).
     pub fn origin(&self) -> &str {
         &self.origin
+    }
+
+    /// Refuse to evaluate this document for an artifact it does not
+    /// describe: when it declares `/artifact/digest/sha256`, that must be
+    /// `artifact`. (A verdict signed for one file on the metadata of another
+    /// would be a PASSED nobody earned; `resourceUri` comes from here too.)
+    /// A document that declares no sha256 (an image's, a hand-written one)
+    /// describes whatever it is evaluated for.
+    ///
+    /// # Errors
+    ///
+    /// [`MetadataError::DescribesAnotherArtifact`], naming both digests.
+    pub fn check_describes(&self, artifact: &Sha256Digest) -> Result<(), MetadataError> {
+        let Some(declared) = self.value.pointer("/artifact/digest/sha256") else {
+            return Ok(());
+        };
+        let declared = declared.as_str().unwrap_or_default();
+        if declared.eq_ignore_ascii_case(&artifact.to_string()) {
+            return Ok(());
+        }
+        Err(MetadataError::DescribesAnotherArtifact {
+            origin: self.origin.clone(),
+            declared: declared.to_owned(),
+            artifact: *artifact,
+        })
     }
 
     /// The artifact's `uri`, if given.

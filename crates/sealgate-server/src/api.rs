@@ -249,6 +249,11 @@ fn prepare(
         &MetadataLimits::default(),
     )
     .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    if let Some(artifact) = &artifact {
+        metadata
+            .check_describes(artifact)
+            .map_err(|e| ApiError::unprocessable(e.to_string()))?;
+    }
     let mut context = match at {
         None => EvaluationContext::now(gate.name()),
         Some(t) => {
