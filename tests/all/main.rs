@@ -12,6 +12,7 @@ mod cli;
 mod collect;
 mod concurrency;
 mod decision_log;
+mod drift;
 mod examples;
 mod fuzz_corpus;
 mod loading;
