@@ -9,8 +9,11 @@
 //! | a store written by the team (`{"provider": ..., "holds": [...]}`) | a store; API documents of the same provider are merged into it |
 //!
 //! The S3 API documents given in one collection describe one bucket (only
-//! the bucket policy names it); describe more buckets with one team-written
-//! store each, carrying its own `raw`.
+//! the bucket policy names it), one document of each kind (a second is an
+//! error, not last-wins); describe more buckets with one team-written store
+//! each, carrying its own `raw`. An empty document `{}` is GetBucketVersioning's
+//! answer for a never-versioned bucket or an empty `daemon.json`: the file's
+//! name says which.
 
 use std::path::Path;
 
@@ -49,6 +52,8 @@ const S3_DOCUMENTS: [&str; 4] = [
 pub(crate) fn collect(reader: &mut Reader, files: &[impl AsRef<Path>]) -> Result<StorageFacts, CollectError> {
     let mut facts = StorageFacts::default();
     let mut s3_raw = Map::new();
+    // Which file each S3 document came from.
+    let mut s3_from: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     let mut s3_bucket: Option<String> = None;
     let mut declared: Vec<Value> = Vec::new();
     for file in files {
@@ -74,7 +79,38 @@ pub(crate) fn collect(reader: &mut Reader, files: &[impl AsRef<Path>]) -> Result
             return Err(bad("expected a settings document (a mapping)".into()));
         };
         let kind = obj.get("kind").and_then(Value::as_str);
-        if kind == Some("EncryptionConfiguration") {
+        // One document of each kind per bucket: a second would silently
+        // replace the first, and which one a verdict was based on would
+        // depend on argument order.
+        let mut put_s3 = |key: &str, value: Value| -> Result<(), CollectError> {
+            if let Some(first) = s3_from.insert(key.to_owned(), shown.clone()) {
+                return Err(bad(format!(
+                    "a second {key} document (the first is {first}); the S3 documents of one collection describe one bucket: \
+                     give each bucket its own store with its own `raw`"
+                )));
+            }
+            s3_raw.insert(key.into(), value);
+            Ok(())
+        };
+        if obj.is_empty() {
+            // `{}` is what GetBucketVersioning answers for a bucket never
+            // versioned, and a valid empty daemon.json: the name says which.
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().to_lowercase())
+                .unwrap_or_default();
+            if name.contains("versioning") {
+                put_s3("Versioning", doc)?;
+            } else if name == "daemon.json" {
+                facts.docker_daemon = Some(doc);
+            } else {
+                return Err(bad(
+                    "an empty document: name it after what it is (`…versioning….json` for GetBucketVersioning's \
+                     answer for a never-versioned bucket, `daemon.json` for Docker's)"
+                        .into(),
+                ));
+            }
+        } else if kind == Some("EncryptionConfiguration") {
             if !obj.get("resources").is_some_and(Value::is_array) {
                 return Err(bad(
                     "/resources: an EncryptionConfiguration needs a list of resources".into(),
@@ -92,21 +128,21 @@ pub(crate) fn collect(reader: &mut Reader, files: &[impl AsRef<Path>]) -> Result
         } else if obj.contains_key("provider") {
             declared.push(doc);
         } else if let Some(key) = S3_DOCUMENTS.iter().find(|k| obj.contains_key(**k)) {
-            s3_raw.insert((*key).into(), obj[*key].clone());
+            put_s3(key, obj[*key].clone())?;
         } else if obj.contains_key("Statement") {
             s3_bucket = s3_bucket.or_else(|| bucket_of_policy(&doc));
-            s3_raw.insert("Policy".into(), doc);
+            put_s3("Policy", doc)?;
         } else if let Some(Value::String(policy)) = obj.get("Policy") {
             // `aws s3api get-bucket-policy` returns the document as a string.
             let policy: Value = serde_json::from_str(policy)
                 .map_err(|e| bad(format!("/Policy: invalid JSON inside the string: {e}")))?;
             s3_bucket = s3_bucket.or_else(|| bucket_of_policy(&policy));
-            s3_raw.insert("Policy".into(), policy);
+            put_s3("Policy", policy)?;
         } else if obj.get("Rules").is_some_and(Value::is_array) {
             // `aws s3api get-bucket-lifecycle-configuration` drops the wrapper.
-            s3_raw.insert("LifecycleConfiguration".into(), json!({"Rules": obj["Rules"]}));
+            put_s3("LifecycleConfiguration", json!({"Rules": obj["Rules"]}))?;
         } else if obj.contains_key("Status") && obj.len() <= 2 {
-            s3_raw.insert("Versioning".into(), doc);
+            put_s3("Versioning", doc)?;
         } else if DOCKERD_KEYS.iter().any(|k| obj.contains_key(*k)) {
             facts.docker_daemon = Some(doc);
         } else {

@@ -18,16 +18,27 @@
 //! | `retention.lifecycle.too-short` | no rule deletes anything before its declared retention or the record minimum | EU AI Act Art. 19 |
 //! | `retention.object-lock.blocks-erasure` | a retention lock is not longer than what the locked data may be kept | GDPR Art. 17 |
 //! | `retention.object-lock.invalid` | a lock has a mode (`GOVERNANCE`, `COMPLIANCE`) and a period | |
+//! | `retention.storage.unmapped` | a store that does not say what it holds (no `holds`, no dataset or artifact URI in it) has bucket-wide settings that are lawful for any personal data of the document that may be there (severity: `unmapped-severity`) | GDPR Art. 5(1)(e), 17 |
+//!
+//! What a store holds comes from its `holds`, else from the document itself:
+//! an artifact or dataset whose `uri` lies in the store's bucket is held at
+//! that key. A store with neither is judged by what is bucket-wide (a
+//! default retention lock, lifecycle rules without a filter) against every
+//! personal-data entity of the document, since any of them may be there;
+//! what those settings cannot guarantee is `retention.storage.unmapped`,
+//! never a silent pass.
 
 mod stores;
 
 use std::collections::BTreeMap;
 
-use sealgate_policy_sdk::{Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy};
+use sealgate_policy_sdk::{
+    Context, Metadata, Policy, PolicyInfo, Report, Severity, deserialize_severity, export_policy,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
-use stores::{Held, StoreRetention};
+use stores::{Expiry, Held, StoreRetention};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -53,6 +64,14 @@ pub struct Params {
     /// Artifact kinds that are (part of) an AI system. Default: model.
     #[serde(default = "ai_system_kinds")]
     ai_system_kinds: Vec<String>,
+    /// Severity of `retention.storage.unmapped`. Default high: personal
+    /// data that may be kept too long fails the gate.
+    #[serde(default = "high", deserialize_with = "deserialize_severity")]
+    unmapped_severity: Severity,
+}
+
+fn high() -> Severity {
+    Severity::High
 }
 
 fn days_365() -> u64 {
@@ -81,7 +100,8 @@ const PARAMS_SCHEMA: &str = r#"{
     "personal-classifications": {"type": "array", "items": {"type": "string"}, "default": []},
     "min-record-days": {"type": "integer", "minimum": 0, "default": 183},
     "min-documentation-days": {"type": "integer", "minimum": 0, "default": 3650},
-    "ai-system-kinds": {"type": "array", "items": {"type": "string"}, "default": ["model"]}
+    "ai-system-kinds": {"type": "array", "items": {"type": "string"}, "default": ["model"]},
+    "unmapped-severity": {"enum": ["info", "low", "medium", "high", "critical"], "default": "high"}
   }
 }"#;
 
@@ -129,6 +149,11 @@ impl Entity<'_> {
             || self
                 .classification()
                 .is_some_and(|c| params.personal_classifications.iter().any(|p| p == c))
+    }
+
+    /// Its size in bytes (`size_bytes`, DVC's `size`), when recorded.
+    fn size(&self) -> Option<u64> {
+        self.value.get("size_bytes").and_then(Value::as_u64)
     }
 
     /// The longest this personal data may be kept.
@@ -202,7 +227,15 @@ impl Policy for Retention {
         }
         check_records(doc, params, &mut r);
         for (ptr, entry) in doc.items("/storage") {
-            check_store(doc, &StoreRetention::read(&ptr, entry), &entities, params, &mut r);
+            let mut store = StoreRetention::read(&ptr, entry);
+            if store.holds.is_empty() {
+                store.holds = held_by_uri(&store.location, &entities);
+            }
+            if store.holds.is_empty() {
+                check_unmapped(&ptr, &store, &entities, params, &mut r);
+            } else {
+                check_store(doc, &store, &entities, params, &mut r);
+            }
         }
         Ok(r)
     }
@@ -361,6 +394,21 @@ struct Bounds {
     personal: bool,
 }
 
+/// The artifact or dataset a store says it holds: same kind, and the same
+/// name when the holding names one.
+fn entity_for<'e, 'a>(held: &Held, entities: &'e [Entity<'a>]) -> Option<&'e Entity<'a>> {
+    entities.iter().find(|e| {
+        let v = e.value;
+        let name = v.get("name").and_then(Value::as_str);
+        let kind_matches = if e.pointer.starts_with("/datasets/") {
+            held.kind == "dataset"
+        } else {
+            v.get("kind").and_then(Value::as_str) == Some(held.kind.as_str())
+        };
+        kind_matches && (held.name.is_none() || held.name.as_deref() == name)
+    })
+}
+
 fn bounds(doc: &Metadata, held: &Held, entities: &[Entity], params: &Params) -> Option<Bounds> {
     let record = |field: &str, min: u64, label: &str| {
         let declared = doc.get(&format!("/retention/{field}")).and_then(Value::as_u64);
@@ -375,18 +423,8 @@ fn bounds(doc: &Metadata, held: &Held, entities: &[Entity], params: &Params) -> 
         "logs" => record("logs_days", params.min_record_days, "logs"),
         "lineage" => record("lineage_days", params.min_record_days, "lineage records"),
         "documentation" => record("documentation_days", 0, "technical documentation"),
-        kind => {
-            let e = entities.iter().find(|e| {
-                let v = e.value;
-                let name = v.get("name").and_then(Value::as_str);
-                let is_dataset = e.pointer.starts_with("/datasets/");
-                let kind_matches = if is_dataset {
-                    kind == "dataset"
-                } else {
-                    v.get("kind").and_then(Value::as_str) == Some(kind)
-                };
-                kind_matches && (held.name.is_none() || held.name.as_deref() == name)
-            })?;
+        _ => {
+            let e = entity_for(held, entities)?;
             let personal = e.is_personal(params);
             let ceiling = personal.then(|| {
                 let max = e.personal_max(params);
@@ -404,61 +442,186 @@ fn bounds(doc: &Metadata, held: &Held, entities: &[Entity], params: &Params) -> 
     }
 }
 
+/// `s3://bucket/…` or `gs://bucket/…`: the bucket's root, `s3://bucket/`.
+fn bucket_root(location: &str) -> Option<String> {
+    let (scheme, rest) = location.split_once("://")?;
+    let bucket = rest.split('/').next().filter(|b| !b.is_empty())?;
+    Some(format!("{scheme}://{bucket}/"))
+}
+
+/// What the document itself says is in the store at `location`: each
+/// artifact or dataset whose `uri` is an object of its bucket, held at that
+/// key (the prefix lifecycle rules match).
+fn held_by_uri(location: &str, entities: &[Entity]) -> Vec<Held> {
+    let Some(root) = bucket_root(location) else {
+        return vec![];
+    };
+    entities
+        .iter()
+        .filter_map(|e| {
+            let key = e.value.get("uri").and_then(Value::as_str)?.strip_prefix(&root)?;
+            let is_dataset = e.pointer.starts_with("/datasets/");
+            Some(Held {
+                kind: if is_dataset {
+                    "dataset".into()
+                } else {
+                    e.value.get("kind").and_then(Value::as_str).unwrap_or("?").into()
+                },
+                name: e.value.get("name").and_then(Value::as_str).map(str::to_owned),
+                prefix: key.to_owned(),
+                tags: BTreeMap::new(),
+                size: e.size(),
+                pointer: format!("{}/uri", e.pointer),
+            })
+        })
+        .collect()
+}
+
+/// A store that does not say what it holds: what is bucket-wide applies to
+/// every object in it, so it is judged against each personal-data entity
+/// of the document, any of which may be there. What it cannot guarantee is
+/// a finding (never a pass for want of a mapping).
+fn check_unmapped(ptr: &str, store: &StoreRetention, entities: &[Entity], params: &Params, r: &mut Report) {
+    let loc = &store.location;
+    // An object at the bucket's root with no tags: only rules without a
+    // filter are sure to cover it.
+    let anywhere = Held {
+        kind: String::new(),
+        name: None,
+        prefix: String::new(),
+        tags: BTreeMap::new(),
+        size: None,
+        pointer: ptr.to_owned(),
+    };
+    let (expiry, keeps_old_versions) = expiry_for(store, &anywhere);
+    for e in entities.iter().filter(|e| e.is_personal(params)) {
+        let max = e.personal_max(params);
+        let max = e.declared_days.map_or(max, |d| d.min(max));
+        let mut problems = Vec::new();
+        match expiry {
+            None => problems.push("no lifecycle rule without a filter deletes what it holds".to_owned()),
+            Some((x, days)) if days > max => problems.push(format!(
+                "its bucket-wide rule `{}` deletes objects after {days} days",
+                x.id
+            )),
+            Some(_) if keeps_old_versions => {
+                problems.push("it is versioned and no bucket-wide rule deletes old versions".to_owned());
+            }
+            Some(_) => {}
+        }
+        if let Some(days) = store.lock.as_ref().and_then(|l| l.days)
+            && days > max
+        {
+            problems.push(format!("it locks every object for {days} days"));
+        }
+        if problems.is_empty() {
+            continue;
+        }
+        r.finding(
+            "retention.storage.unmapped",
+            params.unmapped_severity,
+            ptr,
+            format!(
+                "`{loc}` does not say what it holds, and {}, personal data to be kept at most {max} days, may be there: {}",
+                e.label,
+                problems.join("; ")
+            ),
+            format!(
+                "say what the store holds ({ptr}/holds with prefixes, or the data's `uri` in the bucket), \
+                 or make its bucket-wide settings lawful for personal data (expire within {max} days, no longer lock)"
+            ),
+        );
+    }
+}
+
+/// The rule that deletes `held` first (S3 and GCS apply the earliest of
+/// overlapping expirations) with its days, and whether old versions of it
+/// are kept for ever (the store is versioned and no rule that surely
+/// covers it deletes noncurrent versions).
+fn expiry_for<'s>(store: &'s StoreRetention, held: &Held) -> (Option<(&'s Expiry, u64)>, bool) {
+    let covering = || store.expiries.iter().filter(|x| x.covers(held));
+    let first = covering()
+        .filter_map(|x| Some((x, x.days?)))
+        .min_by_key(|(_, days)| *days);
+    let keeps_old_versions = store.versioned && !covering().any(|x| x.noncurrent_days.is_some());
+    (first, keeps_old_versions)
+}
+
+/// The size of a held item: its own `size_bytes`, else its entity's.
+fn with_size(held: &Held, entities: &[Entity]) -> Option<u64> {
+    held.size
+        .or_else(|| entity_for(held, entities).and_then(Entity::size))
+}
+
 fn check_store(doc: &Metadata, store: &StoreRetention, entities: &[Entity], params: &Params, r: &mut Report) {
     let loc = &store.location;
     for held in &store.holds {
         let Some(b) = bounds(doc, held, entities, params) else {
             continue;
         };
-        // S3 and GCS apply the earliest of overlapping expirations.
-        let expiry = store
-            .expiries
-            .iter()
-            .filter(|x| x.covers(held))
-            .min_by_key(|x| x.days);
+        let held = &Held {
+            size: with_size(held, entities),
+            ..held.clone()
+        };
+        let (expiry, keeps_old_versions) = expiry_for(store, held);
         match (expiry, b.ceiling) {
             (None, Some(_)) => {
+                // Name the rules that might have applied, and why they do not count.
+                let missed: Vec<String> = store
+                    .expiries
+                    .iter()
+                    .filter(|x| x.days.is_some())
+                    .filter_map(|x| Some(format!("rule `{}` {}", x.id, x.filter.misses(held)?)))
+                    .collect();
+                let why = if missed.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", missed.join("; "))
+                };
                 r.finding(
                     "retention.lifecycle.no-expiration",
                     Severity::High,
                     &held.pointer,
-                    format!("`{loc}` holds {}, personal data, but no lifecycle rule deletes it", b.label),
+                    format!(
+                        "`{loc}` holds {}, personal data, but no lifecycle rule surely deletes it{why}",
+                        b.label
+                    ),
                     "add a lifecycle expiration rule covering its prefix, no longer than its declared retention",
                 );
             }
-            (Some(x), ceiling) => {
+            (Some((x, days)), ceiling) => {
                 if let Some(max) = ceiling
-                    && x.days > max
+                    && days > max
                 {
                     r.finding(
                         "retention.lifecycle.too-long",
                         Severity::High,
                         &x.pointer,
                         format!(
-                            "lifecycle rule `{}` on `{loc}` keeps {} {} days, longer than the {max} allowed",
-                            x.id, b.label, x.days
+                            "lifecycle rule `{}` on `{loc}` keeps {} {days} days, longer than the {max} allowed",
+                            x.id, b.label
                         ),
                         format!("expire it after at most {max} days"),
                     );
                 }
                 if let Some(min) = b.floor
-                    && x.days < min
+                    && days < min
                 {
                     r.finding(
                         "retention.lifecycle.too-short",
                         Severity::High,
                         &x.pointer,
-                        format!("lifecycle rule `{}` on `{loc}` deletes {} after {} days, before the {min} it must be kept", x.id, b.label, x.days),
+                        format!("lifecycle rule `{}` on `{loc}` deletes {} after {days} days, before the {min} it must be kept", x.id, b.label),
                         format!("expire it no sooner than {min} days"),
                     );
                 }
-                if b.personal && store.versioned && x.noncurrent_days.is_none() {
+                if b.personal && keeps_old_versions {
                     r.finding(
                         "retention.lifecycle.no-expiration",
                         Severity::High,
                         &x.pointer,
-                        format!("`{loc}` is versioned and rule `{}` never deletes old versions of {}, so deleted personal data is kept", x.id, b.label),
-                        "add a noncurrent-version expiration (S3 NoncurrentVersionExpiration) to the rule",
+                        format!("`{loc}` is versioned and no rule covering {} deletes its old versions (rule `{}` deletes current ones only), so deleted personal data is kept", b.label, x.id),
+                        "add a noncurrent-version expiration (S3 NoncurrentVersionExpiration; GCS daysSinceNoncurrentTime) covering it",
                     );
                 }
             }

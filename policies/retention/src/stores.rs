@@ -6,15 +6,75 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-/// One enabled rule that deletes current objects after `days`.
+/// One enabled lifecycle rule that deletes objects: current ones `days`
+/// after creation, old versions `noncurrent_days` after they were replaced.
 pub struct Expiry {
     pub id: String,
-    pub prefix: String,
-    pub tags: BTreeMap<String, String>,
-    pub days: u64,
+    pub filter: Filter,
+    /// `None` for a rule that only deletes old versions.
+    pub days: Option<u64>,
     /// Days an object's old versions are kept after it is replaced or deleted.
     pub noncurrent_days: Option<u64>,
     pub pointer: String,
+}
+
+/// Which objects a rule applies to. A rule counts for an object only when
+/// it surely applies: a condition sealgate cannot check against the object
+/// (a size it does not know, a creation date) means it may not.
+#[derive(Default)]
+pub struct Filter {
+    /// S3 `Prefix` (rule-level or in `Filter`/`And`), GCS `matchesPrefix`.
+    pub prefix: String,
+    /// GCS `matchesSuffix`: any of them.
+    pub suffixes: Vec<String>,
+    /// S3 `Tag` / `And.Tags`: all of them.
+    pub tags: BTreeMap<String, String>,
+    /// S3 `ObjectSizeGreaterThan`: bytes.
+    pub size_above: Option<u64>,
+    /// S3 `ObjectSizeLessThan`: bytes.
+    pub size_below: Option<u64>,
+    /// A condition no object description can satisfy for sure (GCS
+    /// `createdBefore`, `noncurrentTimeBefore`…), named.
+    pub unsure: Option<String>,
+}
+
+impl Filter {
+    /// Why the rule may not apply to all of `held`, or `None` when it does.
+    pub fn misses(&self, held: &Held) -> Option<String> {
+        if !held.prefix.starts_with(&self.prefix) {
+            return Some(format!("filters on prefix `{}`", self.prefix));
+        }
+        if !self.suffixes.is_empty()
+            && !self
+                .suffixes
+                .iter()
+                .any(|s| held.prefix.ends_with(s.as_str()) && !held.prefix.ends_with('/'))
+        {
+            return Some(format!("filters on suffix {:?}", self.suffixes));
+        }
+        if let Some((k, v)) = self.tags.iter().find(|(k, v)| held.tags.get(*k) != Some(v)) {
+            return Some(format!("filters on tag {k}={v}"));
+        }
+        for (name, bound, inside) in [
+            (
+                "ObjectSizeGreaterThan",
+                self.size_above,
+                (|size, n| size > n) as fn(u64, u64) -> bool,
+            ),
+            ("ObjectSizeLessThan", self.size_below, |size, n| size < n),
+        ] {
+            if let Some(n) = bound {
+                match held.size {
+                    Some(size) if inside(size, n) => {}
+                    Some(size) => return Some(format!("filters on {name} {n} and it is {size} bytes")),
+                    None => return Some(format!("filters on {name} {n} and its size is not recorded")),
+                }
+            }
+        }
+        self.unsure
+            .as_ref()
+            .map(|c| format!("has a condition that may not match it ({c})"))
+    }
 }
 
 /// A retention lock: objects cannot be deleted for `days`.
@@ -26,11 +86,15 @@ pub struct Lock {
 
 /// Something a store holds: `kind` (`dataset`, `model`, `logs`, `lineage`,
 /// `documentation`…), optionally a `name`, and where in the store it lives.
+#[derive(Clone)]
 pub struct Held {
     pub kind: String,
     pub name: Option<String>,
     pub prefix: String,
     pub tags: BTreeMap<String, String>,
+    /// Bytes, when known (a `holds` entry's `size_bytes`, else the held
+    /// dataset's): what S3 size filters are matched against.
+    pub size: Option<u64>,
     pub pointer: String,
 }
 
@@ -44,10 +108,9 @@ pub struct StoreRetention {
 }
 
 impl Expiry {
-    /// The rule applies to all of `held`: its prefix contains the item's and
-    /// each tag it filters on is one the item carries.
+    /// The rule surely applies to all of `held`.
     pub fn covers(&self, held: &Held) -> bool {
-        held.prefix.starts_with(&self.prefix) && self.tags.iter().all(|(k, v)| held.tags.get(k) == Some(v))
+        self.filter.misses(held).is_none()
     }
 }
 
@@ -105,6 +168,7 @@ impl StoreRetention {
                     name: str_at(h, "/name").map(str::to_owned),
                     prefix: str_at(h, "/prefix").unwrap_or("").to_owned(),
                     tags: tags(h.get("tags")),
+                    size: u64_at(h, "/size_bytes"),
                     pointer: format!("{pointer}/holds/{i}"),
                 })
                 .collect(),
@@ -134,22 +198,42 @@ impl StoreRetention {
             .pointer("/LifecycleConfiguration/Rules")
             .and_then(Value::as_array);
         for (i, rule) in rules.into_iter().flatten().enumerate() {
-            let (Some("Enabled"), Some(days)) = (str_at(rule, "/Status"), u64_at(rule, "/Expiration/Days"))
-            else {
+            if str_at(rule, "/Status") != Some("Enabled") {
                 continue;
+            }
+            // `Expiration.Date` deletes on a day, not after an age: it does
+            // not bound how long anything is kept, so it is not counted.
+            let days = u64_at(rule, "/Expiration/Days");
+            let noncurrent_days = u64_at(rule, "/NoncurrentVersionExpiration/NoncurrentDays");
+            if days.is_none() && noncurrent_days.is_none() {
+                continue;
+            }
+            // The filter: rule-level `Prefix` (the old form), or `Filter`
+            // with one of `Prefix`, `Tag`, the size bounds, or `And` of them.
+            let filter_doc = rule.get("Filter");
+            let and = filter_doc.and_then(|f| f.get("And"));
+            let pick = |key: &str| {
+                and.and_then(|a| a.get(key))
+                    .or_else(|| filter_doc.and_then(|f| f.get(key)))
             };
-            let prefix = str_at(rule, "/Filter/Prefix")
-                .or_else(|| str_at(rule, "/Filter/And/Prefix"))
-                .or_else(|| str_at(rule, "/Prefix"))
-                .unwrap_or("");
-            let mut tags = s3_tags(rule.pointer("/Filter/Tag"));
-            tags.extend(s3_tags(rule.pointer("/Filter/And/Tags")));
+            let mut tags = s3_tags(pick("Tag"));
+            tags.extend(s3_tags(pick("Tags")));
+            let filter = Filter {
+                prefix: pick("Prefix")
+                    .and_then(Value::as_str)
+                    .or_else(|| str_at(rule, "/Prefix"))
+                    .unwrap_or("")
+                    .to_owned(),
+                tags,
+                size_above: pick("ObjectSizeGreaterThan").and_then(Value::as_u64),
+                size_below: pick("ObjectSizeLessThan").and_then(Value::as_u64),
+                ..Filter::default()
+            };
             self.expiries.push(Expiry {
                 id: str_at(rule, "/ID").unwrap_or("").to_owned(),
-                prefix: prefix.to_owned(),
-                tags,
+                filter,
                 days,
-                noncurrent_days: u64_at(rule, "/NoncurrentVersionExpiration/NoncurrentDays"),
+                noncurrent_days,
                 pointer: format!("{pointer}/raw/LifecycleConfiguration/Rules/{i}"),
             });
         }
@@ -159,7 +243,14 @@ impl StoreRetention {
         if str_at(raw, "/ObjectLockConfiguration/ObjectLockEnabled") == Some("Enabled") {
             self.versioned = true;
             if let Some(d) = raw.pointer("/ObjectLockConfiguration/Rule/DefaultRetention") {
-                let days = u64_at(d, "/Days").or_else(|| u64_at(d, "/Years").map(|y| y * 365));
+                // One of Days and Years is set; some responses carry the
+                // other as 0 (moto writes `"Days": 0` beside `"Years": 10`),
+                // so the longer one is the lock.
+                let days = u64_at(d, "/Days")
+                    .into_iter()
+                    .chain(u64_at(d, "/Years").map(|y| y * 365))
+                    .filter(|d| *d > 0)
+                    .max();
                 self.lock = Some(Lock {
                     mode: str_at(d, "/Mode").unwrap_or("").to_owned(),
                     days,
@@ -172,22 +263,60 @@ impl StoreRetention {
     fn read_gcs(&mut self, pointer: &str, raw: &Value) {
         let rules = raw.pointer("/lifecycle/rule").and_then(Value::as_array);
         for (i, rule) in rules.into_iter().flatten().enumerate() {
-            let (Some("Delete"), Some(days)) = (str_at(rule, "/action/type"), u64_at(rule, "/condition/age"))
-            else {
+            if str_at(rule, "/action/type") != Some("Delete") {
+                continue;
+            }
+            let Some(c) = rule.get("condition") else {
                 continue;
             };
-            let prefixes: Vec<String> = rule
-                .pointer("/condition/matchesPrefix")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_else(|| vec![String::new()]);
+            // Old versions only: `isLive: false`, `numNewerVersions`,
+            // `daysSinceNoncurrentTime`; the age of a noncurrent object is
+            // at least its time since it became noncurrent.
+            let noncurrent_only = c.get("isLive").and_then(Value::as_bool) == Some(false)
+                || c.get("numNewerVersions").is_some()
+                || c.get("daysSinceNoncurrentTime").is_some()
+                || c.get("noncurrentTimeBefore").is_some();
+            let age = u64_at(c, "/age");
+            let (days, noncurrent_days) = if noncurrent_only {
+                let since = u64_at(c, "/daysSinceNoncurrentTime").or(age);
+                // `numNewerVersions` alone deletes by count, not time.
+                (None, since.filter(|_| c.get("noncurrentTimeBefore").is_none()))
+            } else {
+                (age, age)
+            };
+            if days.is_none() && noncurrent_days.is_none() {
+                continue;
+            }
+            let unsure = [
+                "createdBefore",
+                "customTimeBefore",
+                "daysSinceCustomTime",
+                "matchesStorageClass",
+            ]
+            .into_iter()
+            .find(|k| c.get(*k).is_some())
+            .map(str::to_owned);
+            let list = |key: &str| -> Vec<String> {
+                c.get(key)
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                    .unwrap_or_default()
+            };
+            let mut prefixes = list("matchesPrefix");
+            if prefixes.is_empty() {
+                prefixes.push(String::new());
+            }
             for prefix in prefixes {
                 self.expiries.push(Expiry {
                     id: format!("rule {i}"),
-                    prefix,
-                    tags: BTreeMap::new(),
+                    filter: Filter {
+                        prefix,
+                        suffixes: list("matchesSuffix"),
+                        unsure: unsure.clone(),
+                        ..Filter::default()
+                    },
                     days,
-                    noncurrent_days: None,
+                    noncurrent_days,
                     pointer: format!("{pointer}/raw/lifecycle/rule/{i}"),
                 });
             }
@@ -215,9 +344,12 @@ impl StoreRetention {
             };
             self.expiries.push(Expiry {
                 id: str_at(rule, "/id").unwrap_or("").to_owned(),
-                prefix: str_at(rule, "/prefix").unwrap_or("").to_owned(),
-                tags: tags(rule.get("tags")),
-                days,
+                filter: Filter {
+                    prefix: str_at(rule, "/prefix").unwrap_or("").to_owned(),
+                    tags: tags(rule.get("tags")),
+                    ..Filter::default()
+                },
+                days: Some(days),
                 noncurrent_days: u64_at(rule, "/noncurrent_expiration_days"),
                 pointer: format!("{pointer}/lifecycle/rules/{i}"),
             });
@@ -236,6 +368,7 @@ mod tests {
             name: None,
             prefix: prefix.into(),
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            size: None,
             pointer: String::new(),
         }
     }

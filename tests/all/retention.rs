@@ -1,0 +1,171 @@
+//! The retention policy on what S3 really answers (`tests/fixtures/s3`, made
+//! by boto3 against moto's S3 with `tests/fixtures/generate.py s3`), read by
+//! `collect --storage` as a user would, with no team-written store: what is
+//! bucket-wide is judged, what cannot be judged is a finding.
+
+use std::collections::BTreeSet;
+
+use sealgate::{EvaluationContext, Gate, MetadataDocument, MetadataLimits, PolicyOutcome};
+use serde_json::Value;
+
+use crate::support::*;
+
+/// The store `collect --storage` makes of one bucket's API responses.
+fn collected_store(bucket: &str) -> Value {
+    let dir = repo(&format!("tests/fixtures/s3/{bucket}"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
+        storage: files,
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{bucket}: {e}"));
+    let mut store = collected.document["storage"][0].clone();
+    store["location"] = format!("s3://acme-{bucket}").into();
+    store
+}
+
+/// The clean example's document with `store` as its only store; the
+/// personal extract (customers.csv, 12 542 bytes, kept 365 days) at `uri`
+/// when given.
+fn judged(store: Value, uri: Option<&str>) -> (PolicyOutcome, BTreeSet<String>, Vec<String>) {
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(clean_metadata()).unwrap()).unwrap();
+    doc["storage"] = Value::Array(vec![store]);
+    if let Some(uri) = uri {
+        doc["datasets"][0]["uri"] = uri.into();
+    }
+    let meta = MetadataDocument::from_bytes(
+        "s3 fixture",
+        serde_json::to_vec(&doc).unwrap(),
+        &MetadataLimits::default(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let g = &guests().retention;
+    let gate = Gate::load(engine(), &write_gate(dir.path(), &g.path, &g.sha256, "{}", "")).unwrap();
+    let report = gate.evaluate(&meta, &EvaluationContext::at("test-gate", 1_795_719_515));
+    let p = &report.policies[0];
+    (
+        p.outcome,
+        p.findings.iter().map(|f| f.rule_id.clone()).collect(),
+        p.findings.iter().map(|f| f.message.clone()).collect(),
+    )
+}
+
+#[test]
+fn a_ten_year_lock_over_personal_data_never_passes() {
+    // Before: no store said what it held, so nothing was checked, and moto's
+    // `"Days": 0` beside `"Years": 10` read as a 0-day lock.
+    let (outcome, rules, messages) = judged(collected_store("ten-year-lock"), None);
+    assert_eq!(outcome, PolicyOutcome::Fail);
+    assert_eq!(rules, BTreeSet::from(["retention.storage.unmapped".to_owned()]));
+    assert!(
+        messages[0].contains("locks every object for 3650 days"),
+        "{messages:?}"
+    );
+    // Mapped by the dataset's own URI, it is the lock's own finding.
+    let (_, rules, _) = judged(
+        collected_store("ten-year-lock"),
+        Some("s3://acme-ten-year-lock/raw/customers.csv"),
+    );
+    assert!(
+        rules.contains("retention.object-lock.blocks-erasure"),
+        "{rules:?}"
+    );
+}
+
+#[test]
+fn bucket_wide_settings_are_judged_without_a_team_store() {
+    // Everything expires within a year and old versions a month later: any
+    // personal data of the document that is there is deleted in time.
+    for bucket in ["bucket-wide-365", "split-rules", "never-versioned"] {
+        let (outcome, rules, messages) = judged(collected_store(bucket), None);
+        assert_eq!(outcome, PolicyOutcome::Pass, "{bucket}: {rules:?} {messages:?}");
+    }
+    // GetBucketVersioning's `{}` is "never versioned", not "versioned".
+    let store = collected_store("never-versioned");
+    assert_eq!(store["raw"]["Versioning"], serde_json::json!({}), "{store}");
+}
+
+#[test]
+fn a_rule_that_may_not_cover_the_data_does_not_count_and_the_finding_names_its_filter() {
+    // Only objects over 1 MiB expire; unmapped, nothing bucket-wide deletes
+    // the extract.
+    let (outcome, rules, _) = judged(collected_store("large-objects-only"), None);
+    assert_eq!(
+        (outcome, rules),
+        (
+            PolicyOutcome::Fail,
+            BTreeSet::from(["retention.storage.unmapped".to_owned()])
+        )
+    );
+    // Mapped: its 12 542 bytes are under the bound, and the reason says so.
+    let (_, rules, messages) = judged(
+        collected_store("large-objects-only"),
+        Some("s3://acme-large-objects-only/raw/customers.csv"),
+    );
+    assert!(rules.contains("retention.lifecycle.no-expiration"), "{rules:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("ObjectSizeGreaterThan 1048576 and it is 12542 bytes")),
+        "{messages:?}"
+    );
+    // Prefix and tag: the extract is under raw/ but not tagged pii=true.
+    let (_, rules, messages) = judged(
+        collected_store("and-filter"),
+        Some("s3://acme-and-filter/raw/customers.csv"),
+    );
+    assert!(rules.contains("retention.lifecycle.no-expiration"), "{rules:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("filters on tag pii=true")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn two_documents_of_one_kind_for_one_bucket_are_an_error_not_last_wins() {
+    let lifecycle = |bucket: &str| {
+        repo(&format!(
+            "tests/fixtures/s3/{bucket}/get-bucket-lifecycle-configuration.json"
+        ))
+    };
+    let err = sealgate_collect::collect(&sealgate_collect::Sources {
+        storage: vec![lifecycle("bucket-wide-365"), lifecycle("large-objects-only")],
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("a second LifecycleConfiguration document"), "{err}");
+    assert!(err.contains("bucket-wide-365"), "names the first: {err}");
+    // An empty document is read by what its name says it is, else refused.
+    let dir = tempfile::tempdir().unwrap();
+    let unnamed = dir.path().join("settings.json");
+    std::fs::write(&unnamed, "{}").unwrap();
+    let err = sealgate_collect::collect(&sealgate_collect::Sources {
+        storage: vec![unnamed],
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("an empty document"), "{err}");
+    let daemon = dir.path().join("daemon.json");
+    std::fs::write(&daemon, "{}").unwrap();
+    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
+        storage: vec![daemon],
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(
+        collected.document["platform"]["docker"]["daemon"],
+        serde_json::json!({})
+    );
+}
