@@ -211,3 +211,80 @@ fn example_metadata_documents_match_the_json_schema() {
         serde_json::json!({"api_version": "sealgate/metadata/v1", "artifact": {"kind": "car", "name": 7}});
     assert!(!metadata_schema_errors(&bad).is_empty());
 }
+
+/// The docs and examples quote module digests (transcripts print the first
+/// 16 hex digits; trust files and `--require-policy` the whole pin): each
+/// must be the digest of the module the suite builds from `policies/` today,
+/// so a pin copied from a page holds and a transcript shows what runs.
+#[test]
+fn every_module_digest_quoted_in_docs_and_examples_is_a_shipped_build() {
+    let shipped: Vec<(String, String)> = guests()
+        .shipped()
+        .iter()
+        .map(|(name, b)| (format!("sealgate.{name}"), b.sha256.to_string()))
+        .collect();
+    let mut files = vec![repo("README.md"), repo("ARCHITECTURE.md")];
+    for dir in [
+        "docs",
+        "examples/k8s",
+        "examples/pipeline",
+        "examples/serve",
+        "examples/gates",
+    ] {
+        for entry in std::fs::read_dir(repo(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path
+                .extension()
+                .is_some_and(|x| x == "md" || x == "toml" || x == "yml" || x == "yaml")
+            {
+                files.push(path);
+            }
+        }
+    }
+    let hex_at = |text: &str, at: usize, n: usize| -> Option<String> {
+        let s = text.get(at..at + n)?;
+        s.bytes().all(|b| b.is_ascii_hexdigit()).then(|| s.to_owned())
+    };
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let shown = file.strip_prefix(repo("")).unwrap().display().to_string();
+        // `(module sha256:<16 hex>`: a transcript's policy line (of a shipped
+        // policy, or of a test guest docs/sandbox.md runs).
+        for (i, _) in text.match_indices("(module sha256:") {
+            let Some(prefix) = hex_at(&text, i + "(module sha256:".len(), 16) else {
+                continue;
+            };
+            checked += 1;
+            let g = guests();
+            let guest = [&g.hostile, &g.wasi_probe, &g.impostor, &g.sleepy_info]
+                .iter()
+                .any(|b| b.sha256.to_string().starts_with(&prefix));
+            if !guest && !shipped.iter().any(|(_, d)| d.starts_with(&prefix)) {
+                wrong.push(format!("{shown}: module sha256:{prefix}… is no shipped build"));
+            }
+        }
+        // `sealgate.<id>=sha256:<64>` and `"sealgate.<id>" = ["sha256:<64>"`.
+        for (id, digest) in &shipped {
+            for form in [format!("{id}=sha256:"), format!("\"{id}\" = [\"sha256:")] {
+                for (i, _) in text.match_indices(&form) {
+                    let Some(quoted) = hex_at(&text, i + form.len(), 64) else {
+                        continue;
+                    };
+                    checked += 1;
+                    if &quoted != digest {
+                        wrong.push(format!(
+                            "{shown}: {id} pinned to sha256:{quoted}, the build is sha256:{digest}"
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(
+        checked >= 20,
+        "only {checked} digests found: the scan no longer sees the docs' forms"
+    );
+}

@@ -354,11 +354,13 @@ const VALUE_CHECKS: &[ValueCheck] = &[
         valid: validators::is_plausible_email,
         severity: Severity::High,
     },
-    // E.164 with its leading `+`: bare digit strings are too often ids.
+    // International (`+` and a country code) or national with a trunk `0`
+    // or a bracketed area code, digits grouped by spaces, dots, dashes or
+    // brackets as people write them. Bare digit strings are too often ids.
     ValueCheck {
         category: "phone",
-        shape: r"^\+[1-9]\d{7,14}$",
-        valid: |_| true,
+        shape: r"^(\+[1-9][\d ().-]{6,22}\d|\(\d{2,5}\) ?\d[\d .-]{4,16}\d|0\d{1,4}[ .-]\d[\d .-]{3,16}\d)$",
+        valid: validators::is_plausible_phone,
         severity: Severity::High,
     },
 ];

@@ -40,22 +40,46 @@ fn rule(category: &str, tier: Tier, severity: Option<Severity>, pattern: &str) -
 
 /// The built-in rules, most specific first: the first rule that matches a
 /// column names its category (so `email_address` is an e-mail, not an address).
+///
+/// Coverage follows OpenMetadata's PII tags and Presidio's entity list, and
+/// GDPR Art. 9's special categories. A name word that is a product flag or a
+/// count in real schemas (`PhoneService`, `email_opt_in`, `num_emails`) is
+/// not the identifier: the contact rules match the bare word or the word
+/// with a qualifier that keeps it an identifier (`phone_home`, `email_2`),
+/// and `mobile`/`cell` only with `number` or `phone` (`is_mobile` is a flag).
 pub fn builtin() -> Vec<ColumnRule> {
     use Tier::*;
     let critical = Some(Severity::Critical);
     vec![
-        rule("email", Sensitive, None, r"(^|_)(e_?mail|mail)(_|$)"),
+        rule(
+            "email",
+            Sensitive,
+            None,
+            r"(^|_)(e_?mails?|mail)(_?(address(es)?|addr|id|\d|primary|secondary|home|work|personal|private|contact))*$|^(contact|customer|user|personal|private|work|home|primary|secondary|billing|recipient|sender)_e_?mails?$",
+        ),
+        rule(
+            "password",
+            Sensitive,
+            critical,
+            r"(^|_)(password|passwd|pass_?word|pwd|passphrase|pin_?(code|number)|secret_?(answer|question))(_?(hash|hashed|salt|\d))?(_|$)",
+        ),
         rule(
             "ssn",
             Sensitive,
             critical,
-            r"(^|_)(ssn|social_?security(_?(number|no|num|nr))?)(_|$)",
+            r"(^|_)(ssn|ss_?(number|no|num|nr)|soc_?sec(_?(number|no|num|nr))?|social_?security(_?(number|no|num|nr))?|social_?insurance(_?(number|no|num|nr))?|sin_?(number|no|num|nr)|nino|national_?insurance(_?(number|no|num|nr))?)(_|$)",
+        ),
+        rule(
+            "national-id",
+            Sensitive,
+            critical,
+            r"(^|_)(national_?id(entity)?(_?(number|no|num|nr|card))?|nid|id_?card(_?(number|no|num|nr))?|identity_?(card|number|document)(_?(number|no|num|nr))?|personal_?(id|identification)_?(number|no|num|nr|code)|tax_?(id|identification|payer)(_?(number|no|num|nr))?|tin|taxpayer_?id|steuer_?id|nif|nie|dni|bsn|personnummer|pesel|codice_?fiscale|nir|curp|aadhaar(_?(number|no))?|itin)(_|$)",
         ),
         rule(
             "credit-card",
             Sensitive,
             critical,
-            r"(^|_)(credit_?card|card_?(number|num|no|nr)|cc_?(number|num|no)|ccn|pan)(_|$)",
+            r"(^|_)(credit_?card|card_?(number|num|no|nr)|cc_?(number|num|no)|ccn|pan|cvv|cvc)(_|$)",
         ),
         rule(
             "bank-account",
@@ -63,24 +87,86 @@ pub fn builtin() -> Vec<ColumnRule> {
             critical,
             r"(^|_)(iban|bank_?(account|acct)(_?(number|no|num))?|account_?(number|no|num)|routing_?number|bic|swift(_?code)?)(_|$)",
         ),
-        rule("passport", Sensitive, critical, r"(^|_)passport(_|$)"),
+        rule("passport", Sensitive, critical, r"(^|_)passports?(_|$)"),
+        rule(
+            "driver-license",
+            Sensitive,
+            critical,
+            r"(^|_)(drivers?_?licen[cs]es?|driving_?licen[cs]es?|dl_?(number|no|num|nr))(_|$)",
+        ),
+        // GDPR Art. 9: processing is prohibited unless an exception applies.
+        rule(
+            "health",
+            Sensitive,
+            critical,
+            r"(^|_)(health(_?(status|condition|record|data|info))?|medical_?(condition|history|record|diagnosis)|diabetes|diabetic|diagnos[ie]s|diag(_?\d+)?|disease|illness|medications?|prescriptions?|icd_?(9|10|11)(_?code)?|blood_?type|disabilit(y|ies)|pregnan(t|cy)|mental_?health|hiv(_?status)?)(_|$)",
+        ),
+        rule(
+            "genetic",
+            Sensitive,
+            critical,
+            r"(^|_)(genetic(_?(data|test|marker))?|dna(_?(sample|sequence|profile))?|genome|genotype|snp_?id)(_|$)",
+        ),
+        rule(
+            "biometric",
+            Sensitive,
+            critical,
+            r"(^|_)(biometric(s|_?(data|template|id))?|fingerprints?|face_?(embedding|template|encoding|print)|facial_?(features|recognition|template)|iris_?(scan|template)|retina_?scan|voice_?print|palm_?print)(_|$)",
+        ),
+        rule(
+            "ethnicity",
+            Sensitive,
+            critical,
+            r"(^|_)(ethnicity|ethnic_?(origin|group|background)|race|racial_?origin)(_|$)",
+        ),
+        rule(
+            "religion",
+            Sensitive,
+            critical,
+            r"(^|_)(religion|religious_?(belief|affiliation|denomination)|faith|denomination)(_|$)",
+        ),
+        rule(
+            "political-opinion",
+            Sensitive,
+            critical,
+            r"(^|_)(political_?(opinion|views?|affiliation|party|orientation|leaning)|party_?affiliation)(_|$)",
+        ),
+        rule(
+            "trade-union",
+            Sensitive,
+            critical,
+            r"(^|_)(trade_?union(_?member(ship)?)?|union_?member(ship)?|labou?r_?union)(_|$)",
+        ),
+        rule(
+            "sexual-orientation",
+            Sensitive,
+            critical,
+            r"(^|_)(sexual_?(orientation|preference|life)|sex_?life)(_|$)",
+        ),
         rule(
             "phone",
             Sensitive,
             None,
-            r"(^|_)(phone|telephone|tel|mobile_?(number|no|phone)|cell_?phone|msisdn|fax)(_?(number|no|num|nr))?(_|$)",
+            r"(^|_)(phone|telephone|tel|cell_?phone|msisdn|fax)(_?(number|no|num|nr|\d|home|work|mobile|cell|primary|secondary|personal|contact))*$|(^|_)(phone|mobile|cell)_?(number|no|num|nr)(_|$)",
         ),
         rule(
             "person-name",
             Sensitive,
             None,
-            r"(^|_)((first|last|middle|full|given|family|maiden|nick|sur|user|customer|person|client|patient|employee)_?name|fname|lname|surname)(_|$)",
+            r"(^|_)((first|last|middle|full|given|family|maiden|nick|sur|user|customer|person|client|patient|employee|contact|legal|display|birth)_?names?|fname|lname|surname|forename)(_|$)",
         ),
         rule(
             "date-of-birth",
             NonSensitive,
             None,
-            r"(^|_)(date_?of_?birth|dob|birth_?(date|day)|birthday)(_|$)",
+            r"(^|_)(date_?of_?birth|dob|birth_?(date|day)|birthday|place_?of_?birth|birth_?place)(_|$)",
+        ),
+        rule("gender", NonSensitive, None, r"(^|_)(gender|sex)(_|$)"),
+        rule(
+            "nationality",
+            NonSensitive,
+            None,
+            r"(^|_)(nationality|citizenship|native_?country|country_?of_?(birth|citizenship|origin))(_|$)",
         ),
         rule(
             "ip-address",

@@ -184,6 +184,29 @@ pub fn is_plausible_email(s: &str) -> bool {
 }
 
 /// Show only the last four characters, so a finding never carries the value.
+/// A phone number as written (the shape is checked first): 8 to 15 digits
+/// in all (E.164's maximum is 15), a national number with a trunk `0` 9 to
+/// 12, and no run of separators longer than one (a bracket beside a space
+/// aside), so lists of numbers and ranges are not one phone.
+pub fn is_plausible_phone(s: &str) -> bool {
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    let national = s.starts_with('0');
+    let digits_ok = if national {
+        (9..=12).contains(&digits)
+    } else {
+        (8..=15).contains(&digits)
+    };
+    let loose = s
+        .as_bytes()
+        .windows(2)
+        .any(|w| matches!(w, [b' ' | b'.' | b'-', b' ' | b'.' | b'-']));
+    // Three, two and four digits is an SSN's shape (valid or not), not a
+    // phone's anywhere.
+    let groups: Vec<usize> = s.split([' ', '-']).map(|g| g.len()).collect();
+    let ssn_shaped = groups == [3, 2, 4] && s.chars().filter(char::is_ascii_digit).count() == 9;
+    digits_ok && !loose && !ssn_shaped
+}
+
 pub fn mask(s: &str) -> String {
     let chars: Vec<char> = s.chars().collect();
     let keep = if chars.len() >= 8 { 4 } else { 0 };
@@ -196,6 +219,32 @@ pub fn mask(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn phone_numbers_as_people_write_them() {
+        for ok in [
+            "+44 20 7946 0958",
+            "+1 (555) 123-4567",
+            "(020) 7946 0958",
+            "020 7946 0958",
+            "01 23 45 67 89",
+            "+441632960961",
+        ] {
+            assert!(is_plausible_phone(ok), "{ok}");
+        }
+        for no in [
+            "+12 34",
+            "0 12",
+            "020  7946 0958",
+            "0123 - 4567 89",
+            "+1234567890123456",
+            "000-12-3456",
+            "012 34 5678",
+        ] {
+            assert!(!is_plausible_phone(no), "{no}");
+        }
+    }
+
     use super::*;
 
     #[test]
