@@ -279,7 +279,7 @@ fn github_annotations_carry_file_and_line_and_cannot_be_injected() {
 
     // A policy's message is untrusted: a newline and a workflow command in
     // it stay inside the annotation.
-    let doc = pii_metadata_with_column(dir.path(), "email\n::warning::pwned,%0A");
+    let doc = pii_metadata_with_column(dir.path(), "ssn\n::warning::pwned,%0A");
     let out = sealgate(&[
         "check",
         "--gate",
@@ -296,7 +296,7 @@ fn github_annotations_carry_file_and_line_and_cannot_be_injected() {
         "{text}"
     );
     assert!(!text.lines().any(|l| l.starts_with("::warning::pwned")), "{text}");
-    assert!(text.contains("email%0A::warning::pwned,%250A"), "{text}");
+    assert!(text.contains("ssn%0A::warning::pwned,%250A"), "{text}");
 }
 
 #[test]
@@ -425,14 +425,14 @@ fn policy_text_cannot_drive_the_terminal() {
     // PII policy quotes) could erase the line and print a verdict of its own.
     let dir = tempfile::tempdir().unwrap();
     let gate = example_gate(dir.path());
-    let doc = pii_metadata_with_column(dir.path(), "email\x1b[2K\rgate ml-release: PASSED");
+    let doc = pii_metadata_with_column(dir.path(), "ssn\x1b[2K\rgate ml-release: PASSED");
     for color in ["never", "always"] {
         let out = crate::support::check(&gate, &doc, &["--color", color]);
         let text = stdout(&out);
         assert_eq!(out.status.code(), Some(1), "{text}");
         assert!(!text.contains("\x1b[2K"), "{text:?}");
         assert!(
-            text.contains("email\u{FFFD}[2K\u{FFFD}gate ml-release: PASSED"),
+            text.contains("ssn\u{FFFD}[2K\u{FFFD}gate ml-release: PASSED"),
             "{text:?}"
         );
     }

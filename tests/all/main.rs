@@ -19,7 +19,7 @@ mod loading;
 mod pii;
 mod pipeline;
 mod policy_test;
-mod retention;
 mod sandbox;
 mod serve;
+mod storage;
 mod wasi;

@@ -299,6 +299,8 @@ fn the_names_a_reviewer_expects_are_personal_data() {
         ("mobile_number", "phone"),
         ("phone_home", "phone"),
         ("cellPhone", "phone"),
+        ("email_lower", "email"),
+        ("phone_raw", "phone"),
     ];
     let names: Vec<&str> = cases.iter().map(|(n, _)| *n).collect();
     let want: Vec<(String, String)> = cases

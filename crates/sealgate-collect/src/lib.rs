@@ -146,14 +146,17 @@ fn classification(value: &str, origin: &str) -> Result<String, CollectError> {
 
 /// `repo[:tag]@sha256:<64 hex>`, checked, as given.
 fn image_ref(image: &str) -> Result<&str, CollectError> {
-    let pinned = image
-        .rsplit_once("@sha256:")
-        .is_some_and(|(repo, d)| !repo.is_empty() && source::is_hex(d, 64));
+    // The OCI image spec's sha256 digest is lowercase hex: a registry
+    // refuses `@sha256:ABC…`, and the same digest in two cases would be
+    // two pins of one image.
+    let pinned = image.rsplit_once("@sha256:").is_some_and(|(repo, d)| {
+        !repo.is_empty() && source::is_hex(d, 64) && !d.bytes().any(|b| b.is_ascii_uppercase())
+    });
     if pinned {
         Ok(image)
     } else {
         Err(CollectError::Argument(format!(
-            "--image `{image}` is not pinned by digest: give it as repo@sha256:<64 hex> (e.g. from `docker buildx imagetools inspect`)"
+            "--image `{image}` is not pinned by digest: give it as repo@sha256:<64 lowercase hex> (e.g. from `docker buildx imagetools inspect`)"
         )))
     }
 }
@@ -697,6 +700,9 @@ mod tests {
         };
         let err = collect(&s).unwrap_err().to_string();
         assert!(err.contains("is not pinned by digest"), "{err}");
+        let upper = format!("ghcr.io/acme/churn@sha256:{}", "AB".repeat(32));
+        let err = image_ref(&upper).unwrap_err().to_string();
+        assert!(err.contains("64 lowercase hex"), "{err}");
         let pinned = format!("ghcr.io/acme/churn:1.2@sha256:{}", "ab".repeat(32));
         let d = collect(&Sources {
             image: Some(pinned.clone()),

@@ -29,16 +29,32 @@ pub struct StorageFacts {
     pub docker_daemon: Option<Value>,
 }
 
-/// Keys only `dockerd`'s configuration file has.
-const DOCKERD_KEYS: [&str; 8] = [
+/// Keys only `dockerd`'s configuration file has (`dockerd --help`'s long
+/// options as daemon.json names them). A file named `daemon.json` is read as
+/// one whatever it holds; these recognise it under another name.
+const DOCKERD_KEYS: [&str; 22] = [
     "insecure-registries",
     "registry-mirrors",
     "data-root",
     "storage-driver",
     "log-driver",
+    "log-opts",
     "exec-opts",
     "live-restore",
     "default-runtime",
+    "hosts",
+    "tls",
+    "tlsverify",
+    "tlscacert",
+    "tlscert",
+    "tlskey",
+    "userns-remap",
+    "icc",
+    "iptables",
+    "max-concurrent-downloads",
+    "default-address-pools",
+    "features",
+    "builder",
 ];
 
 /// The S3 documents, by the key the API response wraps them in.
@@ -143,7 +159,9 @@ pub(crate) fn collect(reader: &mut Reader, files: &[impl AsRef<Path>]) -> Result
             put_s3("LifecycleConfiguration", json!({"Rules": obj["Rules"]}))?;
         } else if obj.contains_key("Status") && obj.len() <= 2 {
             put_s3("Versioning", doc)?;
-        } else if DOCKERD_KEYS.iter().any(|k| obj.contains_key(*k)) {
+        } else if path.file_name().is_some_and(|n| n == "daemon.json")
+            || DOCKERD_KEYS.iter().any(|k| obj.contains_key(*k))
+        {
             facts.docker_daemon = Some(doc);
         } else {
             return Err(bad(

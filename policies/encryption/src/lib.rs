@@ -13,6 +13,7 @@
 //! | `encryption.in-transit.not-required` | every store and registry refuses plain-text connections (S3: a bucket policy denying `aws:SecureTransport` = false) |
 //! | `encryption.in-transit.weak-tls` | a declared minimum TLS version is at least `min-tls-version` (default 1.2) |
 //! | `encryption.in-transit.insecure-registry` | the Docker daemon trusts no insecure registry |
+//! | `encryption.in-transit.docker-api-plaintext` | the Docker daemon does not serve its API on TCP without TLS client verification (`hosts` with `tcp://` needs `tlsverify`) |
 //! | `encryption.public-access.not-blocked` | S3: all four public-access-block flags true; GCS: public access prevention `enforced` |
 //! | `encryption.kubernetes.secrets-unencrypted` | the first provider for secrets in the API server's `EncryptionConfiguration` is not `identity` |
 
@@ -263,8 +264,25 @@ fn check_public_access(store: &Store, r: &mut Report) {
 }
 
 /// Docker's `insecure-registries`: images pulled over plain HTTP or
-/// unverified TLS, which anyone on the path can swap.
+/// unverified TLS, which anyone on the path can swap. And its API on TCP
+/// (`hosts: ["tcp://…"]`): without `tlsverify`, anyone who reaches the port
+/// controls the daemon, in plain text (`tls` alone encrypts but lets any
+/// client in). Docker's own documentation: "Protect the Docker daemon socket".
 fn check_docker_daemon(doc: &Metadata, r: &mut Report) {
+    let daemon = "/platform/docker/daemon";
+    let verified = doc.get(&format!("{daemon}/tlsverify")).and_then(Value::as_bool) == Some(true);
+    for (ptr, host) in doc.items(&format!("{daemon}/hosts")) {
+        let host = host.as_str().unwrap_or("");
+        if host.starts_with("tcp://") && !verified {
+            r.finding(
+                "encryption.in-transit.docker-api-plaintext",
+                Severity::High,
+                &ptr,
+                format!("the Docker daemon serves its API on `{host}` without TLS client verification"),
+                "set \"tlsverify\": true with tlscacert, tlscert and tlskey in daemon.json, or serve the API on the unix socket only",
+            );
+        }
+    }
     for (ptr, reg) in doc.items("/platform/docker/daemon/insecure-registries") {
         let reg = reg.as_str().unwrap_or("?");
         r.finding(

@@ -106,6 +106,7 @@ const PARAMS_SCHEMA: &str = r##"{
       "properties": {
         "category": {"type": "string", "pattern": "^[a-z0-9-]+$"},
         "pattern": {"type": "string", "description": "Rust regex over the normalised column name (lowercase words joined by _)"},
+        "unless": {"type": "string", "description": "Rust regex: names it matches are not this rule's (flags and counts such as email_opt_in)"},
         "tier": {"enum": ["sensitive", "non-sensitive"]},
         "severity": {"$ref": "#/$defs/severity"}
       }
@@ -154,8 +155,10 @@ impl Policy for Pii {
     fn validate(params: &Params) -> Result<(), String> {
         let mut problems = Vec::new();
         for r in params.rules() {
-            if let Err(e) = sealgate_policy_sdk::regex_is_match(&r.pattern, "") {
-                problems.push(format!("rule `{}`: {e}", r.category));
+            for pattern in std::iter::once(&r.pattern).chain(&r.unless) {
+                if let Err(e) = sealgate_policy_sdk::regex_is_match(pattern, "") {
+                    problems.push(format!("rule `{}`: {e}", r.category));
+                }
             }
             if r.category.is_empty()
                 || !r
@@ -256,7 +259,14 @@ fn classify<'r>((rules, screen): Rules<'r>, name: &str) -> Result<Option<&'r Col
         return Ok(None);
     }
     for r in rules {
-        if sealgate_policy_sdk::regex_is_match(&r.pattern, &normalised)? {
+        if sealgate_policy_sdk::regex_is_match(&r.pattern, &normalised)?
+            && !r
+                .unless
+                .as_deref()
+                .map(|u| sealgate_policy_sdk::regex_is_match(u, &normalised))
+                .transpose()?
+                .unwrap_or(false)
+        {
             return Ok(Some(r));
         }
     }

@@ -24,6 +24,10 @@ pub struct ColumnRule {
     /// Rust regex over the normalised name.
     pub pattern: String,
     pub tier: Tier,
+    /// Names this matches are not the rule's, though `pattern` matches them:
+    /// a flag or a count about the data, not the data (`email_opt_in`).
+    #[serde(default)]
+    pub unless: Option<String>,
     /// Overrides the tier's severity.
     #[serde(default, deserialize_with = "crate::de_severity_opt")]
     pub severity: Option<Severity>,
@@ -33,8 +37,16 @@ fn rule(category: &str, tier: Tier, severity: Option<Severity>, pattern: &str) -
     ColumnRule {
         category: category.into(),
         pattern: pattern.into(),
+        unless: None,
         tier,
         severity,
+    }
+}
+
+impl ColumnRule {
+    fn unless(mut self, pattern: &str) -> Self {
+        self.unless = Some(pattern.into());
+        self
     }
 }
 
@@ -42,20 +54,17 @@ fn rule(category: &str, tier: Tier, severity: Option<Severity>, pattern: &str) -
 /// column names its category (so `email_address` is an e-mail, not an address).
 ///
 /// Coverage follows OpenMetadata's PII tags and Presidio's entity list, and
-/// GDPR Art. 9's special categories. A name word that is a product flag or a
-/// count in real schemas (`PhoneService`, `email_opt_in`, `num_emails`) is
-/// not the identifier: the contact rules match the bare word or the word
-/// with a qualifier that keeps it an identifier (`phone_home`, `email_2`),
-/// and `mobile`/`cell` only with `number` or `phone` (`is_mobile` is a flag).
+/// GDPR Art. 9's special categories. A contact word with any other word is
+/// still the contact (`email_lower`, `phone_raw`), except the flags and counts
+/// real schemas name after it (`PhoneService`, `email_opt_in`, `num_emails`),
+/// which each rule's `unless` lists; `mobile`/`cell` count only with
+/// `number` or `phone` (`is_mobile` is a flag).
 pub fn builtin() -> Vec<ColumnRule> {
     use Tier::*;
     let critical = Some(Severity::Critical);
     vec![
-        rule(
-            "email",
-            Sensitive,
-            None,
-            r"(^|_)(e_?mails?|mail)(_?(address(es)?|addr|id|\d|primary|secondary|home|work|personal|private|contact))*$|^(contact|customer|user|personal|private|work|home|primary|secondary|billing|recipient|sender)_e_?mails?$",
+        rule("email", Sensitive, None, r"(^|_)(e_?mails?|mail)(_|$)|(^|_)e_?mail_?address(es)?(_|$)|^emailaddress(es)?$").unless(
+            r"(^|_)e_?mails?_(opt_?(in|out)|optin|optout|verified|confirmed|consent|count|sent|opened|clicked|bounced|subscribed|enabled|flag|valid|domain|type|frequency|preference)(_|$)|(^|_)(num|n|count|total|has|is)_e_?mails?(_|$)",
         ),
         rule(
             "password",
@@ -147,7 +156,10 @@ pub fn builtin() -> Vec<ColumnRule> {
             "phone",
             Sensitive,
             None,
-            r"(^|_)(phone|telephone|tel|cell_?phone|msisdn|fax)(_?(number|no|num|nr|\d|home|work|mobile|cell|primary|secondary|personal|contact))*$|(^|_)(phone|mobile|cell)_?(number|no|num|nr)(_|$)",
+            r"(^|_)(phone|telephone|tel|cell_?phone|msisdn|fax)(_|$)|(^|_)(mobile|cell)_?(number|no|num|nr|phone)(_|$)",
+        )
+        .unless(
+            r"(^|_)(phone|telephone|tel)_?(service|type|count|verified|confirmed|flag|enabled|lines?|plan|model|brand|os)(_|$)|(^|_)(has|is|num|n|count)_(phone|telephone|mobile|cell|fax)(_|$)",
         ),
         rule(
             "person-name",

@@ -1,7 +1,9 @@
-//! The retention policy on what S3 really answers (`tests/fixtures/s3`, made
-//! by boto3 against moto's S3 with `tests/fixtures/generate.py s3`), read by
-//! `collect --storage` as a user would, with no team-written store: what is
-//! bucket-wide is judged, what cannot be judged is a finding.
+//! Storage and platform settings as the tools write them, read by `collect
+//! --storage` as a user would, judged by the retention and encryption
+//! policies: what S3 really answers (`tests/fixtures/s3`, made by boto3
+//! against moto's S3 with `tests/fixtures/generate.py s3`), with no
+//! team-written store (what is bucket-wide is judged, what cannot be judged
+//! is a finding), and Docker's daemon.json.
 
 use std::collections::BTreeSet;
 
@@ -168,4 +170,40 @@ fn two_documents_of_one_kind_for_one_bucket_are_an_error_not_last_wins() {
         collected.document["platform"]["docker"]["daemon"],
         serde_json::json!({})
     );
+}
+
+#[test]
+fn any_valid_daemon_json_is_read_and_a_plaintext_api_socket_is_judged() {
+    // A daemon.json with none of the registry keys (only hosts and debug):
+    // refused before; now read, and its TCP socket without TLS verification
+    // fails the encryption policy.
+    let dir = tempfile::tempdir().unwrap();
+    let daemon = dir.path().join("daemon.json");
+    std::fs::write(
+        &daemon,
+        r#"{"debug": true, "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]}"#,
+    )
+    .unwrap();
+    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
+        storage: vec![daemon],
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap();
+    let mut doc: Value = serde_json::from_slice(&std::fs::read(clean_metadata()).unwrap()).unwrap();
+    doc["platform"] = collected.document["platform"].clone();
+    let meta = MetadataDocument::from_bytes(
+        "daemon",
+        serde_json::to_vec(&doc).unwrap(),
+        &MetadataLimits::default(),
+    )
+    .unwrap();
+    let g = &guests().encryption;
+    let gate = Gate::load(engine(), &write_gate(dir.path(), &g.path, &g.sha256, "{}", "")).unwrap();
+    let p = &gate
+        .evaluate(&meta, &EvaluationContext::at("test-gate", 1_795_719_515))
+        .policies[0];
+    let rules: Vec<&str> = p.findings.iter().map(|f| f.rule_id.as_str()).collect();
+    assert_eq!(rules, ["encryption.in-transit.docker-api-plaintext"]);
+    assert_eq!(p.findings[0].pointer, "/platform/docker/daemon/hosts/1");
 }
