@@ -345,3 +345,99 @@ fn the_example_sources_collect_and_pass_encryption() {
         "{rules:?}"
     );
 }
+
+/// The document `collect` makes of version `version` of `churn` in the
+/// MLflow file store mlflow-skinny wrote (tests/fixtures/mlflow).
+fn collected_mlflow_version(version: &str) -> serde_json::Value {
+    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
+        mlflow: Some(sealgate_collect::ModelSelector {
+            store: repo("tests/fixtures/mlflow/mlruns"),
+            name: "churn".into(),
+            version: Some(version.into()),
+            alias: None,
+        }),
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    collected.document
+}
+
+/// The rules `policy` (a shipped guest) reports on `doc`, with `params`.
+fn rules_of(policy: &Built, params: &str, doc: &serde_json::Value) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = sealgate::Gate::load(
+        engine(),
+        &write_gate(dir.path(), &policy.path, &policy.sha256, params, ""),
+    )
+    .unwrap();
+    let meta = sealgate::MetadataDocument::from_bytes(
+        "mlflow fixture",
+        serde_json::to_vec(doc).unwrap(),
+        &sealgate::MetadataLimits::default(),
+    )
+    .unwrap();
+    let report = gate.evaluate(
+        &meta,
+        &sealgate::EvaluationContext::at("test-gate", 1_795_719_515),
+    );
+    report.policies[0]
+        .findings
+        .iter()
+        .map(|f| f.rule_id.clone())
+        .collect()
+}
+
+#[test]
+fn mlflow_tags_by_precedence_with_every_disagreement_kept() {
+    let doc = collected_mlflow_version("1");
+    // The version says restricted, the registered model confidential, the
+    // run internal: the version's applies (before: the run's, so a
+    // restricted model was judged as internal data).
+    assert_eq!(doc["artifact"]["classification"], "restricted");
+    assert_eq!(
+        doc["artifact"]["tag_conflicts"],
+        serde_json::json!([{"tag": "compliance.data_classification",
+            "values": {"model_version": "restricted", "registered_model": "confidential", "run": "internal"}}])
+    );
+    assert!(
+        metadata_schema_errors(&doc).is_empty(),
+        "{:?}",
+        metadata_schema_errors(&doc)
+    );
+    let lineage = rules_of(&guests().lineage, "{}", &doc);
+    assert!(
+        lineage.contains(&"lineage.tags.inconsistent".to_owned()),
+        "{lineage:?}"
+    );
+    // The MLflow Project image, by its URI: a tag, not a pin. The image id is
+    // the config's sha256, never made a registry digest.
+    assert_eq!(
+        doc["lineage"]["environment"]["image"],
+        "ghcr.io/acme/churn-train:1.4"
+    );
+    assert!(
+        doc["lineage"]["environment"]["image_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:abab")
+    );
+    assert!(
+        lineage.contains(&"lineage.image.not-pinned".to_owned()),
+        "{lineage:?}"
+    );
+    // A NaN metric is collected and judged, not a collect failure.
+    assert_eq!(doc["lineage"]["metrics"]["loss"], "NaN");
+    let quality = rules_of(&guests().quality, "{ metrics = { loss = { max = 0.5 } } }", &doc);
+    assert_eq!(quality, ["quality.metric.invalid"]);
+}
+
+#[test]
+fn a_deleted_mlflow_run_is_a_lineage_finding() {
+    let doc = collected_mlflow_version("2");
+    assert_eq!(doc["lineage"]["run"]["lifecycle_stage"], "deleted");
+    let lineage = rules_of(&guests().lineage, "{}", &doc);
+    assert!(lineage.contains(&"lineage.run.deleted".to_owned()), "{lineage:?}");
+    let live = collected_mlflow_version("1");
+    assert!(!rules_of(&guests().lineage, "{}", &live).contains(&"lineage.run.deleted".to_owned()));
+}

@@ -11,8 +11,10 @@
 //! sha256, so an attestation over the document records what the verdict was
 //! based on.
 //!
-//! Team conventions read from MLflow tags (run tags, or registered-model
-//! tags): `compliance.data_classification`, `compliance.retention_days`,
+//! Team conventions read from MLflow tags (the model version's, else the
+//! registered model's, else the run's; where they disagree all values are
+//! kept in `/artifact/tag_conflicts`): `compliance.data_classification`,
+//! `compliance.retention_days`,
 //! `compliance.purpose`, `compliance.legal_basis`,
 //! `compliance.logs_retention_days`, `compliance.lineage_retention_days`,
 //! `compliance.documentation_retention_days`, `compliance.high_risk_system`;
@@ -230,15 +232,8 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
         artifact.insert("uri".into(), json!(img));
     }
 
-    let tag = |k: &str| -> Option<String> {
-        let m = ml.as_ref()?;
-        m.run
-            .get("tags")
-            .and_then(|t| t.get(k))
-            .or_else(|| m.artifact.get("tags").and_then(|t| t.get(k)))
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    };
+    // The model version's tag, else the registered model's, else the run's.
+    let tag = |k: &str| -> Option<String> { ml.as_ref()?.compliance_tag(k).map(str::to_owned) };
     if let Some(hr) = tag("compliance.high_risk_system") {
         // Strict: a value read as "not high-risk" would waive the ten-year
         // documentation rule.

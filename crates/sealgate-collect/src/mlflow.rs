@@ -43,6 +43,60 @@ pub struct MlflowFacts {
     pub retention_days: Option<u64>,
     /// The model file the flavor loads, for the artifact's digest.
     pub model_file: Option<PathBuf>,
+    /// Tags of the registered model and of the version, apart (the
+    /// artifact's `tags` is both, the version's on top).
+    pub registered_model_tags: Map<String, Value>,
+    pub version_tags: Map<String, Value>,
+}
+
+/// Where a team's `compliance.*` tags are read from, most specific first:
+/// what is said of this version outranks what is said of the model, which
+/// outranks what the training run recorded.
+const TAG_SOURCES: [&str; 3] = ["model_version", "registered_model", "run"];
+
+impl MlflowFacts {
+    fn tag_maps(&self) -> [Option<&Map<String, Value>>; 3] {
+        [
+            Some(&self.version_tags),
+            Some(&self.registered_model_tags),
+            self.run.get("tags").and_then(Value::as_object),
+        ]
+    }
+
+    /// A team convention tag: the model version's, else the registered
+    /// model's, else the run's.
+    pub fn compliance_tag(&self, key: &str) -> Option<&str> {
+        self.tag_maps()
+            .into_iter()
+            .flatten()
+            .find_map(|m| m.get(key).and_then(Value::as_str))
+    }
+
+    /// Each `compliance.*` tag its sources disagree on, with every value:
+    /// kept side by side for the lineage policy, never settled silently.
+    fn tag_conflicts(&self) -> Vec<Value> {
+        let mut keys: Vec<&String> = self
+            .tag_maps()
+            .into_iter()
+            .flatten()
+            .flat_map(|m| m.keys())
+            .filter(|k| k.starts_with("compliance."))
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .filter_map(|key| {
+                let values: Map<String, Value> = TAG_SOURCES
+                    .iter()
+                    .zip(self.tag_maps())
+                    .filter_map(|(source, m)| Some(((*source).to_owned(), m?.get(key)?.clone())))
+                    .collect();
+                let distinct: std::collections::BTreeSet<String> =
+                    values.values().map(Value::to_string).collect();
+                (distinct.len() > 1).then(|| json!({"tag": key, "values": values}))
+            })
+            .collect()
+    }
 }
 
 /// Files and directories listed per directory at most (params, metrics, tags).
@@ -167,10 +221,12 @@ pub(crate) fn collect(reader: &mut Reader, sel: &ModelSelector) -> Result<Mlflow
         a.insert("aliases".into(), json!(aliases));
     }
     // Registered-model tags, then version tags (more specific) on top.
-    let mut tags = key_values(reader, &model_dir.join("tags"))?;
-    tags.extend(key_values(reader, &version_dir.join("tags"))?);
+    facts.registered_model_tags = key_values(reader, &model_dir.join("tags"))?;
+    facts.version_tags = key_values(reader, &version_dir.join("tags"))?;
+    let mut tags = facts.registered_model_tags.clone();
+    tags.extend(facts.version_tags.clone());
     if !tags.is_empty() {
-        a.insert("tags".into(), Value::Object(tags));
+        facts.artifact.insert("tags".into(), Value::Object(tags));
     }
 
     let run_id = vmeta.req_str("/run_id")?.to_owned();
@@ -190,6 +246,21 @@ pub(crate) fn collect(reader: &mut Reader, sel: &ModelSelector) -> Result<Mlflow
     read_mlmodel(reader, &model_dir, &mut facts)?;
     read_run(reader, &run_dir, &mut facts)?;
     read_dataset_inputs(reader, &run_dir, &mut facts)?;
+    if let Some(c) = facts.compliance_tag("compliance.data_classification") {
+        facts.artifact.insert("classification".into(), json!(c));
+    }
+    if let Some(d) = facts.compliance_tag("compliance.retention_days") {
+        facts.retention_days = Some(d.trim().parse().map_err(|_| CollectError::Malformed {
+            path: "mlflow tag compliance.retention_days".into(),
+            problem: format!("`{d}` is not a whole number of days"),
+        })?);
+    }
+    let conflicts = facts.tag_conflicts();
+    if !conflicts.is_empty() {
+        facts
+            .artifact
+            .insert("tag_conflicts".into(), Value::Array(conflicts));
+    }
     Ok(facts)
 }
 
@@ -382,6 +453,11 @@ fn read_run(reader: &mut Reader, run_dir: &Path, facts: &mut MlflowFacts) -> Res
         .opt_i64("/status")?
         .ok_or_else(|| meta.problem("/status", "missing (a run status code)"))?;
     run.insert("status".into(), json!(run_status(status)));
+    // A deleted run (`mlflow gc` has not purged it yet) is recorded as such:
+    // promoting what it made is a lineage finding.
+    if let Some(stage) = meta.opt_str("/lifecycle_stage")? {
+        run.insert("lifecycle_stage".into(), json!(stage));
+    }
     for (field, key) in [("/start_time", "started_at"), ("/end_time", "ended_at")] {
         if let Some(t) = meta.opt_i64(field)?.and_then(millis_rfc3339) {
             run.insert(key.into(), json!(t));
@@ -399,30 +475,35 @@ fn read_run(reader: &mut Reader, run_dir: &Path, facts: &mut MlflowFacts) -> Res
             facts.code.insert(key.into(), json!(v));
         }
     }
-    // A docker image the run records: by digest when the id is one.
-    if let Some(image) = tag("mlflow.docker.image.name") {
-        let pinned = tag("mlflow.docker.image.id")
-            .filter(|id| id.starts_with("sha256:"))
-            .map_or(image.clone(), |id| {
-                format!("{}@{id}", image.split('@').next().unwrap_or(&image))
-            });
-        facts.environment.insert("image".into(), json!(pinned));
+    // The image an MLflow Project ran in (`mlflow.docker.image.uri`, as
+    // MLflow's `mlflow_tags.py` names it), as recorded: pinned only if the
+    // URI itself carries `@sha256:`. `mlflow.docker.image.id` is the local
+    // image ID (the sha256 of the image's config), not a registry manifest
+    // digest, so it is kept beside the image and never made its pin.
+    if let Some(image) = tag("mlflow.docker.image.uri") {
+        facts.environment.insert("image".into(), json!(image));
     }
-    if let Some(c) = tag("compliance.data_classification") {
-        facts.artifact.insert("classification".into(), json!(c));
-    }
-    if let Some(d) = tag("compliance.retention_days") {
-        facts.retention_days = Some(d.trim().parse().map_err(|_| CollectError::Malformed {
-            path: reader.shown(&run_dir.join("tags/compliance.retention_days")),
-            problem: format!("`{d}` is not a whole number of days"),
-        })?);
+    if let Some(id) = tag("mlflow.docker.image.id") {
+        facts.environment.insert("image_id".into(), json!(id));
     }
     facts.run.insert("tags".into(), Value::Object(tags));
     facts.parameters = key_values(reader, &run_dir.join("params"))?;
     for f in entries(&run_dir.join("metrics"), true) {
         let text = reader.text(&f, "mlflow")?;
         if let Some(v) = latest_metric(&text) {
-            facts.metrics.insert(file_name(&f), json!(v));
+            // MLflow logs NaN and infinities (`nan`, `inf`); JSON has no such
+            // numbers, so they are kept as text for the quality policy to
+            // judge (`quality.metric.invalid`), not dropped or refused.
+            let value = if v.is_finite() {
+                json!(v)
+            } else if v.is_nan() {
+                json!("NaN")
+            } else if v > 0.0 {
+                json!("Infinity")
+            } else {
+                json!("-Infinity")
+            };
+            facts.metrics.insert(file_name(&f), value);
         } else {
             return Err(CollectError::Malformed {
                 path: reader.shown(&f),
@@ -446,7 +527,6 @@ fn latest_metric(text: &str) -> Option<f64> {
         })
         .max_by_key(|(k, _)| *k)
         .map(|(_, v)| v)
-        .filter(|v| v.is_finite())
 }
 
 fn read_dataset_inputs(
@@ -738,6 +818,10 @@ mod tests {
         assert_eq!(latest_metric("1 0.5 0\n2 0.7 1\n3 0.6 0\n"), Some(0.7));
         assert_eq!(latest_metric("1795719505274 0.96 0\n"), Some(0.96));
         assert_eq!(latest_metric("garbage"), None);
-        assert_eq!(latest_metric("1 NaN 0"), None);
+        assert!(
+            latest_metric("1 nan 0").is_some_and(f64::is_nan),
+            "MLflow writes NaN as `nan`"
+        );
+        assert_eq!(latest_metric("1 inf 0"), Some(f64::INFINITY));
     }
 }

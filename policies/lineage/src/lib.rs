@@ -5,6 +5,8 @@
 //! | `lineage.code.missing` / `lineage.code.not-pinned` | a code commit is recorded, as a full git hash (40 or 64 hex), not a branch or short hash |
 //! | `lineage.input.missing` / `lineage.input.unhashed` | data inputs are recorded, each with a full content hash (md5: 32 hex, sha256: 64 hex); MLflow's 8-hex dataset digest is not one |
 //! | `lineage.run.missing` / `lineage.run.unfinished` | the training run is identified and finished (MLflow `FINISHED`, OpenLineage `COMPLETE`) |
+//! | `lineage.run.deleted` | the training run is not deleted (MLflow `lifecycle_stage: deleted`) |
+//! | `lineage.tags.inconsistent` | the model version, registered model and run do not disagree on a `compliance.*` tag (`/artifact/tag_conflicts`) |
 //! | `lineage.parameters.missing` | training parameters are recorded |
 //! | `lineage.image.missing` / `lineage.image.not-pinned` | the serving image is pinned by digest (`@sha256:` + 64 hex), not only by tag |
 //! | `lineage.hash.inconsistent` | where two sources record the same file (DVC pipeline, lineage inputs, datasets), their hashes agree |
@@ -117,6 +119,7 @@ impl Policy for Lineage {
         }
         check_image(doc, params, &mut r);
         check_consistency(doc, &mut r);
+        check_tag_conflicts(doc, &mut r);
         Ok(r)
     }
 }
@@ -185,6 +188,15 @@ fn check_run(doc: &Metadata, params: &Params, r: &mut Report) {
         );
         return;
     }
+    if doc.str("/lineage/run/lifecycle_stage") == Some("deleted") {
+        r.finding(
+            "lineage.run.deleted",
+            Severity::High,
+            "/lineage/run/lifecycle_stage",
+            "the training run was deleted from its tracking server",
+            "restore the run (mlflow runs restore) or promote an artifact of a run that is kept",
+        );
+    }
     let status = doc.str("/lineage/run/status").unwrap_or("");
     if !params
         .finished_statuses
@@ -225,6 +237,32 @@ fn check_image(doc: &Metadata, params: &Params, r: &mut Report) {
             );
         }
         _ => {}
+    }
+}
+
+/// Where MLflow's model version, registered model and run disagree on a team
+/// tag (`compliance.data_classification`…), the collector kept every value:
+/// the most specific one applies, but the records contradict each other.
+fn check_tag_conflicts(doc: &Metadata, r: &mut Report) {
+    for (ptr, c) in doc.items("/artifact/tag_conflicts") {
+        let tag = c.get("tag").and_then(Value::as_str).unwrap_or("?");
+        let values = c
+            .get("values")
+            .and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(source, v)| format!("{source} `{}`", v.as_str().unwrap_or("?")))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        r.finding(
+            "lineage.tags.inconsistent",
+            Severity::High,
+            &ptr,
+            format!("the records disagree on `{tag}`: {values}"),
+            "set the tag once (on the model version) or make the registered model's and the run's agree",
+        );
     }
 }
 
