@@ -207,3 +207,46 @@ fn any_valid_daemon_json_is_read_and_a_plaintext_api_socket_is_judged() {
     assert_eq!(rules, ["encryption.in-transit.docker-api-plaintext"]);
     assert_eq!(p.findings[0].pointer, "/platform/docker/daemon/hosts/1");
 }
+
+#[test]
+fn a_gcloud_bucket_description_merges_with_the_team_store_and_is_judged() {
+    let gcs = |f: &str| repo(&format!("tests/fixtures/gcs/{f}"));
+    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
+        storage: vec![gcs("gcloud-describe.json"), gcs("store.json")],
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let stores = collected.document["storage"].as_array().unwrap();
+    assert_eq!(stores.len(), 1, "one bucket, one store: {stores:?}");
+    let store = &stores[0];
+    assert_eq!(store["location"], "gs://acme-gcs");
+    assert_eq!(store["raw"]["retentionPolicy"]["retentionPeriod"], "15811200");
+    assert_eq!(store["raw"]["versioning"]["enabled"], true);
+    assert_eq!(
+        store["raw"]["iamConfiguration"]["publicAccessPrevention"],
+        "enforced"
+    );
+    // Delete after 365 days under raw/, old versions 30 days on; a 183-day
+    // retention policy: lawful for the 365-day personal extract.
+    let (outcome, rules, messages) = judged(store.clone(), None);
+    assert_eq!(outcome, PolicyOutcome::Pass, "{rules:?} {messages:?}");
+    // Without its delete rules (only Google's storage-class sample left),
+    // nothing deletes the personal data.
+    let mut transitions_only = store.clone();
+    transitions_only["raw"]["lifecycle"]["rule"]
+        .as_array_mut()
+        .unwrap()
+        .truncate(1);
+    let (_, rules, _) = judged(transitions_only, None);
+    assert!(rules.contains("retention.lifecycle.no-expiration"), "{rules:?}");
+    // Without the team store, the bucket's own description is judged as unmapped.
+    let alone = sealgate_collect::collect(&sealgate_collect::Sources {
+        storage: vec![gcs("gcloud-describe.json")],
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap();
+    let (_, rules, _) = judged(alone.document["storage"][0].clone(), None);
+    assert_eq!(rules, BTreeSet::from(["retention.storage.unmapped".to_owned()]));
+}

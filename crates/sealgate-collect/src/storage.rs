@@ -3,7 +3,7 @@
 //! | file | becomes |
 //! |---|---|
 //! | S3 API responses: `GetBucketEncryption`, `GetPublicAccessBlock`, `GetBucketPolicy` (the policy document, or the CLI's `{"Policy": "<json>"}`), `GetBucketLifecycleConfiguration` (with or without the `LifecycleConfiguration` wrapper), `GetObjectLockConfiguration`, `GetBucketVersioning` | one `s3` store, each document under `raw` by its API name |
-//! | a GCS bucket resource (`"kind": "storage#bucket"`) | a `gcs` store with the resource as `raw` |
+//! | a GCS bucket resource (`"kind": "storage#bucket"`), or what `gcloud storage buckets describe --format=json` prints (snake_case: `storage_url`, `lifecycle_config`, `retention_policy`, `versioning_enabled`, …; converted to the JSON API's shape) | a `gcs` store with the resource as `raw`, merged into the team's store for that bucket when there is one |
 //! | a Kubernetes `EncryptionConfiguration` (YAML or JSON) | `/platform/kubernetes/encryption_configuration` |
 //! | a Docker `daemon.json` | `/platform/docker/daemon` |
 //! | a store written by the team (`{"provider": ..., "holds": [...]}`) | a store; API documents of the same provider are merged into it |
@@ -71,6 +71,9 @@ pub(crate) fn collect(reader: &mut Reader, files: &[impl AsRef<Path>]) -> Result
     // Which file each S3 document came from.
     let mut s3_from: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
     let mut s3_bucket: Option<String> = None;
+    // GCS bucket descriptions by bucket name, with the file each came from.
+    let mut gcs_buckets: std::collections::BTreeMap<String, (Value, String)> =
+        std::collections::BTreeMap::new();
     let mut declared: Vec<Value> = Vec::new();
     for file in files {
         let path = file.as_ref();
@@ -133,14 +136,22 @@ pub(crate) fn collect(reader: &mut Reader, files: &[impl AsRef<Path>]) -> Result
                 ));
             }
             facts.kubernetes_encryption = Some(doc);
-        } else if kind == Some("storage#bucket") {
+        } else if kind == Some("storage#bucket") || is_gcloud_bucket(obj) {
             let name = obj
                 .get("name")
                 .and_then(Value::as_str)
-                .ok_or_else(|| bad("/name: missing (the bucket's name)".into()))?;
-            facts.stores.push(
-                json!({"provider": "gcs", "location": format!("gs://{name}"), "raw": doc, "source": shown}),
-            );
+                .ok_or_else(|| bad("/name: missing (the bucket's name)".into()))?
+                .to_owned();
+            let raw = if kind == Some("storage#bucket") {
+                doc.clone()
+            } else {
+                gcloud_to_json_api(obj)
+            };
+            if let Some((_, first)) = gcs_buckets.insert(name.clone(), (raw, shown.clone())) {
+                return Err(bad(format!(
+                    "a second description of bucket `{name}` (the first is {first}): give one"
+                )));
+            }
         } else if obj.contains_key("provider") {
             declared.push(doc);
         } else if let Some(key) = S3_DOCUMENTS.iter().find(|k| obj.contains_key(**k)) {
@@ -174,14 +185,32 @@ pub(crate) fn collect(reader: &mut Reader, files: &[impl AsRef<Path>]) -> Result
     for mut store in declared {
         // The API documents go under the team's store for that bucket (its own
         // `raw`, written for this store, wins).
-        if store["provider"] == "s3" && !s3_raw.is_empty() {
-            let mut merged = std::mem::take(&mut s3_raw);
+        let merged = if store["provider"] == "s3" && !s3_raw.is_empty() {
+            Some(std::mem::take(&mut s3_raw))
+        } else if store["provider"] == "gcs" {
+            let bucket = store
+                .get("location")
+                .and_then(Value::as_str)
+                .and_then(|l| l.strip_prefix("gs://"))
+                .map(|l| l.trim_end_matches('/').to_owned());
+            bucket
+                .and_then(|b| gcs_buckets.remove(&b))
+                .and_then(|(raw, _)| raw.as_object().cloned())
+        } else {
+            None
+        };
+        if let Some(mut merged) = merged {
             if let Some(own) = store.get("raw").and_then(Value::as_object) {
                 merged.extend(own.clone());
             }
             store["raw"] = Value::Object(merged);
         }
         facts.stores.push(store);
+    }
+    for (name, (raw, shown)) in gcs_buckets {
+        facts.stores.push(
+            json!({"provider": "gcs", "location": format!("gs://{name}"), "raw": raw, "source": shown}),
+        );
     }
     if !s3_raw.is_empty() {
         let location = s3_bucket.map_or_else(
@@ -193,6 +222,64 @@ pub(crate) fn collect(reader: &mut Reader, files: &[impl AsRef<Path>]) -> Result
             .insert(0, json!({"provider": "s3", "location": location, "raw": s3_raw}));
     }
     Ok(facts)
+}
+
+/// What `gcloud storage buckets describe --format=json` prints: the bucket
+/// with snake_case top-level fields and no `kind`.
+fn is_gcloud_bucket(obj: &Map<String, Value>) -> bool {
+    obj.get("storage_url")
+        .and_then(Value::as_str)
+        .is_some_and(|u| u.starts_with("gs://"))
+        || (obj.contains_key("name")
+            && [
+                "lifecycle_config",
+                "retention_policy",
+                "versioning_enabled",
+                "default_kms_key",
+                "public_access_prevention",
+                "uniform_bucket_level_access",
+            ]
+            .iter()
+            .any(|k| obj.contains_key(*k)))
+}
+
+/// gcloud's bucket description in the JSON API's shape (the one the
+/// policies read): its nested documents (`lifecycle_config`,
+/// `retention_policy`, `soft_delete_policy`) are the API's own, renamed;
+/// its flags become the API's objects.
+fn gcloud_to_json_api(obj: &Map<String, Value>) -> Value {
+    let mut api = Map::new();
+    api.insert("kind".into(), json!("storage#bucket"));
+    for (gcloud, json_api) in [
+        ("name", "name"),
+        ("location", "location"),
+        ("lifecycle_config", "lifecycle"),
+        ("retention_policy", "retentionPolicy"),
+        ("soft_delete_policy", "softDeletePolicy"),
+        ("default_storage_class", "storageClass"),
+    ] {
+        if let Some(v) = obj.get(gcloud) {
+            api.insert(json_api.into(), v.clone());
+        }
+    }
+    if let Some(v) = obj.get("versioning_enabled").and_then(Value::as_bool) {
+        api.insert("versioning".into(), json!({"enabled": v}));
+    }
+    if let Some(k) = obj.get("default_kms_key").and_then(Value::as_str) {
+        api.insert("encryption".into(), json!({"defaultKmsKeyName": k}));
+    }
+    let mut iam = Map::new();
+    if let Some(p) = obj.get("public_access_prevention") {
+        iam.insert("publicAccessPrevention".into(), p.clone());
+    }
+    if let Some(u) = obj.get("uniform_bucket_level_access").and_then(Value::as_bool) {
+        iam.insert("uniformBucketLevelAccess".into(), json!({"enabled": u}));
+    }
+    if !iam.is_empty() {
+        api.insert("iamConfiguration".into(), Value::Object(iam));
+    }
+    api.insert("gcloud".into(), Value::Object(obj.clone()));
+    Value::Object(api)
 }
 
 /// `arn:aws:s3:::bucket` or `arn:aws:s3:::bucket/*` in a statement's Resource.
