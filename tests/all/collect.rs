@@ -441,3 +441,60 @@ fn a_deleted_mlflow_run_is_a_lineage_finding() {
     let live = collected_mlflow_version("1");
     assert!(!rules_of(&guests().lineage, "{}", &live).contains(&"lineage.run.deleted".to_owned()));
 }
+
+#[test]
+fn openlineage_as_the_spec_says_run_state_instants_parents_and_field_tags() {
+    let collect = |dvc: bool| {
+        sealgate_collect::collect(&sealgate_collect::Sources {
+            openlineage: vec![repo("tests/fixtures/openlineage/dag-and-train.jsonl")],
+            dvc: dvc.then(|| shared("fixtures/real/dvc-project")),
+            base: repo(""),
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("{e}"))
+        .document
+    };
+    let doc = collect(true);
+    let run = &doc["lineage"]["run"];
+    // The training run that wrote the model, not the DAG run that parents
+    // it; COMPLETE, though an OTHER event and one without eventType came
+    // after (metadata, not state); its START the earliest, compared as
+    // instants across +00:00 and +02:00.
+    assert_eq!(run["id"], "01930f5e-8a3c-7c1e-9a55-3b6f0a0e0002", "{run}");
+    assert_eq!(run["status"], "COMPLETE", "{run}");
+    assert_eq!(run["parent"], "01930f5e-8a3c-7c1e-9a55-3b6f0a0e0001");
+    assert_eq!(run["started_at"], "2026-11-26T20:58:24.000000+02:00");
+    assert!(
+        metadata_schema_errors(&doc).is_empty(),
+        "{:?}",
+        metadata_schema_errors(&doc)
+    );
+    // datasetVersion is the record's own md5: kept, DVC's beside it, and
+    // the lineage policy reports the disagreement.
+    let input = &doc["lineage"]["inputs"][0];
+    assert_eq!(input["hash"]["md5"], "9e107d9d372bb6826bd81d3542a419d6");
+    assert_eq!(input["dvc_hash"]["md5"], "04f1fe7337c75fba118ed4fac9249ab2");
+    let lineage = rules_of(&guests().lineage, "{}", &doc);
+    assert!(
+        lineage.contains(&"lineage.hash.inconsistent".to_owned()),
+        "{lineage:?}"
+    );
+    // The field tagged PII reaches the dataset DVC describes.
+    let customers = &doc["datasets"][0];
+    assert!(
+        customers["pii_columns"]
+            .as_array()
+            .unwrap()
+            .contains(&"contact".into()),
+        "{customers}"
+    );
+    // Without DVC, the input is a dataset of its own, with its columns.
+    let alone = collect(false);
+    let ds = &alone["datasets"][0];
+    assert_eq!(ds["name"], "data/customers.csv");
+    assert_eq!(ds["pii_columns"], serde_json::json!(["contact"]));
+    assert_eq!(
+        ds["columns"][1]["tags"],
+        serde_json::json!(["classification:PII"])
+    );
+}

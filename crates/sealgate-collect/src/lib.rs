@@ -293,6 +293,47 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
             datasets.push(ds);
         }
     }
+    // OpenLineage's input datasets with a schema are datasets too, so the
+    // PII policy reads their columns (and their PII field tags); one already
+    // described by DVC or MLflow under the same name is not repeated.
+    for d in lineage_events.iter().flat_map(|e| e.inputs.iter()) {
+        let name = d.get("name").and_then(Value::as_str).unwrap_or("");
+        let known = datasets.iter_mut().find(|k| {
+            let same = |f: &str| {
+                k.get(f)
+                    .and_then(Value::as_str)
+                    .is_some_and(|v| v == name || name.ends_with(&format!("/{v}")))
+            };
+            same("path") || same("name")
+        });
+        match known {
+            // The same file described twice: what OpenLineage adds (its
+            // columns where the other record has none, the columns its tags
+            // declare personal, its labels) joins the record; its hash stays
+            // in /lineage/inputs beside DVC's.
+            Some(k) => {
+                if k.get("columns").is_none()
+                    && let Some(c) = d.get("columns")
+                {
+                    k["columns"] = c.clone();
+                }
+                for list in ["pii_columns", "labels"] {
+                    let mut merged: Vec<Value> =
+                        k.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
+                    for v in d.get(list).and_then(Value::as_array).into_iter().flatten() {
+                        if !merged.contains(v) {
+                            merged.push(v.clone());
+                        }
+                    }
+                    if !merged.is_empty() {
+                        k[list] = Value::Array(merged);
+                    }
+                }
+            }
+            None if d.get("columns").is_some() => datasets.push(d.clone()),
+            None => {}
+        }
+    }
     if !datasets.is_empty() {
         doc.insert("datasets".into(), Value::Array(datasets));
     }
@@ -434,8 +475,14 @@ fn lineage(
             .and_then(Value::as_str)
             .and_then(|u| dvc_hash(dvc_hashes, u))
         {
-            input["hash"] = json!({"md5": h});
-            input["hash_source"] = json!("dvc");
+            if input.get("hash").is_some() {
+                // The record has its own hash (OpenLineage's datasetVersion):
+                // DVC's goes beside it, for the lineage policy to compare.
+                input["dvc_hash"] = json!({"md5": h});
+            } else {
+                input["hash"] = json!({"md5": h});
+                input["hash_source"] = json!("dvc");
+            }
         }
         inputs.push(input);
     }

@@ -46,12 +46,16 @@ pub struct OpenLineageFacts {
     pub outputs: Vec<Value>,
 }
 
-/// Terminal states outrank the rest when two events of a run share a time.
-fn event_rank(event_type: &str) -> u8 {
+/// A run's state events, by how far along they are: a terminal state
+/// outranks the rest when two events of a run share an instant. `OTHER` (and
+/// an event without `eventType`, which the spec allows) carries metadata, not
+/// state, so it never changes a run's status.
+fn state_rank(event_type: &str) -> Option<u8> {
     match event_type {
-        "COMPLETE" | "FAIL" | "ABORT" => 2,
-        "RUNNING" => 1,
-        _ => 0,
+        "COMPLETE" | "FAIL" | "ABORT" => Some(2),
+        "RUNNING" => Some(1),
+        "START" => Some(0),
+        _ => None,
     }
 }
 
@@ -84,47 +88,87 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
     if events.is_empty() {
         return Err(bad("no RunEvents".into()));
     }
-    // Latest event per run: (eventTime, rank) orders them; RFC 3339 UTC
-    // strings of one producer sort as times.
-    let mut latest: BTreeMap<String, (String, u8, usize)> = BTreeMap::new();
-    let mut started: BTreeMap<String, String> = BTreeMap::new();
+    // Per run: its latest state event, by instant (event times may carry
+    // any offset and precision) then rank; its earliest START; whether it
+    // wrote outputs; its parent run.
+    struct RunSeen {
+        state: Option<(i128, u8, usize)>,
+        started: Option<(i128, usize)>,
+        last_seen: i128,
+        produced: bool,
+        parent: Option<String>,
+        first: usize,
+    }
+    let mut seen: BTreeMap<String, RunSeen> = BTreeMap::new();
     for (i, e) in events.iter().enumerate() {
         let field = |p: &str| e.pointer(p).and_then(Value::as_str);
-        let (Some(run_id), Some(event_type), Some(time)) =
-            (field("/run/runId"), field("/eventType"), field("/eventTime"))
-        else {
+        let (Some(run_id), Some(time)) = (field("/run/runId"), field("/eventTime")) else {
             return Err(bad(format!(
-                "event {i}: a RunEvent needs run.runId, eventType and eventTime (a DatasetEvent or JobEvent is not a run)"
+                "event {i}: a RunEvent needs run.runId and eventTime (a DatasetEvent or JobEvent is not a run)"
             )));
         };
-        if event_type == "START" {
-            started
-                .entry(run_id.to_owned())
-                .or_insert_with(|| time.to_owned());
+        let at = crate::source::rfc3339_nanos(time)
+            .ok_or_else(|| bad(format!("event {i}: eventTime `{time}` is not an RFC 3339 time")))?;
+        let run = seen.entry(run_id.to_owned()).or_insert(RunSeen {
+            state: None,
+            started: None,
+            last_seen: at,
+            produced: false,
+            parent: None,
+            first: i,
+        });
+        run.last_seen = run.last_seen.max(at);
+        let event_type = field("/eventType").unwrap_or("OTHER");
+        if let Some(rank) = state_rank(event_type) {
+            if run.state.is_none_or(|(t, r, _)| (t, r) <= (at, rank)) {
+                run.state = Some((at, rank, i));
+            }
+            if event_type == "START" && run.started.is_none_or(|(t, _)| at < t) {
+                run.started = Some((at, i));
+            }
         }
-        let key = (time.to_owned(), event_rank(event_type), i);
-        if latest.get(run_id).is_none_or(|k| (&k.0, k.1) <= (&key.0, key.1)) {
-            latest.insert(run_id.to_owned(), key);
+        if e.get("outputs")
+            .and_then(Value::as_array)
+            .is_some_and(|o| !o.is_empty())
+        {
+            run.produced = true;
+        }
+        if let Some(parent) = field("/run/facets/parent/run/runId") {
+            run.parent = Some(parent.to_owned());
         }
     }
     let mut facts = OpenLineageFacts::default();
-    for (run_id, (time, _, i)) in &latest {
-        let e = &events[*i];
-        let event_type = e["eventType"].as_str().unwrap_or_default();
+    // The run that produced the outputs comes first (of several, the latest):
+    // a parent (an orchestrator's DAG run) or a run that only read is not the
+    // one the artifact came from.
+    let mut order: Vec<(&String, &RunSeen)> = seen.iter().collect();
+    order.sort_by_key(|(_, r)| (std::cmp::Reverse(r.produced), std::cmp::Reverse(r.last_seen)));
+    for (run_id, r) in order {
         let mut run = Map::new();
         run.insert("system".into(), json!("openlineage"));
         run.insert("id".into(), json!(run_id));
-        run.insert("status".into(), json!(event_type));
-        if let Some(job) = e.pointer("/job/name").and_then(Value::as_str) {
-            let ns = e.pointer("/job/namespace").and_then(Value::as_str).unwrap_or("");
+        let status = r.state.map_or("OTHER", |(_, _, i)| {
+            events[i]["eventType"].as_str().unwrap_or("OTHER")
+        });
+        run.insert("status".into(), json!(status));
+        let any = r.state.map_or(r.first, |(_, _, i)| i);
+        if let Some(job) = events[any].pointer("/job/name").and_then(Value::as_str) {
+            let ns = events[any]
+                .pointer("/job/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             run.insert("job".into(), json!(format!("{ns}/{job}")));
         }
-        if let Some(t) = started.get(run_id) {
-            run.insert("started_at".into(), json!(t));
+        if let Some((_, i)) = r.started {
+            run.insert("started_at".into(), events[i]["eventTime"].clone());
         }
-        if event_rank(event_type) == 2 {
-            run.insert("ended_at".into(), json!(time));
+        if let Some((_, 2, i)) = r.state {
+            run.insert("ended_at".into(), events[i]["eventTime"].clone());
         }
+        if let Some(parent) = &r.parent {
+            run.insert("parent".into(), json!(parent));
+        }
+        run.insert("produced_outputs".into(), json!(r.produced));
         facts.runs.push(Value::Object(run));
     }
     // Facets and datasets accumulate over a run's events (producers send
@@ -223,28 +267,79 @@ fn dataset(d: &Value) -> Value {
     }
     if let Some(v) = d.pointer("/facets/version/datasetVersion") {
         out.insert("version".into(), v.clone());
+        // A version that is a content digest (md5, sha256) is this record's
+        // own hash of the data: compared with DVC's, never replaced by it.
+        if let Some(v) = v.as_str() {
+            let algo = if crate::source::is_hex(v, 32) {
+                Some("md5")
+            } else if crate::source::is_hex(v, 64) {
+                Some("sha256")
+            } else {
+                None
+            };
+            if let Some(algo) = algo {
+                out.insert("hash".into(), json!({algo: v.to_ascii_lowercase()}));
+                out.insert("hash_source".into(), json!("openlineage datasetVersion"));
+            }
+        }
     }
+    // Tags (the tags facet): a tag with `field` is a column's, the rest the
+    // dataset's. A column tagged as personal data (key or value `pii`,
+    // `personal`, `sensitive`, `gdpr`) is declared so.
+    let tags: Vec<&Value> = d
+        .pointer("/facets/tags/tags")
+        .and_then(Value::as_array)
+        .map(|t| t.iter().collect())
+        .unwrap_or_default();
+    let tag_text = |t: &Value| -> Option<String> {
+        let k = t.get("key")?.as_str()?;
+        Some(match t.get("value").and_then(Value::as_str) {
+            Some(v) if !v.is_empty() && v != "true" => format!("{k}:{v}"),
+            _ => k.to_owned(),
+        })
+    };
+    let is_personal = |t: &Value| {
+        ["key", "value"].iter().any(|f| {
+            t.get(*f).and_then(Value::as_str).is_some_and(|v| {
+                matches!(
+                    v.to_ascii_lowercase().as_str(),
+                    "pii" | "personal" | "personal-data" | "personal_data" | "gdpr" | "sensitive"
+                )
+            })
+        })
+    };
     if let Some(fields) = d.pointer("/facets/schema/fields").and_then(Value::as_array) {
+        let mut personal = Vec::new();
         let cols: Vec<Value> = fields
             .iter()
             .filter_map(|f| {
                 let name = f.get("name")?.as_str()?;
-                Some(json!({"name": name, "type": f.get("type").cloned().unwrap_or(Value::Null)}))
+                let mut col = json!({"name": name, "type": f.get("type").cloned().unwrap_or(Value::Null)});
+                let mine: Vec<&&Value> = tags
+                    .iter()
+                    .filter(|t| t.get("field").and_then(Value::as_str) == Some(name))
+                    .collect();
+                if mine.iter().any(|t| is_personal(t)) {
+                    personal.push(json!(name));
+                }
+                let texts: Vec<String> = mine.iter().filter_map(|t| tag_text(t)).collect();
+                if !texts.is_empty() {
+                    col["tags"] = json!(texts);
+                }
+                Some(col)
             })
             .collect();
         out.insert("columns".into(), Value::Array(cols));
+        if !personal.is_empty() {
+            out.insert("pii_columns".into(), Value::Array(personal));
+        }
     }
-    if let Some(tags) = d.pointer("/facets/tags/tags").and_then(Value::as_array) {
-        let labels: Vec<String> = tags
-            .iter()
-            .filter_map(|t| {
-                let k = t.get("key")?.as_str()?;
-                Some(match t.get("value").and_then(Value::as_str) {
-                    Some(v) if !v.is_empty() && v != "true" => format!("{k}:{v}"),
-                    _ => k.to_owned(),
-                })
-            })
-            .collect();
+    let labels: Vec<String> = tags
+        .iter()
+        .filter(|t| t.get("field").is_none_or(Value::is_null))
+        .filter_map(|t| tag_text(t))
+        .collect();
+    if !labels.is_empty() {
         out.insert("labels".into(), json!(labels));
     }
     out.insert("source".into(), json!("openlineage"));
@@ -360,10 +455,7 @@ mod tests {
         )
         .unwrap();
         let err = openlineage(&mut reader(), &f).unwrap_err().to_string();
-        assert!(
-            err.contains("a RunEvent needs run.runId, eventType and eventTime"),
-            "{err}"
-        );
+        assert!(err.contains("a RunEvent needs run.runId and eventTime"), "{err}");
         std::fs::write(&f, "").unwrap();
         let err = openlineage(&mut reader(), &f).unwrap_err().to_string();
         assert!(err.contains("no RunEvents"), "{err}");

@@ -227,7 +227,103 @@ pub(crate) fn millis_rfc3339(ms: i64) -> Option<String> {
     Some(humantime::format_rfc3339_seconds(t).to_string())
 }
 
+/// An RFC 3339 time (`Z` or any `±HH:MM` offset, fractional seconds to
+/// nanoseconds) as nanoseconds since the Unix epoch: what lets event times
+/// written with different offsets or precisions be compared as instants.
+pub(crate) fn rfc3339_nanos(s: &str) -> Option<i128> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let t = s.get(r)?;
+        t.bytes().all(|c| c.is_ascii_digit()).then(|| t.parse().ok())?
+    };
+    if b.len() < 20
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (y, mo, d, h, mi, se) = (
+        num(0..4)?,
+        num(5..7)?,
+        num(8..10)?,
+        num(11..13)?,
+        num(14..16)?,
+        num(17..19)?,
+    );
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || se > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut nanos: i64 = 0;
+    if b.get(i) == Some(&b'.') {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let frac = &s[start..i];
+        if frac.is_empty() {
+            return None;
+        }
+        let nine: String = frac.chars().chain(std::iter::repeat('0')).take(9).collect();
+        nanos = nine.parse().ok()?;
+    }
+    let offset = match &s[i..] {
+        "Z" | "z" => 0,
+        rest => {
+            let sign = match rest.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            if rest.len() != 6 || rest.as_bytes()[3] != b':' {
+                return None;
+            }
+            sign * (num(i + 1..i + 3)? * 3600 + num(i + 4..i + 6)? * 60)
+        }
+    };
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let yy = if mo <= 2 { y - 1 } else { y };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * ((mo + 9) % 12) + 2) / 5 + d - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    let secs = days * 86_400 + h * 3600 + mi * 60 + se - offset;
+    Some(i128::from(secs) * 1_000_000_000 + i128::from(nanos))
+}
+
 /// A full content hash: md5 (32 hex, `.dir` allowed) or sha256 (64 hex).
 pub(crate) fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_times_are_compared_as_instants() {
+        let z = rfc3339_nanos("2026-11-26T18:58:35Z").unwrap();
+        assert_eq!(z, 1_795_719_515 * 1_000_000_000);
+        assert_eq!(rfc3339_nanos("2026-11-26T19:58:35+01:00"), Some(z));
+        assert_eq!(rfc3339_nanos("2026-11-26T18:58:35.000000+00:00"), Some(z));
+        assert_eq!(rfc3339_nanos("2026-11-26T18:58:35.5Z"), Some(z + 500_000_000));
+        // As strings these sort the other way round.
+        assert!(
+            rfc3339_nanos("2026-11-26T20:00:00+05:00").unwrap()
+                < rfc3339_nanos("2026-11-26T18:00:00Z").unwrap()
+        );
+        for bad in [
+            "2026-11-26",
+            "2026-13-01T00:00:00Z",
+            "2026-11-26T18:58:35",
+            "2026-11-26T18:58:35+0100",
+            "2026-11-26T18:58:35.Z",
+        ] {
+            assert_eq!(rfc3339_nanos(bad), None, "{bad}");
+        }
+    }
 }

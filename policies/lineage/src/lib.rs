@@ -302,6 +302,30 @@ fn check_consistency(doc: &Metadata, r: &mut Report) {
             ptr,
         );
     }
+    // A record with its own hash (OpenLineage's datasetVersion) beside
+    // DVC's for the same file.
+    for (ptr, input) in doc.items("/lineage/inputs") {
+        let (own, dvc) = (
+            content_hash(input.get("hash")),
+            content_hash(input.get("dvc_hash")),
+        );
+        if let (Some(own), Some(dvc)) = (own, dvc)
+            && own != dvc
+        {
+            let name = input
+                .get("uri")
+                .or(input.get("name"))
+                .and_then(Value::as_str)
+                .unwrap_or("?");
+            r.finding(
+                "lineage.hash.inconsistent",
+                Severity::High,
+                &format!("{ptr}/hash"),
+                format!("`{name}` is recorded as {own} here but DVC records {dvc}"),
+                "regenerate the metadata from one pipeline run; two hashes for one file mean the records disagree",
+            );
+        }
+    }
     for (path, records) in seen {
         let first = &records[0];
         if let Some(other) = records.iter().find(|(h, _)| h != &first.0) {
