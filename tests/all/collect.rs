@@ -498,3 +498,38 @@ fn openlineage_as_the_spec_says_run_state_instants_parents_and_field_tags() {
         serde_json::json!(["classification:PII"])
     );
 }
+
+#[test]
+fn a_dvc_project_with_a_sub_project_and_an_import_is_read_whole() {
+    // Made by DVC 3.59.1 (tests/fixtures/generate.py dvc). Before: only the
+    // root's dvc.lock was read, so the sub-project's stage was not lineage.
+    let doc = sealgate_collect::collect(&sealgate_collect::Sources {
+        dvc: Some(repo("tests/fixtures/dvc/project")),
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+    .document;
+    let stage = &doc["lineage"]["pipeline"]["stages"][0];
+    assert_eq!(stage["name"], "features/dvc.yaml:build", "{stage}");
+    assert_eq!(stage["deps"][0]["path"], "features/data/raw.csv");
+    assert_eq!(stage["outs"][0]["path"], "features/data/features.csv");
+    assert!(stage["outs"][0]["md5"].as_str().is_some_and(|m| m.len() == 32));
+    // `dvc import-url`: the dataset says where it came from.
+    let holidays = doc["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "holidays.csv")
+        .unwrap_or_else(|| panic!("{}", doc["datasets"]));
+    assert_eq!(
+        holidays["imported_from"]["path"],
+        "/tmp/sealgate-dvc-external/holidays.csv"
+    );
+    assert_eq!(holidays["imported_from"]["md5"], holidays["hash"]["md5"]);
+    assert!(
+        metadata_schema_errors(&doc).is_empty(),
+        "{:?}",
+        metadata_schema_errors(&doc)
+    );
+}

@@ -36,17 +36,27 @@ pub(crate) fn collect(reader: &mut Reader, dir: &Path) -> Result<DvcFacts, Colle
         });
     }
     let mut facts = DvcFacts::default();
-    let lock = dir.join("dvc.lock");
-    if lock.is_file() {
+    // Every dvc.lock of the project: the root's and each sub-project's
+    // (DVC keeps a dvc.lock beside each dvc.yaml; paths in it are relative
+    // to its directory, stages addressed as `sub/dvc.yaml:stage`).
+    let mut locks = Vec::new();
+    find_files(dir, 0, &mut locks, &|name| name == "dvc.lock");
+    locks.sort();
+    let mut stages = Vec::new();
+    for lock in locks {
+        let rel_dir = relative_dir(&lock, dir);
         let parsed = reader.yaml(&lock, "dvc")?;
-        facts.pipeline = Some(pipeline(&parsed, &mut facts.hashes)?);
+        stages.extend(pipeline_stages(&parsed, &rel_dir, &mut facts.hashes)?);
+    }
+    if !stages.is_empty() {
+        facts.pipeline = Some(json!({"system": "dvc", "stages": stages}));
     }
     let params = dir.join("params.yaml");
     if params.is_file() {
         facts.params = Some(reader.yaml(&params, "dvc")?.value);
     }
     let mut files = Vec::new();
-    find_dvc_files(dir, 0, &mut files);
+    find_files(dir, 0, &mut files, &|name| name.ends_with(".dvc"));
     if files.len() > MAX_DVC_FILES {
         return Err(CollectError::Unreadable {
             path: reader.shown(dir),
@@ -56,13 +66,14 @@ pub(crate) fn collect(reader: &mut Reader, dir: &Path) -> Result<DvcFacts, Colle
     files.sort();
     for file in files {
         let parsed = reader.yaml(&file, "dvc")?;
-        let rel_dir = file
-            .parent()
-            .and_then(|p| p.strip_prefix(dir).ok())
-            .map(|p| p.to_string_lossy().replace('\\', "/"))
-            .unwrap_or_default();
+        let rel_dir = relative_dir(&file, dir);
+        // `dvc import-url` / `dvc import`: where the data came from.
+        let imported = imported_from(&parsed)?;
         for (i, out) in parsed.opt_array("/outs")?.iter().enumerate() {
-            let ds = tracked_output(&parsed, &format!("/outs/{i}"), out, &rel_dir)?;
+            let mut ds = tracked_output(&parsed, &format!("/outs/{i}"), out, &rel_dir)?;
+            if let Some(from) = &imported {
+                ds["imported_from"] = from.clone();
+            }
             if let (Some(p), Some(md5)) = (
                 ds["path"].as_str(),
                 ds.pointer("/hash/md5").and_then(Value::as_str),
@@ -82,7 +93,8 @@ pub(crate) fn collect(reader: &mut Reader, dir: &Path) -> Result<DvcFacts, Colle
     Ok(facts)
 }
 
-fn find_dvc_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+/// Files under `dir` whose name `wanted` accepts, outside `.dvc/` and `.git/`.
+fn find_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, wanted: &dyn Fn(&str) -> bool) {
     if depth > MAX_DEPTH || out.len() > MAX_DVC_FILES {
         return;
     }
@@ -99,15 +111,61 @@ fn find_dvc_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
         }
         // `file_type` does not follow symlinks: a link loop cannot trap the walk.
         match entry.file_type() {
-            Ok(t) if t.is_dir() => find_dvc_files(&path, depth + 1, out),
-            Ok(t) if t.is_file() && name.ends_with(".dvc") => out.push(path),
+            Ok(t) if t.is_dir() => find_files(&path, depth + 1, out, wanted),
+            Ok(t) if t.is_file() && wanted(&name) => out.push(path),
             _ => {}
         }
     }
 }
 
-/// `dvc.lock` (schema 2.0): `stages.<name>.{cmd, deps, outs, params}`.
-fn pipeline(lock: &Parsed, hashes: &mut BTreeMap<String, String>) -> Result<Value, CollectError> {
+/// `file`'s directory relative to the project root `dir` (`""` at the root).
+fn relative_dir(file: &Path, dir: &Path) -> String {
+    file.parent()
+        .and_then(|p| p.strip_prefix(dir).ok())
+        .map(|p| p.to_string_lossy().replace('\\', "/"))
+        .unwrap_or_default()
+}
+
+/// `path` relative to the project root, for a path relative to `rel_dir`.
+fn under(rel_dir: &str, path: &str) -> String {
+    if rel_dir.is_empty() || path.contains("://") || path.starts_with('/') {
+        path.to_owned()
+    } else {
+        format!("{rel_dir}/{path}")
+    }
+}
+
+/// The source of an imported output: `deps[0]` of a `.dvc` file written by
+/// `dvc import-url` (`path`: the URL) or `dvc import` (`repo.url`,
+/// `repo.rev_lock`, and `path` inside that repository).
+fn imported_from(file: &Parsed) -> Result<Option<Value>, CollectError> {
+    let Some(dep) = file.opt_array("/deps")?.first() else {
+        return Ok(None);
+    };
+    let mut from = Map::new();
+    if let Some(p) = dep.get("path").and_then(Value::as_str) {
+        from.insert("path".into(), json!(p));
+    }
+    for (key, field) in [("url", "/repo/url"), ("rev", "/repo/rev_lock")] {
+        if let Some(v) = dep.pointer(field).and_then(Value::as_str) {
+            from.insert(key.into(), json!(v));
+        }
+    }
+    for key in ["md5", "etag", "checksum"] {
+        if let Some(v) = dep.get(key).and_then(Value::as_str) {
+            from.insert(key.into(), json!(v));
+        }
+    }
+    Ok((!from.is_empty()).then_some(Value::Object(from)))
+}
+
+/// `dvc.lock` (schema 2.0): `stages.<name>.{cmd, deps, outs, params}`, its
+/// paths made relative to the project root (`rel_dir` is the lock's).
+fn pipeline_stages(
+    lock: &Parsed,
+    rel_dir: &str,
+    hashes: &mut BTreeMap<String, String>,
+) -> Result<Vec<Value>, CollectError> {
     match lock.opt_scalar("/schema")? {
         Some(v) if v == "2.0" => {}
         Some(v) => {
@@ -127,7 +185,12 @@ fn pipeline(lock: &Parsed, hashes: &mut BTreeMap<String, String>) -> Result<Valu
     for (name, _) in lock.opt_object("/stages")?.into_iter().flatten() {
         let base = format!("/stages/{}", crate::pointer_escape(name));
         let mut stage = Map::new();
-        stage.insert("name".into(), json!(name));
+        let shown = if rel_dir.is_empty() {
+            name.clone()
+        } else {
+            format!("{rel_dir}/dvc.yaml:{name}")
+        };
+        stage.insert("name".into(), json!(shown));
         if let Some(cmd) = lock.value.pointer(&format!("{base}/cmd")) {
             // A stage's cmd is a string or a list of strings.
             stage.insert("cmd".into(), cmd.clone());
@@ -136,7 +199,8 @@ fn pipeline(lock: &Parsed, hashes: &mut BTreeMap<String, String>) -> Result<Valu
             let mut files = Vec::new();
             for i in 0..lock.opt_array(&format!("{base}/{kind}"))?.len() {
                 let ptr = format!("{base}/{kind}/{i}");
-                let path = lock.req_str(&format!("{ptr}/path"))?;
+                let path = under(rel_dir, lock.req_str(&format!("{ptr}/path"))?);
+                let path = path.as_str();
                 let mut file = Map::new();
                 file.insert("path".into(), json!(path));
                 if let Some(md5) = lock.opt_str(&format!("{ptr}/md5"))? {
@@ -158,7 +222,7 @@ fn pipeline(lock: &Parsed, hashes: &mut BTreeMap<String, String>) -> Result<Valu
         }
         stages.push(Value::Object(stage));
     }
-    Ok(json!({"system": "dvc", "stages": stages}))
+    Ok(stages)
 }
 
 /// One output of a `.dvc` file as a dataset.
