@@ -250,3 +250,71 @@ fn a_gcloud_bucket_description_merges_with_the_team_store_and_is_judged() {
     let (_, rules, _) = judged(alone.document["storage"][0].clone(), None);
     assert_eq!(rules, BTreeSet::from(["retention.storage.unmapped".to_owned()]));
 }
+
+#[test]
+fn dvc_remote_paths_say_which_bucket_holds_a_dataset() {
+    // DVC pushes customers.csv (personal data, kept 365 days) to
+    // s3://acme-ml-artifacts/dvcstore/files/md5/…: that is where it is held,
+    // so a lifecycle rule for dvcstore/ covers it, one for raw/ does not.
+    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
+        dvc: Some(repo("tests/fixtures/dvc/project")),
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    let customers = collected.document["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"] == "customers.csv")
+        .unwrap()
+        .clone();
+    let remote = customers["remote_uri"].as_str().unwrap();
+    assert!(
+        remote.starts_with("s3://acme-ml-artifacts/dvcstore/files/md5/"),
+        "{remote}"
+    );
+    let bucket = |prefix: &str| {
+        serde_json::json!({"provider": "s3", "location": "s3://acme-ml-artifacts", "raw": {
+            "Versioning": {"Status": "Enabled"},
+            "LifecycleConfiguration": {"Rules": [{"ID": "expire", "Status": "Enabled", "Filter": {"Prefix": prefix},
+                "Expiration": {"Days": 365}, "NoncurrentVersionExpiration": {"NoncurrentDays": 30}}]}}})
+    };
+    let judge = |store: Value| {
+        let mut doc: Value = serde_json::from_slice(&std::fs::read(clean_metadata()).unwrap()).unwrap();
+        doc["datasets"] = Value::Array(vec![customers.clone()]);
+        doc["storage"] = Value::Array(vec![store]);
+        let meta = MetadataDocument::from_bytes(
+            "dvc remote",
+            serde_json::to_vec(&doc).unwrap(),
+            &MetadataLimits::default(),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let g = &guests().retention;
+        let gate = Gate::load(engine(), &write_gate(dir.path(), &g.path, &g.sha256, "{}", "")).unwrap();
+        let p = gate
+            .evaluate(&meta, &EvaluationContext::at("test-gate", 1_795_719_515))
+            .policies[0]
+            .clone();
+        p.findings
+            .iter()
+            .map(|f| (f.rule_id.clone(), f.pointer.clone()))
+            .collect::<Vec<_>>()
+    };
+    let covered = judge(bucket("dvcstore/"));
+    assert!(
+        !covered
+            .iter()
+            .any(|(r, _)| r.starts_with("retention.lifecycle") || r == "retention.storage.unmapped"),
+        "{covered:?}"
+    );
+    let other = judge(bucket("raw/"));
+    assert!(
+        other.contains(&(
+            "retention.lifecycle.no-expiration".to_owned(),
+            "/datasets/0/remote_uri".to_owned()
+        )),
+        "{other:?}"
+    );
+}

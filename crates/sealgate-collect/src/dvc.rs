@@ -55,6 +55,14 @@ pub(crate) fn collect(reader: &mut Reader, dir: &Path) -> Result<DvcFacts, Colle
     if params.is_file() {
         facts.params = Some(reader.yaml(&params, "dvc")?.value);
     }
+    // The default remote (`.dvc/config`'s `core.remote`): where `dvc push`
+    // stores each tracked file, by its md5.
+    let config = dir.join(".dvc").join("config");
+    let remote = if config.is_file() {
+        default_remote(&reader.text(&config, "dvc")?)
+    } else {
+        None
+    };
     let mut files = Vec::new();
     find_files(dir, 0, &mut files, &|name| name.ends_with(".dvc"));
     if files.len() > MAX_DVC_FILES {
@@ -73,6 +81,17 @@ pub(crate) fn collect(reader: &mut Reader, dir: &Path) -> Result<DvcFacts, Colle
             let mut ds = tracked_output(&parsed, &format!("/outs/{i}"), out, &rel_dir)?;
             if let Some(from) = &imported {
                 ds["imported_from"] = from.clone();
+            }
+            // DVC 3's remote layout: `<url>/files/md5/<2 hex>/<30 hex>[.dir]`.
+            if let (Some(url), Some(md5)) = (&remote, ds.pointer("/hash/md5").and_then(Value::as_str))
+                && md5.len() >= 32
+            {
+                ds["remote_uri"] = json!(format!(
+                    "{}/files/md5/{}/{}",
+                    url.trim_end_matches('/'),
+                    &md5[..2],
+                    &md5[2..]
+                ));
             }
             if let (Some(p), Some(md5)) = (
                 ds["path"].as_str(),
@@ -116,6 +135,31 @@ fn find_files(dir: &Path, depth: usize, out: &mut Vec<PathBuf>, wanted: &dyn Fn(
             _ => {}
         }
     }
+}
+
+/// The URL of the default remote in a `.dvc/config` (configobj INI:
+/// `[core] remote = NAME`, `['remote "NAME"'] url = …`).
+fn default_remote(config: &str) -> Option<String> {
+    let mut section = String::new();
+    let mut default = None;
+    let mut urls = BTreeMap::new();
+    for line in config.lines().map(str::trim) {
+        if line.starts_with('[') {
+            section = line.trim_matches(|c| matches!(c, '[' | ']' | '\'')).to_owned();
+        } else if let Some((key, value)) = line.split_once('=') {
+            let (key, value) = (key.trim(), value.trim().to_owned());
+            if section == "core" && key == "remote" {
+                default = Some(value);
+            } else if let Some(name) = section
+                .strip_prefix("remote \"")
+                .and_then(|n| n.strip_suffix('"'))
+                && key == "url"
+            {
+                urls.insert(name.to_owned(), value);
+            }
+        }
+    }
+    urls.remove(&default?)
 }
 
 /// `file`'s directory relative to the project root `dir` (`""` at the root).
@@ -305,6 +349,16 @@ mod tests {
     use crate::testutil::{copy_tree, reader, real};
 
     #[test]
+    fn the_default_remote_is_read_from_the_config() {
+        let config = "[core]\n    remote = storage\n['remote \"storage\"']\n    url = s3://acme-ml-artifacts/dvcstore\n['remote \"backup\"']\n    url = gs://acme-backup/dvc\n";
+        assert_eq!(
+            default_remote(config).as_deref(),
+            Some("s3://acme-ml-artifacts/dvcstore")
+        );
+        assert_eq!(default_remote("[core]\n    analytics = false\n"), None);
+    }
+
+    #[test]
     fn reads_the_real_project() {
         let mut r = reader();
         let facts = collect(&mut r, &real("dvc-project")).unwrap();
@@ -335,8 +389,9 @@ mod tests {
             facts.hashes["data/features.csv"],
             "ee37d23327e5c829648877fb4ad4498e"
         );
-        // Every file read is evidence: dvc.lock, params.yaml, two .dvc files.
-        assert_eq!(r.evidence.len(), 4);
+        // Every file read is evidence: dvc.lock, params.yaml, .dvc/config
+        // (it names the remote), two .dvc files.
+        assert_eq!(r.evidence.len(), 5);
     }
 
     #[test]

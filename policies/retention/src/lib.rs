@@ -21,8 +21,8 @@
 //! | `retention.storage.unmapped` | a store that does not say what it holds (no `holds`, no dataset or artifact URI in it) has bucket-wide settings that are lawful for any personal data of the document that may be there (severity: `unmapped-severity`) | GDPR Art. 5(1)(e), 17 |
 //!
 //! What a store holds comes from its `holds`, else from the document itself:
-//! an artifact or dataset whose `uri` lies in the store's bucket is held at
-//! that key. A store with neither is judged by what is bucket-wide (a
+//! an artifact or dataset whose `uri` (or DVC `remote_uri`) lies in the
+//! store's bucket is held at that key. A store with neither is judged by what is bucket-wide (a
 //! default retention lock, lifecycle rules without a filter) against every
 //! personal-data entity of the document, since any of them may be there;
 //! what those settings cannot guarantee is `retention.storage.unmapped`,
@@ -459,7 +459,10 @@ fn held_by_uri(location: &str, entities: &[Entity]) -> Vec<Held> {
     entities
         .iter()
         .filter_map(|e| {
-            let key = e.value.get("uri").and_then(Value::as_str)?.strip_prefix(&root)?;
+            // Its own URI, or where DVC pushes it (`remote_uri`).
+            let (field, key) = ["uri", "remote_uri"]
+                .into_iter()
+                .find_map(|f| Some((f, e.value.get(f).and_then(Value::as_str)?.strip_prefix(&root)?)))?;
             let is_dataset = e.pointer.starts_with("/datasets/");
             Some(Held {
                 kind: if is_dataset {
@@ -471,7 +474,7 @@ fn held_by_uri(location: &str, entities: &[Entity]) -> Vec<Held> {
                 prefix: key.to_owned(),
                 tags: BTreeMap::new(),
                 size: e.size(),
-                pointer: format!("{}/uri", e.pointer),
+                pointer: format!("{}/{field}", e.pointer),
             })
         })
         .collect()
