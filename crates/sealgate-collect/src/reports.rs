@@ -258,10 +258,26 @@ fn dataset(d: &Value) -> Value {
     let mut out = Map::new();
     out.insert("name".into(), json!(name));
     out.insert("namespace".into(), json!(ns));
+    // The dataset's URI: under its dataSource's, else from the naming spec
+    // (https://openlineage.io/docs/spec/naming): for object stores and files
+    // the namespace is the bucket or host (`s3://bucket`, `gs://bucket`,
+    // `abfss://…`, `hdfs://…`, `file`) and the name the path in it.
     let uri = d
         .pointer("/facets/dataSource/uri")
         .and_then(Value::as_str)
-        .map(|u| format!("{}/{}", u.trim_end_matches('/'), name.trim_start_matches('/')));
+        .map(|u| format!("{}/{}", u.trim_end_matches('/'), name.trim_start_matches('/')))
+        .or_else(|| {
+            let scheme = ns.split_once("://").map(|(s, _)| s);
+            match scheme {
+                Some("s3" | "s3a" | "gs" | "abfss" | "wasbs" | "hdfs" | "file") => Some(format!(
+                    "{}/{}",
+                    ns.trim_end_matches('/'),
+                    name.trim_start_matches('/')
+                )),
+                None if ns == "file" && name.starts_with('/') => Some(format!("file://{name}")),
+                _ => None,
+            }
+        });
     if let Some(u) = uri {
         out.insert("uri".into(), json!(u));
     }
@@ -440,6 +456,28 @@ mod tests {
         std::fs::write(&f, serde_json::to_string(&lines).unwrap()).unwrap();
         let facts = openlineage(&mut reader(), &f).unwrap();
         assert_eq!(facts.runs[0]["status"], "FAIL");
+    }
+
+    #[test]
+    fn dataset_uris_follow_the_naming_spec() {
+        let uri = |ns: &str, name: &str| dataset(&json!({"namespace": ns, "name": name}))["uri"].clone();
+        assert_eq!(
+            uri("s3://acme-ml-artifacts", "raw/customers.csv"),
+            "s3://acme-ml-artifacts/raw/customers.csv"
+        );
+        assert_eq!(
+            uri("gs://acme-ml-eu", "/raw/x.parquet"),
+            "gs://acme-ml-eu/raw/x.parquet"
+        );
+        assert_eq!(
+            uri("file", "/srv/churn/data/features.csv"),
+            "file:///srv/churn/data/features.csv"
+        );
+        // A table is no object: no URI is made up for it.
+        assert_eq!(
+            uri("postgres://db.acme:5432", "crm.public.customers"),
+            Value::Null
+        );
     }
 
     #[test]
