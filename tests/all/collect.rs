@@ -365,27 +365,8 @@ fn collected_mlflow_version(version: &str) -> serde_json::Value {
 
 /// The rules `policy` (a shipped guest) reports on `doc`, with `params`.
 fn rules_of(policy: &Built, params: &str, doc: &serde_json::Value) -> Vec<String> {
-    let dir = tempfile::tempdir().unwrap();
-    let gate = sealgate::Gate::load(
-        engine(),
-        &write_gate(dir.path(), &policy.path, &policy.sha256, params, ""),
-    )
-    .unwrap();
-    let meta = sealgate::MetadataDocument::from_bytes(
-        "mlflow fixture",
-        serde_json::to_vec(doc).unwrap(),
-        &sealgate::MetadataLimits::default(),
-    )
-    .unwrap();
-    let report = gate.evaluate(
-        &meta,
-        &sealgate::EvaluationContext::at("test-gate", 1_795_719_515),
-    );
-    report.policies[0]
-        .findings
-        .iter()
-        .map(|f| f.rule_id.clone())
-        .collect()
+    let p = evaluate_policy(policy, params, doc);
+    p.findings.iter().map(|f| f.rule_id.clone()).collect()
 }
 
 #[test]

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use sealgate::{EvaluationContext, Gate, MetadataDocument, MetadataLimits, PolicyOutcome};
+use sealgate::PolicyOutcome;
 use serde_json::Value;
 
 use crate::support::*;
@@ -41,17 +41,7 @@ fn judged(store: Value, uri: Option<&str>) -> (PolicyOutcome, BTreeSet<String>, 
     if let Some(uri) = uri {
         doc["datasets"][0]["uri"] = uri.into();
     }
-    let meta = MetadataDocument::from_bytes(
-        "s3 fixture",
-        serde_json::to_vec(&doc).unwrap(),
-        &MetadataLimits::default(),
-    )
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let g = &guests().retention;
-    let gate = Gate::load(engine(), &write_gate(dir.path(), &g.path, &g.sha256, "{}", "")).unwrap();
-    let report = gate.evaluate(&meta, &EvaluationContext::at("test-gate", 1_795_719_515));
-    let p = &report.policies[0];
+    let p = evaluate_policy(&guests().retention, "{}", &doc);
     (
         p.outcome,
         p.findings.iter().map(|f| f.rule_id.clone()).collect(),
@@ -192,17 +182,7 @@ fn any_valid_daemon_json_is_read_and_a_plaintext_api_socket_is_judged() {
     .unwrap();
     let mut doc: Value = serde_json::from_slice(&std::fs::read(clean_metadata()).unwrap()).unwrap();
     doc["platform"] = collected.document["platform"].clone();
-    let meta = MetadataDocument::from_bytes(
-        "daemon",
-        serde_json::to_vec(&doc).unwrap(),
-        &MetadataLimits::default(),
-    )
-    .unwrap();
-    let g = &guests().encryption;
-    let gate = Gate::load(engine(), &write_gate(dir.path(), &g.path, &g.sha256, "{}", "")).unwrap();
-    let p = &gate
-        .evaluate(&meta, &EvaluationContext::at("test-gate", 1_795_719_515))
-        .policies[0];
+    let p = evaluate_policy(&guests().encryption, "{}", &doc);
     let rules: Vec<&str> = p.findings.iter().map(|f| f.rule_id.as_str()).collect();
     assert_eq!(rules, ["encryption.in-transit.docker-api-plaintext"]);
     assert_eq!(p.findings[0].pointer, "/platform/docker/daemon/hosts/1");
@@ -284,19 +264,7 @@ fn dvc_remote_paths_say_which_bucket_holds_a_dataset() {
         let mut doc: Value = serde_json::from_slice(&std::fs::read(clean_metadata()).unwrap()).unwrap();
         doc["datasets"] = Value::Array(vec![customers.clone()]);
         doc["storage"] = Value::Array(vec![store]);
-        let meta = MetadataDocument::from_bytes(
-            "dvc remote",
-            serde_json::to_vec(&doc).unwrap(),
-            &MetadataLimits::default(),
-        )
-        .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let g = &guests().retention;
-        let gate = Gate::load(engine(), &write_gate(dir.path(), &g.path, &g.sha256, "{}", "")).unwrap();
-        let p = gate
-            .evaluate(&meta, &EvaluationContext::at("test-gate", 1_795_719_515))
-            .policies[0]
-            .clone();
+        let p = evaluate_policy(&guests().retention, "{}", &doc);
         p.findings
             .iter()
             .map(|f| (f.rule_id.clone(), f.pointer.clone()))

@@ -325,3 +325,22 @@ pub fn attest_example(dir: &Path, extra: &[&str]) -> Attested {
         public: d("keys/ci.pub"),
     }
 }
+
+/// Evaluate one built policy, alone in a gate with `params`, on the
+/// metadata document `doc`: its result (outcome, findings).
+pub fn evaluate_policy(policy: &Built, params: &str, doc: &serde_json::Value) -> sealgate::PolicyResult {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = Gate::load(
+        engine(),
+        &write_gate(dir.path(), &policy.path, &policy.sha256, params, ""),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let meta = MetadataDocument::from_bytes(
+        "test document",
+        serde_json::to_vec(doc).unwrap(),
+        &MetadataLimits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let mut report = gate.evaluate(&meta, &EvaluationContext::at("test-gate", 1_795_719_515));
+    report.policies.remove(0)
+}
