@@ -175,6 +175,7 @@ fn names_that_do_not_say_p_value_are_read_as_evidently_reads_them() {
     );
     let loose = drift_gate(dir.path(), "{ p-value-threshold = 0.001 }");
     borderline["metrics"][1]["value"] = 0.01.into();
+    borderline["metrics"][0]["value"]["count"] = 1.0.into(); // as Evidently would count it
     assert_eq!(
         rules_for(&loose, borderline).1[0],
         "drift.column.drifted",

@@ -28,6 +28,7 @@
 //! | `drift.report.unreadable` | the report has per-column tests in a known shape |
 //! | `drift.column.drifted` | each column's test, as above |
 //! | `drift.column.inconsistent` | the report's own decision agrees with its test's reading |
+//! | `drift.report.inconsistent` | the report's count of drifted columns (`DriftedColumnsCount`, `number_of_drifted_columns`) is what its columns give |
 //! | `drift.column.unjudged` | each column's test can be judged (severity: `unjudged-severity`) |
 //! | `drift.share.exceeded` | the share of drifted columns is below `max-drifted-share` (default 0.5) |
 
@@ -107,7 +108,9 @@ enum Judgement {
 }
 
 impl ColumnTest {
-    fn judge(&self, p: &Params) -> Judgement {
+    /// The column's judgement, with a gate's stricter p-value threshold
+    /// (`strict`) applied on top of the report's.
+    fn judge(&self, strict: Option<f64>) -> Judgement {
         let Some(test) = stattests::lookup(&self.method) else {
             let what = if self.method.is_empty() {
                 "no test named".to_owned()
@@ -143,7 +146,7 @@ impl ColumnTest {
                 if read { "drifted" } else { "not drifted" },
             )),
             (Some(true), _) => Judgement::Drifted(describe(test, score, threshold)),
-            (Some(false), _) => match p.p_value_threshold {
+            (Some(false), _) => match strict {
                 Some(strict) if test.is_p_value() && score < strict => Judgement::Drifted(format!(
                     "{} = {score:e}, below the gate's p-value-threshold {strict}",
                     test.display_name
@@ -256,6 +259,56 @@ fn legacy_shape(ptr: &str, report: &Value) -> Vec<ColumnTest> {
     tests
 }
 
+/// Evidently's own count of drifted columns (0.7 `DriftedColumnsCount`,
+/// legacy `number_of_drifted_columns`) must be the count its per-column
+/// results give at the report's thresholds: a report whose summary and
+/// columns disagree was edited or is not what it claims. Skipped when a
+/// column cannot be judged (its own finding).
+fn check_reported_count(ptr: &str, report: &Value, tests: &[ColumnTest], r: &mut Report) {
+    let metrics = report
+        .get("metrics")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let reported = metrics.iter().enumerate().find_map(|(i, m)| {
+        let v7 = m
+            .pointer("/config/type")
+            .and_then(Value::as_str)
+            .is_some_and(|t| t.ends_with(":DriftedColumnsCount"))
+            .then(|| {
+                m.pointer("/value/count")
+                    .and_then(Value::as_f64)
+                    .map(|c| (c, format!("{ptr}/metrics/{i}/value/count")))
+            })
+            .flatten();
+        v7.or_else(|| {
+            m.pointer("/result/number_of_drifted_columns")
+                .and_then(Value::as_f64)
+                .map(|c| (c, format!("{ptr}/metrics/{i}/result/number_of_drifted_columns")))
+        })
+    });
+    let Some((count, at)) = reported else {
+        return;
+    };
+    let mut ours = 0.0;
+    for t in tests {
+        match t.judge(None) {
+            Judgement::Drifted(_) | Judgement::Inconsistent(_) => ours += 1.0,
+            Judgement::Stable => {}
+            Judgement::Unjudged(_) => return,
+        }
+    }
+    if count != ours {
+        r.finding(
+            "drift.report.inconsistent",
+            Severity::High,
+            &at,
+            format!("the report counts {count} drifted column(s), its per-column results {ours}"),
+            "regenerate the report with Evidently; a report edited after it was written is not evidence",
+        );
+    }
+}
+
 pub struct Drift;
 
 impl Policy for Drift {
@@ -293,6 +346,7 @@ impl Policy for Drift {
             if tests.is_empty() {
                 tests = legacy_shape(&ptr, report);
             }
+            check_reported_count(&ptr, report, &tests, &mut r);
             tests.retain(|t| !p.ignore_columns.contains(&t.column));
             if tests.is_empty() {
                 r.finding(
@@ -307,7 +361,7 @@ impl Policy for Drift {
             let mut drifted: u32 = 0;
             for t in &tests {
                 let column = &t.column;
-                match t.judge(p) {
+                match t.judge(p.p_value_threshold) {
                     Judgement::Stable => {}
                     Judgement::Drifted(why) => {
                         drifted += 1;
