@@ -250,18 +250,20 @@ fn every_module_digest_quoted_in_docs_and_examples_is_a_shipped_build() {
     for file in &files {
         let text = std::fs::read_to_string(file).unwrap();
         let shown = file.strip_prefix(repo("")).unwrap().display().to_string();
-        // `(module sha256:<16 hex>`: a transcript's policy line (of a shipped
-        // policy, or of a test guest docs/sandbox.md runs).
+        // `(module sha256:<16 hex>`: a transcript's policy line. A test
+        // guest's (`test.hostile` in docs/sandbox.md) is not checked: only the
+        // shipped policies build to the same bytes in every checkout (their
+        // pins hold on CI), the test guests' symbol hashes vary with it.
         for (i, _) in text.match_indices("(module sha256:") {
             let Some(prefix) = hex_at(&text, i + "(module sha256:".len(), 16) else {
                 continue;
             };
+            let line_start = text[..i].rfind('\n').map_or(0, |n| n + 1);
+            if text[line_start..i].contains(" test.") {
+                continue;
+            }
             checked += 1;
-            let g = guests();
-            let guest = [&g.hostile, &g.wasi_probe, &g.impostor, &g.sleepy_info]
-                .iter()
-                .any(|b| b.sha256.to_string().starts_with(&prefix));
-            if !guest && !shipped.iter().any(|(_, d)| d.starts_with(&prefix)) {
+            if !shipped.iter().any(|(_, d)| d.starts_with(&prefix)) {
                 wrong.push(format!("{shown}: module sha256:{prefix}… is no shipped build"));
             }
         }
