@@ -469,6 +469,39 @@ fn openlineage_as_the_spec_says_run_state_instants_parents_and_field_tags() {
             .contains(&"contact".into()),
         "{customers}"
     );
+    // A file of the same base name elsewhere is another dataset, not DVC's.
+    let dir = tempfile::tempdir().unwrap();
+    let moved = dir.path().join("moved.jsonl");
+    let text = std::fs::read_to_string(repo("tests/fixtures/openlineage/dag-and-train.jsonl")).unwrap();
+    std::fs::write(
+        &moved,
+        text.replace("\"data/customers.csv\"", "\"other/customers.csv\""),
+    )
+    .unwrap();
+    let elsewhere = sealgate_collect::collect(&sealgate_collect::Sources {
+        openlineage: vec![moved],
+        dvc: Some(shared("fixtures/real/dvc-project")),
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap()
+    .document;
+    let names: Vec<&str> = elsewhere["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"other/customers.csv") && names.contains(&"customers.csv"),
+        "{names:?}"
+    );
+    assert!(
+        !elsewhere["datasets"][0]["pii_columns"]
+            .as_array()
+            .unwrap()
+            .contains(&"contact".into())
+    );
     // Without DVC, the input is a dataset of its own, with its columns.
     let alone = collect(false);
     let ds = &alone["datasets"][0];

@@ -298,13 +298,13 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
     // described by DVC or MLflow under the same name is not repeated.
     for d in lineage_events.iter().flat_map(|e| e.inputs.iter()) {
         let name = d.get("name").and_then(Value::as_str).unwrap_or("");
+        // The same file: the same project path (OpenLineage may name it
+        // absolutely), or the same name exactly; never a base name alone
+        // (`other/customers.csv` is not `data/customers.csv`).
         let known = datasets.iter_mut().find(|k| {
-            let same = |f: &str| {
-                k.get(f)
-                    .and_then(Value::as_str)
-                    .is_some_and(|v| v == name || name.ends_with(&format!("/{v}")))
-            };
-            same("path") || same("name")
+            let path = k.get("path").and_then(Value::as_str);
+            path.is_some_and(|p| p == name || name.ends_with(&format!("/{p}")))
+                || k.get("name").and_then(Value::as_str) == Some(name)
         });
         match known {
             // The same file described twice: what OpenLineage adds (its

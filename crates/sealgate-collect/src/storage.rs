@@ -136,7 +136,7 @@ pub(crate) fn collect(reader: &mut Reader, files: &[impl AsRef<Path>]) -> Result
                 ));
             }
             facts.kubernetes_encryption = Some(doc);
-        } else if kind == Some("storage#bucket") || is_gcloud_bucket(obj) {
+        } else if !obj.contains_key("provider") && (kind == Some("storage#bucket") || is_gcloud_bucket(obj)) {
             let name = obj
                 .get("name")
                 .and_then(Value::as_str)

@@ -233,6 +233,7 @@ impl Policy for Retention {
             }
             if store.holds.is_empty() {
                 check_unmapped(&ptr, &store, &entities, params, &mut r);
+                check_lock_valid(&store, &mut r);
             } else {
                 check_store(doc, &store, &entities, params, &mut r);
             }
@@ -643,6 +644,13 @@ fn check_store(doc: &Metadata, store: &StoreRetention, entities: &[Entity], para
             );
         }
     }
+    check_lock_valid(store, r);
+}
+
+/// A lock without a mode or a period is its own finding, whatever the store
+/// holds (or whether it says).
+fn check_lock_valid(store: &StoreRetention, r: &mut Report) {
+    let loc = &store.location;
     if let Some(lock) = &store.lock {
         let mode_ok = matches!(
             lock.mode.as_str(),
