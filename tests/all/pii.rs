@@ -1,22 +1,11 @@
 //! The PII policy through the real engine: values, validators, exemptions.
 
-use sealgate::{EvaluationContext, Finding, Gate, MetadataDocument, MetadataLimits, PolicyOutcome};
+use sealgate::{Finding, Gate, PolicyOutcome};
 
 use crate::support::*;
 
 fn run(params: &str, doc: serde_json::Value) -> (PolicyOutcome, Vec<Finding>) {
-    let dir = tempfile::tempdir().unwrap();
-    let g = &guests().pii;
-    let gate = write_gate(dir.path(), &g.path, &g.sha256, params, "");
-    let gate = Gate::load(engine(), &gate).unwrap_or_else(|e| panic!("{e}"));
-    let meta = MetadataDocument::from_bytes(
-        "doc.json",
-        doc.to_string().into_bytes(),
-        &MetadataLimits::default(),
-    )
-    .unwrap();
-    let report = gate.evaluate(&meta, &EvaluationContext::at("test-gate", 0));
-    let p = report.policies.into_iter().next().unwrap();
+    let p = evaluate_policy(&guests().pii, params, &doc);
     assert_ne!(p.outcome, PolicyOutcome::Error, "{:?}", p.error);
     (p.outcome, p.findings)
 }

@@ -220,7 +220,8 @@ impl TrustPolicy {
     /// Apply `extra` so that the result accepts no bundle this policy would
     /// refuse. `Err` when the two cannot both hold (no common digest, two
     /// verifier ids): nothing could verify, which is a usage error, not a
-    /// rejection.
+    /// rejection; or when the result requires a policy by a bare id of an
+    /// unpinned gate ([`TrustPolicy::check_requirements`]).
     pub fn tighten(&mut self, extra: &Tightening) -> Result<(), String> {
         for added in &extra.required_policies {
             match self.required_policies.iter_mut().find(|r| r.id == added.id) {
@@ -281,7 +282,9 @@ impl TrustPolicy {
                 _ => {}
             }
         }
-        Ok(())
+        // What was added must still be trustworthy as a whole (a bare
+        // required id needs a pinned gate).
+        self.check_requirements()
     }
 }
 

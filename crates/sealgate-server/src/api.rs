@@ -441,10 +441,7 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
     if let Some(age) = &request.max_age {
         extra.max_age = Some(sealgate_attest::trust::parse_duration(age).map_err(ApiError::unprocessable)?);
     }
-    trust
-        .tighten(&extra)
-        .and_then(|()| trust.check_requirements())
-        .map_err(ApiError::unprocessable)?;
+    trust.tighten(&extra).map_err(ApiError::unprocessable)?;
     if request.bundle.len() as u64 > trust.max_bundle_bytes {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
