@@ -120,13 +120,19 @@ fn check_on_collected_sources_reports_pii_and_drift_and_passes_encryption() {
     let encryption = policy("sealgate.encryption");
     assert_eq!(encryption["outcome"], "pass", "{encryption:#}");
     assert_eq!(encryption["findings"], serde_json::json!([]));
-    // The lineage DVC and MLflow record together is complete and consistent.
-    assert_eq!(
-        policy("sealgate.lineage")["outcome"],
-        "pass",
-        "{:#}",
-        policy("sealgate.lineage")
-    );
+    // The lineage DVC and MLflow record together is consistent, but MLflow
+    // names its input by path only: DVC's hash of that path is not this
+    // run's record of what it read (before, it was copied in as the input's
+    // own hash, and the gate passed on it).
+    let lineage = policy("sealgate.lineage");
+    let rules: Vec<&str> = lineage["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(rules, ["lineage.input.path-only"], "{lineage:#}");
+    assert_eq!(lineage["outcome"], "fail");
 }
 
 #[test]
@@ -308,9 +314,11 @@ fn the_example_sources_collect_and_pass_encryption() {
         "{:#?}",
         metadata_schema_errors(&doc)
     );
-    // OpenLineage names the input by path; DVC gives its content hash.
+    // OpenLineage names the input by path: DVC's hash goes beside it, not
+    // in it.
+    assert!(doc["lineage"]["inputs"][0].get("hash").is_none());
     assert_eq!(
-        doc["lineage"]["inputs"][0]["hash"]["md5"],
+        doc["lineage"]["inputs"][0]["dvc_hash"]["md5"],
         "ee37d23327e5c829648877fb4ad4498e"
     );
     assert_eq!(doc["lineage"]["run"]["status"], "COMPLETE");
@@ -460,14 +468,25 @@ fn openlineage_as_the_spec_says_run_state_instants_parents_and_field_tags() {
         lineage.contains(&"lineage.hash.inconsistent".to_owned()),
         "{lineage:?}"
     );
-    // The field tagged PII reaches the dataset DVC describes.
-    let customers = &doc["datasets"][0];
+    // Another version of DVC's customers.csv: its own dataset record, with
+    // the column its field tag declares personal and DVC's hash beside it,
+    // but none of DVC's annotations (they describe another version).
+    let datasets = doc["datasets"].as_array().unwrap();
+    let by_openlineage = datasets
+        .iter()
+        .find(|d| d["name"] == "data/customers.csv")
+        .unwrap_or_else(|| panic!("{datasets:?}"));
+    assert_eq!(by_openlineage["pii_columns"], serde_json::json!(["contact"]));
+    assert_eq!(
+        by_openlineage["dvc_hash"]["md5"],
+        "04f1fe7337c75fba118ed4fac9249ab2"
+    );
+    assert!(by_openlineage.get("retention_days").is_none(), "{by_openlineage}");
     assert!(
-        customers["pii_columns"]
+        !datasets[0]["pii_columns"]
             .as_array()
             .unwrap()
-            .contains(&"contact".into()),
-        "{customers}"
+            .contains(&"contact".into())
     );
     // A file of the same base name elsewhere is another dataset, not DVC's.
     let dir = tempfile::tempdir().unwrap();
@@ -526,7 +545,14 @@ fn a_dvc_project_with_a_sub_project_and_an_import_is_read_whole() {
     .document;
     let stage = &doc["lineage"]["pipeline"]["stages"][0];
     assert_eq!(stage["name"], "features/dvc.yaml:build", "{stage}");
-    assert_eq!(stage["deps"][0]["path"], "features/data/raw.csv");
+    assert!(
+        stage["deps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["path"] == "features/data/raw.csv"),
+        "{stage}"
+    );
     assert_eq!(stage["outs"][0]["path"], "features/data/features.csv");
     assert!(stage["outs"][0]["md5"].as_str().is_some_and(|m| m.len() == 32));
     // `dvc import-url`: the dataset says where it came from.
@@ -545,5 +571,123 @@ fn a_dvc_project_with_a_sub_project_and_an_import_is_read_whole() {
         metadata_schema_errors(&doc).is_empty(),
         "{:?}",
         metadata_schema_errors(&doc)
+    );
+}
+
+/// The DVC project, MLflow store and OpenLineage events the real tools wrote
+/// (tests/fixtures/generate.py), collected together.
+fn collected_dvc_mlflow_openlineage(openlineage: std::path::PathBuf) -> serde_json::Value {
+    sealgate_collect::collect(&sealgate_collect::Sources {
+        dvc: Some(repo("tests/fixtures/dvc/project")),
+        mlflow: Some(sealgate_collect::ModelSelector {
+            store: repo("tests/fixtures/mlflow/mlruns"),
+            name: "churn".into(),
+            version: Some("1".into()),
+            alias: None,
+        }),
+        openlineage: vec![openlineage],
+        base: repo(""),
+        ..Default::default()
+    })
+    .unwrap_or_else(|e| panic!("{e}"))
+    .document
+}
+
+#[test]
+fn one_file_many_records_join_only_on_the_same_path_and_hash() {
+    let doc = collected_dvc_mlflow_openlineage(repo("tests/fixtures/openlineage/dag-and-train.jsonl"));
+    assert!(
+        metadata_schema_errors(&doc).is_empty(),
+        "{:?}",
+        metadata_schema_errors(&doc)
+    );
+    let datasets = doc["datasets"].as_array().unwrap();
+    let record = |source_part: &str, name: &str| {
+        datasets
+            .iter()
+            .find(|d| d["name"] == name && d["source"].as_str().unwrap_or("").contains(source_part))
+            .unwrap_or_else(|| panic!("no {name} from {source_part} in {datasets:?}"))
+    };
+    // MLflow logged customers.csv with its md5 as digest: the same path and
+    // hash as DVC's record, so DVC's annotations reach it, each naming its
+    // source.
+    let customers = record("datasets", "customers");
+    assert_eq!(customers["hash"]["md5"], "17dca85d6406690926b3081dbd02d410");
+    assert_eq!(customers["hash_source"], "mlflow dataset digest");
+    assert_eq!(customers["dvc_hash"], customers["hash"]);
+    assert_eq!(customers["pii_columns"], serde_json::json!(["email"]));
+    assert_eq!(customers["retention_days"], 365);
+    assert_eq!(
+        customers["fact_sources"],
+        serde_json::json!({"retention_days": "tests/fixtures/dvc/project/data/customers.csv.dvc",
+            "pii_columns": "tests/fixtures/dvc/project/data/customers.csv.dvc"})
+    );
+    // features.csv by path only: DVC's hash beside it, its annotations
+    // (from dvc.yaml) not, and no hash of its own.
+    let features = record("datasets", "features");
+    assert!(features.get("hash").is_none(), "{features}");
+    assert!(
+        features["dvc_hash"]["md5"]
+            .as_str()
+            .is_some_and(|m| m.len() == 32)
+    );
+    assert!(features.get("classification").is_none(), "{features}");
+    // dvc.yaml's annotation of the stage output is a dataset of its own,
+    // hashed by the lock beside it.
+    let annotated = record("dvc.yaml", "features.csv");
+    assert_eq!(annotated["path"], "features/data/features.csv");
+    assert_eq!(annotated["classification"], "internal");
+    assert_eq!(annotated["retention_days"], 90);
+    assert_eq!(annotated["purpose"], "churn-model-training");
+    assert_eq!(annotated["hash"], features["dvc_hash"]);
+    // The stage's external dependency is a hashed lineage input.
+    let inputs = doc["lineage"]["inputs"].as_array().unwrap();
+    let external = inputs
+        .iter()
+        .find(|i| i["uri"] == "/tmp/sealgate-dvc-external/holidays.csv")
+        .unwrap_or_else(|| panic!("{inputs:?}"));
+    assert_eq!(external["stage"], "features/dvc.yaml:build");
+    assert!(external["hash"]["md5"].as_str().is_some_and(|m| m.len() == 32));
+    // OpenLineage's customers.csv is another version (its datasetVersion
+    // differs): no DVC annotation reaches it.
+    let by_openlineage = record("openlineage", "data/customers.csv");
+    assert!(by_openlineage.get("retention_days").is_none(), "{by_openlineage}");
+    // The OpenLineage training run names this MLflow run.
+    let mlflow_run = doc["lineage"]["run"]["id"].as_str().unwrap();
+    let ol_run = doc["lineage"]["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["system"] == "openlineage" && r["produced_outputs"] == true)
+        .unwrap();
+    assert_eq!(ol_run["mlflow_run_id"], mlflow_run);
+
+    let rules = rules_of(&guests().lineage, "{}", &doc);
+    // A path is not a hash: MLflow's features input is path-only.
+    assert!(rules.contains(&"lineage.input.path-only".to_owned()), "{rules:?}");
+    assert!(
+        rules.contains(&"lineage.hash.inconsistent".to_owned()),
+        "{rules:?}"
+    );
+    assert!(
+        !rules.contains(&"lineage.run.inconsistent".to_owned()),
+        "{rules:?}"
+    );
+
+    // Events of another MLflow run's training: the records disagree.
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("other-run.jsonl");
+    let text = std::fs::read_to_string(repo("tests/fixtures/openlineage/dag-and-train.jsonl")).unwrap();
+    assert!(text.contains(mlflow_run));
+    std::fs::write(
+        &other,
+        text.replace(mlflow_run, "0123456789abcdef0123456789abcdef"),
+    )
+    .unwrap();
+    let doc = collected_dvc_mlflow_openlineage(other);
+    let rules = rules_of(&guests().lineage, "{}", &doc);
+    assert!(
+        rules.contains(&"lineage.run.inconsistent".to_owned()),
+        "{rules:?}"
     );
 }

@@ -22,6 +22,11 @@ pub struct DvcFacts {
     pub params: Option<Value>,
     /// Every path DVC records a content hash for → that hash (md5).
     pub hashes: BTreeMap<String, String>,
+    /// `/lineage/inputs` entries: every dependency of a `dvc.lock` stage,
+    /// once per path, with its hash (md5; an external dependency DVC
+    /// identifies by ETag or checksum keeps that, which is not a content
+    /// hash).
+    pub inputs: Vec<Value>,
 }
 
 /// `.dvc` files are searched this deep, and this many at most.
@@ -46,7 +51,14 @@ pub(crate) fn collect(reader: &mut Reader, dir: &Path) -> Result<DvcFacts, Colle
     for lock in locks {
         let rel_dir = relative_dir(&lock, dir);
         let parsed = reader.yaml(&lock, "dvc")?;
-        stages.extend(pipeline_stages(&parsed, &rel_dir, &mut facts.hashes)?);
+        stages.extend(pipeline_stages(&parsed, &rel_dir, &mut facts)?);
+        // The outputs `dvc.yaml` annotates (`desc`, `type`, `labels`,
+        // `meta`, as a .dvc file's outs): datasets, hashed by the lock.
+        let definition = lock.with_file_name("dvc.yaml");
+        if definition.is_file() {
+            let parsed = reader.yaml(&definition, "dvc")?;
+            annotated_stage_outputs(&parsed, &rel_dir, &mut facts)?;
+        }
     }
     if !stages.is_empty() {
         facts.pipeline = Some(json!({"system": "dvc", "stages": stages}));
@@ -205,11 +217,7 @@ fn imported_from(file: &Parsed) -> Result<Option<Value>, CollectError> {
 
 /// `dvc.lock` (schema 2.0): `stages.<name>.{cmd, deps, outs, params}`, its
 /// paths made relative to the project root (`rel_dir` is the lock's).
-fn pipeline_stages(
-    lock: &Parsed,
-    rel_dir: &str,
-    hashes: &mut BTreeMap<String, String>,
-) -> Result<Vec<Value>, CollectError> {
+fn pipeline_stages(lock: &Parsed, rel_dir: &str, facts: &mut DvcFacts) -> Result<Vec<Value>, CollectError> {
     match lock.opt_scalar("/schema")? {
         Some(v) if v == "2.0" => {}
         Some(v) => {
@@ -247,15 +255,22 @@ fn pipeline_stages(
                 let path = path.as_str();
                 let mut file = Map::new();
                 file.insert("path".into(), json!(path));
-                if let Some(md5) = lock.opt_str(&format!("{ptr}/md5"))? {
+                let md5 = lock.opt_str(&format!("{ptr}/md5"))?;
+                if let Some(md5) = md5 {
                     file.insert("md5".into(), json!(md5));
-                    hashes.entry(path.to_owned()).or_insert_with(|| md5.to_owned());
+                    facts
+                        .hashes
+                        .entry(path.to_owned())
+                        .or_insert_with(|| md5.to_owned());
                 }
                 if let Some(size) = lock.opt_u64(&format!("{ptr}/size"))? {
                     file.insert("size".into(), json!(size));
                 }
                 if let Some(n) = lock.opt_u64(&format!("{ptr}/nfiles"))? {
                     file.insert("nfiles".into(), json!(n));
+                }
+                if kind == "deps" {
+                    dependency_input(lock, &ptr, path, md5, &shown, facts)?;
                 }
                 files.push(Value::Object(file));
             }
@@ -267,6 +282,79 @@ fn pipeline_stages(
         stages.push(Value::Object(stage));
     }
     Ok(stages)
+}
+
+/// A stage's dependency as a lineage input, once per path: what the stage
+/// read, identified by content (md5), or for an external dependency by what
+/// DVC recorded for it (an S3 ETag, an HTTP checksum: not content hashes).
+fn dependency_input(
+    lock: &Parsed,
+    ptr: &str,
+    path: &str,
+    md5: Option<&str>,
+    stage: &str,
+    facts: &mut DvcFacts,
+) -> Result<(), CollectError> {
+    if facts.inputs.iter().any(|i| i["uri"] == path) {
+        return Ok(());
+    }
+    let mut input = Map::new();
+    input.insert("name".into(), json!(path.rsplit('/').next().unwrap_or(path)));
+    input.insert("uri".into(), json!(path));
+    if let Some(md5) = md5 {
+        let bare = md5.strip_suffix(".dir").unwrap_or(md5);
+        if !is_hex(bare, 32) {
+            return Err(lock.problem(&format!("{ptr}/md5"), format!("`{md5}` is not an md5 (32 hex)")));
+        }
+        input.insert("hash".into(), json!({"md5": md5}));
+    }
+    for key in ["etag", "checksum"] {
+        if let Some(v) = lock.opt_str(&format!("{ptr}/{key}"))? {
+            input.insert(format!("dvc_{key}"), json!(v));
+        }
+    }
+    input.insert("stage".into(), json!(stage));
+    input.insert("source".into(), json!(lock.shown));
+    facts.inputs.push(Value::Object(input));
+    Ok(())
+}
+
+/// `dvc.yaml`: the outputs of its stages written as `- path: {desc, type,
+/// labels, meta, …}` become datasets, hashed by the lock beside it. A plain
+/// `- path` output says nothing a dataset record would add.
+fn annotated_stage_outputs(
+    definition: &Parsed,
+    rel_dir: &str,
+    facts: &mut DvcFacts,
+) -> Result<(), CollectError> {
+    for (name, _) in definition.opt_object("/stages")?.into_iter().flatten() {
+        let base = format!("/stages/{}/outs", crate::pointer_escape(name));
+        for (i, out) in definition.opt_array(&base)?.iter().enumerate() {
+            let Some((path, annotation)) = out.as_object().and_then(|o| o.iter().next()) else {
+                continue;
+            };
+            let annotated = annotation.as_object().is_some_and(|a| {
+                ["desc", "type", "labels", "meta"]
+                    .iter()
+                    .any(|k| a.contains_key(*k))
+            });
+            if !annotated {
+                continue;
+            }
+            let ptr = format!("{base}/{i}/{}", crate::pointer_escape(path));
+            let full = under(rel_dir, path);
+            let mut ds = Map::new();
+            ds.insert("name".into(), json!(full.rsplit('/').next().unwrap_or(&full)));
+            ds.insert("path".into(), json!(full));
+            if let Some(md5) = facts.hashes.get(&full) {
+                ds.insert("hash".into(), json!({"md5": md5}));
+            }
+            annotations(definition, &ptr, &mut ds)?;
+            ds.insert("source".into(), json!(definition.shown));
+            facts.datasets.push(Value::Object(ds));
+        }
+    }
+    Ok(())
 }
 
 /// One output of a `.dvc` file as a dataset.
@@ -297,6 +385,14 @@ fn tracked_output(file: &Parsed, ptr: &str, out: &Value, rel_dir: &str) -> Resul
     if let Some(n) = file.opt_u64(&format!("{ptr}/nfiles"))? {
         ds.insert("nfiles".into(), json!(n));
     }
+    annotations(file, ptr, &mut ds)?;
+    ds.insert("source".into(), json!(file.shown));
+    Ok(Value::Object(ds))
+}
+
+/// DVC's annotations of an output (`desc`, `type`, `labels`, `meta`) at
+/// `ptr`, in a .dvc file or dvc.yaml alike.
+fn annotations(file: &Parsed, ptr: &str, ds: &mut Map<String, Value>) -> Result<(), CollectError> {
     if let Some(desc) = file.opt_str(&format!("{ptr}/desc"))? {
         ds.insert("description".into(), json!(desc));
     }
@@ -339,8 +435,7 @@ fn tracked_output(file: &Parsed, ptr: &str, out: &Value, rel_dir: &str) -> Resul
     if let Some(m) = file.opt_object(&meta)? {
         ds.insert("meta".into(), Value::Object(m.clone()));
     }
-    ds.insert("source".into(), json!(file.shown));
-    Ok(Value::Object(ds))
+    Ok(())
 }
 
 #[cfg(test)]
@@ -389,9 +484,26 @@ mod tests {
             facts.hashes["data/features.csv"],
             "ee37d23327e5c829648877fb4ad4498e"
         );
-        // Every file read is evidence: dvc.lock, params.yaml, .dvc/config
-        // (it names the remote), two .dvc files.
-        assert_eq!(r.evidence.len(), 5);
+        // Each stage's dependencies are lineage inputs, once per path, with
+        // the hash the stage read.
+        let inputs: Vec<(&str, &str)> = facts
+            .inputs
+            .iter()
+            .map(|i| (i["uri"].as_str().unwrap(), i["hash"]["md5"].as_str().unwrap()))
+            .collect();
+        assert_eq!(
+            inputs,
+            [
+                ("data/customers.csv", "04f1fe7337c75fba118ed4fac9249ab2"),
+                ("src/prepare.py", "1b16259593c505e22cf1d4dc112ec784"),
+                ("data/features.csv", "ee37d23327e5c829648877fb4ad4498e"),
+                ("src/train.py", "8f6cd96bdf11d3aa495f1e22a96cedc4"),
+            ]
+        );
+        assert_eq!(facts.inputs[2]["stage"], "train");
+        // Every file read is evidence: dvc.lock, dvc.yaml, params.yaml,
+        // .dvc/config (it names the remote), two .dvc files.
+        assert_eq!(r.evidence.len(), 6);
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! in the document's sections, with no verdict drawn here. Where two sources
 //! state the same fact they are kept side by side (a DVC hash and an MLflow
 //! run's data tag, an MLflow run and an OpenLineage run), so a policy can
-//! check that they agree. Every file read is listed in `/evidence` with its
+//! check that they agree; `join` says when two records are one file. Every file read is listed in `/evidence` with its
 //! sha256, so an attestation over the document records what the verdict was
 //! based on.
 //!
@@ -18,11 +18,13 @@
 //! `compliance.purpose`, `compliance.legal_basis`,
 //! `compliance.logs_retention_days`, `compliance.lineage_retention_days`,
 //! `compliance.documentation_retention_days`, `compliance.high_risk_system`;
-//! and from DVC `.dvc` files' `meta`: `classification`, `retention_days`,
-//! `pii_columns`, `purpose`, `legal_basis`.
+//! and from DVC's `meta` of an output (in a `.dvc` file or `dvc.yaml`):
+//! `classification`, `retention_days`, `pii_columns`, `purpose`,
+//! `legal_basis`.
 #![deny(missing_docs)]
 
 mod dvc;
+mod join;
 mod mlflow;
 mod reports;
 mod source;
@@ -260,8 +262,8 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
         doc.insert("samples".into(), Value::Array(m.samples.clone()));
     }
 
-    // Content hashes DVC records, by path, to join to the inputs MLflow and
-    // OpenLineage name by path (they record none of their own).
+    // Content hashes DVC records, by path: beside the MLflow and OpenLineage
+    // records of the same file (join.rs says when records join).
     let dvc_hashes: BTreeMap<String, String> = dvc.as_ref().map(|d| d.hashes.clone()).unwrap_or_default();
 
     let mut datasets: Vec<Value> = Vec::new();
@@ -279,60 +281,22 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
             datasets.push(ds);
         }
     }
-    if let Some(m) = &ml {
-        for ds in &m.datasets {
-            let mut ds = ds.clone();
-            if let Some(h) = ds
-                .get("uri")
-                .and_then(Value::as_str)
-                .and_then(|u| dvc_hash(&dvc_hashes, u))
-            {
-                ds["hash"] = json!({"md5": h});
-                ds["hash_source"] = json!("dvc");
-            }
-            datasets.push(ds);
-        }
-    }
-    // OpenLineage's input datasets with a schema are datasets too, so the
-    // PII policy reads their columns (and their PII field tags); one already
-    // described by DVC or MLflow under the same name is not repeated.
-    for d in lineage_events.iter().flat_map(|e| e.inputs.iter()) {
-        let name = d.get("name").and_then(Value::as_str).unwrap_or("");
-        // The same file: the same project path (OpenLineage may name it
-        // absolutely), or the same name exactly; never a base name alone
-        // (`other/customers.csv` is not `data/customers.csv`).
-        let known = datasets.iter_mut().find(|k| {
-            let path = k.get("path").and_then(Value::as_str);
-            path.is_some_and(|p| p == name || name.ends_with(&format!("/{p}")))
-                || k.get("name").and_then(Value::as_str) == Some(name)
-        });
-        match known {
-            // The same file described twice: what OpenLineage adds (its
-            // columns where the other record has none, the columns its tags
-            // declare personal, its labels) joins the record; its hash stays
-            // in /lineage/inputs beside DVC's.
-            Some(k) => {
-                if k.get("columns").is_none()
-                    && let Some(c) = d.get("columns")
-                {
-                    k["columns"] = c.clone();
-                }
-                for list in ["pii_columns", "labels"] {
-                    let mut merged: Vec<Value> =
-                        k.get(list).and_then(Value::as_array).cloned().unwrap_or_default();
-                    for v in d.get(list).and_then(Value::as_array).into_iter().flatten() {
-                        if !merged.contains(v) {
-                            merged.push(v.clone());
-                        }
-                    }
-                    if !merged.is_empty() {
-                        k[list] = Value::Array(merged);
-                    }
-                }
-            }
-            None if d.get("columns").is_some() => datasets.push(d.clone()),
-            None => {}
-        }
+    let dvc_datasets = datasets.clone();
+    // MLflow's dataset records, and OpenLineage's inputs with a schema (so
+    // the PII policy reads their columns and their PII field tags): each its
+    // own record, with DVC's hash beside it and, for the same file, DVC's
+    // annotations.
+    let others = ml.iter().flat_map(|m| m.datasets.iter()).chain(
+        lineage_events
+            .iter()
+            .flat_map(|e| e.inputs.iter())
+            .filter(|d| d.get("columns").is_some()),
+    );
+    for ds in others {
+        let mut ds = ds.clone();
+        join::note_dvc_hash(&mut ds, &dvc_hashes);
+        join::share_dvc_facts(&mut ds, &dvc_datasets);
+        datasets.push(ds);
     }
     if !datasets.is_empty() {
         doc.insert("datasets".into(), Value::Array(datasets));
@@ -423,16 +387,6 @@ fn hash_file(path: &Path) -> Result<Sha256Digest, CollectError> {
     Sha256Digest::of_reader(file).map_err(|e| unreadable(e.to_string()))
 }
 
-/// The content hash DVC records for the file at `uri` (a path relative to
-/// the DVC project, or one ending in it).
-fn dvc_hash<'a>(hashes: &'a BTreeMap<String, String>, uri: &str) -> Option<&'a String> {
-    let uri = uri.strip_prefix("file://").unwrap_or(uri);
-    hashes
-        .iter()
-        .find(|(p, _)| uri == p.as_str() || uri.ends_with(&format!("/{p}")))
-        .map(|(_, h)| h)
-}
-
 fn lineage(
     dvc: Option<&dvc::DvcFacts>,
     ml: Option<&mlflow::MlflowFacts>,
@@ -463,6 +417,9 @@ fn lineage(
         }
         out.insert("pipeline".into(), p);
     }
+    // What each source says was read: MLflow's and OpenLineage's records
+    // with DVC's hash for the same path beside them (never as their own),
+    // then the dependencies of DVC's stages.
     let mut inputs: Vec<Value> = Vec::new();
     for input in ml
         .iter()
@@ -470,22 +427,10 @@ fn lineage(
         .chain(events.iter().flat_map(|e| e.inputs.iter()))
     {
         let mut input = input.clone();
-        if let Some(h) = input
-            .get("uri")
-            .and_then(Value::as_str)
-            .and_then(|u| dvc_hash(dvc_hashes, u))
-        {
-            if input.get("hash").is_some() {
-                // The record has its own hash (OpenLineage's datasetVersion):
-                // DVC's goes beside it, for the lineage policy to compare.
-                input["dvc_hash"] = json!({"md5": h});
-            } else {
-                input["hash"] = json!({"md5": h});
-                input["hash_source"] = json!("dvc");
-            }
-        }
+        join::note_dvc_hash(&mut input, dvc_hashes);
         inputs.push(input);
     }
+    inputs.extend(dvc.iter().flat_map(|d| d.inputs.iter().cloned()));
     // A team tag on the MLflow run recording the data's DVC hash: a second
     // record of an input, matched to the path DVC gives that hash.
     if let Some(md5) = ml
@@ -632,17 +577,27 @@ mod tests {
             d["artifact"]["digest"]["sha256"],
             "631bad177267272b20cf98269ca44cd773add1d7b8226a2659c2ed9ba1b9c6ad"
         );
-        // MLflow names the training data by path; DVC gives its content hash.
+        // MLflow names the training data by path only: DVC's hash for that
+        // path goes beside the record, never in its `hash` (a path is not a
+        // version).
         let features = d["datasets"]
             .as_array()
             .unwrap()
             .iter()
             .find(|x| x["name"] == "features")
             .unwrap();
-        assert_eq!(features["hash"]["md5"], "ee37d23327e5c829648877fb4ad4498e");
+        assert!(features.get("hash").is_none(), "{features}");
+        assert_eq!(features["dvc_hash"]["md5"], "ee37d23327e5c829648877fb4ad4498e");
         assert_eq!(features["mlflow_digest"], "5459aec5");
         let inputs = d["lineage"]["inputs"].as_array().unwrap();
-        assert_eq!(inputs[0]["hash"]["md5"], "ee37d23327e5c829648877fb4ad4498e");
+        assert!(inputs[0].get("hash").is_none(), "{}", inputs[0]);
+        assert_eq!(inputs[0]["dvc_hash"]["md5"], "ee37d23327e5c829648877fb4ad4498e");
+        // DVC's record of what the train stage read is an input of its own.
+        let read_by_stage = inputs
+            .iter()
+            .find(|i| i["source"] == "dvc-project/dvc.lock" && i["uri"] == "data/features.csv")
+            .unwrap();
+        assert_eq!(read_by_stage["hash"]["md5"], "ee37d23327e5c829648877fb4ad4498e");
         // The run's data tag is a second record, matched to the file DVC
         // gives that hash.
         let tagged = inputs

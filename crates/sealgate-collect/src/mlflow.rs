@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use crate::CollectError;
-use crate::source::{Parsed, Reader, millis_rfc3339};
+use crate::source::{Parsed, Reader, is_hex, millis_rfc3339};
 
 /// Which registered model version to collect.
 #[derive(Debug, Clone)]
@@ -567,9 +567,23 @@ fn read_dataset_inputs(
         if let Some(c) = &context {
             entry.insert("role".into(), json!(c));
         }
-        // An identifier over the first rows, not a content hash.
+        // MLflow computes an 8-hex identifier over the first rows, not a
+        // content hash; it keeps a digest it is given (`from_pandas(...,
+        // digest=)`), so a full md5 or sha256 there is the team's record of
+        // the file's content, and the record's own hash.
         if let Some(d) = ds.opt_str("/digest")? {
             entry.insert("mlflow_digest".into(), json!(d));
+            let algorithm = match d.len() {
+                32 => Some("md5"),
+                64 => Some("sha256"),
+                _ => None,
+            };
+            if let Some(algorithm) = algorithm
+                && is_hex(d, d.len())
+            {
+                entry.insert("hash".into(), json!({ algorithm: d.to_ascii_lowercase() }));
+                entry.insert("hash_source".into(), json!("mlflow dataset digest"));
+            }
         }
         if let Some(rows) = ds
             .embedded_json("/profile")?
@@ -590,8 +604,10 @@ fn read_dataset_inputs(
                 lineage_input.insert(k.into(), json!(v));
             }
         }
-        if let Some(d) = entry.get("mlflow_digest") {
-            lineage_input.insert("mlflow_digest".into(), d.clone());
+        for key in ["mlflow_digest", "hash", "hash_source"] {
+            if let Some(v) = entry.get(key) {
+                lineage_input.insert(key.into(), v.clone());
+            }
         }
         lineage_input.insert("source".into(), json!("mlflow"));
         facts.inputs.push(Value::Object(lineage_input));

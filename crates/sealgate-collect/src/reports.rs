@@ -97,6 +97,7 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
         last_seen: i128,
         produced: bool,
         parent: Option<String>,
+        mlflow_run: Option<String>,
         first: usize,
     }
     let mut seen: BTreeMap<String, RunSeen> = BTreeMap::new();
@@ -115,6 +116,7 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
             last_seen: at,
             produced: false,
             parent: None,
+            mlflow_run: None,
             first: i,
         });
         run.last_seen = run.last_seen.max(at);
@@ -135,6 +137,9 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
         }
         if let Some(parent) = field("/run/facets/parent/run/runId") {
             run.parent = Some(parent.to_owned());
+        }
+        if let Some(id) = mlflow_run_named(e) {
+            run.mlflow_run = Some(id.to_owned());
         }
     }
     let mut facts = OpenLineageFacts::default();
@@ -167,6 +172,9 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
         }
         if let Some(parent) = &r.parent {
             run.insert("parent".into(), json!(parent));
+        }
+        if let Some(id) = &r.mlflow_run {
+            run.insert("mlflow_run_id".into(), json!(id));
         }
         run.insert("produced_outputs".into(), json!(r.produced));
         facts.runs.push(Value::Object(run));
@@ -228,6 +236,22 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
         }
     }
     Ok(facts)
+}
+
+/// The MLflow run an event's run says it is: the run `tags` facet's
+/// `mlflow.run_id` (or `mlflow_run_id`) tag. OpenLineage has no MLflow facet;
+/// this is the tag a producer sets to link the two records of one run.
+fn mlflow_run_named(e: &Value) -> Option<&str> {
+    e.pointer("/run/facets/tags/tags")
+        .and_then(Value::as_array)?
+        .iter()
+        .find(|t| {
+            t.get("key").and_then(Value::as_str).is_some_and(|k| {
+                k.eq_ignore_ascii_case("mlflow.run_id") || k.eq_ignore_ascii_case("mlflow_run_id")
+            })
+        })?
+        .get("value")
+        .and_then(Value::as_str)
 }
 
 fn collect_parameters(facet: &Value, out: &mut Map<String, Value>) {

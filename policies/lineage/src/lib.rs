@@ -3,9 +3,11 @@
 //! | rule | checks |
 //! |---|---|
 //! | `lineage.code.missing` / `lineage.code.not-pinned` | a code commit is recorded, as a full git hash (40 or 64 hex), not a branch or short hash |
-//! | `lineage.input.missing` / `lineage.input.unhashed` | data inputs are recorded, each with a full content hash (md5: 32 hex, sha256: 64 hex); MLflow's 8-hex dataset digest is not one |
+//! | `lineage.input.missing` / `lineage.input.unhashed` | data inputs are recorded, each with a full content hash (md5: 32 hex, sha256: 64 hex); MLflow's 8-hex dataset digest is not one, nor an ETag |
+//! | `lineage.input.path-only` | an input with no hash of its own is not vouched for by DVC's hash of the same path: nothing says the run read that version (severity: `path-only-severity`) |
 //! | `lineage.run.missing` / `lineage.run.unfinished` | the training run is identified and finished (MLflow `FINISHED`, OpenLineage `COMPLETE`) |
 //! | `lineage.run.deleted` | the training run is not deleted (MLflow `lifecycle_stage: deleted`) |
+//! | `lineage.run.inconsistent` | an OpenLineage run that produced outputs and names an MLflow run (`mlflow_run_id`) names the document's MLflow run, and the two records agree on whether it succeeded |
 //! | `lineage.tags.inconsistent` | the model version, registered model and run do not disagree on a `compliance.*` tag (`/artifact/tag_conflicts`) |
 //! | `lineage.parameters.missing` | training parameters are recorded |
 //! | `lineage.image.missing` / `lineage.image.not-pinned` | the serving image is pinned by digest (`@sha256:` + 64 hex), not only by tag |
@@ -13,7 +15,9 @@
 
 use std::collections::BTreeMap;
 
-use sealgate_policy_sdk::{Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy};
+use sealgate_policy_sdk::{
+    Context, Metadata, Policy, PolicyInfo, Report, Severity, deserialize_severity, export_policy,
+};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -29,6 +33,14 @@ pub struct Params {
     /// Require recorded parameters. Default: true.
     #[serde(default = "yes")]
     require_parameters: bool,
+    /// Severity of `lineage.input.path-only`. Default: high (fails a
+    /// `fail-on = "high"` gate), since a path names a file, not a version.
+    #[serde(default = "high", deserialize_with = "deserialize_severity")]
+    path_only_severity: Severity,
+}
+
+fn high() -> Severity {
+    Severity::High
 }
 
 fn finished_statuses() -> Vec<String> {
@@ -45,7 +57,8 @@ const PARAMS_SCHEMA: &str = r#"{
   "properties": {
     "finished-statuses": {"type": "array", "items": {"type": "string"}, "default": ["FINISHED", "COMPLETE"]},
     "require-image": {"type": "boolean", "default": false},
-    "require-parameters": {"type": "boolean", "default": true}
+    "require-parameters": {"type": "boolean", "default": true},
+    "path-only-severity": {"enum": ["info", "low", "medium", "high", "critical"], "default": "high"}
   }
 }"#;
 
@@ -100,8 +113,9 @@ impl Policy for Lineage {
     fn evaluate(doc: &Metadata, params: &Params, _ctx: &Context) -> Result<Report, String> {
         let mut r = Report::new();
         check_code(doc, &mut r);
-        check_inputs(doc, &mut r);
+        check_inputs(doc, params, &mut r);
         check_run(doc, params, &mut r);
+        check_linked_runs(doc, params, &mut r);
         if params.require_parameters {
             let empty = doc
                 .get("/lineage/parameters")
@@ -148,7 +162,7 @@ fn check_code(doc: &Metadata, r: &mut Report) {
     }
 }
 
-fn check_inputs(doc: &Metadata, r: &mut Report) {
+fn check_inputs(doc: &Metadata, params: &Params, r: &mut Report) {
     let inputs: Vec<(String, &Value)> = doc.items("/lineage/inputs").collect();
     if inputs.is_empty() {
         r.finding(
@@ -160,18 +174,105 @@ fn check_inputs(doc: &Metadata, r: &mut Report) {
         );
     }
     for (ptr, input) in inputs {
-        if content_hash(input.get("hash")).is_none() {
-            let name = input
-                .get("name")
-                .or_else(|| input.get("uri"))
-                .and_then(Value::as_str)
-                .unwrap_or("?");
+        if content_hash(input.get("hash")).is_some() {
+            continue;
+        }
+        let name = input
+            .get("name")
+            .or_else(|| input.get("uri"))
+            .and_then(Value::as_str)
+            .unwrap_or("?");
+        let uri = input.get("uri").and_then(Value::as_str).unwrap_or(name);
+        if let Some(dvc) = content_hash(input.get("dvc_hash")) {
+            // DVC hashes the file at this path; this record does not say it
+            // read that version. A path is not a hash.
+            r.finding(
+                "lineage.input.path-only",
+                params.path_only_severity,
+                &ptr,
+                format!(
+                    "input `{name}` names `{uri}`, which DVC records as {dvc}, but has no hash of its own: nothing shows this run read that version"
+                ),
+                "log the dataset with its content hash (MLflow: mlflow.data.from_pandas(..., digest=<DVC md5>)); a gate that accepts DVC's record of the path sets path-only-severity",
+            );
+        } else {
+            let id = ["dvc_etag", "dvc_checksum"]
+                .into_iter()
+                .find(|k| input.get(*k).is_some())
+                .map(|k| format!(" (DVC identifies it by {}, which is not a content hash)", &k[4..]))
+                .unwrap_or_default();
             r.finding(
                 "lineage.input.unhashed",
                 Severity::High,
                 &ptr,
-                format!("input `{name}` has no full content hash (md5 of 32 hex or sha256 of 64 hex)"),
+                format!("input `{name}` has no full content hash (md5 of 32 hex or sha256 of 64 hex){id}"),
                 "record the file's content hash (e.g. its DVC md5); MLflow's 8-hex dataset digest does not identify content",
+            );
+        }
+    }
+}
+
+/// An OpenLineage run names the MLflow run it is (`mlflow_run_id`): the one
+/// that produced the outputs must be the document's MLflow run, and the two
+/// records of one run must agree on whether it succeeded.
+fn check_linked_runs(doc: &Metadata, params: &Params, r: &mut Report) {
+    let Some(mlflow) = doc
+        .items("/lineage/runs")
+        .map(|(_, run)| run)
+        .find(|run| run.get("system").and_then(Value::as_str) == Some("mlflow"))
+        .or_else(|| {
+            doc.get("/lineage/run")
+                .filter(|run| run.get("system").and_then(Value::as_str) == Some("mlflow"))
+        })
+    else {
+        return;
+    };
+    let mlflow_id = mlflow.get("id").and_then(Value::as_str).unwrap_or("");
+    let finished = |run: &Value| {
+        let status = run.get("status").and_then(Value::as_str).unwrap_or("");
+        params
+            .finished_statuses
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(status))
+    };
+    let failed = |run: &Value| {
+        let status = run.get("status").and_then(Value::as_str).unwrap_or("");
+        ["FAIL", "ABORT", "FAILED", "KILLED"]
+            .iter()
+            .any(|s| s.eq_ignore_ascii_case(status))
+    };
+    for (ptr, run) in doc.items("/lineage/runs") {
+        let (Some(named), Some(id)) = (
+            run.get("mlflow_run_id").and_then(Value::as_str),
+            run.get("id").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        let produced = run.get("produced_outputs").and_then(Value::as_bool) == Some(true);
+        if named != mlflow_id {
+            if produced {
+                r.finding(
+                    "lineage.run.inconsistent",
+                    Severity::High,
+                    &format!("{ptr}/mlflow_run_id"),
+                    format!(
+                        "OpenLineage run {id}, which produced the outputs, says it is MLflow run {named}, but the model's run is {mlflow_id}"
+                    ),
+                    "collect the OpenLineage events of the run that trained this model version",
+                );
+            }
+        } else if (finished(mlflow) && failed(run)) || (failed(mlflow) && finished(run)) {
+            let status = |v: &Value| v.get("status").and_then(Value::as_str).unwrap_or("?").to_owned();
+            r.finding(
+                "lineage.run.inconsistent",
+                Severity::High,
+                &format!("{ptr}/status"),
+                format!(
+                    "MLflow records run {mlflow_id} as {}, its OpenLineage run {id} as {}",
+                    status(mlflow),
+                    status(run)
+                ),
+                "the two records of one run disagree on its outcome: find which is wrong before promoting",
             );
         }
     }
