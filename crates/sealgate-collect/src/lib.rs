@@ -7,9 +7,9 @@
 //! in the document's sections, with no verdict drawn here. Where two sources
 //! state the same fact they are kept side by side (a DVC hash and an MLflow
 //! run's data tag, an MLflow run and an OpenLineage run), so a policy can
-//! check that they agree; `join` says when two records are one file. Every file read is listed in `/evidence` with its
-//! sha256, so an attestation over the document records what the verdict was
-//! based on.
+//! check that they agree; `join` says when two records are one file. Every
+//! file read is listed in `/evidence` with its sha256, so an attestation over
+//! the document records what the verdict was based on.
 //!
 //! Team conventions read from MLflow tags (the model version's, else the
 //! registered model's, else the run's; where they disagree all values are
