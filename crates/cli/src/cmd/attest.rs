@@ -1,0 +1,79 @@
+//! `sealgate attest`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use sealgate::Sha256Digest;
+
+use crate::args::AttestArgs;
+use crate::cmd::{artifact_digest, evaluate, record, write_report};
+use crate::exit::{CliError, Exit, exit_for};
+use crate::report;
+
+/// `sealgate attest`.
+pub(crate) fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Paint) -> Result<Exit, CliError> {
+    // Key first: a wrong key must not cost an evaluation.
+    let key = sealgate_attest::load_signing_key(&args.key).map_err(CliError::usage)?;
+    let digest = artifact_digest(&args.artifact)?;
+    let (gate, metadata, report) = evaluate(&args.gate, Some(digest), args.artifact.artifact.clone())?;
+    let meta_name = metadata
+        .value()
+        .pointer("/artifact/name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("artifact");
+    let file_name = args
+        .artifact
+        .artifact
+        .as_deref()
+        .and_then(|p| p.file_name())
+        .map(|n| n.to_string_lossy().into_owned());
+    let name = args
+        .name
+        .clone()
+        .or(file_name)
+        .unwrap_or_else(|| meta_name.to_owned());
+    let resource_uri = args
+        .resource_uri
+        .clone()
+        .or_else(|| metadata.artifact_uri().map(str::to_owned))
+        .unwrap_or_else(|| name.clone());
+    let bundle = sealgate_attest::attest(
+        &report,
+        &sealgate_attest::AttestationInputs {
+            subject_name: &name,
+            subject_digest: digest,
+            verifier_id: &args.verifier_id,
+            resource_uri: &resource_uri,
+            gate: gate.config(),
+            input_attestations: &[],
+        },
+        &key,
+    );
+    let path = args.out.clone().unwrap_or_else(|| match &args.artifact.artifact {
+        Some(a) => PathBuf::from(format!("{}.intoto.jsonl", a.display())),
+        None => PathBuf::from(format!("{name}.intoto.jsonl")),
+    });
+    sealgate_attest::write_atomically(&path, bundle.as_bytes())
+        .with_context(|| format!("cannot write the bundle {}", path.display()))
+        .map_err(CliError::usage)?;
+    write_report(out, args.gate.format, &report, &metadata, paint)?;
+    record(
+        &args.gate.log,
+        sealgate_log::Decision {
+            bundle_sha256: Some(Sha256Digest::of_bytes(bundle.as_bytes()).to_string()),
+            ..sealgate_log::Decision::of_report("attest", &report)
+        },
+    )?;
+    let decision = if report.decision == sealgate::GateDecision::Passed {
+        "PASSED"
+    } else {
+        "FAILED"
+    };
+    eprintln!(
+        "wrote {} ({decision}, subject {name} sha256:{digest}, signed by key {})",
+        path.display(),
+        sealgate_attest::key_id(&key.verifying_key())
+    );
+    Ok(exit_for(&report))
+}

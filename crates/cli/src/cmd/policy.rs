@@ -1,0 +1,232 @@
+//! `sealgate policy new|build|inspect|test|bench`.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use sealgate::{EvaluationContext, MetadataDocument, MetadataLimits};
+
+use crate::args::{BenchArgs, BuildArgs, Format, InspectArgs, NewArgs, TestArgs};
+use crate::cmd::{engine, report_cache};
+use crate::exit::{CliError, Exit};
+use crate::report;
+
+/// `sealgate policy new`.
+pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    use sealgate_policy_build::scaffold::{NewPolicy, find_sdk, new_policy};
+    let cwd = std::env::current_dir()
+        .context("cannot read the current directory")
+        .map_err(CliError::usage)?;
+    let sdk = match &args.sdk {
+        Some(sdk) => sdk.clone(),
+        None => find_sdk(&cwd).ok_or_else(|| {
+            CliError::usage(anyhow::anyhow!(
+                "no policy SDK found in {} or its parents; pass --sdk with the path to policies/sdk of a sealgate checkout",
+                cwd.display()
+            ))
+        })?,
+    };
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    new_policy(&NewPolicy {
+        name: args.name.clone(),
+        id: args.id.clone(),
+        dir: dir.clone(),
+        sdk,
+    })
+    .map_err(CliError::usage)?;
+    let shown = dir.display();
+    writeln!(
+        out,
+        "created policy `{name}` in {shown}\n\n\
+         next:\n  \
+         sealgate policy test {shown}    # build it and run its cases\n  \
+         then edit {shown}/src/lib.rs and {shown}/tests/cases.toml, and commit Cargo.lock",
+        name = args.name
+    )
+    .context("cannot write to stdout")
+    .map_err(CliError::usage)?;
+    Ok(Exit::Passed)
+}
+
+/// `sealgate policy bench`: what one policy costs per evaluation, measured
+/// the way a gate runs it (fresh store and instance from the compiled
+/// component, default limits).
+pub(crate) fn policy_bench(args: &BenchArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let metadata =
+        MetadataDocument::load(&args.metadata, &MetadataLimits::default()).map_err(CliError::usage)?;
+    let params: serde_json::Value = serde_json::from_str(&args.params)
+        .context("--params is not JSON")
+        .map_err(CliError::usage)?;
+    if args.iterations == 0 {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--iterations must be at least 1"
+        )));
+    }
+    let engine = engine(&args.engine)?;
+    let module = engine.load_unpinned(&args.module).map_err(CliError::usage)?;
+    let limits = engine.config().ceiling;
+    let params = params.to_string();
+    module
+        .validate_params(&params, &limits)
+        .map_err(CliError::usage)?;
+    let context = EvaluationContext::now("bench");
+    for _ in 0..args.warmup {
+        module.evaluate(metadata.text(), &params, &context, &limits);
+    }
+    let mut times = Vec::with_capacity(args.iterations as usize);
+    let mut last = None;
+    for _ in 0..args.iterations {
+        let start = std::time::Instant::now();
+        let eval = module.evaluate(metadata.text(), &params, &context, &limits);
+        times.push(start.elapsed());
+        last = Some(eval);
+    }
+    let Some(eval) = last else {
+        return Err(CliError::usage(anyhow::anyhow!("no evaluation ran")));
+    };
+    times.sort();
+    let pct = |p: usize| times[(times.len() * p / 100).min(times.len() - 1)];
+    let info = module.info();
+    let outcome = match &eval.verdict {
+        Ok(v) => format!(
+            "{} ({} findings)",
+            if v.passed { "pass" } else { "fail" },
+            v.findings.len()
+        ),
+        Err(e) => format!("error: {e}"),
+    };
+    let written = match args.format {
+        Format::Json => {
+            let ns = |d: std::time::Duration| d.as_nanos() as u64;
+            let doc = serde_json::json!({
+                "policy": info.id, "version": info.version, "metadata": args.metadata,
+                "iterations": args.iterations,
+                "ns": {"p50": ns(pct(50)), "p90": ns(pct(90)), "p99": ns(pct(99)),
+                       "min": ns(times[0]), "max": ns(times[times.len() - 1])},
+                "fuel": eval.fuel_consumed, "peak_memory_bytes": eval.peak_memory_bytes,
+                "verdict": outcome,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        Format::Text => writeln!(
+            out,
+            "{} {} on {} ({} evaluations, a fresh instance each)\n  \
+             time     p50 {:.1?}  p90 {:.1?}  p99 {:.1?}  min {:.1?}  max {:.1?}\n  \
+             fuel     {} per evaluation\n  \
+             memory   {:.1} MiB peak linear memory\n  \
+             verdict  {outcome}",
+            info.id,
+            info.version,
+            args.metadata.display(),
+            args.iterations,
+            pct(50),
+            pct(90),
+            pct(99),
+            times[0],
+            times[times.len() - 1],
+            eval.fuel_consumed,
+            eval.peak_memory_bytes as f64 / (1024.0 * 1024.0),
+        ),
+    };
+    written
+        .context("cannot write to stdout")
+        .map_err(CliError::usage)?;
+    Ok(Exit::Passed)
+}
+
+/// `sealgate policy test`.
+pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    use sealgate::policy_test::{TestFile, test_files};
+    let files = test_files(&args.dir)
+        .with_context(|| format!("cannot list {}", args.dir.join("tests").display()))
+        .map_err(CliError::usage)?;
+    if files.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "no test files in {}",
+            args.dir.join("tests").display()
+        )));
+    }
+    let tests = files
+        .iter()
+        .map(|f| TestFile::load(f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::usage)?;
+    let module_path = match &args.module {
+        Some(m) => m.clone(),
+        None => {
+            let opts = sealgate_policy_build::BuildOptions {
+                target: sealgate_policy_build::Target::Wasm32UnknownUnknown,
+                target_dir: None,
+                out_dir: args.out_dir.clone(),
+                verbose: false,
+            };
+            sealgate_policy_build::build_policy(&args.dir, &opts)
+                .map_err(CliError::usage)?
+                .path
+        }
+    };
+    let engine = engine(&args.engine)?;
+    // The component is this command's input: one that cannot be loaded is
+    // bad input (exit 2), not a policy failing a gate.
+    let module = engine.load_unpinned(&module_path).map_err(CliError::usage)?;
+    let results: Vec<_> = tests
+        .iter()
+        .map(|t| (t.path().to_owned(), t.run(&module)))
+        .collect();
+    let failed = results.iter().flat_map(|(_, r)| r).filter(|r| !r.passed).count();
+    let written = match args.format {
+        Format::Json => {
+            let doc: Vec<_> = results
+                .iter()
+                .map(|(path, cases)| serde_json::json!({"file": path, "cases": cases}))
+                .collect();
+            serde_json::to_writer_pretty(&mut *out, &doc)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        Format::Text => report::write_policy_tests(out, &module.info().id, &results),
+    };
+    written
+        .context("cannot write to stdout")
+        .map_err(CliError::usage)?;
+    Ok(if failed == 0 { Exit::Passed } else { Exit::Failed })
+}
+
+/// `sealgate policy build`.
+pub(crate) fn build(args: &BuildArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let built = sealgate_policy_build::build_policy(
+        &args.dir,
+        &sealgate_policy_build::BuildOptions {
+            target: args.target,
+            target_dir: args.target_dir.clone(),
+            out_dir: args.out_dir.clone(),
+            verbose: args.verbose,
+        },
+    )
+    .map_err(CliError::usage)?;
+    writeln!(
+        out,
+        "built {}\nsha256 = \"{}\"",
+        built.path.display(),
+        built.sha256
+    )
+    .context("cannot write to stdout")
+    .map_err(CliError::usage)?;
+    Ok(Exit::Passed)
+}
+
+/// `sealgate policy inspect`.
+pub(crate) fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
+    let engine = engine(&args.engine)?;
+    // The component is this command's input: one that cannot be loaded is
+    // bad input (exit 2).
+    let module = engine.load_unpinned(&args.module).map_err(CliError::usage)?;
+    report_cache(args.engine.verbose, &module);
+    let size = std::fs::metadata(&args.module).map(|m| m.len()).unwrap_or(0);
+    report::write_inspect(out, &module, size, args.format == Format::Json)
+        .context("cannot write to stdout")
+        .map_err(CliError::usage)?;
+    Ok(Exit::Passed)
+}

@@ -1,0 +1,125 @@
+//! `sealgate verify`.
+
+use std::io::Write;
+
+use anyhow::Context as _;
+use sealgate::Sha256Digest;
+
+use crate::args::{ReportFormat, VerifyArgs};
+use crate::cmd::{artifact_digest, record};
+use crate::exit::{CliError, Exit};
+use crate::{ci_formats, report};
+
+/// `sealgate verify`.
+pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Paint) -> Result<Exit, CliError> {
+    // A trust file is the policy and the flags may only tighten it; without
+    // one, the flags are the policy. (Extra keys beside a file would loosen
+    // it, so they are refused.)
+    let mut trust = match &args.trust {
+        Some(path) => {
+            if !args.keys.is_empty() {
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "--key beside --trust would trust more keys than {} does; add the key to the trust file",
+                    path.display()
+                )));
+            }
+            sealgate_attest::TrustPolicy::load(path).map_err(CliError::usage)?
+        }
+        None => {
+            let mut trust = sealgate_attest::TrustPolicy::new(Vec::new());
+            for path in &args.keys {
+                let key = sealgate_attest::load_verifying_key(path).map_err(CliError::usage)?;
+                trust.keys.push(sealgate_attest::TrustedKey {
+                    name: path.display().to_string(),
+                    key,
+                });
+            }
+            if let Some(id) = &args.verifier_id {
+                trust.verifier_id = id.clone();
+            }
+            trust
+        }
+    };
+    if trust.keys.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "no trusted key: give --key PUB or --trust FILE"
+        )));
+    }
+    let mut extra = sealgate_attest::trust::Tightening::default();
+    extra.required_policies = args.required_policies.clone();
+    extra.allowed_policy_digests = args.policy_digests.clone();
+    extra.verifier_id = args.verifier_id.clone();
+    extra.resource_uri = args.resource_uri.clone();
+    extra.gate = args.expected_gate.clone();
+    if let Some(age) = &args.max_age {
+        extra.max_age = Some(
+            sealgate_attest::trust::parse_duration(age)
+                .map_err(|e| CliError::usage(anyhow::anyhow!("--max-age {e}")))?,
+        );
+    }
+    trust
+        .tighten(&extra)
+        .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
+    let digest = artifact_digest(&args.artifact)?;
+    let bundle = sealgate::read_bounded(&args.bundle, trust.max_bundle_bytes).map_err(CliError::usage)?;
+    let result = sealgate_attest::verify_bundle(&bundle, &digest, &trust, std::time::SystemTime::now());
+    // A file that is not a bundle at all is bad input (exit 2), like a
+    // missing one; a bundle that fails a check is a rejection (exit 1).
+    if let Err(r) = &result
+        && r.check == "bundle"
+    {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "{}: not a valid bundle: {}",
+            args.bundle.display(),
+            r.reason
+        )));
+    }
+    let (exit, checks) = match &result {
+        Ok(v) => (Exit::Passed, v.checks()),
+        Err(r) => (Exit::Failed, r.checks.as_slice()),
+    };
+    let written = match args.format {
+        ReportFormat::Sarif => serde_json::to_writer_pretty(
+            &mut *out,
+            &ci_formats::verify_sarif(&args.bundle, &digest, &result),
+        )
+        .map_err(std::io::Error::from)
+        .and_then(|()| writeln!(out)),
+        ReportFormat::Junit => out.write_all(ci_formats::verify_junit(&args.bundle, &result).as_bytes()),
+        ReportFormat::Github => {
+            out.write_all(ci_formats::verify_github(&args.bundle, &digest, &result).as_bytes())
+        }
+        ReportFormat::Json => {
+            let doc = serde_json::json!({
+                "decision": if result.is_ok() { "accepted" } else { "rejected" },
+                "failed_check": result.as_ref().err().map(|r| r.check),
+                "reason": result.as_ref().err().map(|r| r.reason.clone()),
+                "signer": result.as_ref().ok().map(|v| v.signer().to_owned()),
+                "bundle": args.bundle,
+                "artifact_sha256": digest,
+                "checks": checks,
+            });
+            serde_json::to_writer_pretty(&mut *out, &doc)
+                .map_err(std::io::Error::from)
+                .and_then(|()| writeln!(out))
+        }
+        ReportFormat::Text => report::write_verification(out, &args.bundle, &digest, &result, paint),
+    };
+    written
+        .context("cannot write to stdout")
+        .map_err(CliError::usage)?;
+    record(
+        &args.log,
+        sealgate_log::Decision::of_verification(
+            "verify",
+            &digest,
+            &Sha256Digest::of_bytes(&bundle),
+            trust
+                .required_policies
+                .iter()
+                .flat_map(sealgate_attest::RequiredPolicy::pins),
+            result.as_ref().err().map(|r| r.check),
+        ),
+    )?;
+    Ok(exit)
+}
