@@ -215,7 +215,7 @@ fn pii_required() -> RequiredPolicy {
 fn rejected_by(bundle: &str, trust: &TrustPolicy, now: SystemTime) -> &'static str {
     match verify_bundle(bundle.as_bytes(), &artifact(), trust, now) {
         Ok(_) => panic!("accepted a bundle that should be rejected"),
-        Err(r) => r.check,
+        Err(r) => r.check.name(),
     }
 }
 
@@ -658,7 +658,7 @@ fn required_policies_must_be_in_a_matching_report() {
     ));
     let r = verify_bundle(b.as_bytes(), &artifact(), &missing, now()).unwrap_err();
     assert_eq!(
-        (r.check, r.reason.as_str()),
+        (r.check.name(), r.reason.as_str()),
         (
             "required-policies",
             "required policy `acme.model-card` did not run"
@@ -1525,7 +1525,7 @@ fn verify_can_ask_for_the_resource_and_the_gate_level_the_vsa_spec_names() {
         ok.checks()
             .iter()
             .find(|c| c.check == check)
-            .map(|c| c.status)
+            .map(|c| c.status.name())
             .unwrap()
     };
     assert_eq!((status("resource-uri"), status("level")), ("passed", "passed"));

@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use sealgate::{GateReport, PolicyOutcome, Severity, Sha256Digest};
-use sealgate_attest::{CheckOutcome, Rejection, VerifiedAttestation};
+use sealgate_attest::{CheckOutcome, CheckStatus, Rejection, VerifiedAttestation};
 use serde_json::{Value, json};
 
 const TOOL: &str = "sealgate";
@@ -552,11 +552,11 @@ pub(crate) fn verify_junit(bundle: &Path, result: &VerifyResult) -> String {
     let (mut failures, mut skipped) = (0, 0);
     for c in list {
         let inner = match c.status {
-            "failed" => {
+            CheckStatus::Failed => {
                 failures += 1;
                 format!("<failure message=\"{}\" type=\"rejected\"/>", xml(&c.detail))
             }
-            "skipped" => {
+            CheckStatus::Skipped => {
                 skipped += 1;
                 format!("<skipped message=\"{}\"/>", xml(&c.detail))
             }
@@ -565,7 +565,7 @@ pub(crate) fn verify_junit(bundle: &Path, result: &VerifyResult) -> String {
         let _ = writeln!(
             cases,
             "    <testcase classname=\"sealgate.verify\" name=\"{}\" file=\"{}\">{inner}</testcase>",
-            xml(c.check),
+            xml(c.check.name()),
             xml(&bundle.display().to_string())
         );
     }

@@ -187,8 +187,8 @@ pub(crate) fn write_verification(
     };
     for c in checks {
         let mark = match c.status {
-            "passed" => paint.paint("ok  ", GOOD),
-            "failed" => paint.paint("FAIL", BAD),
+            sealgate_attest::CheckStatus::Passed => paint.paint("ok  ", GOOD),
+            sealgate_attest::CheckStatus::Failed => paint.paint("FAIL", BAD),
             _ => paint.paint("skip", QUIET),
         };
         writeln!(out, "  [{mark}] {:<17} {}", c.check, clean(&c.detail))?;

@@ -33,7 +33,7 @@ pub use dsse::Envelope;
 pub use keys::{GeneratedKey, KeyError, generate, key_id, load_signing_key, load_verifying_key};
 pub use statement::{AttestationInputs, DEFAULT_VERIFIER_ID, Statement, policy_digest};
 pub use trust::{RequiredPolicy, TrustFileError, TrustPolicy, TrustedKey};
-pub use verify::{CheckOutcome, Rejection, VerifiedAttestation, verify_bundle};
+pub use verify::{Check, CheckOutcome, CheckStatus, Rejection, VerifiedAttestation, verify_bundle};
 
 /// Sign the verdict and report statements for `report` and return the bundle
 /// text (two lines: the verdict, then the report bound to it by the digest of

@@ -38,31 +38,148 @@ use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, decode_base64, pae};
 use crate::statement::{REPORT_PREDICATE_TYPE, STATEMENT_TYPE, Statement, VSA_PREDICATE_TYPE};
 use crate::trust::TrustPolicy;
 
-/// The checks, in order.
-pub const CHECKS: [&str; 14] = [
-    "bundle",
-    "payload-type",
-    "signature",
-    "statement-type",
-    "subject",
-    "predicate-type",
-    "binding",
-    "verifier-id",
-    "result",
-    "resource-uri",
-    "level",
-    "policy-digest",
-    "age",
-    "required-policies",
-];
+/// A check of the checklist (the module's list says what each one asks).
+/// Serialized and displayed by its name (`payload-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Check {
+    /// 1) The bundle is bounded and every line a well-formed DSSE envelope.
+    Bundle,
+    /// 2) The verdict's payload type is in-toto.
+    PayloadType,
+    /// 3) A trusted key signed the verdict and every other line.
+    Signature,
+    /// 4) The verdict is an in-toto Statement v1.
+    StatementType,
+    /// 5) A subject is the artifact.
+    Subject,
+    /// 6) The verdict is a SLSA Verification Summary v1.
+    PredicateType,
+    /// 7) One decision per bundle: the report is bound to the verdict.
+    Binding,
+    /// 8) The required verifier.
+    VerifierId,
+    /// 9) `PASSED`.
+    Result,
+    /// 10) The expected resource, when one is required.
+    ResourceUri,
+    /// 11) The expected gate's level, when a gate is required.
+    Level,
+    /// 12) An allowed policy digest, when any are required.
+    PolicyDigest,
+    /// 13) Not too old, not from the future.
+    Age,
+    /// 14) Required policies present and passed, by accepted modules.
+    RequiredPolicies,
+}
+
+impl Check {
+    /// Every check, in the order they run.
+    pub const ALL: [Check; 14] = [
+        Check::Bundle,
+        Check::PayloadType,
+        Check::Signature,
+        Check::StatementType,
+        Check::Subject,
+        Check::PredicateType,
+        Check::Binding,
+        Check::VerifierId,
+        Check::Result,
+        Check::ResourceUri,
+        Check::Level,
+        Check::PolicyDigest,
+        Check::Age,
+        Check::RequiredPolicies,
+    ];
+
+    /// The check's name, as reports and the documentation spell it.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Check::Bundle => "bundle",
+            Check::PayloadType => "payload-type",
+            Check::Signature => "signature",
+            Check::StatementType => "statement-type",
+            Check::Subject => "subject",
+            Check::PredicateType => "predicate-type",
+            Check::Binding => "binding",
+            Check::VerifierId => "verifier-id",
+            Check::Result => "result",
+            Check::ResourceUri => "resource-uri",
+            Check::Level => "level",
+            Check::PolicyDigest => "policy-digest",
+            Check::Age => "age",
+            Check::RequiredPolicies => "required-policies",
+        }
+    }
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl PartialEq<&str> for Check {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
+
+/// The checks' names, in order.
+pub const CHECKS: [&str; 14] = {
+    let mut names = [""; 14];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = Check::ALL[i].name();
+        i += 1;
+    }
+    names
+};
+
+/// How a check ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum CheckStatus {
+    /// It held.
+    Passed,
+    /// It did not: the bundle is rejected.
+    Failed,
+    /// Not required, or not reached after a failure.
+    Skipped,
+}
+
+impl CheckStatus {
+    /// `passed`, `failed` or `skipped`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CheckStatus::Passed => "passed",
+            CheckStatus::Failed => "failed",
+            CheckStatus::Skipped => "skipped",
+        }
+    }
+}
+
+impl std::fmt::Display for CheckStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl PartialEq<&str> for CheckStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.name() == *other
+    }
+}
 
 /// One check's outcome, for `--format json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CheckOutcome {
-    /// The check's name (see [`CHECKS`]).
-    pub check: &'static str,
-    /// `passed`, `failed` or `skipped` (not reached, or not required).
-    pub status: &'static str,
+    /// The check.
+    pub check: Check,
+    /// Whether it held.
+    pub status: CheckStatus,
     /// What was found.
     pub detail: String,
 }
@@ -72,11 +189,19 @@ pub struct CheckOutcome {
 #[error("rejected by check `{check}`: {reason}")]
 pub struct Rejection {
     /// The failed check.
-    pub check: &'static str,
+    pub check: Check,
     /// Expected versus actual.
     pub reason: String,
     /// Every check's outcome up to and including the failure.
     pub checks: Vec<CheckOutcome>,
+}
+
+impl Rejection {
+    /// The input is not a bundle at all (check 1 failed): callers treat it
+    /// as bad input, like a missing file, not as a rejected attestation.
+    pub fn is_malformed_bundle(&self) -> bool {
+        self.check == Check::Bundle
+    }
 }
 
 /// A bundle that passed every check. Only [`verify_bundle`] makes one.
@@ -102,43 +227,57 @@ impl VerifiedAttestation {
     }
 }
 
+/// What a check that holds found: it passed, or it was not required.
+enum Held {
+    Passed(String),
+    Skipped(String),
+}
+
+/// The outcomes so far; the first failure ends the list (the checks after
+/// it are "not reached").
+#[derive(Default)]
 struct Checklist {
     outcomes: Vec<CheckOutcome>,
 }
 
 impl Checklist {
-    fn pass(&mut self, check: &'static str, detail: impl Into<String>) {
-        self.outcomes.push(CheckOutcome {
-            check,
-            status: "passed",
-            detail: detail.into(),
-        });
+    /// Record `check`'s result; a failure becomes the rejection.
+    fn record(&mut self, check: Check, result: Result<Held, String>) -> Result<(), Rejection> {
+        self.value(check, result.map(|held| ((), held)))
     }
-    fn skip(&mut self, check: &'static str, detail: impl Into<String>) {
+
+    /// Record `check`'s result, keeping what it found for the next checks.
+    fn value<T>(&mut self, check: Check, result: Result<(T, Held), String>) -> Result<T, Rejection> {
+        let (value, status, detail) = match result {
+            Ok((value, Held::Passed(detail))) => (value, CheckStatus::Passed, detail),
+            Ok((value, Held::Skipped(detail))) => (value, CheckStatus::Skipped, detail),
+            Err(reason) => return Err(self.fail(check, reason)),
+        };
         self.outcomes.push(CheckOutcome {
             check,
-            status: "skipped",
-            detail: detail.into(),
+            status,
+            detail,
         });
+        Ok(value)
     }
-    fn fail(mut self, check: &'static str, reason: impl Into<String>) -> Rejection {
-        let reason = reason.into();
-        self.outcomes.push(CheckOutcome {
+
+    fn fail(&mut self, check: Check, reason: String) -> Rejection {
+        let mut checks = std::mem::take(&mut self.outcomes);
+        checks.push(CheckOutcome {
             check,
-            status: "failed",
+            status: CheckStatus::Failed,
             detail: reason.clone(),
         });
-        let reached = self.outcomes.len();
-        self.outcomes
-            .extend(CHECKS[reached..].iter().map(|c| CheckOutcome {
-                check: c,
-                status: "skipped",
-                detail: "not reached".into(),
-            }));
+        let reached = checks.len();
+        checks.extend(Check::ALL[reached..].iter().map(|&check| CheckOutcome {
+            check,
+            status: CheckStatus::Skipped,
+            detail: "not reached".into(),
+        }));
         Rejection {
             check,
             reason,
-            checks: self.outcomes,
+            checks,
         }
     }
 }
@@ -151,47 +290,73 @@ struct Line {
 
 /// Verify an in-toto bundle (JSON Lines of DSSE envelopes; the first line is
 /// the verdict) about the artifact with `artifact` digest, under `trust`, at
-/// time `now`.
+/// time `now`. The checks run in the order of the module's list, one
+/// function each; the first that fails rejects the bundle.
+///
+/// # Errors
+///
+/// A [`Rejection`] naming the failed check, why, and every check's outcome.
 pub fn verify_bundle(
     bundle: &[u8],
     artifact: &Sha256Digest,
     trust: &TrustPolicy,
     now: SystemTime,
 ) -> Result<VerifiedAttestation, Rejection> {
-    let mut list = Checklist { outcomes: Vec::new() };
-
-    // 1) bundle
-    let lines = match parse_bundle(bundle, trust.max_bundle_bytes) {
-        Ok(l) => l,
-        Err(e) => return Err(list.fail("bundle", e)),
-    };
-    list.pass("bundle", format!("{} envelope(s)", lines.len()));
+    let mut list = Checklist::default();
+    let lines = list.value(Check::Bundle, bundle_lines(bundle, trust))?;
     let verdict = &lines[0];
+    list.record(Check::PayloadType, payload_type(verdict))?;
+    let signer = list.value(Check::Signature, signature(&lines, trust))?;
+    let statement = list.value(Check::StatementType, statement_type(verdict))?;
+    list.record(Check::Subject, subject(&statement, artifact))?;
+    list.record(Check::PredicateType, predicate_type(&statement))?;
+    let report = list.value(
+        Check::Binding,
+        bind(verdict, &statement, &lines[1..]).map(|(report, detail)| (report, Held::Passed(detail))),
+    )?;
+    list.record(Check::VerifierId, verifier_id(&statement, trust))?;
+    list.record(Check::Result, result(&statement))?;
+    list.record(Check::ResourceUri, resource_uri(&statement, trust))?;
+    list.record(Check::Level, level(&statement, trust))?;
+    list.record(Check::PolicyDigest, policy_digest(&statement, trust))?;
+    list.record(Check::Age, age(&statement, trust, now))?;
+    list.record(Check::RequiredPolicies, required_policies(report.as_ref(), trust))?;
+    Ok(VerifiedAttestation {
+        signer: trust.keys[signer].name.clone(),
+        statement,
+        checks: list.outcomes,
+    })
+}
 
-    // 2) payload-type
-    if verdict.envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-        let got = &verdict.envelope.payload_type;
-        return Err(list.fail(
-            "payload-type",
-            format!("expected `{IN_TOTO_PAYLOAD_TYPE}`, got `{got}`"),
-        ));
+/// 1) bundle: bounded, every line a well-formed DSSE envelope.
+fn bundle_lines(bundle: &[u8], trust: &TrustPolicy) -> Result<(Vec<Line>, Held), String> {
+    let lines = parse_bundle(bundle, trust.max_bundle_bytes)?;
+    let detail = format!("{} envelope(s)", lines.len());
+    Ok((lines, Held::Passed(detail)))
+}
+
+/// 2) payload-type.
+fn payload_type(verdict: &Line) -> Result<Held, String> {
+    let got = &verdict.envelope.payload_type;
+    if got != IN_TOTO_PAYLOAD_TYPE {
+        return Err(format!("expected `{IN_TOTO_PAYLOAD_TYPE}`, got `{got}`"));
     }
-    list.pass("payload-type", IN_TOTO_PAYLOAD_TYPE);
+    Ok(Held::Passed(IN_TOTO_PAYLOAD_TYPE.into()))
+}
 
-    // 3) signature
-    // The signer is a trusted key with a valid signature on the verdict and
-    // on every other line: a bundle is accepted or rejected whole (a line
-    // not signed by it was altered, or added by someone else). Every trusted
-    // key that signed the verdict is tried, so the order in which keys are
-    // given never changes the decision.
-    let verdict_signers = trusted_signers(verdict, trust);
+/// 3) signature: the index of the signing key.
+///
+/// The signer is a trusted key with a valid signature on the verdict and on
+/// every other line: a bundle is accepted or rejected whole (a line not
+/// signed by it was altered, or added by someone else). Every trusted key
+/// that signed the verdict is tried, so the order in which keys are given
+/// never changes the decision.
+fn signature(lines: &[Line], trust: &TrustPolicy) -> Result<(usize, Held), String> {
+    let verdict_signers = trusted_signers(&lines[0], trust);
     if verdict_signers.is_empty() {
-        return Err(list.fail(
-            "signature",
-            format!(
-                "no valid signature by any of the {} trusted key(s)",
-                trust.keys.len()
-            ),
+        return Err(format!(
+            "no valid signature by any of the {} trusted key(s)",
+            trust.keys.len()
         ));
     }
     let others: Vec<SignedMessage> = lines[1..].iter().map(SignedMessage::of).collect();
@@ -208,234 +373,187 @@ pub fn verify_bundle(
             .iter()
             .position(|l| !l.by(&trust.keys[first].key))
             .map_or(2, |i| i + 2);
-        return Err(list.fail(
-            "signature",
-            format!(
-                "line {n}: no valid signature by `{}`, who signed the verdict; the line was altered or added",
-                trust.keys[first].name
-            ),
+        return Err(format!(
+            "line {n}: no valid signature by `{}`, who signed the verdict; the line was altered or added",
+            trust.keys[first].name
         ));
     };
-    list.pass("signature", format!("signed by `{}`", trust.keys[signer].name));
+    let detail = format!("signed by `{}`", trust.keys[signer].name);
+    Ok((signer, Held::Passed(detail)))
+}
 
-    // 4) statement-type
-    let statement: Statement = match serde_json::from_slice(&verdict.payload) {
-        Ok(s) => s,
-        Err(e) => {
-            return Err(list.fail(
-                "statement-type",
-                format!("payload is not an in-toto Statement: {e}"),
-            ));
-        }
-    };
+/// 4) statement-type: the verdict, parsed.
+fn statement_type(verdict: &Line) -> Result<(Statement, Held), String> {
+    let statement: Statement = serde_json::from_slice(&verdict.payload)
+        .map_err(|e| format!("payload is not an in-toto Statement: {e}"))?;
     if statement.statement_type != STATEMENT_TYPE {
         let got = &statement.statement_type;
-        return Err(list.fail(
-            "statement-type",
-            format!("expected `{STATEMENT_TYPE}`, got `{got}`"),
-        ));
+        return Err(format!("expected `{STATEMENT_TYPE}`, got `{got}`"));
     }
-    list.pass("statement-type", STATEMENT_TYPE);
+    Ok((statement, Held::Passed(STATEMENT_TYPE.into())))
+}
 
-    // 5) subject
-    if !about(&statement, artifact) {
+/// 5) subject.
+fn subject(statement: &Statement, artifact: &Sha256Digest) -> Result<Held, String> {
+    if !about(statement, artifact) {
         let got: Vec<String> = statement
             .subject
             .iter()
             .map(|s| format!("{} sha256:{}", s.name, s.digest.get("sha256").map_or("-", |d| d)))
             .collect();
-        return Err(list.fail(
-            "subject",
-            format!(
-                "expected sha256:{artifact}, the statement is about [{}]",
-                got.join(", ")
-            ),
+        return Err(format!(
+            "expected sha256:{artifact}, the statement is about [{}]",
+            got.join(", ")
         ));
     }
-    list.pass("subject", format!("sha256:{artifact}"));
+    Ok(Held::Passed(format!("sha256:{artifact}")))
+}
 
-    // 6) predicate-type
+/// 6) predicate-type.
+fn predicate_type(statement: &Statement) -> Result<Held, String> {
     if statement.predicate_type != VSA_PREDICATE_TYPE {
         let got = &statement.predicate_type;
-        return Err(list.fail(
-            "predicate-type",
-            format!("expected `{VSA_PREDICATE_TYPE}`, got `{got}`"),
-        ));
+        return Err(format!("expected `{VSA_PREDICATE_TYPE}`, got `{got}`"));
     }
-    list.pass("predicate-type", VSA_PREDICATE_TYPE);
+    Ok(Held::Passed(VSA_PREDICATE_TYPE.into()))
+}
 
-    // 7) binding
-    let report = match bind(verdict, &statement, &lines[1..]) {
-        Ok((report, detail)) => {
-            list.pass("binding", detail);
-            report
-        }
-        Err(reason) => return Err(list.fail("binding", reason)),
-    };
-
-    // 8) verifier-id
+/// 8) verifier-id.
+fn verifier_id(statement: &Statement, trust: &TrustPolicy) -> Result<Held, String> {
     let verifier = statement
         .predicate
         .pointer("/verifier/id")
         .and_then(Value::as_str)
         .unwrap_or("");
     if verifier != trust.verifier_id {
-        return Err(list.fail(
-            "verifier-id",
-            format!("expected `{}`, got `{verifier}`", trust.verifier_id),
-        ));
+        return Err(format!("expected `{}`, got `{verifier}`", trust.verifier_id));
     }
-    list.pass("verifier-id", verifier);
+    Ok(Held::Passed(verifier.into()))
+}
 
-    // 9) result
+/// 9) result.
+fn result(statement: &Statement) -> Result<Held, String> {
     let result = statement
         .predicate
         .get("verificationResult")
         .and_then(Value::as_str)
         .unwrap_or("");
     if result != "PASSED" {
-        return Err(list.fail(
-            "result",
-            format!("verificationResult is `{result}`, not `PASSED`"),
-        ));
+        return Err(format!("verificationResult is `{result}`, not `PASSED`"));
     }
-    list.pass("result", "PASSED");
+    Ok(Held::Passed("PASSED".into()))
+}
 
-    // 10) resource-uri: the VSA names the resource the caller expects.
+/// 10) resource-uri: the VSA names the resource the caller expects.
+fn resource_uri(statement: &Statement, trust: &TrustPolicy) -> Result<Held, String> {
     let resource = statement
         .predicate
         .get("resourceUri")
         .and_then(Value::as_str)
         .unwrap_or("");
     match &trust.resource_uri {
-        None => list.skip("resource-uri", format!("any accepted (got `{resource}`)")),
-        Some(expected) if expected == resource => list.pass("resource-uri", resource),
-        Some(expected) => {
-            return Err(list.fail("resource-uri", format!("expected `{expected}`, got `{resource}`")));
-        }
+        None => Ok(Held::Skipped(format!("any accepted (got `{resource}`)"))),
+        Some(expected) if expected == resource => Ok(Held::Passed(resource.into())),
+        Some(expected) => Err(format!("expected `{expected}`, got `{resource}`")),
     }
+}
 
-    // 11) level: `verifiedLevels` holds the expected gate's level.
+/// 11) level: `verifiedLevels` holds the expected gate's level.
+fn level(statement: &Statement, trust: &TrustPolicy) -> Result<Held, String> {
     let levels: Vec<&str> = statement
         .predicate
         .get("verifiedLevels")
         .and_then(Value::as_array)
         .map(|l| l.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    match &trust.gate {
-        None => list.skip("level", format!("any gate accepted (got {levels:?})")),
-        Some(gate) => {
-            let want = crate::statement::verified_level(gate);
-            if levels.contains(&want.as_str()) {
-                list.pass("level", want);
-            } else {
-                return Err(list.fail(
-                    "level",
-                    format!("expected `{want}` (gate `{gate}`) in verifiedLevels, got {levels:?}"),
-                ));
-            }
-        }
+    let Some(gate) = &trust.gate else {
+        return Ok(Held::Skipped(format!("any gate accepted (got {levels:?})")));
+    };
+    let want = crate::statement::verified_level(gate);
+    if !levels.contains(&want.as_str()) {
+        return Err(format!(
+            "expected `{want}` (gate `{gate}`) in verifiedLevels, got {levels:?}"
+        ));
     }
+    Ok(Held::Passed(want))
+}
 
-    // 12) policy-digest
+/// 12) policy-digest.
+fn policy_digest(statement: &Statement, trust: &TrustPolicy) -> Result<Held, String> {
     let digest = statement
         .predicate
         .pointer("/policy/digest/sha256")
         .and_then(Value::as_str)
         .unwrap_or("");
     if trust.allowed_policy_digests.is_empty() {
-        list.skip("policy-digest", format!("any allowed (got sha256:{digest})"));
-    } else {
-        let ok = digest
-            .parse::<Sha256Digest>()
-            .is_ok_and(|d| trust.allowed_policy_digests.contains(&d));
-        if !ok {
-            return Err(list.fail(
-                "policy-digest",
-                format!(
-                    "sha256:{digest} is not among the {} allowed",
-                    trust.allowed_policy_digests.len()
-                ),
-            ));
-        }
-        list.pass("policy-digest", format!("sha256:{digest}"));
+        return Ok(Held::Skipped(format!("any allowed (got sha256:{digest})")));
     }
+    let ok = digest
+        .parse::<Sha256Digest>()
+        .is_ok_and(|d| trust.allowed_policy_digests.contains(&d));
+    if !ok {
+        return Err(format!(
+            "sha256:{digest} is not among the {} allowed",
+            trust.allowed_policy_digests.len()
+        ));
+    }
+    Ok(Held::Passed(format!("sha256:{digest}")))
+}
 
-    // 13) age
-    // `timeVerified` is optional in SLSA VSA v1. Without it there is no age
-    // to check: accepted when no max-age is asked for, refused when one is.
+// 7) binding is `bind`, below with its helpers.
+
+/// 13) age.
+///
+/// `timeVerified` is optional in SLSA VSA v1. Without it there is no age to
+/// check: accepted when no max-age is asked for, refused when one is.
+fn age(statement: &Statement, trust: &TrustPolicy, now: SystemTime) -> Result<Held, String> {
     let Some(time) = statement.predicate.get("timeVerified").and_then(Value::as_str) else {
         if trust.max_age.is_some() {
-            return Err(list.fail(
-                "age",
-                "the verdict has no timeVerified, so its age cannot be checked against the maximum",
-            ));
+            return Err(
+                "the verdict has no timeVerified, so its age cannot be checked against the maximum".into(),
+            );
         }
-        list.skip("age", "no timeVerified, and no maximum age required");
-        return check_required(list, report.as_ref(), trust, signer, statement);
+        return Ok(Held::Skipped(
+            "no timeVerified, and no maximum age required".into(),
+        ));
     };
-    let verified_at = match humantime::parse_rfc3339(time) {
-        Ok(t) => t,
-        Err(_) => {
-            return Err(list.fail(
-                "age",
-                format!("timeVerified `{time}` is not an RFC 3339 UTC time"),
-            ));
-        }
-    };
+    let verified_at = humantime::parse_rfc3339(time)
+        .map_err(|_| format!("timeVerified `{time}` is not an RFC 3339 UTC time"))?;
     if let Some(ahead) = verified_at
         .duration_since(now)
         .ok()
         .filter(|a| *a > trust.max_skew)
     {
-        return Err(list.fail(
-            "age",
-            format!("timeVerified {time} is {} in the future", fmt_duration(ahead)),
+        return Err(format!(
+            "timeVerified {time} is {} in the future",
+            fmt_duration(ahead)
         ));
     }
     let age = now.duration_since(verified_at).unwrap_or(Duration::ZERO);
     match trust.max_age {
-        Some(max) if age > max => {
-            return Err(list.fail(
-                "age",
-                format!(
-                    "verified {} ago, older than the maximum of {}",
-                    fmt_duration(age),
-                    fmt_duration(max)
-                ),
-            ));
-        }
-        Some(max) => list.pass(
-            "age",
-            format!("verified {} ago (max {})", fmt_duration(age), fmt_duration(max)),
-        ),
-        None => list.pass("age", format!("verified {} ago (no maximum)", fmt_duration(age))),
+        Some(max) if age > max => Err(format!(
+            "verified {} ago, older than the maximum of {}",
+            fmt_duration(age),
+            fmt_duration(max)
+        )),
+        Some(max) => Ok(Held::Passed(format!(
+            "verified {} ago (max {})",
+            fmt_duration(age),
+            fmt_duration(max)
+        ))),
+        None => Ok(Held::Passed(format!(
+            "verified {} ago (no maximum)",
+            fmt_duration(age)
+        ))),
     }
-
-    check_required(list, report.as_ref(), trust, signer, statement)
 }
 
-/// 14) required-policies, then the accepted attestation.
-fn check_required(
-    mut list: Checklist,
-    report: Option<&Statement>,
-    trust: &TrustPolicy,
-    signer: usize,
-    statement: Statement,
-) -> Result<VerifiedAttestation, Rejection> {
+/// 14) required-policies, read from the report bound to the verdict.
+fn required_policies(report: Option<&Statement>, trust: &TrustPolicy) -> Result<Held, String> {
     if trust.required_policies.is_empty() {
-        list.skip("required-policies", "none required");
-    } else {
-        match check_required_policies(report, trust) {
-            Ok(detail) => list.pass("required-policies", detail),
-            Err(reason) => return Err(list.fail("required-policies", reason)),
-        }
+        return Ok(Held::Skipped("none required".into()));
     }
-    Ok(VerifiedAttestation {
-        signer: trust.keys[signer].name.clone(),
-        statement,
-        checks: list.outcomes,
-    })
+    check_required_policies(report, trust).map(Held::Passed)
 }
 
 /// Most envelopes one bundle may hold. sealgate writes two (verdict and

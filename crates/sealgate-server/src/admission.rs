@@ -273,7 +273,10 @@ fn verify_image(
     for bundle in &lookup.bundles {
         match sealgate_attest::verify_bundle(&bundle.bytes, &digest, trust, SystemTime::now()) {
             Ok(_) => return Ok((digest, Sha256Digest::of_bytes(&bundle.bytes))),
-            Err(r) => rejections.push((r.check, format!("{}: {} ({})", bundle.source, r.reason, r.check))),
+            Err(r) => rejections.push((
+                r.check.name(),
+                format!("{}: {} ({})", bundle.source, r.reason, r.check),
+            )),
         }
     }
     let check = rejections.last().map_or("attestation", |(c, _)| *c);

@@ -453,7 +453,7 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
     let result =
         sealgate_attest::verify_bundle(request.bundle.as_bytes(), &digest, &trust, SystemTime::now());
     if let Err(r) = &result
-        && r.check == "bundle"
+        && r.is_malformed_bundle()
     {
         return Err(ApiError::unprocessable(format!(
             "not a valid bundle: {}",
@@ -475,7 +475,7 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
                     .required_policies
                     .iter()
                     .flat_map(sealgate_attest::RequiredPolicy::pins),
-                result.as_ref().err().map(|r| r.check),
+                result.as_ref().err().map(|r| r.check.name()),
             ),
         )
         .await?;

@@ -66,7 +66,7 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
     // A file that is not a bundle at all is bad input (exit 2), like a
     // missing one; a bundle that fails a check is a rejection (exit 1).
     if let Err(r) = &result
-        && r.check == "bundle"
+        && r.is_malformed_bundle()
     {
         return Err(CliError::usage(anyhow::anyhow!(
             "{}: not a valid bundle: {}",
@@ -118,7 +118,7 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
                 .required_policies
                 .iter()
                 .flat_map(sealgate_attest::RequiredPolicy::pins),
-            result.as_ref().err().map(|r| r.check),
+            result.as_ref().err().map(|r| r.check.name()),
         ),
     )?;
     Ok(exit)
