@@ -26,14 +26,43 @@ pub mod trust;
 pub mod verify;
 
 use ed25519_dalek::SigningKey;
-use sealgate_core::GateReport;
 pub use sealgate_core::write_atomically;
+use sealgate_core::{GateReport, Sha256Digest};
 
 pub use dsse::Envelope;
 pub use keys::{GeneratedKey, KeyError, generate, key_id, load_signing_key, load_verifying_key};
 pub use statement::{AttestationInputs, DEFAULT_VERIFIER_ID, Statement, policy_digest};
 pub use trust::{RequiredPolicy, TrustFileError, TrustPolicy, TrustedKey};
-pub use verify::{Check, CheckOutcome, CheckStatus, Rejection, VerifiedAttestation, verify_bundle};
+pub use verify::{
+    Check, CheckOutcome, CheckStatus, Rejection, VerificationDecision, VerifiedAttestation,
+    verification_summary, verify_bundle,
+};
+
+/// A bundle as written, and its sha256 (what decision logs and responses
+/// name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SignedBundle {
+    /// The bundle's text: JSON Lines, the verdict then the report.
+    pub text: String,
+    /// The sha256 of `text`.
+    pub sha256: Sha256Digest,
+}
+
+/// The `resourceUri` a verdict names: the one asked for, else the URI the
+/// metadata gives the artifact, else the subject's name. `sealgate attest`
+/// and `POST /v1/attest` both decide it here.
+pub fn resource_uri_for(asked: Option<&str>, artifact_uri: Option<&str>, subject_name: &str) -> String {
+    asked.or(artifact_uri).unwrap_or(subject_name).to_owned()
+}
+
+/// Sign `report` into a bundle ([`attest`]) with its digest: the one signing
+/// flow of `sealgate attest` and `POST /v1/attest`.
+pub fn sign_report(report: &GateReport, inputs: &AttestationInputs<'_>, key: &SigningKey) -> SignedBundle {
+    let text = attest(report, inputs, key);
+    let sha256 = Sha256Digest::of_bytes(text.as_bytes());
+    SignedBundle { text, sha256 }
+}
 
 /// Sign the verdict and report statements for `report` and return the bundle
 /// text (two lines: the verdict, then the report bound to it by the digest of

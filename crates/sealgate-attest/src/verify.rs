@@ -227,6 +227,74 @@ impl VerifiedAttestation {
     }
 }
 
+/// A verification's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum VerificationDecision {
+    /// Every check held.
+    Accepted,
+    /// A check failed.
+    Rejected,
+}
+
+impl VerificationDecision {
+    /// The decision `result` is.
+    pub fn of(result: &Result<VerifiedAttestation, Rejection>) -> Self {
+        if result.is_ok() {
+            Self::Accepted
+        } else {
+            Self::Rejected
+        }
+    }
+
+    /// `accepted` or `rejected`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+impl std::fmt::Display for VerificationDecision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// The decision as `sealgate verify --format json` and `POST /v1/verify`
+/// report it: `decision`, `failed_check`, `reason`, `signer`,
+/// `artifact_sha256` and every check's outcome. Callers add what only they
+/// know (the bundle's path, the trust file's name).
+pub fn verification_summary(
+    result: &Result<VerifiedAttestation, Rejection>,
+    artifact: &Sha256Digest,
+) -> serde_json::Map<String, Value> {
+    let checks = match result {
+        Ok(v) => v.checks(),
+        Err(r) => r.checks.as_slice(),
+    };
+    let mut summary = serde_json::Map::new();
+    let mut put = |key: &str, value: Value| summary.insert(key.to_owned(), value);
+    put("decision", serde_json::json!(VerificationDecision::of(result)));
+    put(
+        "failed_check",
+        serde_json::json!(result.as_ref().err().map(|r| r.check)),
+    );
+    put(
+        "reason",
+        serde_json::json!(result.as_ref().err().map(|r| &r.reason)),
+    );
+    put(
+        "signer",
+        serde_json::json!(result.as_ref().ok().map(|v| v.signer())),
+    );
+    put("artifact_sha256", serde_json::json!(artifact));
+    put("checks", serde_json::json!(checks));
+    summary
+}
+
 /// What a check that holds found: it passed, or it was not required.
 enum Held {
     Passed(String),

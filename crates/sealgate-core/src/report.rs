@@ -26,6 +26,18 @@ impl EvaluationContext {
         }
     }
 
+    /// The context of one run of `gate` about `artifact` (when known): at
+    /// `at` (Unix seconds, for a replay) or now. The CLI and the server
+    /// both build theirs here.
+    pub fn for_run(gate: impl Into<String>, at: Option<i64>, artifact: Option<Sha256Digest>) -> Self {
+        let mut context = match at {
+            Some(unix) => Self::at(gate, unix),
+            None => Self::now(gate),
+        };
+        context.artifact_digest = artifact;
+        context
+    }
+
     /// A context at the current time, truncated to whole seconds.
     pub fn now(gate: impl Into<String>) -> Self {
         let secs = std::time::SystemTime::now()

@@ -99,6 +99,15 @@ impl Decision {
         }
     }
 
+    /// What the log records of an attestation (`attest`): the report's
+    /// decision and the bundle signed for it.
+    pub fn of_attestation(command: &str, report: &sealgate_core::GateReport, bundle: &Sha256Digest) -> Self {
+        Self {
+            bundle_sha256: Some(bundle.to_string()),
+            ..Self::of_report(command, report)
+        }
+    }
+
     /// What the log records of a verification (`verify`): `failed_check` is
     /// `None` when the bundle was accepted; `required_policies` are the
     /// required ids with the module digest accepted for each (one entry per

@@ -254,14 +254,11 @@ fn prepare(
             .check_describes(artifact)
             .map_err(|e| ApiError::unprocessable(e.to_string()))?;
     }
-    let mut context = match at {
-        None => EvaluationContext::now(gate.name()),
-        Some(t) => {
-            let unix = sealgate::unix_seconds(t).map_err(|e| ApiError::unprocessable(format!("at: {e}")))?;
-            EvaluationContext::at(gate.name(), unix)
-        }
-    };
-    context.artifact_digest = artifact;
+    let at = at
+        .map(sealgate::unix_seconds)
+        .transpose()
+        .map_err(|e| ApiError::unprocessable(format!("at: {e}")))?;
+    let context = EvaluationContext::for_run(gate.name(), at, artifact);
     Ok((gate, metadata, context))
 }
 
@@ -330,13 +327,13 @@ pub(crate) async fn attest(State(shared): State<Arc<Shared>>, req: Request) -> R
         None,
         Some(request.subject.sha256),
     )?;
-    let resource_uri = request
-        .resource_uri
-        .clone()
-        .or_else(|| metadata.artifact_uri().map(str::to_owned))
-        .unwrap_or_else(|| request.subject.name.clone());
+    let resource_uri = sealgate_attest::resource_uri_for(
+        request.resource_uri.as_deref(),
+        metadata.artifact_uri(),
+        &request.subject.name,
+    );
     let report = shared.evaluate(gate.clone(), metadata, context).await?;
-    let bundle = sealgate_attest::attest(
+    let bundle = sealgate_attest::sign_report(
         &report,
         &sealgate_attest::AttestationInputs {
             subject_name: &request.subject.name,
@@ -348,25 +345,21 @@ pub(crate) async fn attest(State(shared): State<Arc<Shared>>, req: Request) -> R
         },
         &signer.key,
     );
-    let bundle_sha256 = Sha256Digest::of_bytes(bundle.as_bytes());
     shared
         .metrics
         .decision("attest", sealgate_log::gate_outcome(&report));
     shared
         .record(
             &loaded,
-            sealgate_log::Decision {
-                bundle_sha256: Some(bundle_sha256.to_string()),
-                ..sealgate_log::Decision::of_report("serve attest", &report)
-            },
+            sealgate_log::Decision::of_attestation("serve attest", &report, &bundle.sha256),
         )
         .await?;
     Ok(json_response(
         StatusCode::OK,
         &json!({
             "decision": report.decision,
-            "bundle": bundle,
-            "bundle_sha256": bundle_sha256,
+            "bundle": bundle.text,
+            "bundle_sha256": bundle.sha256,
             "key_id": sealgate_attest::key_id(&signer.key.verifying_key()),
             "report": report,
         }),
@@ -460,10 +453,8 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
             r.reason
         )));
     }
-    let accepted = result.is_ok();
-    shared
-        .metrics
-        .decision("verify", if accepted { "accepted" } else { "rejected" });
+    let decision = sealgate_attest::VerificationDecision::of(&result);
+    shared.metrics.decision("verify", decision.name());
     shared
         .record(
             &loaded,
@@ -479,22 +470,9 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
             ),
         )
         .await?;
-    let checks = match &result {
-        Ok(v) => v.checks(),
-        Err(r) => r.checks.as_slice(),
-    };
-    Ok(json_response(
-        StatusCode::OK,
-        &json!({
-            "decision": if accepted { "accepted" } else { "rejected" },
-            "failed_check": result.as_ref().err().map(|r| r.check),
-            "reason": result.as_ref().err().map(|r| r.reason.clone()),
-            "signer": result.as_ref().ok().map(|v| v.signer().to_owned()),
-            "trust": trust_name,
-            "artifact_sha256": digest,
-            "checks": checks,
-        }),
-    ))
+    let mut summary = sealgate_attest::verification_summary(&result, &digest);
+    summary.insert("trust".into(), json!(trust_name));
+    Ok(json_response(StatusCode::OK, &summary))
 }
 
 /// 404 for anything else.

@@ -4,7 +4,6 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use sealgate::Sha256Digest;
 
 use crate::args::AttestArgs;
 use crate::cmd::{artifact_digest, evaluate, record, write_report};
@@ -33,12 +32,9 @@ pub(crate) fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Pain
         .clone()
         .or(file_name)
         .unwrap_or_else(|| meta_name.to_owned());
-    let resource_uri = args
-        .resource_uri
-        .clone()
-        .or_else(|| metadata.artifact_uri().map(str::to_owned))
-        .unwrap_or_else(|| name.clone());
-    let bundle = sealgate_attest::attest(
+    let resource_uri =
+        sealgate_attest::resource_uri_for(args.resource_uri.as_deref(), metadata.artifact_uri(), &name);
+    let bundle = sealgate_attest::sign_report(
         &report,
         &sealgate_attest::AttestationInputs {
             subject_name: &name,
@@ -54,16 +50,13 @@ pub(crate) fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Pain
         Some(a) => PathBuf::from(format!("{}.intoto.jsonl", a.display())),
         None => PathBuf::from(format!("{name}.intoto.jsonl")),
     });
-    sealgate_attest::write_atomically(&path, bundle.as_bytes())
+    sealgate_attest::write_atomically(&path, bundle.text.as_bytes())
         .with_context(|| format!("cannot write the bundle {}", path.display()))
         .map_err(CliError::usage)?;
     write_report(out, args.gate.format, &report, &metadata, paint)?;
     record(
         &args.gate.log,
-        sealgate_log::Decision {
-            bundle_sha256: Some(Sha256Digest::of_bytes(bundle.as_bytes()).to_string()),
-            ..sealgate_log::Decision::of_report("attest", &report)
-        },
+        sealgate_log::Decision::of_attestation("attest", &report, &bundle.sha256),
     )?;
     let decision = if report.decision == sealgate::GateDecision::Passed {
         "PASSED"

@@ -151,11 +151,7 @@ pub(crate) fn evaluate(
     for p in gate.policies() {
         report_cache(args.engine.verbose, &p.module);
     }
-    let mut context = match evaluated_at_unix {
-        Some(t) => EvaluationContext::at(gate.name(), t),
-        None => EvaluationContext::now(gate.name()),
-    };
-    context.artifact_digest = artifact;
+    let context = EvaluationContext::for_run(gate.name(), evaluated_at_unix, artifact);
     let report = gate.evaluate(&metadata, &context);
     Ok((gate, metadata, report))
 }

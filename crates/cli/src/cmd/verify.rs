@@ -74,9 +74,10 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
             r.reason
         )));
     }
-    let (exit, checks) = match &result {
-        Ok(v) => (Exit::Passed, v.checks()),
-        Err(r) => (Exit::Failed, r.checks.as_slice()),
+    let exit = if result.is_ok() {
+        Exit::Passed
+    } else {
+        Exit::Failed
     };
     let written = match args.format {
         ReportFormat::Sarif => serde_json::to_writer_pretty(
@@ -90,15 +91,8 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
             out.write_all(ci_formats::verify_github(&args.bundle, &digest, &result).as_bytes())
         }
         ReportFormat::Json => {
-            let doc = serde_json::json!({
-                "decision": if result.is_ok() { "accepted" } else { "rejected" },
-                "failed_check": result.as_ref().err().map(|r| r.check),
-                "reason": result.as_ref().err().map(|r| r.reason.clone()),
-                "signer": result.as_ref().ok().map(|v| v.signer().to_owned()),
-                "bundle": args.bundle,
-                "artifact_sha256": digest,
-                "checks": checks,
-            });
+            let mut doc = sealgate_attest::verification_summary(&result, &digest);
+            doc.insert("bundle".into(), serde_json::json!(args.bundle));
             serde_json::to_writer_pretty(&mut *out, &doc)
                 .map_err(std::io::Error::from)
                 .and_then(|()| writeln!(out))
