@@ -250,9 +250,7 @@ impl SourceArgs {
         &self,
         artifact: Option<PathBuf>,
     ) -> Result<sealgate_collect::Sources, CliError> {
-        let base = std::env::current_dir()
-            .context("cannot read the current directory")
-            .map_err(CliError::usage)?;
+        let base = std::env::current_dir().context("cannot read the current directory")?;
         let mlflow = match (&self.mlflow, &self.model) {
             (Some(store), Some(name)) => {
                 if self.model_version.is_none() && self.alias.is_none() {

@@ -1,7 +1,7 @@
 //! How a command ends: the exit codes, the error that carries one, and the
 //! mapping of library errors to them.
 
-use sealgate::{GateReport, LoadError};
+use sealgate::{GateError, GateReport, LoadError};
 
 /// How a command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +32,8 @@ pub struct CliError {
 }
 
 impl CliError {
+    /// Bad usage or input (exit 2), for what is not a library error: a
+    /// combination of flags, a message.
     pub(crate) fn usage(error: impl Into<anyhow::Error>) -> Self {
         Self {
             exit: Exit::Usage,
@@ -40,15 +42,83 @@ impl CliError {
     }
 }
 
-/// A component that cannot be read, or is not the one the gate pinned, is a
-/// bad input (exit 2); one that is read and pinned but cannot be used is a
-/// policy error (exit 3).
-pub(crate) fn load_error_exit(e: &LoadError) -> Exit {
-    match e {
-        LoadError::Read(_) | LoadError::PinMismatch { .. } => Exit::Usage,
-        _ => Exit::PolicyError,
+/// The exit code a library error ends a command with: the one place that
+/// decides it, so handlers use `?`.
+pub(crate) trait ExitStatus {
+    /// This error's exit code.
+    fn exit(&self) -> Exit;
+}
+
+impl<E: ExitStatus + Into<anyhow::Error>> From<E> for CliError {
+    fn from(error: E) -> Self {
+        Self {
+            exit: error.exit(),
+            error: error.into(),
+        }
     }
 }
+
+/// A gate's component that cannot be read, or is not the one the gate
+/// pinned, is a bad input (exit 2); one that is read and pinned but cannot
+/// be used is a policy error (exit 3). (A module named on the command line,
+/// as `policy inspect` takes one, is the input itself: its handler says
+/// exit 2 for any load error.)
+impl ExitStatus for LoadError {
+    fn exit(&self) -> Exit {
+        match self {
+            LoadError::Read(_) | LoadError::PinMismatch { .. } => Exit::Usage,
+            _ => Exit::PolicyError,
+        }
+    }
+}
+
+/// A gate file that is wrong is bad input; a policy in it that cannot be
+/// used, or refuses its params, is a policy error (exit 3).
+impl ExitStatus for GateError {
+    fn exit(&self) -> Exit {
+        match self {
+            GateError::Load { error, .. } => error.exit(),
+            GateError::ParamsCheck { .. } => Exit::PolicyError,
+            _ => Exit::Usage,
+        }
+    }
+}
+
+/// What the server's start returns: a gate error keeps its code, anything
+/// else (configuration, the listener) is bad input.
+impl ExitStatus for anyhow::Error {
+    fn exit(&self) -> Exit {
+        self.downcast_ref::<GateError>()
+            .map_or(Exit::Usage, GateError::exit)
+    }
+}
+
+/// Inputs that are missing, unreadable or malformed: exit 2.
+macro_rules! bad_input {
+    ($($error:ty),* $(,)?) => {
+        $(impl ExitStatus for $error {
+            fn exit(&self) -> Exit {
+                Exit::Usage
+            }
+        })*
+    };
+}
+
+bad_input!(
+    std::io::Error,
+    serde_json::Error,
+    sealgate::MetadataError,
+    sealgate::InputError,
+    sealgate::GateConfigError,
+    sealgate::policy_test::TestFileError,
+    sealgate_policy_build::BuildError,
+    sealgate_policy_build::scaffold::ScaffoldError,
+    sealgate_collect::CollectError,
+    sealgate_attest::KeyError,
+    sealgate_attest::TrustFileError,
+    sealgate_log::AppendError,
+    sealgate_log::VerifyError,
+);
 
 pub(crate) fn exit_for(report: &GateReport) -> Exit {
     if report.has_errors() {

@@ -28,7 +28,7 @@ mod parallel;
 pub mod policy_test;
 
 pub use sealgate_core::{
-    EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, LogLine,
+    EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, InputError, LogLine,
     PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict, open_regular, read_bounded,
     toml_error,
 };

@@ -13,7 +13,7 @@ use crate::report;
 /// `sealgate attest`.
 pub(crate) fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Paint) -> Result<Exit, CliError> {
     // Key first: a wrong key must not cost an evaluation.
-    let key = sealgate_attest::load_signing_key(&args.key).map_err(CliError::usage)?;
+    let key = sealgate_attest::load_signing_key(&args.key)?;
     let digest = artifact_digest(&args.artifact)?;
     let (gate, metadata, report) = evaluate(&args.gate, Some(digest), args.artifact.artifact.clone())?;
     let meta_name = metadata
@@ -51,8 +51,7 @@ pub(crate) fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Pain
         None => PathBuf::from(format!("{name}.intoto.jsonl")),
     });
     sealgate_attest::write_atomically(&path, bundle.text.as_bytes())
-        .with_context(|| format!("cannot write the bundle {}", path.display()))
-        .map_err(CliError::usage)?;
+        .with_context(|| format!("cannot write the bundle {}", path.display()))?;
     write_report(out, args.gate.format, &report, &metadata, paint)?;
     record(
         &args.gate.log,

@@ -13,12 +13,10 @@ pub(crate) fn collect(args: &CollectArgs, out: &mut dyn Write) -> Result<Exit, C
     let doc = collect_document(&args.sources, args.artifact.clone())?;
     match &args.out {
         Some(path) => sealgate_attest::write_atomically(path, doc.text().as_bytes())
-            .with_context(|| format!("cannot write {}", path.display()))
-            .map_err(CliError::usage)?,
+            .with_context(|| format!("cannot write {}", path.display()))?,
         None => out
             .write_all(doc.text().as_bytes())
-            .context("cannot write to stdout")
-            .map_err(CliError::usage)?,
+            .context("cannot write to stdout")?,
     }
     Ok(Exit::Passed)
 }

@@ -11,9 +11,8 @@ use crate::exit::{CliError, Exit};
 /// `policy.digest` (over the gate's name, threshold, limits and each policy's
 /// pin, params and limits), from the file alone: nothing is compiled or signed.
 pub(crate) fn gate_digest(args: &GateDigestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
-    let config = sealgate::GateConfig::load(&args.gate).map_err(CliError::usage)?;
+    let config = sealgate::GateConfig::load(&args.gate)?;
     writeln!(out, "{}", sealgate_attest::policy_digest(&config).prefixed())
-        .context("cannot write to stdout")
-        .map_err(CliError::usage)?;
+        .context("cannot write to stdout")?;
     Ok(Exit::Passed)
 }

@@ -9,7 +9,7 @@ use crate::exit::{CliError, Exit};
 
 /// `sealgate keygen`.
 pub(crate) fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
-    let key = sealgate_attest::generate(&args.out, &args.name).map_err(CliError::usage)?;
+    let key = sealgate_attest::generate(&args.out, &args.name)?;
     writeln!(
         out,
         "private key {} (mode 0600; keep it secret)\npublic key  {}\nkey id      {}",
@@ -17,7 +17,6 @@ pub(crate) fn keygen(args: &KeygenArgs, out: &mut dyn Write) -> Result<Exit, Cli
         key.public_key.display(),
         key.key_id
     )
-    .context("cannot write to stdout")
-    .map_err(CliError::usage)?;
+    .context("cannot write to stdout")?;
     Ok(Exit::Passed)
 }

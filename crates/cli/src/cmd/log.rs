@@ -52,8 +52,6 @@ pub(crate) fn log_verify(args: &LogVerifyArgs, out: &mut dyn Write) -> Result<Ex
             Err(e) => writeln!(out, "{e}"),
         },
     };
-    written
-        .context("cannot write to stdout")
-        .map_err(CliError::usage)?;
+    written.context("cannot write to stdout")?;
     Ok(exit)
 }

@@ -7,12 +7,12 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use sealgate::{
-    CacheStatus, EngineConfig, EvaluationContext, Gate, GateError, GateReport, MetadataDocument,
-    MetadataLimits, PolicyEngine, Sha256Digest,
+    CacheStatus, EngineConfig, EvaluationContext, Gate, GateReport, MetadataDocument, MetadataLimits,
+    PolicyEngine, Sha256Digest,
 };
 
 use crate::args::{ArtifactArgs, DecisionLogArgs, EngineArgs, GateArgs, ReportFormat, SourceArgs};
-use crate::exit::{CliError, Exit, load_error_exit};
+use crate::exit::{CliError, Exit};
 use crate::{ci_formats, report};
 
 mod attest;
@@ -45,7 +45,7 @@ pub(crate) fn record(args: &DecisionLogArgs, decision: sealgate_log::Decision) -
     sealgate_log::DecisionLog::new(path)
         .append(&decision, std::time::SystemTime::now())
         .map(|_| ())
-        .map_err(CliError::usage)
+        .map_err(CliError::from)
 }
 
 pub(crate) fn engine_config(args: &EngineArgs) -> EngineConfig {
@@ -96,14 +96,14 @@ pub(crate) fn collect_document(
     sources: &SourceArgs,
     artifact: Option<PathBuf>,
 ) -> Result<MetadataDocument, CliError> {
-    let collected = sealgate_collect::collect(&sources.to_sources(artifact)?).map_err(CliError::usage)?;
+    let collected = sealgate_collect::collect(&sources.to_sources(artifact)?)?;
     MetadataDocument::from_bytes(
         "<collected>",
         collected.to_json_bytes(),
         &MetadataLimits::default(),
     )
     .context("the collected document is not a valid metadata document")
-    .map_err(CliError::usage)
+    .map_err(CliError::from)
 }
 
 /// The document a gate evaluates: `--metadata`, or collected from sources.
@@ -113,7 +113,7 @@ pub(crate) fn metadata_for(args: &GateArgs, artifact: Option<PathBuf>) -> Result
         Some(_) if has_sources => Err(CliError::usage(anyhow::anyhow!(
             "give --metadata or sources to collect it from (--dvc, --mlflow, ...), not both"
         ))),
-        Some(path) => MetadataDocument::load(path, &MetadataLimits::default()).map_err(CliError::usage),
+        Some(path) => MetadataDocument::load(path, &MetadataLimits::default()).map_err(CliError::from),
         None if has_sources => collect_document(&args.sources, artifact),
         None => Err(CliError::usage(anyhow::anyhow!(
             "give --metadata META.json, or sources to collect it from (--dvc, --mlflow, --evidently, --storage, --openlineage, --image)"
@@ -134,20 +134,10 @@ pub(crate) fn evaluate(
     // Read the metadata first: a bad input should not cost a compile.
     let metadata = metadata_for(args, artifact_file)?;
     if let Some(artifact) = &artifact {
-        metadata.check_describes(artifact).map_err(CliError::usage)?;
+        metadata.check_describes(artifact)?;
     }
     let engine = engine(&args.engine)?;
-    let gate = Gate::load(&engine, &args.gate).map_err(|e| {
-        let exit = match &e {
-            GateError::Load { error, .. } => load_error_exit(error),
-            GateError::ParamsCheck { .. } => Exit::PolicyError,
-            _ => Exit::Usage,
-        };
-        CliError {
-            exit,
-            error: e.into(),
-        }
-    })?;
+    let gate = Gate::load(&engine, &args.gate)?;
     for p in gate.policies() {
         report_cache(args.engine.verbose, &p.module);
     }
@@ -177,9 +167,7 @@ pub(crate) fn write_report(
         ReportFormat::Junit => out.write_all(ci_formats::check_junit(report, origin, text).as_bytes()),
         ReportFormat::Github => out.write_all(ci_formats::check_github(report, origin, text).as_bytes()),
     };
-    written
-        .context("cannot write the report")
-        .map_err(CliError::usage)
+    written.context("cannot write the report").map_err(CliError::from)
 }
 
 /// The artifact's digest: hashed streaming from the file, or as given.
@@ -187,11 +175,10 @@ pub(crate) fn artifact_digest(a: &ArtifactArgs) -> Result<Sha256Digest, CliError
     match (&a.artifact, a.digest) {
         (Some(path), _) => {
             let (file, _) = sealgate::open_regular(path)
-                .with_context(|| format!("cannot read artifact {}", path.display()))
-                .map_err(CliError::usage)?;
+                .with_context(|| format!("cannot read artifact {}", path.display()))?;
             Sha256Digest::of_reader(std::io::BufReader::new(file))
                 .with_context(|| format!("cannot read artifact {}", path.display()))
-                .map_err(CliError::usage)
+                .map_err(CliError::from)
         }
         (None, Some(d)) => Ok(d),
         // clap's group makes one of them required.

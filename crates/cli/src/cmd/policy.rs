@@ -14,9 +14,7 @@ use crate::report;
 /// `sealgate policy new`.
 pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     use sealgate_policy_build::scaffold::{NewPolicy, find_sdk, new_policy};
-    let cwd = std::env::current_dir()
-        .context("cannot read the current directory")
-        .map_err(CliError::usage)?;
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let sdk = match &args.sdk {
         Some(sdk) => sdk.clone(),
         None => find_sdk(&cwd).ok_or_else(|| {
@@ -32,8 +30,7 @@ pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, Cl
         id: args.id.clone(),
         dir: dir.clone(),
         sdk,
-    })
-    .map_err(CliError::usage)?;
+    })?;
     let shown = dir.display();
     writeln!(
         out,
@@ -43,8 +40,7 @@ pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, Cl
          then edit {shown}/src/lib.rs and {shown}/tests/cases.toml, and commit Cargo.lock",
         name = args.name
     )
-    .context("cannot write to stdout")
-    .map_err(CliError::usage)?;
+    .context("cannot write to stdout")?;
     Ok(Exit::Passed)
 }
 
@@ -52,11 +48,8 @@ pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, Cl
 /// the way a gate runs it (fresh store and instance from the compiled
 /// component, default limits).
 pub(crate) fn policy_bench(args: &BenchArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
-    let metadata =
-        MetadataDocument::load(&args.metadata, &MetadataLimits::default()).map_err(CliError::usage)?;
-    let params: serde_json::Value = serde_json::from_str(&args.params)
-        .context("--params is not JSON")
-        .map_err(CliError::usage)?;
+    let metadata = MetadataDocument::load(&args.metadata, &MetadataLimits::default())?;
+    let params: serde_json::Value = serde_json::from_str(&args.params).context("--params is not JSON")?;
     if args.iterations == 0 {
         return Err(CliError::usage(anyhow::anyhow!(
             "--iterations must be at least 1"
@@ -66,6 +59,7 @@ pub(crate) fn policy_bench(args: &BenchArgs, out: &mut dyn Write) -> Result<Exit
     let module = engine.load_unpinned(&args.module).map_err(CliError::usage)?;
     let limits = engine.config().ceiling;
     let params = params.to_string();
+    // A policy refusing the params given on the command line is bad usage.
     module
         .validate_params(&params, &limits)
         .map_err(CliError::usage)?;
@@ -130,18 +124,15 @@ pub(crate) fn policy_bench(args: &BenchArgs, out: &mut dyn Write) -> Result<Exit
             eval.peak_memory_bytes as f64 / (1024.0 * 1024.0),
         ),
     };
-    written
-        .context("cannot write to stdout")
-        .map_err(CliError::usage)?;
+    written.context("cannot write to stdout")?;
     Ok(Exit::Passed)
 }
 
 /// `sealgate policy test`.
 pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     use sealgate::policy_test::{TestFile, test_files};
-    let files = test_files(&args.dir)
-        .with_context(|| format!("cannot list {}", args.dir.join("tests").display()))
-        .map_err(CliError::usage)?;
+    let files =
+        test_files(&args.dir).with_context(|| format!("cannot list {}", args.dir.join("tests").display()))?;
     if files.is_empty() {
         return Err(CliError::usage(anyhow::anyhow!(
             "no test files in {}",
@@ -151,8 +142,7 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
     let tests = files
         .iter()
         .map(|f| TestFile::load(f))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(CliError::usage)?;
+        .collect::<Result<Vec<_>, _>>()?;
     let module_path = match &args.module {
         Some(m) => m.clone(),
         None => {
@@ -162,9 +152,7 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
                 out_dir: args.out_dir.clone(),
                 verbose: false,
             };
-            sealgate_policy_build::build_policy(&args.dir, &opts)
-                .map_err(CliError::usage)?
-                .path
+            sealgate_policy_build::build_policy(&args.dir, &opts)?.path
         }
     };
     let engine = engine(&args.engine)?;
@@ -188,9 +176,7 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
         }
         Format::Text => report::write_policy_tests(out, &module.info().id, &results),
     };
-    written
-        .context("cannot write to stdout")
-        .map_err(CliError::usage)?;
+    written.context("cannot write to stdout")?;
     Ok(if failed == 0 { Exit::Passed } else { Exit::Failed })
 }
 
@@ -204,16 +190,14 @@ pub(crate) fn build(args: &BuildArgs, out: &mut dyn Write) -> Result<Exit, CliEr
             out_dir: args.out_dir.clone(),
             verbose: args.verbose,
         },
-    )
-    .map_err(CliError::usage)?;
+    )?;
     writeln!(
         out,
         "built {}\nsha256 = \"{}\"",
         built.path.display(),
         built.sha256
     )
-    .context("cannot write to stdout")
-    .map_err(CliError::usage)?;
+    .context("cannot write to stdout")?;
     Ok(Exit::Passed)
 }
 
@@ -226,7 +210,6 @@ pub(crate) fn inspect(args: &InspectArgs, out: &mut dyn Write) -> Result<Exit, C
     report_cache(args.engine.verbose, &module);
     let size = std::fs::metadata(&args.module).map(|m| m.len()).unwrap_or(0);
     report::write_inspect(out, &module, size, args.format == Format::Json)
-        .context("cannot write to stdout")
-        .map_err(CliError::usage)?;
+        .context("cannot write to stdout")?;
     Ok(Exit::Passed)
 }

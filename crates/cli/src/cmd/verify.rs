@@ -23,12 +23,12 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
                     path.display()
                 )));
             }
-            sealgate_attest::TrustPolicy::load(path).map_err(CliError::usage)?
+            sealgate_attest::TrustPolicy::load(path)?
         }
         None => {
             let mut trust = sealgate_attest::TrustPolicy::new(Vec::new());
             for path in &args.keys {
-                let key = sealgate_attest::load_verifying_key(path).map_err(CliError::usage)?;
+                let key = sealgate_attest::load_verifying_key(path)?;
                 trust.keys.push(sealgate_attest::TrustedKey {
                     name: path.display().to_string(),
                     key,
@@ -61,7 +61,7 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
         .tighten(&extra)
         .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
     let digest = artifact_digest(&args.artifact)?;
-    let bundle = sealgate::read_bounded(&args.bundle, trust.max_bundle_bytes).map_err(CliError::usage)?;
+    let bundle = sealgate::read_bounded(&args.bundle, trust.max_bundle_bytes)?;
     let result = sealgate_attest::verify_bundle(&bundle, &digest, &trust, std::time::SystemTime::now());
     // A file that is not a bundle at all is bad input (exit 2), like a
     // missing one; a bundle that fails a check is a rejection (exit 1).
@@ -99,9 +99,7 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
         }
         ReportFormat::Text => report::write_verification(out, &args.bundle, &digest, &result, paint),
     };
-    written
-        .context("cannot write to stdout")
-        .map_err(CliError::usage)?;
+    written.context("cannot write to stdout")?;
     record(
         &args.log,
         sealgate_log::Decision::of_verification(
