@@ -10,6 +10,7 @@ mod args;
 mod ci_formats;
 mod cmd;
 mod exit;
+mod output;
 mod report;
 
 pub use args::{Cli, ColorChoice, Format, ReportFormat};

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 
 use crate::args::AttestArgs;
-use crate::cmd::{artifact_digest, evaluate, record, write_report};
+use crate::cmd::{artifact_digest, evaluate, record};
 use crate::exit::{CliError, Exit, exit_for};
+use crate::output::write_report;
 use crate::report;
 
 /// `sealgate attest`.

@@ -3,8 +3,9 @@
 use std::io::Write;
 
 use crate::args::CheckArgs;
-use crate::cmd::{evaluate, record, write_report};
+use crate::cmd::{evaluate, record};
 use crate::exit::{CliError, Exit, exit_for};
+use crate::output::write_report;
 use crate::report;
 
 /// `sealgate check`.

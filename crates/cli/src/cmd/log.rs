@@ -6,6 +6,7 @@ use anyhow::Context as _;
 
 use crate::args::{Format, LogVerifyArgs};
 use crate::exit::{CliError, Exit};
+use crate::output;
 
 /// `sealgate log verify`.
 pub(crate) fn log_verify(args: &LogVerifyArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
@@ -38,9 +39,7 @@ pub(crate) fn log_verify(args: &LogVerifyArgs, out: &mut dyn Write) -> Result<Ex
         }
     };
     let written = match args.format {
-        Format::Json => serde_json::to_writer_pretty(&mut *out, &doc)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out)),
+        Format::Json => output::json(out, &doc),
         Format::Text => match &result {
             Ok(v) => writeln!(
                 out,

@@ -1,8 +1,7 @@
-//! One file per command. The flows `check` and `attest` share (read the
-//! metadata, load the gate, evaluate, write the report, record the
-//! decision) are here.
+//! One file per command. The flows `check` and `attest` share (read or
+//! collect the metadata, load the gate, evaluate, record the decision) are
+//! here; writing what a command found is `output.rs`.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -11,9 +10,8 @@ use sealgate::{
     PolicyEngine, Sha256Digest,
 };
 
-use crate::args::{ArtifactArgs, DecisionLogArgs, EngineArgs, GateArgs, ReportFormat, SourceArgs};
+use crate::args::{ArtifactArgs, DecisionLogArgs, EngineArgs, GateArgs, SourceArgs};
 use crate::exit::{CliError, Exit};
-use crate::{ci_formats, report};
 
 mod attest;
 mod check;
@@ -144,30 +142,6 @@ pub(crate) fn evaluate(
     let context = EvaluationContext::for_run(gate.name(), evaluated_at_unix, artifact);
     let report = gate.evaluate(&metadata, &context);
     Ok((gate, metadata, report))
-}
-
-pub(crate) fn write_report(
-    out: &mut dyn Write,
-    format: ReportFormat,
-    report: &GateReport,
-    metadata: &MetadataDocument,
-    paint: report::Paint,
-) -> Result<(), CliError> {
-    let (origin, text) = (metadata.origin(), metadata.text());
-    let written = match format {
-        ReportFormat::Json => serde_json::to_writer_pretty(&mut *out, report)
-            .map_err(std::io::Error::from)
-            .and_then(|()| writeln!(out)),
-        ReportFormat::Text => report::write_text(out, report, origin, paint),
-        ReportFormat::Sarif => {
-            serde_json::to_writer_pretty(&mut *out, &ci_formats::check_sarif(report, origin, text))
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))
-        }
-        ReportFormat::Junit => out.write_all(ci_formats::check_junit(report, origin, text).as_bytes()),
-        ReportFormat::Github => out.write_all(ci_formats::check_github(report, origin, text).as_bytes()),
-    };
-    written.context("cannot write the report").map_err(CliError::from)
 }
 
 /// The artifact's digest: hashed streaming from the file, or as given.

@@ -9,6 +9,7 @@ use sealgate::{EvaluationContext, MetadataDocument, MetadataLimits};
 use crate::args::{BenchArgs, BuildArgs, Format, InspectArgs, NewArgs, TestArgs};
 use crate::cmd::{engine, report_cache};
 use crate::exit::{CliError, Exit};
+use crate::output;
 use crate::report;
 
 /// `sealgate policy new`.
@@ -100,9 +101,7 @@ pub(crate) fn policy_bench(args: &BenchArgs, out: &mut dyn Write) -> Result<Exit
                 "fuel": eval.fuel_consumed, "peak_memory_bytes": eval.peak_memory_bytes,
                 "verdict": outcome,
             });
-            serde_json::to_writer_pretty(&mut *out, &doc)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))
+            output::json(out, &doc)
         }
         Format::Text => writeln!(
             out,
@@ -170,9 +169,7 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
                 .iter()
                 .map(|(path, cases)| serde_json::json!({"file": path, "cases": cases}))
                 .collect();
-            serde_json::to_writer_pretty(&mut *out, &doc)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))
+            output::json(out, &doc)
         }
         Format::Text => report::write_policy_tests(out, &module.info().id, &results),
     };

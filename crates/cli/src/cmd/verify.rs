@@ -2,13 +2,13 @@
 
 use std::io::Write;
 
-use anyhow::Context as _;
 use sealgate::Sha256Digest;
 
-use crate::args::{ReportFormat, VerifyArgs};
+use crate::args::VerifyArgs;
 use crate::cmd::{artifact_digest, record};
 use crate::exit::{CliError, Exit};
-use crate::{ci_formats, report};
+use crate::output;
+use crate::report;
 
 /// `sealgate verify`.
 pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Paint) -> Result<Exit, CliError> {
@@ -79,27 +79,7 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
     } else {
         Exit::Failed
     };
-    let written = match args.format {
-        ReportFormat::Sarif => serde_json::to_writer_pretty(
-            &mut *out,
-            &ci_formats::verify_sarif(&args.bundle, &digest, &result),
-        )
-        .map_err(std::io::Error::from)
-        .and_then(|()| writeln!(out)),
-        ReportFormat::Junit => out.write_all(ci_formats::verify_junit(&args.bundle, &result).as_bytes()),
-        ReportFormat::Github => {
-            out.write_all(ci_formats::verify_github(&args.bundle, &digest, &result).as_bytes())
-        }
-        ReportFormat::Json => {
-            let mut doc = sealgate_attest::verification_summary(&result, &digest);
-            doc.insert("bundle".into(), serde_json::json!(args.bundle));
-            serde_json::to_writer_pretty(&mut *out, &doc)
-                .map_err(std::io::Error::from)
-                .and_then(|()| writeln!(out))
-        }
-        ReportFormat::Text => report::write_verification(out, &args.bundle, &digest, &result, paint),
-    };
-    written.context("cannot write to stdout")?;
+    output::write_verification(out, args.format, &args.bundle, &digest, &result, paint)?;
     record(
         &args.log,
         sealgate_log::Decision::of_verification(
