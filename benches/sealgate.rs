@@ -109,7 +109,7 @@ const AT: i64 = 1_795_719_515;
 
 /// One policy on the clean example (10 KiB), fresh instance per evaluation.
 #[divan::bench(args = POLICIES)]
-fn evaluate_policy(bencher: divan::Bencher, policy: &str) {
+fn evaluate_policy(bencher: divan::Bencher<'_, '_>, policy: &str) {
     let m = module(&format!("policies/{policy}"));
     let ctx = EvaluationContext::at("bench", AT);
     let limits = engine().config().ceiling;
@@ -119,7 +119,7 @@ fn evaluate_policy(bencher: divan::Bencher, policy: &str) {
 /// The per-evaluation sandbox overhead: a fresh store and instance and one
 /// call of a policy that does nothing (the hostile guest's `pass`).
 #[divan::bench]
-fn sandbox_overhead(bencher: divan::Bencher) {
+fn sandbox_overhead(bencher: divan::Bencher<'_, '_>) {
     let m = module("tests/guests/hostile");
     let ctx = EvaluationContext::at("bench", AT);
     let limits = engine().config().ceiling;
@@ -148,7 +148,7 @@ fn release_gate() -> &'static Gate {
 
 /// The example release gate (six policies) on the clean example.
 #[divan::bench]
-fn release_gate_example(bencher: divan::Bencher) {
+fn release_gate_example(bencher: divan::Bencher<'_, '_>) {
     let ctx = EvaluationContext::at("ml-release", AT);
     bencher.bench(|| release_gate().evaluate(clean(), &ctx));
 }
@@ -273,7 +273,7 @@ fn check_peers_agree(scaled: &[String]) {
 /// document, parsing included: the host parses and checks the document once,
 /// then every policy parses it again inside its sandbox.
 #[divan::bench(args = SIZES)]
-fn gate(bencher: divan::Bencher, columns: usize) {
+fn gate(bencher: divan::Bencher<'_, '_>, columns: usize) {
     let text = scaled(columns);
     let ctx = EvaluationContext::at("ml-release", AT);
     bencher.bench(|| release_gate().evaluate(&parse(text), &ctx));
@@ -282,7 +282,7 @@ fn gate(bencher: divan::Bencher, columns: usize) {
 /// The whole release gate on one core: the host's parse and checks, then
 /// the six policies one after another (what `gate` does on a 1-core machine).
 #[divan::bench(args = SIZES)]
-fn gate_one_core(bencher: divan::Bencher, columns: usize) {
+fn gate_one_core(bencher: divan::Bencher<'_, '_>, columns: usize) {
     let text = scaled(columns);
     let ctx = EvaluationContext::at("ml-release", AT);
     bencher.bench(|| {
@@ -301,7 +301,7 @@ fn gate_one_core(bencher: divan::Bencher, columns: usize) {
 /// The host's part of a gate evaluation: reading the document as
 /// `MetadataDocument` (sha256, UTF-8, depth scan, JSON, structural checks).
 #[divan::bench(args = SIZES)]
-fn metadata_document(bencher: divan::Bencher, columns: usize) {
+fn metadata_document(bencher: divan::Bencher<'_, '_>, columns: usize) {
     let text = scaled(columns);
     bencher.bench(|| parse(text));
 }
@@ -309,7 +309,7 @@ fn metadata_document(bencher: divan::Bencher, columns: usize) {
 /// The same six policies' code compiled natively and called in process: the
 /// limit (each parses the document, as in the sandbox).
 #[divan::bench(args = SIZES)]
-fn gate_native(bencher: divan::Bencher, columns: usize) {
+fn gate_native(bencher: divan::Bencher<'_, '_>, columns: usize) {
     let text = scaled(columns);
     let ctx = native_ctx();
     bencher.bench(|| {
@@ -323,7 +323,7 @@ fn gate_native(bencher: divan::Bencher, columns: usize) {
 /// The whole gate on every core: divan runs the benchmark on as many threads
 /// as the machine has; throughput = threads / time per evaluation.
 #[divan::bench(args = [100], threads = [1, 0])]
-fn gate_all_cores(bencher: divan::Bencher, columns: usize) {
+fn gate_all_cores(bencher: divan::Bencher<'_, '_>, columns: usize) {
     let text = scaled(columns);
     let ctx = EvaluationContext::at("ml-release", AT);
     bencher.bench(|| release_gate().evaluate(&parse(text), &ctx));
@@ -338,7 +338,7 @@ fn policy_cases() -> Vec<String> {
 }
 
 #[divan::bench(args = policy_cases())]
-fn policy(bencher: divan::Bencher, case: &str) {
+fn policy(bencher: divan::Bencher<'_, '_>, case: &str) {
     let (p, n) = case.split_once('/').unwrap();
     let text = scaled(n.parse().unwrap());
     let id = format!("sealgate.{p}");
@@ -353,7 +353,7 @@ fn policy(bencher: divan::Bencher, case: &str) {
 }
 
 #[divan::bench(args = policy_cases())]
-fn policy_native(bencher: divan::Bencher, case: &str) {
+fn policy_native(bencher: divan::Bencher<'_, '_>, case: &str) {
     let (p, n) = case.split_once('/').unwrap();
     let text = scaled(n.parse().unwrap());
     let id = format!("sealgate.{p}");
@@ -366,7 +366,7 @@ fn policy_native(bencher: divan::Bencher, case: &str) {
 /// rules are compared with (the policies check more than the Rego does: the
 /// PII value scan, Kubernetes and registry rules).
 #[divan::bench(args = SIZES)]
-fn rego_peer_sealgate(bencher: divan::Bencher, columns: usize) {
+fn rego_peer_sealgate(bencher: divan::Bencher<'_, '_>, columns: usize) {
     let text = scaled(columns);
     let ctx = EvaluationContext::at("ml-release", AT);
     let subset: Vec<_> = release_gate()
@@ -386,7 +386,7 @@ fn rego_peer_sealgate(bencher: divan::Bencher, columns: usize) {
 
 /// The same rules in Rego, idiomatic: every PII pattern tried on every column.
 #[divan::bench(args = SIZES, sample_count = 20)]
-fn rego_idiomatic(bencher: divan::Bencher, columns: usize) {
+fn rego_idiomatic(bencher: divan::Bencher<'_, '_>, columns: usize) {
     let text = scaled(columns);
     let mut r = peers::RegoRules::new(Path::new(REPO), "pii_idiomatic.rego");
     bencher.bench_local(|| r.evaluate(text));
@@ -394,7 +394,7 @@ fn rego_idiomatic(bencher: divan::Bencher, columns: usize) {
 
 /// The same rules in Rego, the PII patterns merged into one screening regex.
 #[divan::bench(args = SIZES, sample_count = 20)]
-fn rego_merged(bencher: divan::Bencher, columns: usize) {
+fn rego_merged(bencher: divan::Bencher<'_, '_>, columns: usize) {
     let text = scaled(columns);
     let mut r = peers::RegoRules::new(Path::new(REPO), "pii_merged.rego");
     bencher.bench_local(|| r.evaluate(text));
@@ -402,7 +402,7 @@ fn rego_merged(bencher: divan::Bencher, columns: usize) {
 
 /// Compiling a policy component (what an empty cache costs, per policy).
 #[divan::bench(args = POLICIES, sample_count = 5, sample_size = 1)]
-fn compile_policy(bencher: divan::Bencher, policy: &str) {
+fn compile_policy(bencher: divan::Bencher<'_, '_>, policy: &str) {
     let b = built(&format!("policies/{policy}"));
     let e = PolicyEngine::new(EngineConfig::default()).expect("engine");
     bencher.bench(|| e.load(&b.path, &b.pin).expect("load"));
@@ -410,7 +410,7 @@ fn compile_policy(bencher: divan::Bencher, policy: &str) {
 
 /// Loading every shipped policy from a warm precompiled cache.
 #[divan::bench(sample_count = 20)]
-fn cache_load_all_policies(bencher: divan::Bencher) {
+fn cache_load_all_policies(bencher: divan::Bencher<'_, '_>) {
     let dir = tmp().join("bench-cache");
     let _ = std::fs::create_dir_all(&dir);
     #[cfg(unix)]
@@ -437,7 +437,7 @@ fn cache_load_all_policies(bencher: divan::Bencher) {
 /// Loading the release gate from a warm cache, as `sealgate check` does:
 /// the six policies loaded (and their params validated) on all cores.
 #[divan::bench(sample_count = 20)]
-fn gate_load_warm_cache(bencher: divan::Bencher) {
+fn gate_load_warm_cache(bencher: divan::Bencher<'_, '_>) {
     let dir = tmp().join("bench-cache");
     let e = PolicyEngine::new(EngineConfig {
         cache_dir: Some(dir),
@@ -452,7 +452,7 @@ fn gate_load_warm_cache(bencher: divan::Bencher) {
 
 /// Verifying a genuine two-line bundle (the CLI's work minus reading files).
 #[divan::bench]
-fn verify_bundle(bencher: divan::Bencher) {
+fn verify_bundle(bencher: divan::Bencher<'_, '_>) {
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
     let bundle = std::fs::read(Path::new(REPO).join("fuzz/corpus/bundle/seed-passed.intoto.jsonl")).unwrap();
     let trust = sealgate_attest::TrustPolicy::new(vec![sealgate_attest::TrustedKey {
@@ -469,7 +469,7 @@ fn verify_bundle(bencher: divan::Bencher) {
 /// The artifact digest, streamed from a 1 GiB file (compare `openssl dgst
 /// -sha256` on the same file: docs/BENCHMARKS.md).
 #[divan::bench(sample_count = 5, sample_size = 1)]
-fn digest_1gib(bencher: divan::Bencher) {
+fn digest_1gib(bencher: divan::Bencher<'_, '_>) {
     let file = tmp().join("bench-1gib.bin");
     if std::fs::metadata(&file).map(|m| m.len()).ok() != Some(1 << 30) {
         use std::io::Write;

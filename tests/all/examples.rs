@@ -1,5 +1,8 @@
 //! The shipped examples: the release gate on every example model.
 
+use std::path::Path;
+use std::process::Command;
+
 use crate::support::*;
 
 #[test]
@@ -288,5 +291,45 @@ fn every_module_digest_quoted_in_docs_and_examples_is_a_shipped_build() {
     assert!(
         checked >= 20,
         "only {checked} digests found: the scan no longer sees the docs' forms"
+    );
+}
+
+/// `examples/embed.rs` (built by `cargo test` with the other targets): the
+/// ml-release gate from memory, its components found by their pins in a
+/// store, not by the paths the gate file gives.
+#[test]
+fn the_embedding_example_runs_a_gate_from_memory_and_a_store() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_sealgate"))
+        .parent()
+        .unwrap()
+        .join("examples/embed");
+    assert!(bin.is_file(), "{} was not built", bin.display());
+    let store = tempfile::tempdir().unwrap();
+    for (name, built) in guests().shipped() {
+        std::fs::copy(&built.path, store.path().join(format!("{name}-component.wasm"))).unwrap();
+    }
+    let run = |metadata: &str, store: &Path| {
+        Command::new(&bin)
+            .args([
+                repo("examples/gates/ml-release.toml").as_os_str(),
+                store.as_os_str(),
+                repo(&format!("examples/metadata/{metadata}.json")).as_os_str(),
+            ])
+            .output()
+            .unwrap()
+    };
+    let clean = run("churn-model", store.path());
+    assert_eq!(clean.status.code(), Some(0), "{}", stderr(&clean));
+    assert_eq!(stdout(&clean), "ml-release: PASSED (6 policies, 0 findings)\n");
+    let pii = run("churn-model-pii", store.path());
+    assert_eq!(pii.status.code(), Some(1), "{}", stderr(&pii));
+    // A store without the pinned component: an error naming the pin.
+    let empty = tempfile::tempdir().unwrap();
+    let missing = run("churn-model", empty.path());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("component not available: no component with sha256:"),
+        "{}",
+        stderr(&missing)
     );
 }

@@ -16,6 +16,7 @@ const MAX_KEY_FILE_BYTES: u64 = 64 << 10;
 
 /// Why a key could not be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The file could not be read.
     #[error(transparent)]

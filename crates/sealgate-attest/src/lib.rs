@@ -1,6 +1,6 @@
 //! Signed gate attestations.
 //!
-//! `sealgate attest` turns a [`GateReport`](sealgate_core::GateReport) into an
+//! `sealgate attest` turns a [`sealgate_core::GateReport`] into an
 //! in-toto bundle: JSON Lines, one DSSE envelope per line, signed with
 //! Ed25519:
 //!

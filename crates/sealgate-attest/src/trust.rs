@@ -290,6 +290,7 @@ impl TrustPolicy {
 
 /// Why a trust file was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TrustFileError {
     /// Unreadable.
     #[error(transparent)]

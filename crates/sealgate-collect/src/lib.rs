@@ -78,6 +78,7 @@ impl Sources {
 
 /// Why collecting failed. Every message names the file (and the field).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CollectError {
     /// A source file could not be read (missing, a directory, too large).
     #[error(transparent)]

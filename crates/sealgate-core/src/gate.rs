@@ -74,6 +74,7 @@ fn empty_object() -> serde_json::Value {
 
 /// Why a gate file was refused.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GateConfigError {
     /// The file could not be read.
     #[error(transparent)]
@@ -99,19 +100,43 @@ pub enum GateConfigError {
 impl GateConfig {
     /// Read and check a gate file. Module paths stay as written; use
     /// [`GateConfig::module_path`] to resolve them.
+    ///
+    /// # Errors
+    ///
+    /// [`GateConfigError::Read`] if the file cannot be read (or is over
+    /// 1 MiB), else as [`GateConfig::from_toml_str`].
     pub fn load(path: &Path) -> Result<Self, GateConfigError> {
         let bytes = read_bounded(path, MAX_GATE_FILE_BYTES)?;
         let text = std::str::from_utf8(&bytes).map_err(|e| GateConfigError::Parse {
             path: path.to_owned(),
             message: format!("not UTF-8 text ({e})"),
         })?;
+        Self::from_toml_str(text, path)
+    }
+
+    /// Parse and check a gate from TOML text (from memory, a registry, a
+    /// test); `origin` names it in errors. Module paths stay as written.
+    ///
+    /// # Errors
+    ///
+    /// [`GateConfigError::Read`] for text over the gate file's cap (1 MiB),
+    /// [`GateConfigError::Parse`] for TOML that does not parse or has an
+    /// unknown key, [`GateConfigError::Invalid`] listing every rule it
+    /// breaks.
+    pub fn from_toml_str(text: &str, origin: &Path) -> Result<Self, GateConfigError> {
+        if text.len() as u64 > MAX_GATE_FILE_BYTES {
+            return Err(GateConfigError::Read(InputError::TooLarge {
+                path: origin.to_owned(),
+                limit: MAX_GATE_FILE_BYTES,
+            }));
+        }
         Self::parse(text).map_err(|e| match e {
             ParseError::Syntax(message) => GateConfigError::Parse {
-                path: path.to_owned(),
+                path: origin.to_owned(),
                 message,
             },
             ParseError::Rules(problems) => GateConfigError::Invalid {
-                path: path.to_owned(),
+                path: origin.to_owned(),
                 problems,
             },
         })

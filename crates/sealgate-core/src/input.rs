@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 ///
 /// Every variant names the file, so a CLI can print it as is.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum InputError {
     /// The file does not exist or cannot be opened.
     #[error("cannot read {}: {source}", path.display())]

@@ -84,6 +84,7 @@ pub struct LimitOverrides {
 
 /// A gate asked for more than the ceiling allows, or for nothing at all.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum LimitError {
     /// The override would loosen a limit.
     #[error("limit `{name}` = {requested} exceeds the ceiling of {ceiling}: a gate may only tighten limits")]

@@ -27,7 +27,7 @@
 //!   or the key file (`O_NOFOLLOW`), and an entry or key file must be a
 //!   regular file owned by the user with no group or other permissions.
 //!
-//! The checks are in [`private`]; they are Unix-only, and elsewhere the cache
+//! The checks are in `private`; they are Unix-only, and elsewhere the cache
 //! is not used.
 
 use std::hash::{Hash, Hasher};
@@ -183,6 +183,7 @@ impl PrecompiledCache {
         // this engine configuration, so they are what this user's sealgate
         // serialized for exactly this component; wasmtime additionally checks
         // its own version and settings header and errors on mismatch.
+        #[allow(unsafe_code)]
         unsafe { Component::deserialize(&self.engine, payload) }.map_err(|e| format!("{e:#}"))
     }
 

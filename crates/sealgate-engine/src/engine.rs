@@ -1,7 +1,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use sealgate_core::{SandboxLimits, Sha256Digest, read_bounded};
+use sealgate_core::{InputError, SandboxLimits, Sha256Digest, read_bounded};
 use wasmtime::component::{Component, HasSelf, Linker};
 
 use crate::bindings::{GatePolicy, GatePolicyPre};
@@ -147,17 +147,49 @@ impl PolicyEngine {
 
     /// Load a policy component from `path`, refusing it unless its SHA-256 is
     /// `pin`. The pin is checked before anything parses or compiles the file.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Read`] if the file cannot be read or is larger than
+    /// [`EngineConfig::max_component_bytes`], [`LoadError::PinMismatch`], or
+    /// why the component cannot be used (not a component, a forbidden
+    /// import, another world).
     pub fn load(&self, path: &Path, pin: &Sha256Digest) -> Result<PolicyModule, LoadError> {
         let bytes = read_bounded(path, self.config.max_component_bytes)?;
+        self.load_bytes(path, bytes, pin)
+    }
+
+    /// Load a policy component from memory (a registry, a test, an
+    /// embedding application), refusing it unless its SHA-256 is `pin`: the
+    /// pin is checked before anything parses or compiles the bytes, and the
+    /// size cap is the one files have. `origin` names the bytes in errors
+    /// and [`PolicyModule::path`].
+    ///
+    /// # Errors
+    ///
+    /// As [`PolicyEngine::load`]; a component over the size cap is
+    /// [`LoadError::Read`] ([`InputError::TooLarge`]).
+    pub fn load_bytes(
+        &self,
+        origin: &Path,
+        bytes: Vec<u8>,
+        pin: &Sha256Digest,
+    ) -> Result<PolicyModule, LoadError> {
+        if bytes.len() as u64 > self.config.max_component_bytes {
+            return Err(LoadError::Read(InputError::TooLarge {
+                path: origin.to_owned(),
+                limit: self.config.max_component_bytes,
+            }));
+        }
         let actual = Sha256Digest::of_bytes(&bytes);
         if actual != *pin {
             return Err(LoadError::PinMismatch {
-                path: path.to_owned(),
+                path: origin.to_owned(),
                 expected: *pin,
                 actual,
             });
         }
-        self.load_verified(path, bytes, actual)
+        self.load_verified(origin, bytes, actual)
     }
 
     /// Load a component without a pin, for `sealgate policy inspect` and for

@@ -4,10 +4,20 @@ use sealgate_core::{InputError, Sha256Digest};
 
 /// Why a policy component could not be loaded. Nothing of it has run.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
     /// The file could not be read (missing, a directory, too large).
     #[error(transparent)]
     Read(#[from] InputError),
+    /// The component could not be had from where an embedding application
+    /// keeps components (a store, a registry): not there, or not fetched.
+    #[error("{}: component not available: {reason}", path.display())]
+    Unavailable {
+        /// What the gate names.
+        path: PathBuf,
+        /// Why, in the resolver's words.
+        reason: String,
+    },
     /// The file's digest is not the pinned one. It was not compiled.
     #[error(
         "{}: sha256 is {actual}, but the gate pins {expected}; refusing to compile it. \
@@ -65,6 +75,7 @@ pub enum LoadError {
 
 /// Why an evaluation gave no verdict. Any of these is an ERROR outcome.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EvalError {
     /// The fuel limit was reached.
     #[error("CPU limit reached: used all {fuel} units of fuel (limit `fuel`)")]

@@ -14,7 +14,7 @@
 //!   the worst patterns, docs/sandbox.md). When that fits in the time left,
 //!   the regex runs as `regex::Regex` would. When it does not, the call runs
 //!   on the lazy DFA alone, stepped byte by byte with the deadline checked
-//!   every [`DEADLINE_CHECK_BYTES`] ([`interruptible_is_match`]): an honest
+//!   every [`DEADLINE_CHECK_BYTES`] (`interruptible_is_match`): an honest
 //!   large text still gets its answer, and a pathological search is stopped
 //!   at the deadline, which traps the guest as a timeout. (A pattern with a
 //!   Unicode word boundary over non-ASCII text is the one case the lazy DFA

@@ -13,19 +13,19 @@
 //! | `log_bytes`      | the bounded log and the stdout/stderr pipes              |
 //!
 //! Evaluations run in slots of wasmtime's pooling allocator, sized here from
-//! the engine's ceiling ([`wasmtime_config`]): instantiating reuses a
+//! the engine's ceiling (`wasmtime_config`): instantiating reuses a
 //! pre-reserved slot whose memory image is already mapped, and ending an
 //! evaluation resets the pages the guest dirtied. Nothing of one evaluation
 //! is visible to the next (tested by `sandbox::no_state_survives_between_evaluations`).
-//! [`EvaluationSlots`] bounds how many evaluations run at once, so the pool is
+//! `EvaluationSlots` bounds how many evaluations run at once, so the pool is
 //! never exhausted by load: extra evaluations wait rather than fail.
 //!
 //! Time is bounded inside host calls too, because no host call can wait:
 //!
-//! - WASI's monotonic clock is virtual ([`VirtualClock`]): it starts at 0 and
+//! - WASI's monotonic clock is virtual (`VirtualClock`): it starts at 0 and
 //!   moves only when the guest sleeps. `subscribe-duration` and
 //!   `subscribe-instant` advance it to the wake-up time and hand back a
-//!   pollable that is already ready ([`add_virtual_monotonic_clock`]), so
+//!   pollable that is already ready (`add_virtual_monotonic_clock`), so
 //!   `std::thread::sleep(30 s)` returns at once having "slept" 30 s, and a
 //!   sleep loop burns fuel until a limit ends it. wasmtime-wasi's own
 //!   implementation would wait on a real timer, where the epoch deadline

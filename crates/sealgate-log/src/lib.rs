@@ -182,6 +182,7 @@ pub struct Appended {
 
 /// Why an append failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AppendError {
     /// Opening, locking, reading, writing or syncing failed.
     #[error("decision log {}: {source}", path.display())]
@@ -354,6 +355,7 @@ pub struct Broken {
 
 /// Why a log could not be verified at all.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum VerifyError {
     /// The file could not be read.
     #[error("decision log {}: {source}", path.display())]

@@ -43,6 +43,7 @@ impl Default for MetadataLimits {
 
 /// Why a metadata document was refused. Every variant names its origin.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum MetadataError {
     /// The file could not be read.
     #[error(transparent)]

@@ -78,6 +78,7 @@ pub struct BuiltPolicy {
 
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// `cargo` could not be started.
     #[error("cannot run cargo: {0}")]

@@ -32,6 +32,7 @@ pub struct NewPolicy {
 
 /// Why a policy could not be created.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ScaffoldError {
     /// The name is not usable as a crate name and rule prefix.
     #[error(
@@ -83,7 +84,8 @@ fn is_sdk(dir: &Path) -> bool {
 /// `to` relative to `from` (both absolute), so the crate can move with the
 /// checkout; absolute when they share no root.
 fn relative(from: &Path, to: &Path) -> PathBuf {
-    let (f, t): (Vec<Component>, Vec<Component>) = (from.components().collect(), to.components().collect());
+    let (f, t): (Vec<Component<'_>>, Vec<Component<'_>>) =
+        (from.components().collect(), to.components().collect());
     let common = f.iter().zip(&t).take_while(|(a, b)| a == b).count();
     if common <= 1 {
         return to.to_owned();

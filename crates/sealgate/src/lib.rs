@@ -16,6 +16,41 @@
 //! # Ok(()) }
 //! ```
 //!
+//! A gate may also come from memory, its components from anywhere (a
+//! registry, a store, a test) through a resolver; each is refused unless its
+//! bytes hash to the gate's pin, before anything parses or compiles them:
+//!
+//! ```
+//! use std::path::Path;
+//! use sealgate::{EngineConfig, Gate, GateConfig, GateError, LoadError, PolicyEngine, PolicyEntry};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let origin = Path::new("memory:release.toml");
+//! let config = GateConfig::from_toml_str(
+//!     r#"
+//!     api-version = "sealgate/v1"
+//!     name = "release"
+//!     [[policies]]
+//!     module = "pii.wasm"
+//!     sha256 = "d417d0e8e6c0567c193cf295c0d6a64e5d96fff94ae635fca6bde6e2394ce5f9"
+//!     "#,
+//!     origin,
+//! )?;
+//! let engine = PolicyEngine::new(EngineConfig::default())?;
+//! // A resolver that hands back other bytes than the ones pinned.
+//! let swapped = |_: &Path, _: &PolicyEntry| Ok(b"\0asm, but not the pinned component".to_vec());
+//! match Gate::from_config(&engine, config, origin, swapped) {
+//!     Err(GateError::Load { error: LoadError::PinMismatch { actual, .. }, .. }) => {
+//!         assert_eq!(actual, sealgate::Sha256Digest::of_bytes(b"\0asm, but not the pinned component"));
+//!     }
+//!     other => panic!("expected a pin mismatch, got {:?}", other.err()),
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! `examples/embed.rs` runs a real gate this way, its components found by
+//! their pins in a content-addressed store.
+//!
 //! The pieces: [`sealgate_core`] (configs, verdicts, reports, limits),
 //! [`sealgate_metadata`] (the input document), [`sealgate_engine`] (the
 //! wasmtime sandbox). This crate ties them into a [`Gate`].
@@ -29,8 +64,8 @@ pub mod policy_test;
 
 pub use sealgate_core::{
     EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, InputError, LogLine,
-    PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict, open_regular, read_bounded,
-    toml_error,
+    PolicyEntry, PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict, open_regular,
+    read_bounded, toml_error,
 };
 pub use sealgate_engine::host;
 pub use sealgate_engine::{
@@ -76,6 +111,7 @@ pub struct GatePolicy {
 
 /// Why a gate could not be loaded. Nothing was evaluated.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum GateError {
     /// The gate file is unreadable or invalid.
     #[error(transparent)]
@@ -130,12 +166,61 @@ pub enum GateError {
 }
 
 impl Gate {
-    /// Read a gate file, load and pin every policy, and have each validate its
-    /// params. Policies load in parallel (compiling or reading the
-    /// precompiled cache dominates); if any cannot be used, the error is the
-    /// one of the first such policy in the file.
+    /// Read a gate file, load and pin every policy (its module read from the
+    /// path the gate gives, relative to the gate file), and have each
+    /// validate its params. Policies load in parallel (compiling or reading
+    /// the precompiled cache dominates); if any cannot be used, the error is
+    /// the one of the first such policy in the file.
+    ///
+    /// # Errors
+    ///
+    /// [`GateError::Config`] for a gate file that cannot be read or is
+    /// invalid; else as [`Gate::from_config`].
     pub fn load(engine: &PolicyEngine, gate_file: &Path) -> Result<Self, GateError> {
         let config = GateConfig::load(gate_file)?;
+        let max = engine.config().max_component_bytes;
+        Self::from_config(engine, config, gate_file, |path, _| Ok(read_bounded(path, max)?))
+    }
+
+    /// A gate from a parsed config whose components come from `resolve`
+    /// (memory, a registry, a test): called with each policy's module path
+    /// (resolved against `origin` as a gate file's are; it also names the
+    /// component in errors) and its entry, it returns the component's bytes.
+    /// Each is pinned by the entry's sha256 before anything compiles it.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::collections::HashMap;
+    /// use std::path::{Path, PathBuf};
+    /// use sealgate::{EngineConfig, Gate, GateConfig, LoadError, PolicyEngine};
+    ///
+    /// let components: HashMap<PathBuf, Vec<u8>> = HashMap::new(); // e.g. pulled from a registry
+    /// let origin = Path::new("memory:release.toml");
+    /// let config = GateConfig::from_toml_str(&std::fs::read_to_string("release.toml")?, origin)?;
+    /// let engine = PolicyEngine::new(EngineConfig::default())?;
+    /// let gate = Gate::from_config(&engine, config, origin, |path, _entry| {
+    ///     components.get(path).cloned().ok_or_else(|| LoadError::Unavailable {
+    ///         path: path.to_owned(),
+    ///         reason: "not in the store".into(),
+    ///     })
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`GateError::Limits`] for a limit over the engine's ceiling,
+    /// [`GateError::Load`] for a component `resolve` cannot give, whose
+    /// digest is not its pin, or that cannot be used, [`GateError::Params`]
+    /// when a policy refuses its params and [`GateError::ParamsCheck`] when
+    /// checking them faulted.
+    pub fn from_config(
+        engine: &PolicyEngine,
+        config: GateConfig,
+        origin: &Path,
+        resolve: impl Fn(&Path, &PolicyEntry) -> Result<Vec<u8>, LoadError> + Sync,
+    ) -> Result<Self, GateError> {
+        let gate_file = origin;
         let gate = gate_file.to_owned();
         let limits = (0..config.policies.len())
             .map(|index| {
@@ -151,8 +236,9 @@ impl Gate {
         let workers = parallel::workers_for(config.policies.len());
         let policies = parallel::map_in_parallel(&config.policies, workers, |index, entry| {
             let limits = limits[index];
-            let module = engine
-                .load(&GateConfig::module_path(gate_file, entry), &entry.sha256)
+            let module_path = GateConfig::module_path(gate_file, entry);
+            let module = resolve(&module_path, entry)
+                .and_then(|bytes| engine.load_bytes(&module_path, bytes, &entry.sha256))
                 .map_err(|error| GateError::Load {
                     gate: gate.clone(),
                     index,

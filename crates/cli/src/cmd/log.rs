@@ -34,7 +34,8 @@ pub(crate) fn log_verify(args: &LogVerifyArgs, out: &mut dyn Write) -> Result<Ex
                 "problem": broken.problem,
             }),
         ),
-        Err(e @ sealgate_log::VerifyError::Io { .. }) => {
+        // Unreadable (or anything but a broken chain): bad input.
+        Err(e) => {
             return Err(CliError::usage(anyhow::anyhow!("{e}")));
         }
     };
