@@ -69,6 +69,68 @@ fn wrong_pin_is_refused_before_compiling() {
     );
 }
 
+/// The embedding API takes bytes from anywhere (a registry, a store): the
+/// same caps and the same pin, checked before anything parses them.
+#[test]
+fn components_and_gates_from_memory_are_capped_and_pinned_like_files() {
+    use sealgate::{EngineConfig, Gate, GateConfig, GateConfigError, GateError, InputError, PolicyEngine};
+    use std::path::Path;
+
+    let g = &guests().pii;
+    let bytes = std::fs::read(&g.path).unwrap();
+    // Over the engine's component cap: refused unread, whatever its pin.
+    let small = PolicyEngine::new(EngineConfig {
+        max_component_bytes: 1024,
+        ..EngineConfig::default()
+    })
+    .unwrap();
+    let err = small
+        .load_bytes(Path::new("memory:pii.wasm"), bytes.clone(), &g.sha256)
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(err, LoadError::Read(InputError::TooLarge { limit: 1024, .. })),
+        "{err}"
+    );
+    // Another real component under this one's pin: refused by the pin.
+    let impostor = std::fs::read(&guests().impostor.path).unwrap();
+    let err = engine()
+        .load_bytes(Path::new("memory:pii.wasm"), impostor.clone(), &g.sha256)
+        .err()
+        .expect("refused");
+    assert!(matches!(err, LoadError::PinMismatch { .. }), "{err}");
+    assert!(err.to_string().starts_with("memory:pii.wasm: sha256 is"), "{err}");
+
+    // A gate from text: capped like a gate file, and its resolver's bytes
+    // pinned.
+    let origin = Path::new("memory:release.toml");
+    let huge = format!("# {}\n", "x".repeat(2 << 20));
+    assert!(matches!(
+        GateConfig::from_toml_str(&huge, origin),
+        Err(GateConfigError::Read(InputError::TooLarge { .. }))
+    ));
+    let text = format!(
+        "api-version = \"sealgate/v1\"\nname = \"release\"\n[[policies]]\nmodule = \"pii.wasm\"\nsha256 = \"{}\"\n",
+        g.sha256
+    );
+    let from = |component: Vec<u8>| {
+        let config = GateConfig::from_toml_str(&text, origin).unwrap();
+        Gate::from_config(engine(), config, origin, move |path, _| {
+            assert_eq!(path, Path::new("pii.wasm"));
+            Ok(component.clone())
+        })
+    };
+    match from(impostor) {
+        Err(GateError::Load {
+            error: LoadError::PinMismatch { .. },
+            ..
+        }) => {}
+        other => panic!("expected a pin mismatch, got {:?}", other.err()),
+    }
+    let gate = from(bytes).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(gate.policies()[0].module.info().id, "sealgate.pii");
+}
+
 #[test]
 fn unexpected_import_is_refused_by_name() {
     let dir = tempfile::tempdir().unwrap();
