@@ -281,6 +281,55 @@ impl Setup {
     }
 }
 
+/// The server as a value: its router driven in process (`oneshot`), no
+/// port and no process, for what does not need a socket or a signal.
+struct InProcess {
+    runtime: tokio::runtime::Runtime,
+    router: axum::Router,
+}
+
+impl InProcess {
+    fn new(config: &Path) -> Self {
+        let server = sealgate_server::PolicyServer::new_from_config(&sealgate_server::ServeOptions {
+            config: config.to_owned(),
+            listen: None,
+            engine: sealgate::EngineConfig {
+                cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache")),
+                ..sealgate::EngineConfig::default()
+            },
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        Self {
+            runtime,
+            router: server.router(),
+        }
+    }
+
+    /// `method path` with `body`: the status and the JSON answer (a string
+    /// for an answer that is not JSON).
+    fn call(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+        use tower::ServiceExt as _;
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", content_type)
+            .body(axum::body::Body::from(body.to_vec()))
+            .unwrap();
+        self.runtime.block_on(async {
+            let response = self.router.clone().oneshot(request).await.unwrap();
+            let status = response.status().as_u16();
+            let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
+            let answer = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+            (status, answer)
+        })
+    }
+}
+
 /// The value of a metric sample line `NAME{LABELS} VALUE` in OpenMetrics text.
 fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
     text.lines()
@@ -482,162 +531,238 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     );
 }
 
+/// Every way a request can be wrong, answered in process: a JSON error with
+/// a stable code, never a crash (the wire-level cases are below).
 #[test]
-fn bad_requests_get_json_errors_and_never_take_the_server_down() {
+fn bad_requests_get_json_errors_in_process() {
+    let setup = Setup::new();
+    let server = InProcess::new(&setup.config(&["ml-release.toml"], "[limits]\nmax-body-bytes = 65536"));
+    let json = "application/json";
+    let subject = json!({"name": "m", "sha256": "ab".repeat(32)});
+    // Method, path, content type, body; the status, error code and a text
+    // the message holds.
+    type Case<'a> = (&'a str, &'a str, &'a str, Vec<u8>, u16, &'a str, &'a str);
+    let cases: Vec<Case<'_>> = vec![
+        ("POST", "/v1/check", json, b"{".to_vec(), 400, "bad-request", ""),
+        ("POST", "/v1/check", json, b"".to_vec(), 400, "bad-request", ""),
+        (
+            "POST",
+            "/v1/check",
+            json,
+            vec![0xff, 0xfe, 0x00],
+            400,
+            "bad-request",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/check",
+            "text/plain",
+            b"{}".to_vec(),
+            415,
+            "unsupported-media-type",
+            "",
+        ),
+        // Deep nesting is refused by size or by the metadata depth limit,
+        // never a stack overflow.
+        (
+            "POST",
+            "/v1/check",
+            json,
+            format!(
+                r#"{{"gate": "ml-release", "metadata": {}1{}}}"#,
+                "[".repeat(60_000),
+                "]".repeat(60_000)
+            )
+            .into_bytes(),
+            413,
+            "payload-too-large",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/check",
+            json,
+            format!(
+                r#"{{"gate": "ml-release", "metadata": {}1{}}}"#,
+                "[".repeat(30_000),
+                "]".repeat(30_000)
+            )
+            .into_bytes(),
+            422,
+            "invalid-input",
+            "nested deeper than",
+        ),
+        (
+            "POST",
+            "/v1/check",
+            json,
+            format!(
+                r#"{{"gate": "ml-release", "metadata": {{"pad": "{}"}}}}"#,
+                "x".repeat(70_000)
+            )
+            .into_bytes(),
+            413,
+            "payload-too-large",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/check",
+            json,
+            json!({"gate": "ml-release"}).to_string().into_bytes(),
+            422,
+            "invalid-input",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/check",
+            json,
+            json!({"gate": 7, "metadata": {}}).to_string().into_bytes(),
+            422,
+            "invalid-input",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/check",
+            json,
+            json!({"gate": "ml-release", "metadata": {}, "extra": 1})
+                .to_string()
+                .into_bytes(),
+            422,
+            "invalid-input",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/check",
+            json,
+            json!({"gate": "nope", "metadata": {}}).to_string().into_bytes(),
+            404,
+            "unknown-gate",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/check",
+            json,
+            json!({"gate": "ml-release", "metadata": []})
+                .to_string()
+                .into_bytes(),
+            422,
+            "invalid-input",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/check",
+            json,
+            json!({"gate": "ml-release", "metadata": {}, "at": "yesterday"})
+                .to_string()
+                .into_bytes(),
+            422,
+            "invalid-input",
+            "",
+        ),
+        // What the server signs is evaluated at its own time, never a caller's.
+        (
+            "POST",
+            "/v1/attest",
+            json,
+            json!({"gate": "ml-release", "metadata": {}, "at": "2020-01-01T00:00:00Z", "subject": subject})
+                .to_string()
+                .into_bytes(),
+            422,
+            "invalid-input",
+            "unknown field `at`",
+        ),
+        (
+            "POST",
+            "/v1/verify",
+            json,
+            json!({"bundle": "not a bundle", "artifact_sha256": "ab".repeat(32)})
+                .to_string()
+                .into_bytes(),
+            422,
+            "invalid-input",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/verify",
+            json,
+            json!({"bundle": "", "artifact_sha256": "ab".repeat(32), "trust": "nope"})
+                .to_string()
+                .into_bytes(),
+            404,
+            "unknown-trust",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/attest",
+            json,
+            json!({"gate": "ml-release", "metadata": {}})
+                .to_string()
+                .into_bytes(),
+            422,
+            "invalid-input",
+            "",
+        ),
+        (
+            "POST",
+            "/v1/admission",
+            json,
+            json!({"kind": "Pod"}).to_string().into_bytes(),
+            422,
+            "invalid-input",
+            "",
+        ),
+        ("GET", "/nope", json, Vec::new(), 404, "not-found", ""),
+        (
+            "GET",
+            "/v1/check",
+            json,
+            Vec::new(),
+            405,
+            "method-not-allowed",
+            "",
+        ),
+    ];
+    for (method, path, content_type, body, status, code, says) in cases {
+        let (got, answer) = server.call(method, path, content_type, &body);
+        let what = format!("{method} {path} ({} bytes)", body.len());
+        assert_eq!(got, status, "{what}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{what}: {answer}");
+        let message = answer["error"]["message"].as_str().unwrap_or("");
+        assert!(!message.is_empty() && message.contains(says), "{what}: {answer}");
+    }
+    // Still answering, with the same answers as before.
+    let (status, answer) = server.call(
+        "POST",
+        "/v1/check",
+        json,
+        check_body("ml-release", "churn-model").as_bytes(),
+    );
+    assert_eq!(
+        (status, answer["decision"].as_str()),
+        (200, Some("PASSED")),
+        "{answer}"
+    );
+}
+
+/// What only a real connection shows: an error answered before the body is
+/// read closes the connection, bytes that are not HTTP are refused, and the
+/// server keeps serving.
+#[test]
+fn bad_requests_never_take_the_server_down() {
     let setup = Setup::new();
     let server = Server::start(&setup.config(&["ml-release.toml"], "[limits]\nmax-body-bytes = 65536"));
     let agent = agent();
     let check = server.url("/v1/check");
-    let expect = |(status, body): (u16, Value), want: u16, code: &str| {
-        assert_eq!(status, want, "{body}");
-        assert_eq!(body["error"]["code"], code, "{body}");
-        assert!(!body["error"]["message"].as_str().unwrap().is_empty());
-    };
     let json = "application/json";
-    expect(post_raw(&agent, &check, json, b"{"), 400, "bad-request");
-    expect(post_raw(&agent, &check, json, b""), 400, "bad-request");
-    expect(
-        post_raw(&agent, &check, json, &[0xff, 0xfe, 0x00]),
-        400,
-        "bad-request",
-    );
-    expect(
-        post_raw(&agent, &check, "text/plain", b"{}"),
-        415,
-        "unsupported-media-type",
-    );
-    // Deep nesting is refused by size or by the metadata depth limit, never a stack overflow.
-    let deep = format!(
-        r#"{{"gate": "ml-release", "metadata": {}1{}}}"#,
-        "[".repeat(60_000),
-        "]".repeat(60_000)
-    );
-    expect(
-        post_raw(&agent, &check, json, deep.as_bytes()),
-        413,
-        "payload-too-large",
-    );
-    let deep = format!(
-        r#"{{"gate": "ml-release", "metadata": {}1{}}}"#,
-        "[".repeat(30_000),
-        "]".repeat(30_000)
-    );
-    let (status, answer) = post_raw(&agent, &check, json, deep.as_bytes());
-    assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("nested deeper than"),
-        "{answer}"
-    );
-    expect((status, answer), 422, "invalid-input");
-    let big = format!(
-        r#"{{"gate": "ml-release", "metadata": {{"pad": "{}"}}}}"#,
-        "x".repeat(70_000)
-    );
-    expect(
-        post_raw(&agent, &check, json, big.as_bytes()),
-        413,
-        "payload-too-large",
-    );
-    expect(
-        post(&agent, &check, &json!({"gate": "ml-release"})),
-        422,
-        "invalid-input",
-    );
-    expect(
-        post(&agent, &check, &json!({"gate": 7, "metadata": {}})),
-        422,
-        "invalid-input",
-    );
-    expect(
-        post(
-            &agent,
-            &check,
-            &json!({"gate": "ml-release", "metadata": {}, "extra": 1}),
-        ),
-        422,
-        "invalid-input",
-    );
-    expect(
-        post(&agent, &check, &json!({"gate": "nope", "metadata": {}})),
-        404,
-        "unknown-gate",
-    );
-    expect(
-        post(&agent, &check, &json!({"gate": "ml-release", "metadata": []})),
-        422,
-        "invalid-input",
-    );
-    expect(
-        post(
-            &agent,
-            &check,
-            &json!({"gate": "ml-release", "metadata": {}, "at": "yesterday"}),
-        ),
-        422,
-        "invalid-input",
-    );
-    // What the server signs is evaluated at its own time, never a caller's.
-    let (status, answer) = post(
-        &agent,
-        &server.url("/v1/attest"),
-        &json!({"gate": "ml-release", "metadata": {}, "at": "2020-01-01T00:00:00Z",
-                "subject": {"name": "m", "sha256": "ab".repeat(32)}}),
-    );
-    assert!(
-        answer["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("unknown field `at`"),
-        "{answer}"
-    );
-    expect((status, answer), 422, "invalid-input");
-    expect(
-        post(
-            &agent,
-            &server.url("/v1/verify"),
-            &json!({"bundle": "not a bundle", "artifact_sha256": "ab".repeat(32)}),
-        ),
-        422,
-        "invalid-input",
-    );
-    expect(
-        post(
-            &agent,
-            &server.url("/v1/verify"),
-            &json!({"bundle": "", "artifact_sha256": "ab".repeat(32), "trust": "nope"}),
-        ),
-        404,
-        "unknown-trust",
-    );
-    expect(
-        post(
-            &agent,
-            &server.url("/v1/attest"),
-            &json!({"gate": "ml-release", "metadata": {}}),
-        ),
-        422,
-        "invalid-input",
-    );
-    expect(
-        post(&agent, &server.url("/v1/admission"), &json!({"kind": "Pod"})),
-        422,
-        "invalid-input",
-    );
-    let (status, body) = get(&agent, &server.url("/nope"));
-    assert_eq!(status, 404);
-    assert!(body.contains("not-found"));
-    let mut response = agent.get(&check).call().unwrap();
-    assert_eq!(response.status().as_u16(), 405);
-    assert!(
-        response
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("method-not-allowed")
-    );
-
     // An error may be answered before the body is read: the connection is
     // then closed, and says so, so a client does not reuse it and fail.
     let refused = agent

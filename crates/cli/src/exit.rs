@@ -84,12 +84,21 @@ impl ExitStatus for GateError {
     }
 }
 
-/// What the server's start returns: a gate error keeps its code, anything
-/// else (configuration, the listener) is bad input.
+/// The server's start: a gate keeps its code, anything else (the
+/// configuration, the listener) is bad input.
+impl ExitStatus for sealgate_server::ServeError {
+    fn exit(&self) -> Exit {
+        match self {
+            sealgate_server::ServeError::Gate(e) => e.exit(),
+            _ => Exit::Usage,
+        }
+    }
+}
+
+/// A message built in a handler (`context`): bad input.
 impl ExitStatus for anyhow::Error {
     fn exit(&self) -> Exit {
-        self.downcast_ref::<GateError>()
-            .map_or(Exit::Usage, GateError::exit)
+        Exit::Usage
     }
 }
 

@@ -39,7 +39,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -65,6 +64,93 @@ use state::Loaded;
 /// Where `sealgate serve` listens without `listen` or `--listen`: loopback,
 /// so nothing is exposed by accident.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_LISTEN_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
+/// Why the server could not start, or a reload was refused. Each names the
+/// part of the configuration at fault.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServeError {
+    /// The configuration file is unreadable or invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// A gate it names could not be loaded.
+    #[error(transparent)]
+    Gate(#[from] sealgate::GateError),
+    /// The policy engine could not be set up.
+    #[error(transparent)]
+    Engine(#[from] sealgate::LoadError),
+    /// Two gates share a name.
+    #[error(
+        "{}: two gates are named `{name}`; requests name gates by their `name`, so each must be unique",
+        config.display()
+    )]
+    DuplicateGate {
+        /// The configuration file.
+        config: PathBuf,
+        /// The name.
+        name: String,
+    },
+    /// A trust file it names could not be loaded.
+    #[error("[trust] {name}")]
+    Trust {
+        /// Its name in the configuration.
+        name: String,
+        /// Why.
+        source: sealgate_attest::TrustFileError,
+    },
+    /// The signing key could not be loaded.
+    #[error("[signing] key")]
+    SigningKey(#[source] sealgate_attest::KeyError),
+    /// The admission store is not a directory.
+    #[error("[admission] store {} is not a directory; create it or fix the path", .0.display())]
+    AdmissionStore(PathBuf),
+    /// The certificate or key could not be used.
+    #[error("[tls]")]
+    Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The token file could not be used.
+    #[error("[auth]")]
+    Auth(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// An operating-system resource: the listener, signals, the runtime.
+    #[error("{what}")]
+    Io {
+        /// What could not be had.
+        what: String,
+        /// The OS's error.
+        source: std::io::Error,
+    },
+    /// A reload tried to turn TLS on or off.
+    #[error("TLS cannot be turned on or off by a reload; restart the server")]
+    TlsToggle,
+    /// A reload did not finish in time.
+    #[error(
+        "not loaded within the reload timeout ({}); abandoned (raise [limits] reload-timeout \
+         if loading is legitimately that slow)",
+        humantime::format_duration(*.0)
+    )]
+    ReloadTimeout(Duration),
+    /// The reload's worker ended without a result.
+    #[error(transparent)]
+    ReloadWorker(#[from] tokio::task::JoinError),
+}
+
+/// An error and its causes on one line (`a: b: c`).
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
+}
+
+fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
+    let what = what.into();
+    move |source| ServeError::Io { what, source }
+}
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -189,35 +275,80 @@ impl Shared {
     }
 }
 
+/// A configured server: every gate compiled, keys and trust files read.
+/// Serve it on its address ([`PolicyServer::run`]), or drive its router in
+/// process ([`PolicyServer::router`]: tests, an embedding application).
+pub struct PolicyServer {
+    shared: Arc<Shared>,
+    listen: SocketAddr,
+}
+
+impl PolicyServer {
+    /// Load the configuration `options` names and compile every gate's
+    /// policies.
+    ///
+    /// # Errors
+    ///
+    /// A [`ServeError`] naming the part of the configuration that cannot be
+    /// used; nothing is served.
+    pub fn new_from_config(options: &ServeOptions) -> Result<Self, ServeError> {
+        let config = ServerConfig::load(&options.config)?;
+        let listen = options.listen.or(config.listen).unwrap_or(DEFAULT_LISTEN_ADDR);
+        let engine = PolicyEngine::new(options.engine.clone())?;
+        let loaded = Loaded::load(&engine, config, 1)?;
+        let slots = engine.config().max_concurrent_evaluations;
+        let metrics = Metrics::default();
+        metrics.generation.set(1);
+        let shared = Arc::new(Shared {
+            engine,
+            config_path: options.config.clone(),
+            current: RwLock::new(Arc::new(loaded)),
+            metrics,
+            slots: Arc::new(Semaphore::new(slots)),
+            shutting_down: AtomicBool::new(false),
+            reloading: tokio::sync::Mutex::new(()),
+            last_slot_turnover: std::sync::Mutex::new(Instant::now()),
+        });
+        Ok(Self { shared, listen })
+    }
+
+    /// Where [`PolicyServer::run`] listens.
+    pub fn listen(&self) -> SocketAddr {
+        self.listen
+    }
+
+    /// Every route, with the per-request timeout, metrics and token checks
+    /// the served API has. Handlers evaluate on tokio's blocking pool, so
+    /// drive it inside a tokio runtime.
+    pub fn router(&self) -> Router {
+        router(self.shared.clone())
+    }
+
+    /// Bind and serve until SIGTERM or SIGINT; SIGHUP reloads the
+    /// configuration.
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError::Io`] if the runtime, a signal handler or a listener
+    /// cannot be had.
+    pub fn run(self) -> Result<(), ServeError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("sealgate-serve")
+            .build()
+            .map_err(io("cannot start the async runtime"))?;
+        runtime.block_on(serve(self.shared, self.listen))
+    }
+}
+
 /// Load the configuration (compiling every gate's policies), bind, and serve
 /// until SIGTERM or SIGINT. SIGHUP reloads the configuration.
-pub fn run(options: ServeOptions) -> anyhow::Result<()> {
-    let config = ServerConfig::load(&options.config)?;
-    let listen = match (options.listen, config.listen) {
-        (Some(addr), _) | (None, Some(addr)) => addr,
-        (None, None) => DEFAULT_LISTEN.parse().context("the default listen address")?,
-    };
-    let engine = PolicyEngine::new(options.engine.clone())?;
-    let loaded = Loaded::load(&engine, config, 1)?;
-    let slots = engine.config().max_concurrent_evaluations;
-    let metrics = Metrics::default();
-    metrics.generation.set(1);
-    let shared = Arc::new(Shared {
-        engine,
-        config_path: options.config.clone(),
-        current: RwLock::new(Arc::new(loaded)),
-        metrics,
-        slots: Arc::new(Semaphore::new(slots)),
-        shutting_down: AtomicBool::new(false),
-        reloading: tokio::sync::Mutex::new(()),
-        last_slot_turnover: std::sync::Mutex::new(Instant::now()),
-    });
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .thread_name("sealgate-serve")
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(serve(shared, listen))
+///
+/// # Errors
+///
+/// As [`PolicyServer::new_from_config`] and [`PolicyServer::run`].
+pub fn run(options: ServeOptions) -> Result<(), ServeError> {
+    PolicyServer::new_from_config(&options)?.run()
 }
 
 /// Connections the health listener serves at once (probes and scrapes are
@@ -322,16 +453,16 @@ async fn observe(State(shared): State<Arc<Shared>>, req: Request, next: Next) ->
     response
 }
 
-async fn serve(shared: Arc<Shared>, listen: SocketAddr) -> anyhow::Result<()> {
+async fn serve(shared: Arc<Shared>, listen: SocketAddr) -> Result<(), ServeError> {
     // Handlers first: SIGHUP's default action would end the process.
-    let mut hangup = signal(SignalKind::hangup()).context("cannot handle SIGHUP")?;
-    let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
-    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(io("cannot handle SIGHUP"))?;
+    let mut terminate = signal(SignalKind::terminate()).map_err(io("cannot handle SIGTERM"))?;
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(io("cannot handle SIGINT"))?;
 
     let listener = TcpListener::bind(listen)
         .await
-        .with_context(|| format!("cannot listen on {listen}"))?;
-    let local = listener.local_addr().context("the bound address")?;
+        .map_err(io(format!("cannot listen on {listen}")))?;
+    let local = listener.local_addr().map_err(io("the bound address"))?;
     let loaded = shared.current();
     let scheme = if loaded.tls.is_some() { "https" } else { "http" };
     let max_connections = loaded.config.limits.max_connections;
@@ -340,8 +471,8 @@ async fn serve(shared: Arc<Shared>, listen: SocketAddr) -> anyhow::Result<()> {
         Some(address) => {
             let listener = TcpListener::bind(address)
                 .await
-                .with_context(|| format!("cannot listen on {address} (health-listen)"))?;
-            let local = listener.local_addr().context("the bound health address")?;
+                .map_err(io(format!("cannot listen on {address} (health-listen)")))?;
+            let local = listener.local_addr().map_err(io("the bound health address"))?;
             eprintln!("sealgate serve: health probes and metrics on http://{local}");
             Some(tokio::spawn(serve_health(shared.clone(), listener)))
         }
@@ -459,17 +590,13 @@ async fn reload(shared: Arc<Shared>) {
         let old = worker.current();
         let config = ServerConfig::load(&worker.config_path)?;
         if config.tls.is_some() != old.config.tls.is_some() {
-            anyhow::bail!("TLS cannot be turned on or off by a reload; restart the server");
+            return Err(ServeError::TlsToggle);
         }
         Loaded::load(&worker.engine, config, old.generation + 1)
     });
     let loaded = match tokio::time::timeout(bound, loading).await {
-        Ok(joined) => joined.map_err(anyhow::Error::from).and_then(|loaded| loaded),
-        Err(_) => Err(anyhow::anyhow!(
-            "not loaded within the reload timeout ({}); abandoned (raise [limits] reload-timeout \
-             if loading is legitimately that slow)",
-            humantime::format_duration(bound)
-        )),
+        Ok(joined) => joined.map_err(ServeError::from).and_then(|loaded| loaded),
+        Err(_) => Err(ServeError::ReloadTimeout(bound)),
     };
     match loaded {
         Ok(loaded) => {
@@ -486,8 +613,9 @@ async fn reload(shared: Arc<Shared>) {
         Err(e) => {
             shared.metrics.reload(false);
             eprintln!(
-                "sealgate serve: reload refused, still serving generation {}: {e:#}",
-                shared.current().generation
+                "sealgate serve: reload refused, still serving generation {}: {}",
+                shared.current().generation,
+                chain(&e)
             );
         }
     }

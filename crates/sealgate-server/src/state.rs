@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use anyhow::Context as _;
 use sealgate::{Gate, PolicyEngine};
 use sealgate_attest::TrustPolicy;
 use tokio_rustls::TlsAcceptor;
 
+use crate::ServeError;
 use crate::config::ServerConfig;
 use crate::store::{AttestationStore, DirectoryStore};
 
@@ -42,37 +42,37 @@ pub(crate) struct AdmissionCheck {
 impl Loaded {
     /// Load everything `config` names; any failure refuses the whole
     /// configuration (a reload then keeps the previous one).
-    pub fn load(engine: &PolicyEngine, config: ServerConfig, generation: u64) -> anyhow::Result<Self> {
+    pub fn load(engine: &PolicyEngine, config: ServerConfig, generation: u64) -> Result<Self, ServeError> {
         let mut gates = BTreeMap::new();
         for path in &config.gates {
             let gate = Gate::load(engine, path)?;
             let name = gate.name().to_owned();
             if gates.insert(name.clone(), Arc::new(gate)).is_some() {
-                anyhow::bail!(
-                    "{}: two gates are named `{name}`; requests name gates by their `name`, so each must be unique",
-                    config.path.display()
-                );
+                return Err(ServeError::DuplicateGate {
+                    config: config.path.clone(),
+                    name,
+                });
             }
         }
         let mut trust = BTreeMap::new();
         for (name, path) in &config.trust {
-            let policy = TrustPolicy::load(path).with_context(|| format!("[trust] {name}"))?;
+            let policy = TrustPolicy::load(path).map_err(|source| ServeError::Trust {
+                name: name.clone(),
+                source,
+            })?;
             trust.insert(name.clone(), policy);
         }
         let signing = match &config.signing {
             None => None,
             Some(s) => Some(Signer {
-                key: sealgate_attest::load_signing_key(&s.key).context("[signing] key")?,
+                key: sealgate_attest::load_signing_key(&s.key).map_err(ServeError::SigningKey)?,
                 verifier_id: s.verifier_id.clone(),
             }),
         };
         let admission = match &config.admission {
             None => None,
             // A missing store is a typo, not "no image has a bundle".
-            Some(a) if !a.store.is_dir() => anyhow::bail!(
-                "[admission] store {} is not a directory; create it or fix the path",
-                a.store.display()
-            ),
+            Some(a) if !a.store.is_dir() => return Err(ServeError::AdmissionStore(a.store.clone())),
             Some(a) => Some(AdmissionCheck {
                 trust: a.trust.clone(),
                 store: Arc::new(DirectoryStore::new(a.store.clone())),
@@ -80,11 +80,11 @@ impl Loaded {
         };
         let tls = match &config.tls {
             None => None,
-            Some(t) => Some(crate::tls::acceptor(t).context("[tls]")?),
+            Some(t) => Some(crate::tls::acceptor(t).map_err(|e| ServeError::Tls(e.into()))?),
         };
         let tokens = match &config.token_sha256_file {
             None => None,
-            Some(path) => Some(crate::auth::ApiTokens::load(path).context("[auth]")?),
+            Some(path) => Some(crate::auth::ApiTokens::load(path).map_err(|e| ServeError::Auth(e.into()))?),
         };
         let decision_log = config.decision_log.as_deref().map(sealgate_log::DecisionLog::new);
         Ok(Self {
