@@ -1,5 +1,5 @@
 //! DSSE (Dead Simple Signing Envelope) v1: the pre-authentication encoding,
-//! the envelope, signing. Verification lives in `verify.rs`.
+//! the envelope, signing. Verification lives in `verify/`.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
