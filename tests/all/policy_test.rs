@@ -269,3 +269,41 @@ fn a_scaffolded_policy_builds_and_passes_its_own_cases() {
     assert_eq!(no_sdk.status.code(), Some(2));
     assert!(stderr(&no_sdk).contains("pass --sdk"), "{}", stderr(&no_sdk));
 }
+
+/// A case's params are what a gate author would write: each shipped case
+/// that expects the policy to run gives params its own `params-schema`
+/// accepts, so the schema documents every knob the tests use (and a typo in
+/// a test is not a silently ignored key).
+#[test]
+fn every_shipped_case_gives_params_its_policy_schema_accepts() {
+    let mut checked = 0;
+    for (name, built) in guests().shipped() {
+        let module = engine().load(&built.path, &built.sha256).unwrap();
+        let schema = &module.info().params_schema;
+        let validator =
+            jsonschema::validator_for(schema).unwrap_or_else(|e| panic!("{name}: params-schema: {e}"));
+        let dir = repo(&format!("policies/{name}"));
+        for file in sealgate::policy_test::test_files(&dir).unwrap() {
+            let tests = sealgate::policy_test::TestFile::load(&file).unwrap_or_else(|e| panic!("{e}"));
+            for case in tests.cases() {
+                // A case about refused params gives what the schema may refuse.
+                if case.expect.outcome == sealgate::policy_test::CaseOutcome::InvalidParams {
+                    continue;
+                }
+                let problems: Vec<String> = validator
+                    .iter_errors(case.params())
+                    .map(|e| format!("{} at {}", e, e.instance_path()))
+                    .collect();
+                assert!(
+                    problems.is_empty(),
+                    "{}: case `{}`: params {} break {name}'s params-schema: {problems:?}",
+                    file.display(),
+                    case.name,
+                    case.params()
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} cases checked");
+}

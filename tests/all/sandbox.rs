@@ -310,3 +310,21 @@ fn evaluation_is_deterministic() {
     assert_eq!(a, b);
     assert_eq!(a.policies[0].fuel_consumed, b.policies[0].fuel_consumed);
 }
+
+/// The regex limits the SDK tells policies (and the PII policy plans its
+/// screening pattern by) are the host's, stated once on each side of the
+/// boundary and checked here.
+#[test]
+fn the_sdk_states_the_hosts_regex_limits() {
+    use sealgate::host;
+    use sealgate_policy_sdk::limits;
+    assert_eq!(limits::MAX_PATTERN_BYTES, host::MAX_PATTERN_BYTES);
+    assert_eq!(limits::MAX_TEXT_BYTES, host::MAX_TEXT_BYTES);
+    assert_eq!(limits::MAX_COMPILED_BYTES, host::MAX_COMPILED_BYTES);
+    assert_eq!(limits::MAX_NESTING, host::MAX_NESTING);
+    // The SDK's native stand-in enforces them as the host does.
+    let long = "a".repeat(limits::MAX_PATTERN_BYTES + 1);
+    assert!(sealgate_policy_sdk::regex_is_match(&long, "a").is_err());
+    let text = "a".repeat(limits::MAX_TEXT_BYTES + 1);
+    assert!(sealgate_policy_sdk::regex_is_match("a", &text).is_err());
+}

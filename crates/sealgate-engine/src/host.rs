@@ -46,6 +46,8 @@ pub const MAX_PATTERN_BYTES: usize = 4 << 10;
 pub const MAX_TEXT_BYTES: usize = 1 << 20;
 /// Cap on one compiled program (the NFA), and on each lazy-DFA cache.
 pub const MAX_COMPILED_BYTES: usize = 1 << 20;
+/// Deepest nesting of groups and repetitions in a pattern.
+pub const MAX_NESTING: u32 = 64;
 /// Compiled patterns one policy module keeps, in bytes.
 pub const MAX_CACHE_BYTES_PER_POLICY: usize = 16 << 20;
 /// Compiled patterns all modules of the process keep together, in bytes.
@@ -108,7 +110,7 @@ fn compile(pattern: &str) -> Result<Compiled, String> {
                 .nfa_size_limit(Some(MAX_COMPILED_BYTES))
                 .hybrid_cache_capacity(MAX_COMPILED_BYTES),
         )
-        .syntax(syntax::Config::new().utf8(true).nest_limit(64))
+        .syntax(syntax::Config::new().utf8(true).nest_limit(MAX_NESTING))
         .build(pattern)
         .map_err(|e| format!("invalid pattern: {e}"))?;
     let program = regex.memory_usage();
@@ -146,7 +148,7 @@ pub(crate) fn interruptible_is_match(
                 .minimum_cache_clear_count(None)
                 .unicode_word_boundary(true),
         )
-        .syntax(syntax::Config::new().utf8(true).nest_limit(64))
+        .syntax(syntax::Config::new().utf8(true).nest_limit(MAX_NESTING))
         .thompson(thompson::Config::new().nfa_size_limit(Some(MAX_COMPILED_BYTES)))
         .build(pattern)
     {

@@ -78,12 +78,52 @@ fn empty_object() -> Value {
     Value::Object(Default::default())
 }
 
+impl TestCase {
+    /// The params handed to the policy (`{}` when the case gives none).
+    pub fn params(&self) -> &Value {
+        &self.params
+    }
+}
+
+/// How a case ended, or must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum CaseOutcome {
+    /// The policy passed (no finding at or above `fail-on`).
+    Pass,
+    /// The policy failed.
+    Fail,
+    /// The evaluation gave no verdict (a trap, a limit, bad output).
+    Error,
+    /// `validate-params` refused the params.
+    InvalidParams,
+}
+
+impl CaseOutcome {
+    /// `pass`, `fail`, `error` or `invalid-params`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Pass => "pass",
+            Self::Fail => "fail",
+            Self::Error => "error",
+            Self::InvalidParams => "invalid-params",
+        }
+    }
+}
+
+impl std::fmt::Display for CaseOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
 /// The expected result of a case.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Expectation {
-    /// `pass`, `fail`, `error`, or `invalid-params` (refused by validate-params).
-    pub outcome: String,
+    /// What must happen.
+    pub outcome: CaseOutcome,
     /// The exact set of rule ids found (omit to not check).
     #[serde(default)]
     pub rules: Option<BTreeSet<String>>,
@@ -102,7 +142,7 @@ pub struct CaseResult {
     /// What was expected.
     pub expected: Expectation,
     /// The actual outcome.
-    pub outcome: String,
+    pub outcome: CaseOutcome,
     /// The rule ids found.
     pub rules: BTreeSet<String>,
     /// The error, if any.
@@ -144,15 +184,6 @@ impl TestFile {
                     c.name
                 )));
             }
-            if !matches!(
-                c.expect.outcome.as_str(),
-                "pass" | "fail" | "error" | "invalid-params"
-            ) {
-                return Err(err(format!(
-                    "case `{}`: expect.outcome `{}` is not pass, fail, error or invalid-params",
-                    c.name, c.expect.outcome
-                )));
-            }
         }
         let evaluated_at_unix = match &spec.evaluated_at {
             None => 1_767_225_600, // 2026-01-01T00:00:00Z
@@ -172,6 +203,11 @@ impl TestFile {
         &self.path
     }
 
+    /// Its cases, in order.
+    pub fn cases(&self) -> &[TestCase] {
+        &self.cases
+    }
+
     /// Run every case against `module`.
     pub fn run(&self, module: &PolicyModule) -> Vec<CaseResult> {
         self.cases.iter().map(|c| self.run_case(module, c)).collect()
@@ -180,7 +216,7 @@ impl TestFile {
     fn run_case(&self, module: &PolicyModule, case: &TestCase) -> CaseResult {
         let (outcome, rules, message) = match self.document(case) {
             Err(e) => (
-                "error".to_owned(),
+                CaseOutcome::Error,
                 BTreeSet::new(),
                 Some(format!("test setup: {e}")),
             ),
@@ -238,7 +274,7 @@ fn evaluate(
     params: &Value,
     fail_on: Severity,
     at: i64,
-) -> (String, BTreeSet<String>, Option<String>) {
+) -> (CaseOutcome, BTreeSet<String>, Option<String>) {
     let limits = SandboxLimits::default();
     let params = params.to_string();
     if let Err(e) = module.validate_params(&params, &limits) {
@@ -246,7 +282,7 @@ fn evaluate(
             EvalError::Policy(m) => m,
             other => other.to_string(),
         };
-        return ("invalid-params".into(), BTreeSet::new(), Some(msg));
+        return (CaseOutcome::InvalidParams, BTreeSet::new(), Some(msg));
     }
     let eval = module.evaluate(
         doc.text(),
@@ -255,17 +291,13 @@ fn evaluate(
         &limits,
     );
     match eval.verdict {
-        Err(e) => ("error".into(), BTreeSet::new(), Some(e.to_string())),
+        Err(e) => (CaseOutcome::Error, BTreeSet::new(), Some(e.to_string())),
         Ok(v) => {
             let outcome = match PolicyOutcome::judge(&v, fail_on) {
-                PolicyOutcome::Pass => "pass",
-                _ => "fail",
+                PolicyOutcome::Pass => CaseOutcome::Pass,
+                _ => CaseOutcome::Fail,
             };
-            (
-                outcome.into(),
-                v.findings.into_iter().map(|f| f.rule_id).collect(),
-                None,
-            )
+            (outcome, v.findings.into_iter().map(|f| f.rule_id).collect(), None)
         }
     }
 }

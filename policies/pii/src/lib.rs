@@ -244,7 +244,7 @@ fn screen_pattern(rules: &[ColumnRule]) -> Option<String> {
         .map(|r| format!("(?:{})", r.pattern))
         .collect::<Vec<_>>()
         .join("|");
-    (!rules.is_empty() && merged.len() <= 4096).then_some(merged)
+    (!rules.is_empty() && merged.len() <= sealgate_policy_sdk::limits::MAX_PATTERN_BYTES).then_some(merged)
 }
 
 /// The rules, and the screen over all of them.

@@ -279,16 +279,26 @@ mod imp {
         thread_local! {
             static COMPILED: RefCell<HashMap<String, regex::Regex>> = RefCell::default();
         }
-        if pattern.len() > 4 << 10 {
-            return Err(format!("pattern is {} bytes; the limit is 4096", pattern.len()));
+        use crate::limits::{MAX_COMPILED_BYTES, MAX_NESTING, MAX_PATTERN_BYTES, MAX_TEXT_BYTES};
+        if pattern.len() > MAX_PATTERN_BYTES {
+            return Err(format!(
+                "pattern is {} bytes; the limit is {MAX_PATTERN_BYTES}",
+                pattern.len()
+            ));
+        }
+        if text.len() > MAX_TEXT_BYTES {
+            return Err(format!(
+                "text is {} bytes; the limit is {MAX_TEXT_BYTES}",
+                text.len()
+            ));
         }
         COMPILED.with(|c| {
             let mut map = c.borrow_mut();
             if !map.contains_key(pattern) {
                 let re = regex::RegexBuilder::new(pattern)
-                    .size_limit(1 << 20)
-                    .dfa_size_limit(1 << 20)
-                    .nest_limit(64)
+                    .size_limit(MAX_COMPILED_BYTES)
+                    .dfa_size_limit(MAX_COMPILED_BYTES)
+                    .nest_limit(MAX_NESTING)
                     .build()
                     .map_err(|e| format!("invalid pattern: {e}"))?;
                 map.insert(pattern.to_owned(), re);
@@ -297,3 +307,7 @@ mod imp {
         })
     }
 }
+
+// Last in the file: code above keeps its line numbers (and so the panic
+// locations compiled into every policy, and their pins).
+pub mod limits;
