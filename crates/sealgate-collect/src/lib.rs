@@ -25,12 +25,12 @@
 
 mod dvc;
 mod join;
+mod lineage;
 mod mlflow;
 mod reports;
 mod source;
 mod storage;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use sealgate_core::{InputError, Sha256Digest};
@@ -199,61 +199,8 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
 
     let mut doc = Map::new();
     doc.insert("api_version".into(), json!("sealgate/metadata/v1"));
-
-    // The artifact: the registered model, else the file or image given.
-    let mut artifact = ml.as_ref().map(|m| m.artifact.clone()).unwrap_or_default();
-    if artifact.is_empty() {
-        let (kind, name) = match (&sources.artifact, image) {
-            (Some(f), _) => (
-                "other",
-                f.file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-            ),
-            (None, Some(img)) => ("image", img.split('@').next().unwrap_or(img).to_owned()),
-            (None, None) => ("other", collection_name(sources)),
-        };
-        artifact.insert("kind".into(), json!(kind));
-        artifact.insert("name".into(), json!(name));
-    }
-    if let Some(c) = artifact.get("classification").and_then(Value::as_str) {
-        let c = classification(c, "mlflow tag compliance.data_classification")?;
-        artifact.insert("classification".into(), json!(c));
-    }
-    let digest_file = sources
-        .artifact
-        .clone()
-        .or_else(|| ml.as_ref().and_then(|m| m.model_file.clone()));
-    if let Some(file) = digest_file {
-        let digest = hash_file(&file)?;
-        artifact.insert("digest".into(), json!({"sha256": digest.to_string()}));
-        artifact.insert("path".into(), json!(reader.shown(&file)));
-    }
-    if let Some(img) = image
-        && artifact.get("kind").and_then(Value::as_str) == Some("image")
-    {
-        artifact.insert("uri".into(), json!(img));
-    }
-
-    // The model version's tag, else the registered model's, else the run's.
-    let tag = |k: &str| -> Option<String> { ml.as_ref()?.compliance_tag(k).map(str::to_owned) };
-    if let Some(hr) = tag("compliance.high_risk_system") {
-        // Strict: a value read as "not high-risk" would waive the ten-year
-        // documentation rule.
-        let high_risk = match hr.trim().to_ascii_lowercase().as_str() {
-            "true" => true,
-            "false" => false,
-            _ => {
-                return Err(CollectError::Malformed {
-                    path: "mlflow tag compliance.high_risk_system".into(),
-                    problem: format!("`{hr}` is not true or false"),
-                });
-            }
-        };
-        artifact.insert("high_risk_system".into(), json!(high_risk));
-    }
+    let artifact = artifact(sources, ml.as_ref(), image, &reader)?;
     doc.insert("artifact".into(), Value::Object(artifact));
-
     if let Some(schema) = ml.as_ref().and_then(|m| m.schema.clone()) {
         doc.insert("schema".into(), schema);
     }
@@ -262,86 +209,21 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
     {
         doc.insert("samples".into(), Value::Array(m.samples.clone()));
     }
-
-    // Content hashes DVC records, by path: beside the MLflow and OpenLineage
-    // records of the same file (join.rs says when records join).
-    let dvc_hashes: BTreeMap<String, String> = dvc.as_ref().map(|d| d.hashes.clone()).unwrap_or_default();
-
-    let mut datasets: Vec<Value> = Vec::new();
-    if let Some(d) = &dvc {
-        for ds in &d.datasets {
-            let mut ds = ds.clone();
-            if let Some(c) = ds.get("classification").and_then(Value::as_str) {
-                let origin = ds
-                    .get("source")
-                    .and_then(Value::as_str)
-                    .unwrap_or("dvc")
-                    .to_owned();
-                ds["classification"] = json!(classification(c, &format!("{origin}: meta.classification"))?);
-            }
-            datasets.push(ds);
-        }
-    }
-    let dvc_datasets = datasets.clone();
-    // MLflow's dataset records, and OpenLineage's inputs with a schema (so
-    // the PII policy reads their columns and their PII field tags): each its
-    // own record, with DVC's hash beside it and, for the same file, DVC's
-    // annotations.
-    let others = ml.iter().flat_map(|m| m.datasets.iter()).chain(
-        lineage_events
-            .iter()
-            .flat_map(|e| e.inputs.iter())
-            .filter(|d| d.get("columns").is_some()),
-    );
-    for ds in others {
-        let mut ds = ds.clone();
-        join::note_dvc_hash(&mut ds, &dvc_hashes);
-        join::share_dvc_facts(&mut ds, &dvc_datasets);
-        datasets.push(ds);
-    }
+    let datasets = datasets(dvc.as_ref(), ml.as_ref(), &lineage_events)?;
     if !datasets.is_empty() {
         doc.insert("datasets".into(), Value::Array(datasets));
     }
-
     if !stores.stores.is_empty() {
         doc.insert("storage".into(), Value::Array(stores.stores));
     }
-
-    let mut retention = Map::new();
-    if let Some(days) = ml.as_ref().and_then(|m| m.retention_days) {
-        retention.insert("days".into(), json!(days));
-        retention.insert("source".into(), json!("mlflow tag compliance.retention_days"));
-    }
-    for (t, key) in [
-        ("compliance.purpose", "purpose"),
-        ("compliance.legal_basis", "legal_basis"),
-    ] {
-        if let Some(v) = tag(t) {
-            retention.insert(key.into(), json!(v));
-        }
-    }
-    for (t, key) in [
-        ("compliance.logs_retention_days", "logs_days"),
-        ("compliance.lineage_retention_days", "lineage_days"),
-        ("compliance.documentation_retention_days", "documentation_days"),
-    ] {
-        if let Some(v) = tag(t) {
-            let days: u64 = v.trim().parse().map_err(|_| CollectError::Malformed {
-                path: format!("mlflow tag {t}"),
-                problem: format!("`{v}` is not a whole number of days"),
-            })?;
-            retention.insert(key.into(), json!(days));
-        }
-    }
+    let retention = retention(ml.as_ref())?;
     if !retention.is_empty() {
         doc.insert("retention".into(), Value::Object(retention));
     }
-
-    let lineage = lineage(dvc.as_ref(), ml.as_ref(), &lineage_events, image, &dvc_hashes);
+    let lineage = lineage::section(dvc.as_ref(), ml.as_ref(), &lineage_events, image);
     if !lineage.is_empty() {
         doc.insert("lineage".into(), Value::Object(lineage));
     }
-
     if !drift.is_empty() {
         doc.insert("reports".into(), json!({"drift": drift}));
     }
@@ -366,6 +248,138 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
     })
 }
 
+/// `/artifact`: the registered model, else the file or image given; its
+/// digest from the file that is promoted; the team's tags.
+fn artifact(
+    sources: &Sources,
+    ml: Option<&mlflow::MlflowFacts>,
+    image: Option<&str>,
+    reader: &Reader,
+) -> Result<Map<String, Value>, CollectError> {
+    let mut artifact = ml.map(|m| m.artifact.clone()).unwrap_or_default();
+    if artifact.is_empty() {
+        let (kind, name) = match (&sources.artifact, image) {
+            (Some(f), _) => (
+                "other",
+                f.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+            (None, Some(img)) => ("image", img.split('@').next().unwrap_or(img).to_owned()),
+            (None, None) => ("other", collection_name(sources)),
+        };
+        artifact.insert("kind".into(), json!(kind));
+        artifact.insert("name".into(), json!(name));
+    }
+    if let Some(c) = artifact.get("classification").and_then(Value::as_str) {
+        let c = classification(c, "mlflow tag compliance.data_classification")?;
+        artifact.insert("classification".into(), json!(c));
+    }
+    let digest_file = sources
+        .artifact
+        .clone()
+        .or_else(|| ml.and_then(|m| m.model_file.clone()));
+    if let Some(file) = digest_file {
+        let digest = hash_file(&file)?;
+        artifact.insert("digest".into(), json!({"sha256": digest.to_string()}));
+        artifact.insert("path".into(), json!(reader.shown(&file)));
+    }
+    if let Some(img) = image
+        && artifact.get("kind").and_then(Value::as_str) == Some("image")
+    {
+        artifact.insert("uri".into(), json!(img));
+    }
+    // The model version's tag, else the registered model's, else the run's.
+    if let Some(hr) = ml.and_then(|m| m.compliance_tag("compliance.high_risk_system")) {
+        // Strict: a value read as "not high-risk" would waive the ten-year
+        // documentation rule.
+        let high_risk = match hr.trim().to_ascii_lowercase().as_str() {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(CollectError::Malformed {
+                    path: "mlflow tag compliance.high_risk_system".into(),
+                    problem: format!("`{hr}` is not true or false"),
+                });
+            }
+        };
+        artifact.insert("high_risk_system".into(), json!(high_risk));
+    }
+    Ok(artifact)
+}
+
+/// `/datasets`: DVC's records, then MLflow's dataset records and
+/// OpenLineage's inputs with a schema (so the PII policy reads their
+/// columns and their PII field tags), each its own record, with DVC's hash
+/// beside it and, for the same file, DVC's annotations (join.rs).
+fn datasets(
+    dvc: Option<&dvc::DvcFacts>,
+    ml: Option<&mlflow::MlflowFacts>,
+    events: &[reports::OpenLineageFacts],
+) -> Result<Vec<Value>, CollectError> {
+    let mut datasets: Vec<Value> = Vec::new();
+    for ds in dvc.iter().flat_map(|d| d.datasets.iter()) {
+        let mut ds = ds.clone();
+        if let Some(c) = ds.get("classification").and_then(Value::as_str) {
+            let origin = ds
+                .get("source")
+                .and_then(Value::as_str)
+                .unwrap_or("dvc")
+                .to_owned();
+            ds["classification"] = json!(classification(c, &format!("{origin}: meta.classification"))?);
+        }
+        datasets.push(ds);
+    }
+    let dvc_datasets = datasets.clone();
+    let dvc_hashes = dvc.map(|d| d.hashes.clone()).unwrap_or_default();
+    let others = ml.iter().flat_map(|m| m.datasets.iter()).chain(
+        events
+            .iter()
+            .flat_map(|e| e.inputs.iter())
+            .filter(|d| d.get("columns").is_some()),
+    );
+    for ds in others {
+        let mut ds = ds.clone();
+        join::note_dvc_hash(&mut ds, &dvc_hashes);
+        join::share_dvc_facts(&mut ds, &dvc_datasets);
+        datasets.push(ds);
+    }
+    Ok(datasets)
+}
+
+/// `/retention`: the team's MLflow tags (the model version's, else the
+/// registered model's, else the run's).
+fn retention(ml: Option<&mlflow::MlflowFacts>) -> Result<Map<String, Value>, CollectError> {
+    let tag = |k: &str| -> Option<String> { ml?.compliance_tag(k).map(str::to_owned) };
+    let mut retention = Map::new();
+    if let Some(days) = ml.and_then(|m| m.retention_days) {
+        retention.insert("days".into(), json!(days));
+        retention.insert("source".into(), json!("mlflow tag compliance.retention_days"));
+    }
+    for (t, key) in [
+        ("compliance.purpose", "purpose"),
+        ("compliance.legal_basis", "legal_basis"),
+    ] {
+        if let Some(v) = tag(t) {
+            retention.insert(key.into(), json!(v));
+        }
+    }
+    for (t, key) in [
+        ("compliance.logs_retention_days", "logs_days"),
+        ("compliance.lineage_retention_days", "lineage_days"),
+        ("compliance.documentation_retention_days", "documentation_days"),
+    ] {
+        if let Some(v) = tag(t) {
+            let days: u64 = v.trim().parse().map_err(|_| CollectError::Malformed {
+                path: format!("mlflow tag {t}"),
+                problem: format!("`{v}` is not a whole number of days"),
+            })?;
+            retention.insert(key.into(), json!(days));
+        }
+    }
+    Ok(retention)
+}
+
 /// A name when nothing names the artifact: the DVC project's directory.
 fn collection_name(sources: &Sources) -> String {
     sources
@@ -386,133 +400,6 @@ fn hash_file(path: &Path) -> Result<Sha256Digest, CollectError> {
         other => unreadable(other.to_string()),
     })?;
     Sha256Digest::of_reader(file).map_err(|e| unreadable(e.to_string()))
-}
-
-fn lineage(
-    dvc: Option<&dvc::DvcFacts>,
-    ml: Option<&mlflow::MlflowFacts>,
-    events: &[reports::OpenLineageFacts],
-    image: Option<&str>,
-    dvc_hashes: &BTreeMap<String, String>,
-) -> Map<String, Value> {
-    let mut out = Map::new();
-    let ol_code = events.iter().find(|e| !e.code.is_empty()).map(|e| e.code.clone());
-    let code = ml.map(|m| m.code.clone()).filter(|c| !c.is_empty()).or(ol_code);
-    if let Some(code) = code {
-        out.insert("code".into(), Value::Object(code));
-    }
-    // The run: MLflow's when there is one; every run is also listed.
-    let mut runs: Vec<Value> = ml.iter().map(|m| Value::Object(m.run.clone())).collect();
-    runs.extend(events.iter().flat_map(|e| e.runs.iter().cloned()));
-    if let Some(first) = runs.first() {
-        out.insert("run".into(), first.clone());
-    }
-    if runs.len() > 1 {
-        out.insert("runs".into(), Value::Array(runs));
-    }
-    if let Some(d) = dvc
-        && let Some(mut p) = d.pipeline.clone()
-    {
-        if let Some(params) = &d.params {
-            p["params"] = params.clone();
-        }
-        out.insert("pipeline".into(), p);
-    }
-    // What each source says was read: MLflow's and OpenLineage's records
-    // with DVC's hash for the same path beside them (never as their own),
-    // then the dependencies of DVC's stages.
-    let mut inputs: Vec<Value> = Vec::new();
-    for input in ml
-        .iter()
-        .flat_map(|m| m.inputs.iter())
-        .chain(events.iter().flat_map(|e| e.inputs.iter()))
-    {
-        let mut input = input.clone();
-        join::note_dvc_hash(&mut input, dvc_hashes);
-        inputs.push(input);
-    }
-    inputs.extend(dvc.iter().flat_map(|d| d.inputs.iter().cloned()));
-    // A team tag on the MLflow run recording the data's DVC hash: a second
-    // record of an input, matched to the path DVC gives that hash.
-    if let Some(md5) = ml
-        .and_then(|m| m.run.get("tags"))
-        .and_then(|t| t.get("data.dvc.md5"))
-        .and_then(Value::as_str)
-    {
-        let mut input = Map::new();
-        input.insert("name".into(), json!("data.dvc.md5"));
-        if let Some((path, _)) = dvc_hashes.iter().find(|(_, h)| h.as_str() == md5) {
-            input.insert("uri".into(), json!(path));
-        }
-        input.insert("hash".into(), json!({"md5": md5}));
-        input.insert("source".into(), json!("mlflow tag data.dvc.md5"));
-        inputs.push(Value::Object(input));
-    }
-    if !inputs.is_empty() {
-        out.insert("inputs".into(), Value::Array(inputs));
-    }
-    let outputs: Vec<Value> = events.iter().flat_map(|e| e.outputs.iter().cloned()).collect();
-    if !outputs.is_empty() {
-        out.insert("outputs".into(), Value::Array(outputs));
-    }
-    let parameters = ml
-        .map(|m| m.parameters.clone())
-        .filter(|p| !p.is_empty())
-        .or_else(|| {
-            events
-                .iter()
-                .map(|e| e.parameters.clone())
-                .find(|p| !p.is_empty())
-        })
-        .or_else(|| dvc.and_then(|d| d.params.as_ref()).map(flatten_params))
-        .filter(|p| !p.is_empty());
-    if let Some(p) = parameters {
-        out.insert("parameters".into(), Value::Object(p));
-    }
-    if let Some(m) = ml
-        && !m.metrics.is_empty()
-    {
-        out.insert("metrics".into(), Value::Object(m.metrics.clone()));
-    }
-    let mut env = ml.map(|m| m.environment.clone()).unwrap_or_default();
-    if let Some(img) = image {
-        // The image given on the command line is the one being promoted; an
-        // image the run recorded is kept beside it.
-        if let Some(recorded) = env.insert("image".into(), json!(img))
-            && recorded != json!(img)
-        {
-            env.insert("run_image".into(), recorded);
-        }
-    }
-    if !env.is_empty() {
-        out.insert("environment".into(), Value::Object(env));
-    }
-    out
-}
-
-/// `params.yaml` as `section.key` → value.
-fn flatten_params(params: &Value) -> Map<String, Value> {
-    fn walk(prefix: &str, v: &Value, out: &mut Map<String, Value>) {
-        match v {
-            Value::Object(m) => {
-                for (k, v) in m {
-                    let key = if prefix.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{prefix}.{k}")
-                    };
-                    walk(&key, v, out);
-                }
-            }
-            other if !prefix.is_empty() => {
-                out.insert(prefix.to_owned(), other.clone());
-            }
-            _ => {}
-        }
-    }
-    let mut out = Map::new();
-    walk("", params, &mut out);
-    out
 }
 
 #[cfg(test)]

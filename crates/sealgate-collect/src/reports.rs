@@ -88,9 +88,19 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
     if events.is_empty() {
         return Err(bad("no RunEvents".into()));
     }
-    // Per run: its latest state event, by instant (event times may carry
-    // any offset and precision) then rank; its earliest START; whether it
-    // wrote outputs; its parent run.
+    let mut facts = OpenLineageFacts {
+        runs: runs(&events).map_err(bad)?,
+        ..OpenLineageFacts::default()
+    };
+    facets_and_datasets(&events, &mut facts);
+    Ok(facts)
+}
+
+/// One record per run: its latest state event, by instant (event times may
+/// carry any offset and precision) then rank; its earliest START; whether
+/// it wrote outputs; its parent run; the MLflow run it names. The run that
+/// produced the outputs comes first (of several, the latest).
+fn runs(events: &[Value]) -> Result<Vec<Value>, String> {
     struct RunSeen {
         state: Option<(i128, u8, usize)>,
         started: Option<(i128, usize)>,
@@ -104,12 +114,12 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
     for (i, e) in events.iter().enumerate() {
         let field = |p: &str| e.pointer(p).and_then(Value::as_str);
         let (Some(run_id), Some(time)) = (field("/run/runId"), field("/eventTime")) else {
-            return Err(bad(format!(
+            return Err(format!(
                 "event {i}: a RunEvent needs run.runId and eventTime (a DatasetEvent or JobEvent is not a run)"
-            )));
+            ));
         };
         let at = crate::source::rfc3339_nanos(time)
-            .ok_or_else(|| bad(format!("event {i}: eventTime `{time}` is not an RFC 3339 time")))?;
+            .ok_or_else(|| format!("event {i}: eventTime `{time}` is not an RFC 3339 time"))?;
         let run = seen.entry(run_id.to_owned()).or_insert(RunSeen {
             state: None,
             started: None,
@@ -142,7 +152,7 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
             run.mlflow_run = Some(id.to_owned());
         }
     }
-    let mut facts = OpenLineageFacts::default();
+    let mut runs = Vec::new();
     // The run that produced the outputs comes first (of several, the latest):
     // a parent (an orchestrator's DAG run) or a run that only read is not the
     // one the artifact came from.
@@ -177,13 +187,17 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
             run.insert("mlflow_run_id".into(), json!(id));
         }
         run.insert("produced_outputs".into(), json!(r.produced));
-        facts.runs.push(Value::Object(run));
+        runs.push(Value::Object(run));
     }
-    // Facets and datasets accumulate over a run's events (producers send
-    // the job's facets with START and the outputs with COMPLETE).
+    Ok(runs)
+}
+
+/// Facets and datasets accumulate over a run's events (producers send the
+/// job's facets with START and the outputs with COMPLETE).
+fn facets_and_datasets(events: &[Value], facts: &mut OpenLineageFacts) {
     let mut datasets: BTreeMap<(&str, String), Map<String, Value>> = BTreeMap::new();
     let mut order: Vec<(&str, String)> = Vec::new();
-    for e in &events {
+    for e in events {
         if let Some(loc) = e.pointer("/job/facets/sourceCodeLocation") {
             for (from, to) in [
                 ("version", "commit"),
@@ -235,7 +249,6 @@ pub(crate) fn openlineage(reader: &mut Reader, path: &Path) -> Result<OpenLineag
             facts.outputs.push(d);
         }
     }
-    Ok(facts)
 }
 
 /// The MLflow run an event's run says it is: the run `tags` facet's

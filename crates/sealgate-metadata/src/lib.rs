@@ -257,10 +257,19 @@ fn type_name(v: &Value) -> &'static str {
 /// The rules policies rely on. Sections are optional; when present they must
 /// have the right shape, so a policy never mistakes a wrong type for absence.
 fn structural_problems(doc: &Value) -> Vec<String> {
-    let mut problems = Vec::new();
     let Some(root) = doc.as_object() else {
         return vec![format!("(root): must be an object, found {}", type_name(doc))];
     };
+    let mut problems = Vec::new();
+    header_problems(root, &mut problems);
+    section_type_problems(doc, &mut problems);
+    item_problems(doc, &mut problems);
+    evidence_problems(doc, &mut problems);
+    problems
+}
+
+/// `/api_version` and `/artifact`: what every document has.
+fn header_problems(root: &serde_json::Map<String, Value>, problems: &mut Vec<String>) {
     match root.get("api_version").and_then(Value::as_str) {
         Some(API_VERSION) => {}
         Some(other) => problems.push(format!(
@@ -268,7 +277,7 @@ fn structural_problems(doc: &Value) -> Vec<String> {
         )),
         None => problems.push(format!("/api_version: missing; set it to \"{API_VERSION}\"")),
     }
-    match doc.get("artifact") {
+    match root.get("artifact") {
         None => problems.push("/artifact: missing; every document describes one artifact".into()),
         Some(a) if !a.is_object() => {
             problems.push(format!("/artifact: must be an object, found {}", type_name(a)))
@@ -287,6 +296,10 @@ fn structural_problems(doc: &Value) -> Vec<String> {
             }
         }
     }
+}
+
+/// Each optional section, when present, is of its type.
+fn section_type_problems(doc: &Value, problems: &mut Vec<String>) {
     for (pointer, want, what) in [
         (
             "/artifact/digest",
@@ -322,6 +335,11 @@ fn structural_problems(doc: &Value) -> Vec<String> {
             problems.push(format!("{pointer}: must be {what}, found {}", type_name(v)));
         }
     }
+}
+
+/// The items of the lists policies walk: columns, datasets, stores and
+/// samples have the fields they are read by; classifications are known.
+fn item_problems(doc: &Value, problems: &mut Vec<String>) {
     for list in ["/schema/inputs", "/schema/outputs"] {
         for (i, col) in doc
             .pointer(list)
@@ -403,8 +421,6 @@ fn structural_problems(doc: &Value) -> Vec<String> {
             ));
         }
     }
-    evidence_problems(doc, &mut problems);
-    problems
 }
 
 /// Most `/evidence` entries a document may carry (a collect run reads tens).

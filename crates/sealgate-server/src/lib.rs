@@ -27,6 +27,7 @@ mod admission;
 mod api;
 mod auth;
 pub mod config;
+mod error;
 mod metrics;
 mod state;
 pub mod store;
@@ -56,6 +57,9 @@ use tokio_rustls::TlsAcceptor;
 use write_timeout::WriteTimeout;
 
 pub use config::{ConfigError, ServerConfig};
+pub use error::ServeError;
+
+use error::{chain, io};
 
 use api::ApiError;
 use metrics::Metrics;
@@ -66,91 +70,6 @@ use state::Loaded;
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_LISTEN_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
-
-/// Why the server could not start, or a reload was refused. Each names the
-/// part of the configuration at fault.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ServeError {
-    /// The configuration file is unreadable or invalid.
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    /// A gate it names could not be loaded.
-    #[error(transparent)]
-    Gate(#[from] sealgate::GateError),
-    /// The policy engine could not be set up.
-    #[error(transparent)]
-    Engine(#[from] sealgate::LoadError),
-    /// Two gates share a name.
-    #[error(
-        "{}: two gates are named `{name}`; requests name gates by their `name`, so each must be unique",
-        config.display()
-    )]
-    DuplicateGate {
-        /// The configuration file.
-        config: PathBuf,
-        /// The name.
-        name: String,
-    },
-    /// A trust file it names could not be loaded.
-    #[error("[trust] {name}")]
-    Trust {
-        /// Its name in the configuration.
-        name: String,
-        /// Why.
-        source: sealgate_attest::TrustFileError,
-    },
-    /// The signing key could not be loaded.
-    #[error("[signing] key")]
-    SigningKey(#[source] sealgate_attest::KeyError),
-    /// The admission store is not a directory.
-    #[error("[admission] store {} is not a directory; create it or fix the path", .0.display())]
-    AdmissionStore(PathBuf),
-    /// The certificate or key could not be used.
-    #[error("[tls]")]
-    Tls(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The token file could not be used.
-    #[error("[auth]")]
-    Auth(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// An operating-system resource: the listener, signals, the runtime.
-    #[error("{what}")]
-    Io {
-        /// What could not be had.
-        what: String,
-        /// The OS's error.
-        source: std::io::Error,
-    },
-    /// A reload tried to turn TLS on or off.
-    #[error("TLS cannot be turned on or off by a reload; restart the server")]
-    TlsToggle,
-    /// A reload did not finish in time.
-    #[error(
-        "not loaded within the reload timeout ({}); abandoned (raise [limits] reload-timeout \
-         if loading is legitimately that slow)",
-        humantime::format_duration(*.0)
-    )]
-    ReloadTimeout(Duration),
-    /// The reload's worker ended without a result.
-    #[error(transparent)]
-    ReloadWorker(#[from] tokio::task::JoinError),
-}
-
-/// An error and its causes on one line (`a: b: c`).
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut cause = error.source();
-    while let Some(c) = cause {
-        line.push_str(": ");
-        line.push_str(&c.to_string());
-        cause = c.source();
-    }
-    line
-}
-
-fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> ServeError {
-    let what = what.into();
-    move |source| ServeError::Io { what, source }
-}
 
 /// How to run the server.
 #[derive(Debug, Clone)]
