@@ -1648,3 +1648,53 @@ fn metadata_of_another_artifact_is_never_signed() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 }
+
+/// A bundle, its verification answer and a decision log written by the
+/// binary from before the code was restructured (tests/fixtures/compat):
+/// the same answer now, byte for byte but the age.
+#[test]
+fn what_was_written_before_the_restructuring_verifies_the_same_after() {
+    let fixture = |f: &str| format!("tests/fixtures/compat/{f}");
+    let out = sealgate_in(
+        &repo(""),
+        &[
+            "verify",
+            "--bundle",
+            &fixture("churn-model.intoto.jsonl"),
+            "--digest",
+            "sha256:631bad177267272b20cf98269ca44cd773add1d7b8226a2659c2ed9ba1b9c6ad",
+            "--key",
+            &fixture("before-restructure.pub"),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let without_age = |text: &str| -> String {
+        text.lines()
+            .map(|l| {
+                if l.trim_start().starts_with("\"detail\": \"verified ") {
+                    "      \"detail\": \"verified (age)\","
+                } else {
+                    l
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let before = std::fs::read_to_string(repo(&fixture("verify.json"))).unwrap();
+    assert_eq!(without_age(&stdout(&out)), without_age(&before));
+    let log = sealgate_log::verify(
+        &repo(&fixture("decisions.jsonl")),
+        &sealgate_log::Expected {
+            entries: Some(2),
+            head: Some(
+                "0406e9e6487516fd88f02a65f03441c9935c48193b0bc3e0d2b88e32c7830f1f"
+                    .parse()
+                    .unwrap(),
+            ),
+        },
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(log.entries, 2);
+}
