@@ -120,20 +120,64 @@ pub enum EvalError {
     Host(String),
 }
 
-impl EvalError {
-    /// A short, stable name for the kind of failure, for metrics and logs:
-    /// `out-of-fuel`, `timeout`, `resource-limit`, `trap`, `policy-error`,
-    /// `output-too-large`, `malformed-verdict` or `host`.
-    pub fn kind(&self) -> &'static str {
+/// The kind of an [`EvalError`], for metrics and logs; shown by its stable
+/// name (`out-of-fuel`, `timeout`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EvalErrorKind {
+    /// [`EvalError::OutOfFuel`].
+    OutOfFuel,
+    /// [`EvalError::Timeout`].
+    Timeout,
+    /// [`EvalError::ResourceLimit`].
+    ResourceLimit,
+    /// [`EvalError::Trap`].
+    Trap,
+    /// [`EvalError::Policy`].
+    PolicyError,
+    /// [`EvalError::OutputTooLarge`].
+    OutputTooLarge,
+    /// [`EvalError::MalformedVerdict`].
+    MalformedVerdict,
+    /// [`EvalError::Host`].
+    Host,
+}
+
+impl EvalErrorKind {
+    /// The stable name: `out-of-fuel`, `timeout`, `resource-limit`, `trap`,
+    /// `policy-error`, `output-too-large`, `malformed-verdict` or `host`.
+    pub fn name(self) -> &'static str {
         match self {
-            Self::OutOfFuel { .. } => "out-of-fuel",
-            Self::Timeout { .. } => "timeout",
-            Self::ResourceLimit(_) => "resource-limit",
-            Self::Trap(_) => "trap",
-            Self::Policy(_) => "policy-error",
-            Self::OutputTooLarge { .. } => "output-too-large",
-            Self::MalformedVerdict(_) => "malformed-verdict",
-            Self::Host(_) => "host",
+            Self::OutOfFuel => "out-of-fuel",
+            Self::Timeout => "timeout",
+            Self::ResourceLimit => "resource-limit",
+            Self::Trap => "trap",
+            Self::PolicyError => "policy-error",
+            Self::OutputTooLarge => "output-too-large",
+            Self::MalformedVerdict => "malformed-verdict",
+            Self::Host => "host",
+        }
+    }
+}
+
+impl std::fmt::Display for EvalErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+impl EvalError {
+    /// The kind of failure, for metrics and logs.
+    pub fn kind(&self) -> EvalErrorKind {
+        match self {
+            Self::OutOfFuel { .. } => EvalErrorKind::OutOfFuel,
+            Self::Timeout { .. } => EvalErrorKind::Timeout,
+            Self::ResourceLimit(_) => EvalErrorKind::ResourceLimit,
+            Self::Trap(_) => EvalErrorKind::Trap,
+            Self::Policy(_) => EvalErrorKind::PolicyError,
+            Self::OutputTooLarge { .. } => EvalErrorKind::OutputTooLarge,
+            Self::MalformedVerdict(_) => EvalErrorKind::MalformedVerdict,
+            Self::Host(_) => EvalErrorKind::Host,
         }
     }
 }

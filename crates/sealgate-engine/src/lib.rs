@@ -47,7 +47,7 @@ pub mod sandbox;
 
 pub use cache::default_cache_key_file;
 pub use engine::{EngineConfig, PolicyEngine};
-pub use error::{EvalError, LoadError};
+pub use error::{EvalError, EvalErrorKind, LoadError};
 pub use module::{CacheStatus, Evaluation, PolicyInfo, PolicyModule};
 /// The wasmtime this engine is built on; use it rather than your own so both agree.
 pub use wasmtime;

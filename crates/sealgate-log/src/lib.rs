@@ -42,12 +42,85 @@ pub struct LoggedPolicy {
     pub sha256: Option<String>,
 }
 
+/// What made a decision: the CLI's commands and the server's endpoints.
+/// Logged by the names shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum LoggedCommand {
+    /// `check`.
+    #[serde(rename = "check")]
+    Check,
+    /// `attest`.
+    #[serde(rename = "attest")]
+    Attest,
+    /// `verify`.
+    #[serde(rename = "verify")]
+    Verify,
+    /// `serve check` (`POST /v1/check`).
+    #[serde(rename = "serve check")]
+    ServeCheck,
+    /// `serve attest` (`POST /v1/attest`).
+    #[serde(rename = "serve attest")]
+    ServeAttest,
+    /// `serve verify` (`POST /v1/verify`).
+    #[serde(rename = "serve verify")]
+    ServeVerify,
+    /// `serve admission` (one image of a `POST /v1/admission` review).
+    #[serde(rename = "serve admission")]
+    ServeAdmission,
+}
+
+/// What was decided. Logged by the names shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum LoggedOutcome {
+    /// `PASSED`: the gate passed.
+    #[serde(rename = "PASSED")]
+    Passed,
+    /// `FAILED`: the gate failed.
+    #[serde(rename = "FAILED")]
+    Failed,
+    /// `ERROR`: a policy could not give a verdict (the gate failed too).
+    #[serde(rename = "ERROR")]
+    Error,
+    /// `accepted`: the bundle verified.
+    #[serde(rename = "accepted")]
+    Accepted,
+    /// `rejected`: a check failed.
+    #[serde(rename = "rejected")]
+    Rejected,
+}
+
+impl LoggedOutcome {
+    /// A gate's outcome: `ERROR` when a policy could not give a verdict.
+    pub fn of_report(report: &sealgate_core::GateReport) -> Self {
+        if report.has_errors() {
+            Self::Error
+        } else if report.decision == sealgate_core::GateDecision::Passed {
+            Self::Passed
+        } else {
+            Self::Failed
+        }
+    }
+
+    /// The name logged (and used as a metrics label).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Passed => "PASSED",
+            Self::Failed => "FAILED",
+            Self::Error => "ERROR",
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
 /// One decision, as the caller describes it; the log adds `seq`, `time`
 /// and `prev`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
-    /// `check`, `attest` or `verify`.
-    pub command: String,
+    /// What made it.
+    pub command: LoggedCommand,
     /// The gate's name, for check and attest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gate: Option<String>,
@@ -65,8 +138,8 @@ pub struct Decision {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata_sha256: Option<String>,
     /// `PASSED`, `FAILED` or `ERROR` (check, attest); `accepted` or
-    /// `rejected` (verify).
-    pub outcome: String,
+    /// `rejected` (verify, admission).
+    pub outcome: LoggedOutcome,
     /// Findings across all policies (check, attest).
     pub findings: usize,
     /// The sha256 of the bundle written (attest) or verified (verify).
@@ -78,10 +151,26 @@ pub struct Decision {
 }
 
 impl Decision {
-    /// What the log records of a gate evaluation (`check`, `attest`).
-    pub fn of_report(command: &str, report: &sealgate_core::GateReport) -> Self {
+    /// A decision with only its command and outcome; the caller fills in
+    /// what it knows.
+    pub fn new(command: LoggedCommand, outcome: LoggedOutcome) -> Self {
         Self {
-            command: command.into(),
+            command,
+            gate: None,
+            policies: Vec::new(),
+            subject: None,
+            artifact_sha256: None,
+            metadata_sha256: None,
+            outcome,
+            findings: 0,
+            bundle_sha256: None,
+            failed_check: None,
+        }
+    }
+
+    /// What the log records of a gate evaluation (`check`, `attest`).
+    pub fn of_report(command: LoggedCommand, report: &sealgate_core::GateReport) -> Self {
+        Self {
             gate: Some(report.gate.clone()),
             policies: report
                 .policies
@@ -93,15 +182,18 @@ impl Decision {
                 .collect(),
             artifact_sha256: report.context.artifact_digest.map(|d| d.to_string()),
             metadata_sha256: Some(report.metadata_sha256.to_string()),
-            outcome: gate_outcome(report).into(),
             findings: report.policies.iter().map(|p| p.findings.len()).sum(),
-            ..Default::default()
+            ..Self::new(command, LoggedOutcome::of_report(report))
         }
     }
 
     /// What the log records of an attestation (`attest`): the report's
     /// decision and the bundle signed for it.
-    pub fn of_attestation(command: &str, report: &sealgate_core::GateReport, bundle: &Sha256Digest) -> Self {
+    pub fn of_attestation(
+        command: LoggedCommand,
+        report: &sealgate_core::GateReport,
+        bundle: &Sha256Digest,
+    ) -> Self {
         Self {
             bundle_sha256: Some(bundle.to_string()),
             ..Self::of_report(command, report)
@@ -113,14 +205,18 @@ impl Decision {
     /// required ids with the module digest accepted for each (one entry per
     /// accepted module; `None` for an id required of a pinned gate).
     pub fn of_verification<'a>(
-        command: &str,
+        command: LoggedCommand,
         artifact: &Sha256Digest,
         bundle: &Sha256Digest,
         required_policies: impl IntoIterator<Item = (&'a str, Option<&'a Sha256Digest>)>,
         failed_check: Option<&str>,
     ) -> Self {
+        let outcome = if failed_check.is_none() {
+            LoggedOutcome::Accepted
+        } else {
+            LoggedOutcome::Rejected
+        };
         Self {
-            command: command.into(),
             policies: required_policies
                 .into_iter()
                 .map(|(id, module)| LoggedPolicy {
@@ -129,15 +225,9 @@ impl Decision {
                 })
                 .collect(),
             artifact_sha256: Some(artifact.to_string()),
-            outcome: if failed_check.is_none() {
-                "accepted"
-            } else {
-                "rejected"
-            }
-            .into(),
             bundle_sha256: Some(bundle.to_string()),
             failed_check: failed_check.map(str::to_owned),
-            ..Default::default()
+            ..Self::new(command, outcome)
         }
     }
 }
@@ -145,13 +235,7 @@ impl Decision {
 /// `PASSED`, `FAILED`, or `ERROR` when a policy could not give a verdict (the
 /// gate then failed too): how the log and metrics name a gate's outcome.
 pub fn gate_outcome(report: &sealgate_core::GateReport) -> &'static str {
-    if report.has_errors() {
-        "ERROR"
-    } else if report.decision == sealgate_core::GateDecision::Passed {
-        "PASSED"
-    } else {
-        "FAILED"
-    }
+    LoggedOutcome::of_report(report).name()
 }
 
 /// A line of the log.
@@ -520,12 +604,15 @@ mod tests {
     use super::*;
 
     fn decision(i: usize) -> Decision {
+        let outcome = if i.is_multiple_of(2) {
+            LoggedOutcome::Passed
+        } else {
+            LoggedOutcome::Failed
+        };
         Decision {
-            command: "check".into(),
             gate: Some("g".into()),
-            outcome: if i.is_multiple_of(2) { "PASSED" } else { "FAILED" }.into(),
             findings: i,
-            ..Default::default()
+            ..Decision::new(LoggedCommand::Check, outcome)
         }
     }
 

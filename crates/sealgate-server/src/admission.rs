@@ -217,14 +217,17 @@ async fn decide(loaded: &Loaded, check: &AdmissionCheck, request: &AdmissionRequ
                 Err((digest, check, _)) => (*digest, None, Some(*check)),
             };
             if let Some(log) = &log {
+                let outcome = if failed.is_none() {
+                    sealgate_log::LoggedOutcome::Accepted
+                } else {
+                    sealgate_log::LoggedOutcome::Rejected
+                };
                 let entry = sealgate_log::Decision {
-                    command: "serve admission".into(),
                     artifact_sha256: digest.map(|d| d.to_string()),
-                    outcome: if failed.is_none() { "accepted" } else { "rejected" }.into(),
                     bundle_sha256: bundle.map(|b| b.to_string()),
                     failed_check: failed.map(str::to_owned),
                     subject: Some(image.clone()),
-                    ..Default::default()
+                    ..sealgate_log::Decision::new(sealgate_log::LoggedCommand::ServeAdmission, outcome)
                 };
                 if let Err(e) = log.append(&entry, SystemTime::now()) {
                     problems.push(format!("the decision cannot be logged: {e}"));

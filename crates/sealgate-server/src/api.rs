@@ -279,7 +279,10 @@ pub(crate) async fn check(State(shared): State<Arc<Shared>>, req: Request) -> Re
         .metrics
         .decision("check", sealgate_log::gate_outcome(&report));
     shared
-        .record(&loaded, sealgate_log::Decision::of_report("serve check", &report))
+        .record(
+            &loaded,
+            sealgate_log::Decision::of_report(sealgate_log::LoggedCommand::ServeCheck, &report),
+        )
         .await?;
     Ok(json_response(StatusCode::OK, &report))
 }
@@ -351,7 +354,11 @@ pub(crate) async fn attest(State(shared): State<Arc<Shared>>, req: Request) -> R
     shared
         .record(
             &loaded,
-            sealgate_log::Decision::of_attestation("serve attest", &report, &bundle.sha256),
+            sealgate_log::Decision::of_attestation(
+                sealgate_log::LoggedCommand::ServeAttest,
+                &report,
+                &bundle.sha256,
+            ),
         )
         .await?;
     Ok(json_response(
@@ -459,7 +466,7 @@ pub(crate) async fn verify(State(shared): State<Arc<Shared>>, req: Request) -> R
         .record(
             &loaded,
             sealgate_log::Decision::of_verification(
-                "serve verify",
+                sealgate_log::LoggedCommand::ServeVerify,
                 &digest,
                 &Sha256Digest::of_bytes(request.bundle.as_bytes()),
                 trust

@@ -137,7 +137,7 @@ impl Metrics {
                 .get_or_create(&vec![
                     ("gate", gate.to_owned()),
                     ("policy", policy.to_owned()),
-                    ("kind", kind.to_owned()),
+                    ("kind", kind.name().to_owned()),
                 ])
                 .inc();
         }

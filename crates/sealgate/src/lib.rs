@@ -69,7 +69,7 @@ pub use sealgate_core::{
 };
 pub use sealgate_engine::host;
 pub use sealgate_engine::{
-    CacheStatus, EngineConfig, EvalError, LoadError, PolicyEngine, PolicyInfo, PolicyModule,
+    CacheStatus, EngineConfig, EvalError, EvalErrorKind, LoadError, PolicyEngine, PolicyInfo, PolicyModule,
 };
 pub use sealgate_metadata::{MetadataDocument, MetadataError, MetadataLimits};
 
@@ -378,5 +378,5 @@ pub struct PolicyTiming {
     /// Wall-clock time, instantiation included.
     pub elapsed: std::time::Duration,
     /// [`EvalError::kind`] when it ended in ERROR.
-    pub error_kind: Option<&'static str>,
+    pub error_kind: Option<EvalErrorKind>,
 }

@@ -56,7 +56,7 @@ pub(crate) fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Pain
     write_report(out, args.gate.format, &report, &metadata, paint)?;
     record(
         &args.gate.log,
-        sealgate_log::Decision::of_attestation("attest", &report, &bundle.sha256),
+        sealgate_log::Decision::of_attestation(sealgate_log::LoggedCommand::Attest, &report, &bundle.sha256),
     )?;
     let decision = if report.decision == sealgate::GateDecision::Passed {
         "PASSED"

@@ -14,7 +14,7 @@ pub(crate) fn check(args: &CheckArgs, out: &mut dyn Write, paint: report::Paint)
     write_report(out, args.gate.format, &report, &metadata, paint)?;
     record(
         &args.gate.log,
-        sealgate_log::Decision::of_report("check", &report),
+        sealgate_log::Decision::of_report(sealgate_log::LoggedCommand::Check, &report),
     )?;
     Ok(exit_for(&report))
 }

@@ -83,7 +83,7 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
     record(
         &args.log,
         sealgate_log::Decision::of_verification(
-            "verify",
+            sealgate_log::LoggedCommand::Verify,
             &digest,
             &Sha256Digest::of_bytes(&bundle),
             trust
