@@ -19,7 +19,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ed25519_dalek::VerifyingKey;
-use sealgate_core::{InputError, Sha256Digest, read_bounded};
+use sealgate_core::{InputError, Sha256Digest};
 use serde::Deserialize;
 
 use crate::keys::{KeyError, load_verifying_key};
@@ -358,16 +358,15 @@ impl TrustPolicy {
             path: path.to_owned(),
             message,
         };
-        let bytes = read_bounded(path, 1 << 20)?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| invalid(format!("not UTF-8 ({e})")))?;
+        let version = sealgate_core::ApiVersion::<TrustFile> {
+            expected: "sealgate/trust/v1",
+            of: |f| &f.api_version,
+        };
         let file: TrustFile =
-            toml::from_str(text).map_err(|e| invalid(sealgate_core::toml_error(text, &e)))?;
-        if file.api_version != "sealgate/trust/v1" {
-            return Err(invalid(format!(
-                "api-version is `{}`; this sealgate reads `sealgate/trust/v1`",
-                file.api_version
-            )));
-        }
+            sealgate_core::read_toml_file(path, 1 << 20, Some(version)).map_err(|e| match e {
+                sealgate_core::TomlFileError::Read(e) => TrustFileError::Read(e),
+                other => invalid(other.to_string()),
+            })?;
         if file.keys.is_empty() {
             return Err(invalid(
                 "no [[keys]]: a trust file must trust at least one key".into(),

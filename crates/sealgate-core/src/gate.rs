@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::{InputError, LimitOverrides, SandboxLimits, Severity, Sha256Digest, read_bounded};
+use crate::{InputError, LimitOverrides, SandboxLimits, Severity, Sha256Digest};
 
 /// The only gate file version this build reads.
 pub const API_VERSION: &str = "sealgate/v1";
@@ -106,12 +106,9 @@ impl GateConfig {
     /// [`GateConfigError::Read`] if the file cannot be read (or is over
     /// 1 MiB), else as [`GateConfig::from_toml_str`].
     pub fn load(path: &Path) -> Result<Self, GateConfigError> {
-        let bytes = read_bounded(path, MAX_GATE_FILE_BYTES)?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| GateConfigError::Parse {
-            path: path.to_owned(),
-            message: format!("not UTF-8 text ({e})"),
-        })?;
-        Self::from_toml_str(text, path)
+        let config = crate::read_toml_file::<Self>(path, MAX_GATE_FILE_BYTES, None)
+            .map_err(|e| GateConfigError::from_toml(e, path))?;
+        config.checked(path)
     }
 
     /// Parse and check a gate from TOML text (from memory, a registry, a
@@ -130,26 +127,22 @@ impl GateConfig {
                 limit: MAX_GATE_FILE_BYTES,
             }));
         }
-        Self::parse(text).map_err(|e| match e {
-            ParseError::Syntax(message) => GateConfigError::Parse {
-                path: origin.to_owned(),
-                message,
-            },
-            ParseError::Rules(problems) => GateConfigError::Invalid {
-                path: origin.to_owned(),
-                problems,
-            },
-        })
+        let config =
+            crate::parse_toml::<Self>(text, None).map_err(|e| GateConfigError::from_toml(e, origin))?;
+        config.checked(origin)
     }
 
-    fn parse(text: &str) -> Result<Self, ParseError> {
-        let config: GateConfig =
-            toml::from_str(text).map_err(|e| ParseError::Syntax(crate::toml_error(text, &e)))?;
-        let problems = config.problems();
+    /// Every rule the parsed gate breaks, all listed (the api-version
+    /// among them).
+    fn checked(self, origin: &Path) -> Result<Self, GateConfigError> {
+        let problems = self.problems();
         if problems.is_empty() {
-            Ok(config)
+            Ok(self)
         } else {
-            Err(ParseError::Rules(problems))
+            Err(GateConfigError::Invalid {
+                path: origin.to_owned(),
+                problems,
+            })
         }
     }
 
@@ -219,9 +212,16 @@ impl GateConfig {
     }
 }
 
-enum ParseError {
-    Syntax(String),
-    Rules(Vec<String>),
+impl GateConfigError {
+    fn from_toml(e: crate::TomlFileError, path: &Path) -> Self {
+        match e {
+            crate::TomlFileError::Read(e) => Self::Read(e),
+            other => Self::Parse {
+                path: path.to_owned(),
+                message: other.to_string(),
+            },
+        }
+    }
 }
 
 #[cfg(test)]
@@ -230,8 +230,8 @@ mod tests {
 
     const PIN: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-    fn parse(text: &str) -> Result<GateConfig, ParseError> {
-        GateConfig::parse(text)
+    fn parse(text: &str) -> Result<GateConfig, GateConfigError> {
+        GateConfig::from_toml_str(text, Path::new("g.toml"))
     }
 
     #[test]
@@ -261,7 +261,7 @@ mod tests {
 
     #[test]
     fn unknown_keys_are_errors() {
-        let Err(ParseError::Syntax(msg)) = parse(&format!(
+        let Err(GateConfigError::Parse { message: msg, .. }) = parse(&format!(
             "api-version = \"sealgate/v1\"\nname = \"g\"\nfial-on = \"high\"\n[[policies]]\nmodule = \"m\"\nsha256 = \"{PIN}\""
         )) else {
             panic!("unknown key accepted")
@@ -271,7 +271,7 @@ mod tests {
 
     #[test]
     fn every_problem_is_listed() {
-        let Err(ParseError::Rules(problems)) = parse(
+        let Err(GateConfigError::Invalid { problems, .. }) = parse(
             "api-version = \"sealgate/v9\"\nname = \"Bad Name\"\npolicies = []\nlimits = { fuel = 99999999999999 }",
         ) else {
             panic!("invalid gate accepted")
@@ -281,7 +281,7 @@ mod tests {
 
     #[test]
     fn bad_pin_is_a_parse_error() {
-        let Err(ParseError::Syntax(msg)) = parse(
+        let Err(GateConfigError::Parse { message: msg, .. }) = parse(
             "api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"m\"\nsha256 = \"abc\"",
         ) else {
             panic!("bad pin accepted")

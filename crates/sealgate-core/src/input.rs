@@ -117,6 +117,77 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Why a configuration file could not be read as TOML of its kind.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TomlFileError {
+    /// Unreadable: missing, not a regular file, over its cap.
+    #[error(transparent)]
+    Read(#[from] InputError),
+    /// Not UTF-8, not TOML, an unknown key or a wrong type (the message has
+    /// the line and column).
+    #[error("{0}")]
+    Parse(String),
+    /// Another `api-version` than this sealgate reads.
+    #[error("api-version is `{found}`; this sealgate reads `{expected}`")]
+    ApiVersion {
+        /// What the file says.
+        found: String,
+        /// What this sealgate reads.
+        expected: &'static str,
+    },
+}
+
+/// The `api-version` a kind of configuration file must give: the one this
+/// sealgate reads, and where the parsed file says its own.
+#[derive(Debug, Clone, Copy)]
+pub struct ApiVersion<T> {
+    /// What this sealgate reads.
+    pub expected: &'static str,
+    /// The file's own.
+    pub of: fn(&T) -> &str,
+}
+
+/// Read a configuration file (gate, trust, server, policy test) the one way
+/// sealgate reads them: a regular file of at most `max_bytes`, UTF-8, TOML
+/// into `T` (whose serde attributes refuse unknown keys), then, when
+/// `api_version` is given, its `api-version` checked. Each file's own rules
+/// come after, in its loader.
+///
+/// # Errors
+///
+/// A [`TomlFileError`]; the caller names the file.
+pub fn read_toml_file<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    max_bytes: u64,
+    api_version: Option<ApiVersion<T>>,
+) -> Result<T, TomlFileError> {
+    let bytes = read_bounded(path, max_bytes)?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| TomlFileError::Parse(format!("not UTF-8 ({e})")))?;
+    parse_toml(text, api_version)
+}
+
+/// [`read_toml_file`] for text already in memory.
+///
+/// # Errors
+///
+/// [`TomlFileError::Parse`] or [`TomlFileError::ApiVersion`].
+pub fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    api_version: Option<ApiVersion<T>>,
+) -> Result<T, TomlFileError> {
+    let value: T = toml::from_str(text).map_err(|e| TomlFileError::Parse(toml_error(text, &e)))?;
+    if let Some(version) = api_version
+        && (version.of)(&value) != version.expected
+    {
+        return Err(TomlFileError::ApiVersion {
+            found: (version.of)(&value).to_owned(),
+            expected: version.expected,
+        });
+    }
+    Ok(value)
+}
+
 /// A TOML error as one line, `line L, column C: message`: the parser's own
 /// rendering is a multi-line snippet, too much for a CI log's error line.
 pub fn toml_error(text: &str, e: &toml::de::Error) -> String {

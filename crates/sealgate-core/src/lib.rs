@@ -19,7 +19,10 @@ mod verdict;
 
 pub use digest::{DigestError, Sha256Digest};
 pub use gate::{API_VERSION as GATE_API_VERSION, GateConfig, GateConfigError, PolicyEntry};
-pub use input::{InputError, open_regular, read_bounded, read_opened, toml_error, write_atomically};
+pub use input::{
+    ApiVersion, InputError, TomlFileError, open_regular, parse_toml, read_bounded, read_opened,
+    read_toml_file, toml_error, write_atomically,
+};
 pub use limits::{LimitError, LimitOverrides, SandboxLimits};
 pub use report::{EvaluationContext, GateDecision, GateReport, LogLine, PolicyOutcome, PolicyResult};
 pub use verdict::{Finding, Severity, Verdict};

@@ -224,15 +224,12 @@ impl ServerConfig {
             path: path.to_owned(),
             message,
         };
-        let bytes = sealgate::read_bounded(path, 1 << 20).map_err(|e| invalid(e.to_string()))?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| invalid(format!("not UTF-8 ({e})")))?;
-        let file: ConfigFile = toml::from_str(text).map_err(|e| invalid(sealgate::toml_error(text, &e)))?;
-        if file.api_version != API_VERSION {
-            return Err(invalid(format!(
-                "api-version is `{}`; this sealgate reads `{API_VERSION}`",
-                file.api_version
-            )));
-        }
+        let version = sealgate::ApiVersion::<ConfigFile> {
+            expected: API_VERSION,
+            of: |f| &f.api_version,
+        };
+        let file: ConfigFile =
+            sealgate::read_toml_file(path, 1 << 20, Some(version)).map_err(|e| invalid(e.to_string()))?;
         if file.gates.is_empty() {
             return Err(invalid("`gates` is empty: name at least one gate file".into()));
         }

@@ -63,9 +63,9 @@ mod parallel;
 pub mod policy_test;
 
 pub use sealgate_core::{
-    EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport, InputError, LogLine,
-    PolicyEntry, PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest, Verdict, open_regular,
-    read_bounded, toml_error,
+    ApiVersion, EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport,
+    InputError, LogLine, PolicyEntry, PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest,
+    TomlFileError, Verdict, open_regular, parse_toml, read_bounded, read_toml_file, toml_error,
 };
 pub use sealgate_engine::host;
 pub use sealgate_engine::{

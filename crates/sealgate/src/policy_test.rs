@@ -166,9 +166,8 @@ impl TestFile {
             path: path.to_owned(),
             message,
         };
-        let bytes = read_bounded(path, 4 << 20).map_err(|e| err(e.to_string()))?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| err(format!("not UTF-8 ({e})")))?;
-        let spec: FileSpec = toml::from_str(text).map_err(|e| err(sealgate_core::toml_error(text, &e)))?;
+        let spec: FileSpec =
+            sealgate_core::read_toml_file(path, 4 << 20, None).map_err(|e| err(e.to_string()))?;
         let dir = path.parent().unwrap_or(Path::new("."));
         let base = match &spec.base {
             Some(b) => Some(read_json(&dir.join(b)).map_err(err)?),
