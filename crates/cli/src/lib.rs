@@ -20,6 +20,10 @@ use args::{Command, GateCommand, LogCommand, PolicyCommand};
 use cmd::*;
 
 /// Run a parsed command line, writing results to `out` (diagnostics go to stderr).
+///
+/// # Errors
+///
+/// A [`CliError`] carrying the exit code (2 bad usage or input, 3 a policy that cannot be used).
 pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
     let paint = cli.color.paint();
     match &cli.command {

@@ -73,6 +73,10 @@ pub fn key_id(key: &VerifyingKey) -> String {
 }
 
 /// Load a PKCS#8 PEM Ed25519 private key, refusing one others can read.
+///
+/// # Errors
+///
+/// A [`KeyError`]: unreadable, not an Ed25519 PKCS#8 PEM key, or (on Unix) readable by group or others.
 pub fn load_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
     // The mode is checked on the opened file, so it is the one read.
     let (file, meta) = open_regular(path)?;
@@ -106,6 +110,10 @@ const OTHER_ALGORITHM: &str = "a key of another algorithm (RSA, ECDSA, ...); sea
      make one with `sealgate keygen` or `openssl genpkey -algorithm ed25519`";
 
 /// Load an SPKI PEM Ed25519 public key (`-----BEGIN PUBLIC KEY-----`).
+///
+/// # Errors
+///
+/// A [`KeyError`]: unreadable, or not an Ed25519 SPKI PEM public key.
 pub fn load_verifying_key(path: &Path) -> Result<VerifyingKey, KeyError> {
     let bytes = read_bounded(path, MAX_KEY_FILE_BYTES)?;
     let format = |reason: String| KeyError::Format {
@@ -138,6 +146,10 @@ pub struct GeneratedKey {
 /// ed25519` writes and what OpenSSL 3, pyca/cryptography, KMS imports and
 /// cosign read; v2 (RFC 5958, with the public key inside, what ed25519-dalek
 /// writes by default) is refused by several of them. Both are read.
+///
+/// # Errors
+///
+/// A [`KeyError`] when the directory cannot be made or a key file written (an existing one is never overwritten).
 pub fn generate(dir: &Path, name: &str) -> Result<GeneratedKey, KeyError> {
     let private_key = dir.join(format!("{name}.key"));
     let public_key = dir.join(format!("{name}.pub"));

@@ -165,6 +165,10 @@ impl TrustPolicy {
     /// policy named by id alone, while any gate is accepted. Pin the module
     /// (`ID=sha256:…`) or the gate (`policy-digests`). `verify_bundle` checks
     /// this too, so a policy built in code fails closed as well.
+    ///
+    /// # Errors
+    ///
+    /// A message naming a required policy given by id alone without pinned gate digests, which any component could satisfy by calling itself that id.
     pub fn check_requirements(&self) -> Result<(), String> {
         if !self.allowed_policy_digests.is_empty() {
             return Ok(());
@@ -222,6 +226,10 @@ impl TrustPolicy {
     /// verifier ids): nothing could verify, which is a usage error, not a
     /// rejection; or when the result requires a policy by a bare id of an
     /// unpinned gate ([`TrustPolicy::check_requirements`]).
+    ///
+    /// # Errors
+    ///
+    /// A message when `extra` would loosen the policy (another gate, another resource) or its requirements are then unsound ([`TrustPolicy::check_requirements`]).
     pub fn tighten(&mut self, extra: &Tightening) -> Result<(), String> {
         for added in &extra.required_policies {
             match self.required_policies.iter_mut().find(|r| r.id == added.id) {
@@ -353,6 +361,10 @@ struct TrustFileKey {
 
 impl TrustPolicy {
     /// Load a trust file; key paths are relative to it.
+    ///
+    /// # Errors
+    ///
+    /// A [`TrustFileError`]: unreadable, invalid (with the line and column, or the rule broken), or a key it names unusable.
     pub fn load(path: &Path) -> Result<Self, TrustFileError> {
         let invalid = |message: String| TrustFileError::Invalid {
             path: path.to_owned(),
@@ -427,6 +439,10 @@ impl TrustPolicy {
 }
 
 /// Parse a duration such as `7d`, `12h`, `30m`.
+///
+/// # Errors
+///
+/// A message when `s` is not a duration such as `90d` or `1h 30m`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("`{s}` is not a duration such as 7d, 12h or 30m ({e})"))
 }

@@ -167,6 +167,10 @@ fn image_ref(image: &str) -> Result<&str, CollectError> {
 }
 
 /// Collect the document from `sources`.
+///
+/// # Errors
+///
+/// A [`CollectError`] naming the file and field: a source unreadable or over its cap, malformed, or contradicting another in a way the document cannot hold (two documents of one kind for one bucket).
 pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
     if sources.is_empty() {
         return Err(CollectError::Argument(

@@ -25,6 +25,10 @@ impl Sha256Digest {
 
     /// Digest of everything a reader yields, streamed in 64 KiB blocks so a
     /// multi-gigabyte model is never held in memory.
+    ///
+    /// # Errors
+    ///
+    /// The reader's I/O error.
     pub fn of_reader(mut reader: impl Read) -> std::io::Result<Self> {
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 64 * 1024];

@@ -191,6 +191,10 @@ impl GateConfig {
 
     /// The limits for policy `index`: the ceiling tightened by the gate's
     /// `[limits]`, then by the policy's own.
+    ///
+    /// # Errors
+    ///
+    /// A [`crate::LimitError`] when the gate's or the policy's limits exceed `ceiling`.
     pub fn limits_for(
         &self,
         ceiling: &SandboxLimits,

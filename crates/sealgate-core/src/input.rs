@@ -38,6 +38,10 @@ pub enum InputError {
 /// open waits for a writer, forever if none comes) or a device is opened,
 /// found not to be a file and refused at once. Every input sealgate reads goes
 /// through here (or [`read_bounded`]).
+///
+/// # Errors
+///
+/// [`InputError::Io`] if it cannot be opened, [`InputError::NotAFile`] if it is not a regular file.
 pub fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), InputError> {
     let io = |source| InputError::Io {
         path: path.to_owned(),
@@ -66,6 +70,10 @@ pub fn open_regular(path: &Path) -> Result<(std::fs::File, std::fs::Metadata), I
 /// The cap is enforced while reading (not only from the file's metadata), so a
 /// file that grows, or a special file that reports size 0, cannot exhaust memory.
 /// Anything but a regular file is refused without blocking ([`open_regular`]).
+///
+/// # Errors
+///
+/// As [`open_regular`], and [`InputError::TooLarge`] over `limit`.
 pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
     let (file, meta) = open_regular(path)?;
     read_opened(path, file, &meta, limit)
@@ -74,6 +82,10 @@ pub fn read_bounded(path: &Path, limit: u64) -> Result<Vec<u8>, InputError> {
 /// Read the whole of a file opened by [`open_regular`] (when its metadata
 /// must be checked first, e.g. a private key's mode), refusing it past `limit`
 /// bytes as [`read_bounded`] does.
+///
+/// # Errors
+///
+/// [`InputError::Io`] on a read error, [`InputError::TooLarge`] over `limit`.
 pub fn read_opened(
     path: &Path,
     file: std::fs::File,
@@ -104,6 +116,10 @@ pub fn read_opened(
 /// Write `bytes` to `path` atomically: a temp file in the same directory,
 /// synced, then renamed over `path`. A crash leaves the old file or the new
 /// one, never a partial one.
+///
+/// # Errors
+///
+/// The I/O error of writing, syncing or renaming; the target is then unchanged.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path

@@ -107,6 +107,10 @@ pub enum LimitError {
 impl SandboxLimits {
     /// These limits tightened by `overrides`. Refuses an override above the
     /// current value (`self` is the ceiling) or equal to zero.
+    ///
+    /// # Errors
+    ///
+    /// A [`LimitError`] for an override above this limit (a gate may only tighten).
     pub fn tightened(&self, overrides: &LimitOverrides) -> Result<Self, LimitError> {
         fn pick(name: &'static str, ceiling: u64, requested: Option<u64>) -> Result<u64, LimitError> {
             match requested {

@@ -107,6 +107,10 @@ impl PolicyEngine {
     /// pooling allocator sized from the ceiling (`sandbox::wasmtime_config`),
     /// and a background thread that advances the epoch every 10 ms for as
     /// long as the engine (or any module compiled by it) lives.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Engine`] when wasmtime cannot be set up with this configuration (a zero evaluation count, the pooling allocator's reservations).
     pub fn new(config: EngineConfig) -> Result<Self, LoadError> {
         if config.max_concurrent_evaluations == 0 {
             return Err(LoadError::Engine(
@@ -194,6 +198,10 @@ impl PolicyEngine {
 
     /// Load a component without a pin, for `sealgate policy inspect` and for
     /// computing a pin. Never use this for a gate.
+    ///
+    /// # Errors
+    ///
+    /// As [`PolicyEngine::load`], without the pin.
     pub fn load_unpinned(&self, path: &Path) -> Result<PolicyModule, LoadError> {
         let bytes = read_bounded(path, self.config.max_component_bytes)?;
         let digest = Sha256Digest::of_bytes(&bytes);

@@ -171,6 +171,10 @@ impl PolicyModule {
     /// Ask the policy whether `params` (JSON text) are acceptable, under
     /// `limits`. Run at gate load time; `Err` carries the policy's message or
     /// the fault.
+    ///
+    /// # Errors
+    ///
+    /// [`EvalError::Policy`] with the policy's message when it refuses the params; any other [`EvalError`] when it faulted (a trap, a limit).
     pub fn validate_params(&self, params: &str, limits: &SandboxLimits) -> Result<(), EvalError> {
         self.with_instance(limits, 0, |store, policy| {
             policy.call_validate_params(store, params)

@@ -307,6 +307,10 @@ impl DecisionLog {
 
     /// Append `decision`, chained to the last entry; returns once the line
     /// is on disk.
+    ///
+    /// # Errors
+    ///
+    /// An [`AppendError`]: the log cannot be opened, locked, read to its head or written, or its last line is not a complete entry; nothing is appended then.
     pub fn append(&self, decision: &Decision, now: std::time::SystemTime) -> Result<Appended, AppendError> {
         let io = |source| AppendError::Io {
             path: self.path.clone(),
@@ -462,6 +466,10 @@ pub enum VerifyError {
 /// Check every line of the log at `path`: each is a complete entry, `seq`
 /// counts from 1 without gaps, and each `prev` is the SHA-256 of the line
 /// before; then compare the end with `expected`.
+///
+/// # Errors
+///
+/// [`VerifyError::Io`] if the log cannot be read, [`VerifyError::Broken`] with the first line that breaks the chain or the expectation.
 pub fn verify(path: &Path, expected: &Expected) -> Result<Verified, VerifyError> {
     let (file, _) = sealgate_core::open_regular(path).map_err(|e| VerifyError::Io {
         path: path.to_owned(),

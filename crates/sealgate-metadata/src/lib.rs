@@ -120,12 +120,20 @@ pub struct MetadataDocument {
 
 impl MetadataDocument {
     /// Read and check a metadata file.
+    ///
+    /// # Errors
+    ///
+    /// A [`MetadataError`]: the file unreadable or over `limits`, not UTF-8 or JSON, too deep, or breaking the structure policies rely on (every problem listed).
     pub fn load(path: &Path, limits: &MetadataLimits) -> Result<Self, MetadataError> {
         let bytes = read_bounded(path, limits.max_bytes)?;
         Self::from_bytes(&path.display().to_string(), bytes, limits)
     }
 
     /// Check a document held in memory. `origin` names it in errors.
+    ///
+    /// # Errors
+    ///
+    /// As [`MetadataDocument::load`], the bytes named by `origin`.
     pub fn from_bytes(origin: &str, bytes: Vec<u8>, limits: &MetadataLimits) -> Result<Self, MetadataError> {
         let origin = origin.to_owned();
         if bytes.len() as u64 > limits.max_bytes {

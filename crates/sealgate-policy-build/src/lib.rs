@@ -122,6 +122,10 @@ pub enum BuildError {
 }
 
 /// Build the policy crate in `crate_dir` into a component in `opts.out_dir`.
+///
+/// # Errors
+///
+/// A [`BuildError`]: no Cargo.toml, cargo failing (its output kept), or the module not becoming a component.
 pub fn build_policy(crate_dir: &Path, opts: &BuildOptions) -> Result<BuiltPolicy, BuildError> {
     let meta = crate_metadata(crate_dir)?;
     let target_dir = opts
@@ -211,6 +215,10 @@ pub fn build_policy(crate_dir: &Path, opts: &BuildOptions) -> Result<BuiltPolicy
 }
 
 /// Wrap a core module carrying wit-bindgen's component type into a component.
+///
+/// # Errors
+///
+/// wit-component's message when the module does not implement the contract's world.
 pub fn componentize(module: &[u8]) -> Result<Vec<u8>, String> {
     wit_component::ComponentEncoder::default()
         .module(module)

@@ -96,6 +96,10 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
 }
 
 /// Create the policy crate; returns its directory.
+///
+/// # Errors
+///
+/// A [`ScaffoldError`]: a bad name, a directory that exists, or a file that cannot be written.
 pub fn new_policy(p: &NewPolicy) -> Result<PathBuf, ScaffoldError> {
     if !valid_name(&p.name) {
         return Err(ScaffoldError::BadName(p.name.clone()));

@@ -219,6 +219,10 @@ struct LimitsFile {
 
 impl ServerConfig {
     /// Read and check the configuration file at `path`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the file and what to change.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let invalid = |message: String| ConfigError {
             path: path.to_owned(),

@@ -52,6 +52,10 @@ pub trait AttestationStore: Send + Sync {
     /// The bundles stored for `digest`: at most [`MAX_BUNDLES_PER_DIGEST`],
     /// each at most `max_bytes` long (longer ones are skipped, since
     /// verification would refuse them anyway). None found is an empty lookup.
+    ///
+    /// # Errors
+    ///
+    /// A [`StoreError`] when the store cannot answer; the caller refuses admission then (fail closed).
     fn bundles_for(&self, digest: &Sha256Digest, max_bytes: u64) -> Result<Lookup, StoreError>;
 }
 

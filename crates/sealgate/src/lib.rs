@@ -76,6 +76,10 @@ pub use sealgate_metadata::{MetadataDocument, MetadataError, MetadataLimits};
 /// Seconds since the Unix epoch of an RFC 3339 time such as
 /// `2026-11-26T20:00:00Z`, as an [`EvaluationContext`] carries it; `Err`
 /// says why the text is not one.
+///
+/// # Errors
+///
+/// A message when `rfc3339` is not an RFC 3339 time, or is before 1970.
 pub fn unix_seconds(rfc3339: &str) -> Result<i64, String> {
     let time = humantime::parse_rfc3339_weak(rfc3339)
         .map_err(|e| format!("`{rfc3339}` is not an RFC 3339 time such as 2026-11-26T20:00:00Z ({e})"))?;

@@ -161,6 +161,10 @@ pub struct TestFileError {
 
 impl TestFile {
     /// Read a test file and its base document.
+    ///
+    /// # Errors
+    ///
+    /// A [`TestFileError`] naming the file: unreadable, invalid TOML, no case, a case without a document, or a base document that is not JSON.
     pub fn load(path: &Path) -> Result<Self, TestFileError> {
         let err = |message: String| TestFileError {
             path: path.to_owned(),
@@ -307,6 +311,10 @@ fn read_json(path: &Path) -> Result<Value, String> {
 }
 
 /// The test files of a policy directory: `DIR/tests/*.toml`, sorted.
+///
+/// # Errors
+///
+/// The I/O error of listing `DIR/tests`.
 pub fn test_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir.join("tests"))?
         .filter_map(|e| e.ok().map(|e| e.path()))
