@@ -47,12 +47,9 @@ fn guests() -> &'static [Built] {
                 } else {
                     "guests-target"
                 };
-                let opts = BuildOptions {
-                    target: Target::Wasm32UnknownUnknown,
-                    target_dir: Some(tmp().join(target)),
-                    out_dir: tmp().join("bench-components"),
-                    verbose: false,
-                };
+                let opts = BuildOptions::new(Target::Wasm32UnknownUnknown, tmp().join("bench-components"))
+                    .with_target_dir(Some(tmp().join(target)))
+                    .with_verbose(false);
                 let b = build_policy(&Path::new(REPO).join(&dir), &opts)
                     .unwrap_or_else(|e| panic!("building {dir}: {e}"));
                 Built {
@@ -418,11 +415,7 @@ fn cache_load_all_policies(bencher: divan::Bencher<'_, '_>) {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700));
     }
-    let e = PolicyEngine::new(EngineConfig {
-        cache_dir: Some(dir),
-        ..EngineConfig::default()
-    })
-    .expect("engine");
+    let e = PolicyEngine::new(EngineConfig::default().with_cache_dir(Some(dir))).expect("engine");
     let all: Vec<&Built> = POLICIES.iter().map(|p| built(&format!("policies/{p}"))).collect();
     for b in &all {
         e.load(&b.path, &b.pin).expect("warm the cache");
@@ -439,11 +432,7 @@ fn cache_load_all_policies(bencher: divan::Bencher<'_, '_>) {
 #[divan::bench(sample_count = 20)]
 fn gate_load_warm_cache(bencher: divan::Bencher<'_, '_>) {
     let dir = tmp().join("bench-cache");
-    let e = PolicyEngine::new(EngineConfig {
-        cache_dir: Some(dir),
-        ..EngineConfig::default()
-    })
-    .expect("engine");
+    let e = PolicyEngine::new(EngineConfig::default().with_cache_dir(Some(dir))).expect("engine");
     release_gate(); // writes the gate file
     let file = tmp().join("bench-ml-release.toml");
     Gate::load(&e, &file).expect("warm the cache");

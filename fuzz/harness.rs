@@ -73,10 +73,7 @@ pub fn collect(data: &[u8]) {
     let Some((&kind, file)) = data.split_first() else {
         return;
     };
-    let mut sources = sealgate_collect::Sources {
-        base: scratch().to_owned(),
-        ..Default::default()
-    };
+    let mut sources = sealgate_collect::Sources::default().with_base(scratch().to_owned());
     match kind % 5 {
         0 => sources.storage = vec![write("settings.json", file)],
         1 => sources.evidently = vec![write("drift.json", file)],

@@ -357,16 +357,16 @@ fn the_example_sources_collect_and_pass_encryption() {
 /// The document `collect` makes of version `version` of `churn` in the
 /// MLflow file store mlflow-skinny wrote (tests/fixtures/mlflow).
 fn collected_mlflow_version(version: &str) -> serde_json::Value {
-    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
-        mlflow: Some(sealgate_collect::ModelSelector {
-            store: repo("tests/fixtures/mlflow/mlruns"),
-            name: "churn".into(),
-            version: Some(version.into()),
-            alias: None,
-        }),
-        base: repo(""),
-        ..Default::default()
-    })
+    let collected = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_mlflow(Some(sealgate_collect::ModelSelector {
+                store: repo("tests/fixtures/mlflow/mlruns"),
+                name: "churn".into(),
+                version: Some(version.into()),
+                alias: None,
+            }))
+            .with_base(repo("")),
+    )
     .unwrap_or_else(|e| panic!("{e}"));
     collected.document
 }
@@ -434,12 +434,12 @@ fn a_deleted_mlflow_run_is_a_lineage_finding() {
 #[test]
 fn openlineage_as_the_spec_says_run_state_instants_parents_and_field_tags() {
     let collect = |dvc: bool| {
-        sealgate_collect::collect(&sealgate_collect::Sources {
-            openlineage: vec![repo("tests/fixtures/openlineage/dag-and-train.jsonl")],
-            dvc: dvc.then(|| shared("fixtures/real/dvc-project")),
-            base: repo(""),
-            ..Default::default()
-        })
+        sealgate_collect::collect(
+            &sealgate_collect::Sources::default()
+                .with_openlineage(vec![repo("tests/fixtures/openlineage/dag-and-train.jsonl")])
+                .with_dvc(dvc.then(|| shared("fixtures/real/dvc-project")))
+                .with_base(repo("")),
+        )
         .unwrap_or_else(|e| panic!("{e}"))
         .document
     };
@@ -497,12 +497,12 @@ fn openlineage_as_the_spec_says_run_state_instants_parents_and_field_tags() {
         text.replace("\"data/customers.csv\"", "\"other/customers.csv\""),
     )
     .unwrap();
-    let elsewhere = sealgate_collect::collect(&sealgate_collect::Sources {
-        openlineage: vec![moved],
-        dvc: Some(shared("fixtures/real/dvc-project")),
-        base: repo(""),
-        ..Default::default()
-    })
+    let elsewhere = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_openlineage(vec![moved])
+            .with_dvc(Some(shared("fixtures/real/dvc-project")))
+            .with_base(repo("")),
+    )
     .unwrap()
     .document;
     let names: Vec<&str> = elsewhere["datasets"]
@@ -536,11 +536,11 @@ fn openlineage_as_the_spec_says_run_state_instants_parents_and_field_tags() {
 fn a_dvc_project_with_a_sub_project_and_an_import_is_read_whole() {
     // Made by DVC 3.59.1 (tests/fixtures/generate.py dvc). Before: only the
     // root's dvc.lock was read, so the sub-project's stage was not lineage.
-    let doc = sealgate_collect::collect(&sealgate_collect::Sources {
-        dvc: Some(repo("tests/fixtures/dvc/project")),
-        base: repo(""),
-        ..Default::default()
-    })
+    let doc = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_dvc(Some(repo("tests/fixtures/dvc/project")))
+            .with_base(repo("")),
+    )
     .unwrap_or_else(|e| panic!("{e}"))
     .document;
     let stage = &doc["lineage"]["pipeline"]["stages"][0];
@@ -577,18 +577,18 @@ fn a_dvc_project_with_a_sub_project_and_an_import_is_read_whole() {
 /// The DVC project, MLflow store and OpenLineage events the real tools wrote
 /// (tests/fixtures/generate.py), collected together.
 fn collected_dvc_mlflow_openlineage(openlineage: std::path::PathBuf) -> serde_json::Value {
-    sealgate_collect::collect(&sealgate_collect::Sources {
-        dvc: Some(repo("tests/fixtures/dvc/project")),
-        mlflow: Some(sealgate_collect::ModelSelector {
-            store: repo("tests/fixtures/mlflow/mlruns"),
-            name: "churn".into(),
-            version: Some("1".into()),
-            alias: None,
-        }),
-        openlineage: vec![openlineage],
-        base: repo(""),
-        ..Default::default()
-    })
+    sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_dvc(Some(repo("tests/fixtures/dvc/project")))
+            .with_mlflow(Some(sealgate_collect::ModelSelector {
+                store: repo("tests/fixtures/mlflow/mlruns"),
+                name: "churn".into(),
+                version: Some("1".into()),
+                alias: None,
+            }))
+            .with_openlineage(vec![openlineage])
+            .with_base(repo("")),
+    )
     .unwrap_or_else(|e| panic!("{e}"))
     .document
 }

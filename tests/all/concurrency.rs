@@ -64,11 +64,9 @@ fn many_threads_get_the_serial_results() {
 /// fails because the instance pool is busy, and none deadlocks.
 #[test]
 fn more_threads_than_sandbox_slots_wait_for_a_slot() {
-    let engine = sealgate::PolicyEngine::new(sealgate::EngineConfig {
-        max_concurrent_evaluations: 2,
-        ..Default::default()
-    })
-    .unwrap();
+    let engine =
+        sealgate::PolicyEngine::new(sealgate::EngineConfig::default().with_max_concurrent_evaluations(2))
+            .unwrap();
     same_results_serial_and_on_8_threads(&engine);
 }
 

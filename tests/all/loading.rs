@@ -79,11 +79,7 @@ fn components_and_gates_from_memory_are_capped_and_pinned_like_files() {
     let g = &guests().pii;
     let bytes = std::fs::read(&g.path).unwrap();
     // Over the engine's component cap: refused unread, whatever its pin.
-    let small = PolicyEngine::new(EngineConfig {
-        max_component_bytes: 1024,
-        ..EngineConfig::default()
-    })
-    .unwrap();
+    let small = PolicyEngine::new(EngineConfig::default().with_max_component_bytes(1024)).unwrap();
     let err = small
         .load_bytes(Path::new("memory:pii.wasm"), bytes.clone(), &g.sha256)
         .err()
@@ -247,11 +243,9 @@ fn core_modules_truncated_and_random_files_are_refused_plainly() {
 #[test]
 fn oversized_component_is_refused_before_hashing() {
     let dir = tempfile::tempdir().unwrap();
-    let engine = sealgate::PolicyEngine::new(sealgate::EngineConfig {
-        max_component_bytes: 1024,
-        ..Default::default()
-    })
-    .unwrap();
+    let engine =
+        sealgate::PolicyEngine::new(sealgate::EngineConfig::default().with_max_component_bytes(1024))
+            .unwrap();
     let g = &guests().pii;
     let err = engine.load(&g.path, &g.sha256).err().expect("refused");
     assert!(

@@ -220,12 +220,14 @@ fn a_scaffolded_policy_builds_and_passes_its_own_cases() {
     // dir for speed), then its shipped cases run and pass.
     let built = sealgate_policy_build::build_policy(
         &crate_dir,
-        &sealgate_policy_build::BuildOptions {
-            target: sealgate_policy_build::Target::Wasm32UnknownUnknown,
-            target_dir: Some(std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("policies-target")),
-            out_dir: dir.path().join("out"),
-            verbose: false,
-        },
+        &sealgate_policy_build::BuildOptions::new(
+            sealgate_policy_build::Target::Wasm32UnknownUnknown,
+            dir.path().join("out"),
+        )
+        .with_target_dir(Some(
+            std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("policies-target"),
+        ))
+        .with_verbose(false),
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let out = policy_test(

@@ -34,13 +34,12 @@ fn infinite_loop_runs_out_of_fuel() {
 fn infinite_loop_hits_the_deadline_when_fuel_is_plenty() {
     // An engine whose fuel ceiling is effectively unlimited, so only the
     // wall-clock deadline can stop the loop.
-    let engine = sealgate::PolicyEngine::new(sealgate::EngineConfig {
-        ceiling: sealgate::SandboxLimits {
+    let engine = sealgate::PolicyEngine::new(sealgate::EngineConfig::default().with_ceiling(
+        sealgate::SandboxLimits {
             fuel: u64::MAX / 2,
             ..Default::default()
         },
-        ..Default::default()
-    })
+    ))
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let g = &guests().hostile;

@@ -290,14 +290,14 @@ struct InProcess {
 
 impl InProcess {
     fn new(config: &Path) -> Self {
-        let server = sealgate_server::PolicyServer::new_from_config(&sealgate_server::ServeOptions {
-            config: config.to_owned(),
-            listen: None,
-            engine: sealgate::EngineConfig {
-                cache_dir: Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache")),
-                ..sealgate::EngineConfig::default()
-            },
-        })
+        let server = sealgate_server::PolicyServer::new_from_config(
+            &sealgate_server::ServeOptions::new(config.to_owned())
+                .with_listen(None)
+                .with_engine(
+                    sealgate::EngineConfig::default()
+                        .with_cache_dir(Some(Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"))),
+                ),
+        )
         .unwrap_or_else(|e| panic!("{e}"));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()

@@ -21,11 +21,11 @@ fn collected_store(bucket: &str) -> Value {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
-        storage: files,
-        base: repo(""),
-        ..Default::default()
-    })
+    let collected = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_storage(files)
+            .with_base(repo("")),
+    )
     .unwrap_or_else(|e| panic!("{bucket}: {e}"));
     let mut store = collected.document["storage"][0].clone();
     store["location"] = format!("s3://acme-{bucket}").into();
@@ -127,11 +127,14 @@ fn two_documents_of_one_kind_for_one_bucket_are_an_error_not_last_wins() {
             "tests/fixtures/s3/{bucket}/get-bucket-lifecycle-configuration.json"
         ))
     };
-    let err = sealgate_collect::collect(&sealgate_collect::Sources {
-        storage: vec![lifecycle("bucket-wide-365"), lifecycle("large-objects-only")],
-        base: repo(""),
-        ..Default::default()
-    })
+    let err = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_storage(vec![
+                lifecycle("bucket-wide-365"),
+                lifecycle("large-objects-only"),
+            ])
+            .with_base(repo("")),
+    )
     .unwrap_err()
     .to_string();
     assert!(err.contains("a second LifecycleConfiguration document"), "{err}");
@@ -140,21 +143,21 @@ fn two_documents_of_one_kind_for_one_bucket_are_an_error_not_last_wins() {
     let dir = tempfile::tempdir().unwrap();
     let unnamed = dir.path().join("settings.json");
     std::fs::write(&unnamed, "{}").unwrap();
-    let err = sealgate_collect::collect(&sealgate_collect::Sources {
-        storage: vec![unnamed],
-        base: repo(""),
-        ..Default::default()
-    })
+    let err = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_storage(vec![unnamed])
+            .with_base(repo("")),
+    )
     .unwrap_err()
     .to_string();
     assert!(err.contains("an empty document"), "{err}");
     let daemon = dir.path().join("daemon.json");
     std::fs::write(&daemon, "{}").unwrap();
-    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
-        storage: vec![daemon],
-        base: repo(""),
-        ..Default::default()
-    })
+    let collected = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_storage(vec![daemon])
+            .with_base(repo("")),
+    )
     .unwrap();
     assert_eq!(
         collected.document["platform"]["docker"]["daemon"],
@@ -174,11 +177,11 @@ fn any_valid_daemon_json_is_read_and_a_plaintext_api_socket_is_judged() {
         r#"{"debug": true, "hosts": ["unix:///var/run/docker.sock", "tcp://0.0.0.0:2375"]}"#,
     )
     .unwrap();
-    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
-        storage: vec![daemon],
-        base: repo(""),
-        ..Default::default()
-    })
+    let collected = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_storage(vec![daemon])
+            .with_base(repo("")),
+    )
     .unwrap();
     let mut doc: Value = serde_json::from_slice(&std::fs::read(clean_metadata()).unwrap()).unwrap();
     doc["platform"] = collected.document["platform"].clone();
@@ -191,11 +194,11 @@ fn any_valid_daemon_json_is_read_and_a_plaintext_api_socket_is_judged() {
 #[test]
 fn a_gcloud_bucket_description_merges_with_the_team_store_and_is_judged() {
     let gcs = |f: &str| repo(&format!("tests/fixtures/gcs/{f}"));
-    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
-        storage: vec![gcs("gcloud-describe.json"), gcs("store.json")],
-        base: repo(""),
-        ..Default::default()
-    })
+    let collected = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_storage(vec![gcs("gcloud-describe.json"), gcs("store.json")])
+            .with_base(repo("")),
+    )
     .unwrap_or_else(|e| panic!("{e}"));
     let stores = collected.document["storage"].as_array().unwrap();
     assert_eq!(stores.len(), 1, "one bucket, one store: {stores:?}");
@@ -221,11 +224,11 @@ fn a_gcloud_bucket_description_merges_with_the_team_store_and_is_judged() {
     let (_, rules, _) = judged(transitions_only, None);
     assert!(rules.contains("retention.lifecycle.no-expiration"), "{rules:?}");
     // Without the team store, the bucket's own description is judged as unmapped.
-    let alone = sealgate_collect::collect(&sealgate_collect::Sources {
-        storage: vec![gcs("gcloud-describe.json")],
-        base: repo(""),
-        ..Default::default()
-    })
+    let alone = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_storage(vec![gcs("gcloud-describe.json")])
+            .with_base(repo("")),
+    )
     .unwrap();
     let (_, rules, _) = judged(alone.document["storage"][0].clone(), None);
     assert_eq!(rules, BTreeSet::from(["retention.storage.unmapped".to_owned()]));
@@ -236,11 +239,11 @@ fn dvc_remote_paths_say_which_bucket_holds_a_dataset() {
     // DVC pushes customers.csv (personal data, kept 365 days) to
     // s3://acme-ml-artifacts/dvcstore/files/md5/…: that is where it is held,
     // so a lifecycle rule for dvcstore/ covers it, one for raw/ does not.
-    let collected = sealgate_collect::collect(&sealgate_collect::Sources {
-        dvc: Some(repo("tests/fixtures/dvc/project")),
-        base: repo(""),
-        ..Default::default()
-    })
+    let collected = sealgate_collect::collect(
+        &sealgate_collect::Sources::default()
+            .with_dvc(Some(repo("tests/fixtures/dvc/project")))
+            .with_base(repo("")),
+    )
     .unwrap_or_else(|e| panic!("{e}"));
     let customers = collected.document["datasets"]
         .as_array()

@@ -62,12 +62,9 @@ pub fn guests() -> &'static Guests {
     GUESTS.get_or_init(|| {
         let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
         let build = |dir: &str, target: Target, target_dir: &str| {
-            let opts = BuildOptions {
-                target,
-                target_dir: Some(tmp.join(target_dir)),
-                out_dir: tmp.join("components"),
-                verbose: false,
-            };
+            let opts = BuildOptions::new(target, tmp.join("components"))
+                .with_target_dir(Some(tmp.join(target_dir)))
+                .with_verbose(false);
             let b = build_policy(&repo(dir), &opts).unwrap_or_else(|e| panic!("building {dir}: {e}"));
             Built {
                 path: b.path,

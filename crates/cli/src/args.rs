@@ -267,16 +267,15 @@ impl SourceArgs {
             }
             _ => None,
         };
-        Ok(sealgate_collect::Sources {
-            dvc: self.dvc.clone(),
-            mlflow,
-            evidently: self.evidently.clone(),
-            storage: self.storage.clone(),
-            openlineage: self.openlineage.clone(),
-            image: self.image.clone(),
-            artifact,
-            base,
-        })
+        Ok(sealgate_collect::Sources::default()
+            .with_dvc(self.dvc.clone())
+            .with_mlflow(mlflow)
+            .with_evidently(self.evidently.clone())
+            .with_storage(self.storage.clone())
+            .with_openlineage(self.openlineage.clone())
+            .with_image(self.image.clone())
+            .with_artifact(artifact)
+            .with_base(base))
     }
 }
 

@@ -44,6 +44,7 @@ use source::Reader;
 
 /// Where to collect from. Every source is optional; at least one is needed.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct Sources {
     /// A DVC project's root.
     pub dvc: Option<PathBuf>,
@@ -61,6 +62,64 @@ pub struct Sources {
     pub artifact: Option<PathBuf>,
     /// Evidence paths are shown relative to this directory (where collect ran).
     pub base: PathBuf,
+}
+
+impl Sources {
+    /// This, with `dvc` set.
+    #[must_use]
+    pub fn with_dvc(mut self, dvc: Option<PathBuf>) -> Self {
+        self.dvc = dvc;
+        self
+    }
+
+    /// This, with `mlflow` set.
+    #[must_use]
+    pub fn with_mlflow(mut self, mlflow: Option<ModelSelector>) -> Self {
+        self.mlflow = mlflow;
+        self
+    }
+
+    /// This, with `evidently` set.
+    #[must_use]
+    pub fn with_evidently(mut self, evidently: Vec<PathBuf>) -> Self {
+        self.evidently = evidently;
+        self
+    }
+
+    /// This, with `storage` set.
+    #[must_use]
+    pub fn with_storage(mut self, storage: Vec<PathBuf>) -> Self {
+        self.storage = storage;
+        self
+    }
+
+    /// This, with `openlineage` set.
+    #[must_use]
+    pub fn with_openlineage(mut self, openlineage: Vec<PathBuf>) -> Self {
+        self.openlineage = openlineage;
+        self
+    }
+
+    /// This, with `image` set.
+    #[must_use]
+    pub fn with_image(mut self, image: Option<String>) -> Self {
+        self.image = image;
+        self
+    }
+
+    /// This, with `artifact` set.
+    #[must_use]
+    pub fn with_artifact(mut self, artifact: Option<PathBuf>) -> Self {
+        self.artifact = artifact;
+        self
+    }
+
+    /// This, with `base` set.
+    #[must_use]
+    pub fn with_base(mut self, base: PathBuf) -> Self {
+        self.base = base;
+        self
+    }
 }
 
 impl Sources {

@@ -12,6 +12,7 @@ use crate::sandbox::{EPOCH_TICK, EvaluationSlots, HostState, add_virtual_monoton
 
 /// How a [`PolicyEngine`] is set up.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct EngineConfig {
     /// The loosest limits any evaluation may run under. Gate files can only
     /// tighten them. Default: [`SandboxLimits::default`].
@@ -33,6 +34,43 @@ pub struct EngineConfig {
     /// ceiling's instances, memories and tables (see [`crate::sandbox`]).
     /// Default: twice the available cores, at least 8.
     pub max_concurrent_evaluations: usize,
+}
+
+impl EngineConfig {
+    /// This, with `ceiling` set.
+    #[must_use]
+    pub fn with_ceiling(mut self, ceiling: SandboxLimits) -> Self {
+        self.ceiling = ceiling;
+        self
+    }
+
+    /// This, with `cache_dir` set.
+    #[must_use]
+    pub fn with_cache_dir(mut self, cache_dir: Option<PathBuf>) -> Self {
+        self.cache_dir = cache_dir;
+        self
+    }
+
+    /// This, with `cache_key_file` set.
+    #[must_use]
+    pub fn with_cache_key_file(mut self, cache_key_file: Option<PathBuf>) -> Self {
+        self.cache_key_file = cache_key_file;
+        self
+    }
+
+    /// This, with `max_component_bytes` set.
+    #[must_use]
+    pub fn with_max_component_bytes(mut self, max_component_bytes: u64) -> Self {
+        self.max_component_bytes = max_component_bytes;
+        self
+    }
+
+    /// This, with `max_concurrent_evaluations` set.
+    #[must_use]
+    pub fn with_max_concurrent_evaluations(mut self, max_concurrent_evaluations: usize) -> Self {
+        self.max_concurrent_evaluations = max_concurrent_evaluations;
+        self
+    }
 }
 
 impl Default for EngineConfig {

@@ -23,6 +23,7 @@ pub const ARTIFACT_KINDS: &[&str] = &["model", "dataset", "image", "pipeline", "
 
 /// Caps on what a metadata document may cost to read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct MetadataLimits {
     /// Largest file in bytes. Default: 16 MiB (a model with 1 000 columns and
     /// full lineage is under 1 MiB).
@@ -30,6 +31,22 @@ pub struct MetadataLimits {
     /// Deepest nesting of arrays and objects. Default: 64 (the format itself
     /// needs 8; policies' JSON parsers stop at 128).
     pub max_depth: usize,
+}
+
+impl MetadataLimits {
+    /// This, with `max_bytes` set.
+    #[must_use]
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// This, with `max_depth` set.
+    #[must_use]
+    pub fn with_max_depth(mut self, max_depth: usize) -> Self {
+        self.max_depth = max_depth;
+        self
+    }
 }
 
 impl Default for MetadataLimits {

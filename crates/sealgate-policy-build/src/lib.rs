@@ -53,6 +53,7 @@ impl std::str::FromStr for Target {
 
 /// How to build.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BuildOptions {
     /// Target to compile for.
     pub target: Target,
@@ -63,6 +64,33 @@ pub struct BuildOptions {
     /// Print cargo's progress to stderr (otherwise it is captured and shown
     /// only on failure).
     pub verbose: bool,
+}
+
+impl BuildOptions {
+    /// Build for `target` into `out_dir`, in the crate's own target
+    /// directory, quietly.
+    pub fn new(target: Target, out_dir: PathBuf) -> Self {
+        Self {
+            target,
+            target_dir: None,
+            out_dir,
+            verbose: false,
+        }
+    }
+
+    /// This, with `target_dir` set.
+    #[must_use]
+    pub fn with_target_dir(mut self, target_dir: Option<PathBuf>) -> Self {
+        self.target_dir = target_dir;
+        self
+    }
+
+    /// This, with `verbose` set.
+    #[must_use]
+    pub fn with_verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
 }
 
 /// A component written by [`build_policy`].

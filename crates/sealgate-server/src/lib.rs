@@ -73,6 +73,7 @@ const DEFAULT_LISTEN_ADDR: SocketAddr =
 
 /// How to run the server.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ServeOptions {
     /// The configuration file.
     pub config: PathBuf,
@@ -80,6 +81,32 @@ pub struct ServeOptions {
     pub listen: Option<SocketAddr>,
     /// The policy engine's settings (cache directory, sandbox ceiling).
     pub engine: EngineConfig,
+}
+
+impl ServeOptions {
+    /// Serve the configuration file `config`, on its own address, with the
+    /// default engine.
+    pub fn new(config: PathBuf) -> Self {
+        Self {
+            config,
+            listen: None,
+            engine: EngineConfig::default(),
+        }
+    }
+
+    /// This, with `listen` set.
+    #[must_use]
+    pub fn with_listen(mut self, listen: Option<SocketAddr>) -> Self {
+        self.listen = listen;
+        self
+    }
+
+    /// This, with `engine` set.
+    #[must_use]
+    pub fn with_engine(mut self, engine: EngineConfig) -> Self {
+        self.engine = engine;
+        self
+    }
 }
 
 /// State every request shares.

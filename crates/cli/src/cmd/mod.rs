@@ -52,10 +52,7 @@ pub(crate) fn engine_config(args: &EngineArgs) -> EngineConfig {
     } else {
         args.cache_dir.clone().or_else(default_cache_dir)
     };
-    EngineConfig {
-        cache_dir,
-        ..EngineConfig::default()
-    }
+    EngineConfig::default().with_cache_dir(cache_dir)
 }
 
 pub(crate) fn engine(args: &EngineArgs) -> Result<PolicyEngine, CliError> {

@@ -145,12 +145,12 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
     let module_path = match &args.module {
         Some(m) => m.clone(),
         None => {
-            let opts = sealgate_policy_build::BuildOptions {
-                target: sealgate_policy_build::Target::Wasm32UnknownUnknown,
-                target_dir: None,
-                out_dir: args.out_dir.clone(),
-                verbose: false,
-            };
+            let opts = sealgate_policy_build::BuildOptions::new(
+                sealgate_policy_build::Target::Wasm32UnknownUnknown,
+                args.out_dir.clone(),
+            )
+            .with_target_dir(None)
+            .with_verbose(false);
             sealgate_policy_build::build_policy(&args.dir, &opts)?.path
         }
     };
@@ -181,12 +181,9 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
 pub(crate) fn build(args: &BuildArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let built = sealgate_policy_build::build_policy(
         &args.dir,
-        &sealgate_policy_build::BuildOptions {
-            target: args.target,
-            target_dir: args.target_dir.clone(),
-            out_dir: args.out_dir.clone(),
-            verbose: args.verbose,
-        },
+        &sealgate_policy_build::BuildOptions::new(args.target, args.out_dir.clone())
+            .with_target_dir(args.target_dir.clone())
+            .with_verbose(args.verbose),
     )?;
     writeln!(
         out,
