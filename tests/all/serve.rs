@@ -309,9 +309,36 @@ impl InProcess {
         }
     }
 
+    /// `POST path` of `body` as JSON: the status and the JSON answer.
+    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.call("POST", path, "application/json", body.to_string().as_bytes())
+    }
+
+    /// `GET path`: the status and the answer's text.
+    fn get(&self, path: &str) -> (u16, String) {
+        self.raw("GET", path, "text/plain", b"")
+    }
+
+    /// `POST path` of `body` as `content_type`: the status and the answer.
+    fn post_raw(&self, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+        self.call("POST", path, content_type, body)
+    }
+
+    /// `POST path` of `body` as JSON: the status and the answer's text.
+    fn post_text(&self, path: &str, body: &[u8]) -> (u16, String) {
+        self.raw("POST", path, "application/json", body)
+    }
+
     /// `method path` with `body`: the status and the JSON answer (a string
     /// for an answer that is not JSON).
     fn call(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+        let (status, text) = self.raw(method, path, content_type, body);
+        let answer = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, answer)
+    }
+
+    /// `method path` with `body`: the status and the answer's text.
+    fn raw(&self, method: &str, path: &str, content_type: &str, body: &[u8]) -> (u16, String) {
         use tower::ServiceExt as _;
         let request = axum::http::Request::builder()
             .method(method)
@@ -323,9 +350,7 @@ impl InProcess {
             let response = self.router.clone().oneshot(request).await.unwrap();
             let status = response.status().as_u16();
             let bytes = axum::body::to_bytes(response.into_body(), 1 << 24).await.unwrap();
-            let answer = serde_json::from_slice(&bytes)
-                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-            (status, answer)
+            (status, String::from_utf8_lossy(&bytes).into_owned())
         })
     }
 }
@@ -337,31 +362,28 @@ fn metric(text: &str, name_and_labels: &str) -> Option<f64> {
 }
 
 #[test]
-fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
+fn checks_attests_and_verifies_and_logs_each_decision() {
     let setup = Setup::new();
-    let server = Server::start(&setup.config(&["ml-release.toml"], ""));
-    let agent = agent();
+    let server = InProcess::new(&setup.config(&["ml-release.toml"], ""));
 
-    assert_eq!(get(&agent, &server.url("/healthz")).0, 200);
-    let (status, ready) = get(&agent, &server.url("/readyz"));
+    assert_eq!(server.get("/healthz").0, 200);
+    let (status, ready) = server.get("/readyz");
     assert_eq!(status, 200);
     let ready: Value = serde_json::from_str(&ready).unwrap();
     assert_eq!(ready["gates"], json!(["ml-release"]));
     assert_eq!(ready["generation"], 1);
 
     // The report is the one `sealgate check --format json` gives.
-    let (status, report) = post_raw(
-        &agent,
-        &server.url("/v1/check"),
+    let (status, report) = server.post_raw(
+        "/v1/check",
         "application/json",
         check_body("ml-release", "churn-model").as_bytes(),
     );
     assert_eq!(status, 200, "{report}");
     assert_eq!(report["decision"], "PASSED");
     assert_eq!(report["policies"].as_array().unwrap().len(), 6);
-    let (status, report) = post_raw(
-        &agent,
-        &server.url("/v1/check"),
+    let (status, report) = server.post_raw(
+        "/v1/check",
         "application/json; charset=utf-8",
         check_body("ml-release", "churn-model-pii").as_bytes(),
     );
@@ -377,7 +399,7 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     let mut unrelated = attest_body("ml-release", "churn-model", "model.bin", &elsewhere.to_string());
     unrelated["metadata"]["artifact"]["digest"]["sha256"] =
         "631bad177267272b20cf98269ca44cd773add1d7b8226a2659c2ed9ba1b9c6ad".into();
-    let (status, refused) = post(&agent, &server.url("/v1/attest"), &unrelated);
+    let (status, refused) = server.post("/v1/attest", &unrelated);
     assert_eq!(status, 422, "{refused}");
     let message = refused["error"]["message"].as_str().unwrap();
     assert!(
@@ -386,7 +408,7 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     );
     let mut check: Value = serde_json::from_str(&check_body("ml-release", "churn-model")).unwrap();
     check["artifact_sha256"] = elsewhere.to_string().into();
-    let (status, refused) = post(&agent, &server.url("/v1/check"), &check);
+    let (status, refused) = server.post("/v1/check", &check);
     assert_eq!(status, 422, "{refused}");
 
     // Attest: signed by the server's key, and verified by the CLI offline.
@@ -394,7 +416,7 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     std::fs::write(&artifact, b"model bytes").unwrap();
     let digest = sealgate::Sha256Digest::of_bytes(b"model bytes");
     let request = attest_body("ml-release", "churn-model", "model.bin", &digest.to_string());
-    let (status, attested) = post(&agent, &server.url("/v1/attest"), &request);
+    let (status, attested) = server.post("/v1/attest", &request);
     assert_eq!(status, 200, "{attested}");
     assert_eq!(attested["decision"], "PASSED");
     let bundle = attested["bundle"].as_str().unwrap();
@@ -411,9 +433,8 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
 
     // Verify over HTTP: accepted for the artifact, rejected for another.
-    let (status, verdict) = post(
-        &agent,
-        &server.url("/v1/verify"),
+    let (status, verdict) = server.post(
+        "/v1/verify",
         &json!({"bundle": bundle, "artifact_sha256": format!("sha256:{digest}"), "trust": "release",
                 "required_policies": [format!("sealgate.pii={}", guests().pii.sha256.prefixed())]}),
     );
@@ -421,9 +442,8 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     assert_eq!(verdict["decision"], "accepted");
     assert_eq!(verdict["signer"], "server");
     let other = sealgate::Sha256Digest::of_bytes(b"other bytes");
-    let (_, verdict) = post(
-        &agent,
-        &server.url("/v1/verify"),
+    let (_, verdict) = server.post(
+        "/v1/verify",
         &json!({"bundle": bundle, "artifact_sha256": other.to_string()}),
     );
     assert_eq!(verdict["decision"], "rejected");
@@ -448,14 +468,12 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
             .as_object_mut()
             .unwrap()
             .extend(tightening.as_object().unwrap().clone());
-        let (_, verdict) = post(&agent, &server.url("/v1/verify"), &request);
+        let (_, verdict) = server.post("/v1/verify", &request);
         assert_eq!(verdict["failed_check"], check, "{tightening}: {verdict}");
     }
     // A policy required by its id alone, of an unpinned gate, is what any
     // component may claim: refused as a request, not answered.
-    let (status, refused) = post(
-        &agent,
-        &server.url("/v1/verify"),
+    let (status, refused) = server.post("/v1/verify",
         &json!({"bundle": bundle, "artifact_sha256": digest.to_string(), "required_policies": ["sealgate.pii"]}),
     );
     assert_eq!(status, 422, "{refused}");
@@ -465,7 +483,7 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     );
 
     // Metrics: requests, decisions, per-policy latency.
-    let (status, metrics) = get(&agent, &server.url("/metrics"));
+    let (status, metrics) = server.get("/metrics");
     assert_eq!(status, 200);
     assert_eq!(
         metric(
@@ -501,7 +519,7 @@ fn checks_attests_and_verifies_over_http_and_logs_each_decision() {
     assert!(metrics.ends_with("# EOF\n"));
 
     // Every decision is in the log, chained, and names the server.
-    assert_eq!(server.stop().code(), Some(0));
+    drop(server);
     let log = setup.path("decisions.jsonl");
     let out = sealgate(&["log", "verify", log.to_str().unwrap(), "--expect-entries", "9"]);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
@@ -1003,8 +1021,7 @@ fn pod(images: &[&str]) -> Value {
 #[test]
 fn admission_admits_only_digest_pinned_images_with_a_verifying_bundle() {
     let setup = Setup::new();
-    let server = Server::start(&setup.config(&["ml-release.toml"], ""));
-    let agent = agent();
+    let server = InProcess::new(&setup.config(&["ml-release.toml"], ""));
 
     // Attest three image digests through the server: two PASSED, one FAILED.
     let digest = |s: &str| sealgate::Sha256Digest::of_bytes(s.as_bytes());
@@ -1016,7 +1033,7 @@ fn admission_admits_only_digest_pinned_images_with_a_verifying_bundle() {
     );
     let attest = |d: &sealgate::Sha256Digest, example: &str| {
         let request = attest_body("ml-release", example, "ghcr.io/acme/churn", &d.to_string());
-        let (status, answer) = post(&agent, &server.url("/v1/attest"), &request);
+        let (status, answer) = server.post("/v1/attest", &request);
         assert_eq!(status, 200, "{answer}");
         answer["bundle"].as_str().unwrap().to_owned()
     };
@@ -1032,10 +1049,10 @@ fn admission_admits_only_digest_pinned_images_with_a_verifying_bundle() {
     // A genuine bundle filed under another digest is about the wrong subject.
     store(&copied, &good_bundle);
 
-    let url = server.url("/v1/admission");
+    let url = "/v1/admission";
     let decide = |review: Value| {
         let uid = review["request"]["uid"].clone();
-        let (status, answer) = post(&agent, &url, &review);
+        let (status, answer) = server.post(url, &review);
         assert_eq!(status, 200, "{answer}");
         assert_eq!(answer["apiVersion"], "admission.k8s.io/v1");
         assert_eq!(answer["kind"], "AdmissionReview");
@@ -1088,14 +1105,13 @@ fn admission_admits_only_digest_pinned_images_with_a_verifying_bundle() {
     let (allowed, why) = decide(review("9", "", "ConfigMap", "CREATE", json!({"data": {}})));
     assert!(!allowed && why.contains("cannot find the pod spec"), "{why}");
     assert!(decide(review("10", "", "Pod", "DELETE", Value::Null)).0);
-    let (status, answer) = post(
-        &agent,
-        &url,
+    let (status, answer) = server.post(
+        url,
         &json!({"apiVersion": "admission.k8s.io/v1beta1", "kind": "AdmissionReview", "request": null}),
     );
     assert_eq!(status, 400, "{answer}");
 
-    let (_, metrics) = get(&agent, &server.url("/metrics"));
+    let (_, metrics) = server.raw("GET", "/metrics", "text/plain", b"");
     assert_eq!(
         metric(
             &metrics,
@@ -1111,7 +1127,7 @@ fn admission_admits_only_digest_pinned_images_with_a_verifying_bundle() {
         Some(7.0)
     );
     // One log entry per image decided, naming it.
-    assert_eq!(server.stop().code(), Some(0));
+    drop(server);
     let log = std::fs::read_to_string(setup.path("decisions.jsonl")).unwrap();
     let first_admission = log
         .lines()
@@ -1745,8 +1761,7 @@ fn a_policy_that_sleeps_cannot_hold_the_evaluation_slots() {
 #[test]
 fn answers_are_compact_and_cannot_be_amplified_by_evidence() {
     let setup = Setup::new();
-    let server = Server::start(&setup.config(&["ml-release.toml"], ""));
-    let agent = agent();
+    let server = InProcess::new(&setup.config(&["ml-release.toml"], ""));
     // A nested `/evidence` used to be echoed into the report, pretty-printed:
     // a 3.9 MB request gave a 240 MB answer. Now it is refused.
     let mut metadata: Value =
@@ -1757,11 +1772,7 @@ fn answers_are_compact_and_cannot_be_amplified_by_evidence() {
         nested = json!([nested, 1, 2, 3]);
     }
     metadata["evidence"] = json!([{"path": "x", "sha256": "0".repeat(64), "tool": nested}]);
-    let (status, answer) = post(
-        &agent,
-        &server.url("/v1/check"),
-        &json!({"gate": "ml-release", "metadata": metadata}),
-    );
+    let (status, answer) = server.post("/v1/check", &json!({"gate": "ml-release", "metadata": metadata}));
     assert_eq!(status, 422, "{answer}");
     assert!(
         answer["error"]["message"]
@@ -1771,12 +1782,7 @@ fn answers_are_compact_and_cannot_be_amplified_by_evidence() {
         "{answer}"
     );
     // A good answer is one line of compact JSON.
-    let mut response = agent
-        .post(&server.url("/v1/check"))
-        .header("content-type", "application/json")
-        .send(check_body("ml-release", "churn-model").as_bytes())
-        .unwrap();
-    let text = response.body_mut().read_to_string().unwrap();
+    let (_, text) = server.post_text("/v1/check", check_body("ml-release", "churn-model").as_bytes());
     assert_eq!(text.trim_end().lines().count(), 1, "{text}");
     assert!(!text.contains("\n  "), "pretty-printed");
 }
@@ -1864,8 +1870,7 @@ fn probes_answer_on_their_own_listener_while_the_api_is_flooded() {
 #[test]
 fn admission_reviews_are_bounded_in_images_and_log_entries() {
     let setup = Setup::new();
-    let server = Server::start(&setup.config(&["ml-release.toml"], ""));
-    let agent = agent();
+    let server = InProcess::new(&setup.config(&["ml-release.toml"], ""));
     // Before: a 4 MB review of distinct images wrote 36 000 fsync'd log
     // entries. Now more than 64 distinct images is a denial before any work.
     let images: Vec<String> = (0..5000)
@@ -1878,9 +1883,8 @@ fn admission_reviews_are_bounded_in_images_and_log_entries() {
         .collect();
     let images: Vec<&str> = images.iter().map(String::as_str).collect();
     let started = Instant::now();
-    let (status, answer) = post(
-        &agent,
-        &server.url("/v1/admission"),
+    let (status, answer) = server.post(
+        "/v1/admission",
         &review("many", "", "Pod", "CREATE", pod(&images)),
     );
     assert_eq!(status, 200, "{answer}");
