@@ -1698,3 +1698,24 @@ fn what_was_written_before_the_restructuring_verifies_the_same_after() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(log.entries, 2);
 }
+
+/// A trust file that breaks several rules is refused with all of them, as a
+/// gate file is, so one edit fixes it.
+#[test]
+fn a_trust_file_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trust.toml");
+    std::fs::write(
+        &path,
+        "api-version = \"sealgate/trust/v1\"\nkeys = []\nmax-age = \"soon\"\nrequired-policies = [\"sealgate.pii\"]\n",
+    )
+    .unwrap();
+    let err = TrustPolicy::load(&path).expect_err("refused").to_string();
+    for part in [
+        "no [[keys]]",
+        "`soon` is not a duration",
+        "required-policies is a list of ids",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+}

@@ -379,10 +379,51 @@ impl TrustPolicy {
                 sealgate_core::TomlFileError::Read(e) => TrustFileError::Read(e),
                 other => invalid(other.to_string()),
             })?;
+        // Every problem of the file itself is listed, not only the first;
+        // its keys are read once it has none.
+        let mut problems = Vec::new();
         if file.keys.is_empty() {
-            return Err(invalid(
-                "no [[keys]]: a trust file must trust at least one key".into(),
-            ));
+            problems.push("no [[keys]]: a trust file must trust at least one key".to_owned());
+        }
+        let max_age = match file.max_age.as_deref().map(parse_duration) {
+            Some(Err(e)) => {
+                problems.push(e);
+                None
+            }
+            Some(Ok(age)) => Some(age),
+            None => None,
+        };
+        let required_policies = match file.required_policies {
+            RequiredPoliciesTable::Absent => Vec::new(),
+            RequiredPoliciesTable::Table(table) => {
+                let mut required = Vec::new();
+                for (id, modules) in table {
+                    let mut accepted = Vec::new();
+                    for m in &modules {
+                        match m.parse() {
+                            Ok(digest) => accepted.push(digest),
+                            Err(e) => problems.push(format!("required-policies.\"{id}\": {e}")),
+                        }
+                    }
+                    required.push(RequiredPolicy::new(id, accepted));
+                }
+                required
+            }
+            RequiredPoliciesTable::Ids(ids) => {
+                problems.push(format!(
+                    "required-policies is a list of ids; a policy id alone is what any component \
+                     may call itself, so write a table of ids and the module digests accepted for \
+                     each:\n[required-policies]\n{}",
+                    ids.iter()
+                        .map(|id| format!("\"{id}\" = [\"sha256:<module>\"]"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ));
+                Vec::new()
+            }
+        };
+        if !problems.is_empty() {
+            return Err(invalid(problems.join("; ")));
         }
         let dir = path.parent().unwrap_or(Path::new("."));
         let mut keys = Vec::new();
@@ -402,34 +443,8 @@ impl TrustPolicy {
         if let Some(id) = file.verifier_id {
             policy.verifier_id = id;
         }
-        if let Some(age) = file.max_age {
-            policy.max_age = Some(parse_duration(&age).map_err(invalid)?);
-        }
-        policy.required_policies = match file.required_policies {
-            RequiredPoliciesTable::Absent => Vec::new(),
-            RequiredPoliciesTable::Table(table) => table
-                .into_iter()
-                .map(|(id, modules)| {
-                    let modules = modules
-                        .iter()
-                        .map(|m| m.parse().map_err(|e| format!("required-policies.\"{id}\": {e}")))
-                        .collect::<Result<_, _>>()?;
-                    Ok(RequiredPolicy::new(id, modules))
-                })
-                .collect::<Result<_, String>>()
-                .map_err(invalid)?,
-            RequiredPoliciesTable::Ids(ids) => {
-                return Err(invalid(format!(
-                    "required-policies is a list of ids; a policy id alone is what any component \
-                     may call itself, so write a table of ids and the module digests accepted for \
-                     each:\n[required-policies]\n{}",
-                    ids.iter()
-                        .map(|id| format!("\"{id}\" = [\"sha256:<module>\"]"))
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                )));
-            }
-        };
+        policy.max_age = max_age;
+        policy.required_policies = required_policies;
         policy.allowed_policy_digests = file.policy_digests;
         policy.resource_uri = file.resource_uri;
         policy.gate = file.gate;

@@ -234,81 +234,64 @@ impl ServerConfig {
         };
         let file: ConfigFile =
             sealgate::read_toml_file(path, 1 << 20, Some(version)).map_err(|e| invalid(e.to_string()))?;
+        // Every problem is listed, not only the first (as a gate file's are).
+        let mut problems = Vec::new();
         if file.gates.is_empty() {
-            return Err(invalid("`gates` is empty: name at least one gate file".into()));
+            problems.push("`gates` is empty: name at least one gate file".to_owned());
         }
         let dir = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
-        let address = |key: &str, value: Option<String>| match value {
-            None => Ok(None),
-            Some(l) => l.parse().map(Some).map_err(|e| {
-                invalid(format!(
-                    "{key} `{l}` is not an address such as 0.0.0.0:8443 ({e})"
-                ))
-            }),
-        };
-        let listen = address("listen", file.listen)?;
-        let health_listen = address("health-listen", file.health_listen)?;
+        let listen = address("listen", file.listen, &mut problems);
+        let health_listen = address("health-listen", file.health_listen, &mut problems);
         let admission = match file.admission {
             None => None,
             Some(a) if !file.trust.contains_key(&a.trust) => {
-                return Err(invalid(format!(
+                problems.push(format!(
                     "[admission] trust = `{}` is not one of [trust]: {}",
                     a.trust,
                     names(file.trust.keys())
-                )));
+                ));
+                None
             }
             Some(a) => Some(Admission {
                 trust: a.trust,
                 store: resolve(a.store),
             }),
         };
-        let duration = |key: &str, value: Option<String>, default: Duration| match value {
-            None => Ok(default),
-            Some(v) => humantime::parse_duration(&v)
-                .map_err(|e| {
-                    invalid(format!(
-                        "[limits] {key} `{v}` is not a duration such as 10s ({e})"
-                    ))
-                })
-                .and_then(|d| {
-                    if d.is_zero() {
-                        Err(invalid(format!("[limits] {key} must be more than zero")))
-                    } else {
-                        Ok(d)
-                    }
-                }),
-        };
         let defaults = Limits::default();
+        let mut duration = |key: &str, value: Option<String>, default: Duration| {
+            limit_duration(key, value, &mut problems).unwrap_or(default)
+        };
         let limits = Limits {
             max_body_bytes: file.limits.max_body_bytes.unwrap_or(defaults.max_body_bytes),
             request_timeout: duration(
                 "request-timeout",
                 file.limits.request_timeout,
                 defaults.request_timeout,
-            )?,
+            ),
             header_timeout: duration(
                 "header-timeout",
                 file.limits.header_timeout,
                 defaults.header_timeout,
-            )?,
-            write_timeout: duration("write-timeout", file.limits.write_timeout, defaults.write_timeout)?,
+            ),
+            write_timeout: duration("write-timeout", file.limits.write_timeout, defaults.write_timeout),
             shutdown_grace: duration(
                 "shutdown-grace",
                 file.limits.shutdown_grace,
                 defaults.shutdown_grace,
-            )?,
+            ),
             reload_timeout: duration(
                 "reload-timeout",
                 file.limits.reload_timeout,
                 defaults.reload_timeout,
-            )?,
+            ),
             max_connections: file.limits.max_connections.unwrap_or(defaults.max_connections),
         };
         if limits.max_body_bytes == 0 || limits.max_connections == 0 {
-            return Err(invalid(
-                "[limits] max-body-bytes and max-connections must be more than zero".into(),
-            ));
+            problems.push("[limits] max-body-bytes and max-connections must be more than zero".into());
+        }
+        if !problems.is_empty() {
+            return Err(invalid(problems.join("; ")));
         }
         Ok(Self {
             path: path.to_owned(),
@@ -332,6 +315,34 @@ impl ServerConfig {
             limits,
         })
     }
+}
+
+/// An address setting, or the problem with it.
+fn address(key: &str, value: Option<String>, problems: &mut Vec<String>) -> Option<SocketAddr> {
+    let text = value?;
+    match text.parse() {
+        Ok(address) => Some(address),
+        Err(e) => {
+            problems.push(format!(
+                "{key} `{text}` is not an address such as 0.0.0.0:8443 ({e})"
+            ));
+            None
+        }
+    }
+}
+
+/// A `[limits]` duration, or the problem with it (`None` for either: the
+/// default stands in, and the problem fails the load).
+fn limit_duration(key: &str, value: Option<String>, problems: &mut Vec<String>) -> Option<Duration> {
+    let text = value?;
+    match humantime::parse_duration(&text) {
+        Err(e) => problems.push(format!(
+            "[limits] {key} `{text}` is not a duration such as 10s ({e})"
+        )),
+        Ok(d) if d.is_zero() => problems.push(format!("[limits] {key} must be more than zero")),
+        Ok(d) => return Some(d),
+    }
+    None
 }
 
 /// `a, b, c` for a message.
@@ -374,6 +385,23 @@ mod tests {
         assert_eq!(config.limits.request_timeout, Duration::from_secs(2));
         assert_eq!(config.limits.max_body_bytes, Limits::default().max_body_bytes);
         assert!(config.listen.is_none() && config.tls.is_none() && config.signing.is_none());
+    }
+
+    #[test]
+    fn every_problem_is_listed() {
+        let err = load(
+            "api-version = \"sealgate/server/v1\"\ngates = []\nlisten = \"localhost\"\n[limits]\nrequest-timeout = \"soon\"\nmax-connections = 0\n",
+        )
+        .unwrap_err()
+        .message;
+        for part in [
+            "`gates` is empty",
+            "listen `localhost` is not an address",
+            "request-timeout `soon` is not a duration",
+            "max-connections must be more than zero",
+        ] {
+            assert!(err.contains(part), "{part}: {err}");
+        }
     }
 
     #[test]
