@@ -309,3 +309,25 @@ fn every_shipped_case_gives_params_its_policy_schema_accepts() {
     }
     assert!(checked > 100, "only {checked} cases checked");
 }
+
+/// A test file that breaks several rules is refused with all of them.
+#[test]
+fn a_test_file_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cases.toml");
+    std::fs::write(
+        &file,
+        "evaluated-at = \"someday\"\n[[case]]\nname = \"a\"\nexpect = { outcome = \"pass\" }\n[[case]]\nname = \"b\"\nexpect = { outcome = \"fail\" }\n",
+    )
+    .unwrap();
+    let err = sealgate::policy_test::TestFile::load(&file)
+        .expect_err("refused")
+        .to_string();
+    for part in [
+        "case `a`: no `metadata` and no `base`",
+        "case `b`: no `metadata` and no `base`",
+        "evaluated-at `someday` is not an RFC 3339 time",
+    ] {
+        assert!(err.contains(part), "{part}: {err}");
+    }
+}

@@ -172,26 +172,31 @@ impl TestFile {
         };
         let spec: FileSpec =
             sealgate_core::read_toml_file(path, 4 << 20, None).map_err(|e| err(e.to_string()))?;
+        // Every problem is listed, as a gate file's are.
+        let mut problems = Vec::new();
         let dir = path.parent().unwrap_or(Path::new("."));
         let base = match &spec.base {
-            Some(b) => Some(read_json(&dir.join(b)).map_err(err)?),
+            Some(b) => read_json(&dir.join(b)).map_err(|e| problems.push(e)).ok(),
             None => None,
         };
         if spec.cases.is_empty() {
-            return Err(err("no [[case]]".into()));
+            problems.push("no [[case]]".into());
         }
-        for c in &spec.cases {
-            if base.is_none() && c.metadata.is_none() {
-                return Err(err(format!(
-                    "case `{}`: no `metadata` and no `base` to patch",
-                    c.name
-                )));
+        if spec.base.is_none() {
+            for c in spec.cases.iter().filter(|c| c.metadata.is_none()) {
+                problems.push(format!("case `{}`: no `metadata` and no `base` to patch", c.name));
             }
         }
         let evaluated_at_unix = match &spec.evaluated_at {
             None => 1_767_225_600, // 2026-01-01T00:00:00Z
-            Some(t) => crate::unix_seconds(t).map_err(|e| err(format!("evaluated-at {e}")))?,
+            Some(t) => crate::unix_seconds(t).unwrap_or_else(|e| {
+                problems.push(format!("evaluated-at {e}"));
+                0
+            }),
         };
+        if !problems.is_empty() {
+            return Err(err(problems.join("; ")));
+        }
         Ok(Self {
             path: path.to_owned(),
             fail_on: spec.fail_on,
