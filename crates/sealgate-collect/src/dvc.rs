@@ -27,6 +27,8 @@ pub struct DvcFacts {
     /// identifies by ETag or checksum keeps that, which is not a content
     /// hash).
     pub inputs: Vec<Value>,
+    /// The paths in `inputs`, so each is listed once without a scan.
+    input_paths: std::collections::BTreeSet<String>,
 }
 
 /// `.dvc` files are searched this deep, and this many at most.
@@ -295,7 +297,7 @@ fn dependency_input(
     stage: &str,
     facts: &mut DvcFacts,
 ) -> Result<(), CollectError> {
-    if facts.inputs.iter().any(|i| i["uri"] == path) {
+    if !facts.input_paths.insert(path.to_owned()) {
         return Ok(());
     }
     let mut input = Map::new();

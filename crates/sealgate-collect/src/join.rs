@@ -27,9 +27,16 @@ pub(crate) fn same_path(uri: &str, path: &str) -> bool {
     !path.is_empty() && (uri == path || uri.ends_with(&format!("/{path}")))
 }
 
-/// The content hash DVC records for the file at `uri`.
+/// The content hash DVC records for the file at `uri`: the paths
+/// [`same_path`] accepts are `uri` and its suffixes after a `/`, looked up
+/// longest (most specific) first, so the cost is the URI's depth, not the
+/// number of files DVC hashes.
 pub(crate) fn dvc_hash<'a>(hashes: &'a BTreeMap<String, String>, uri: &str) -> Option<&'a String> {
-    hashes.iter().find(|(p, _)| same_path(uri, p)).map(|(_, h)| h)
+    let uri = uri.strip_prefix("file://").unwrap_or(uri);
+    std::iter::once(uri)
+        .chain(uri.match_indices('/').map(|(i, _)| &uri[i + 1..]))
+        .filter(|p| !p.is_empty())
+        .find_map(|p| hashes.get(p))
 }
 
 /// A record's own md5, if it has one.
@@ -130,6 +137,12 @@ mod tests {
         note_dvc_hash(&mut by_path, &hashes());
         assert_eq!(by_path["dvc_hash"]["md5"], "04f1fe7337c75fba118ed4fac9249ab2");
         assert!(by_path.get("hash").is_none());
+        // The most specific of two DVC paths a URI ends in.
+        let mut both = hashes();
+        both.insert("customers.csv".into(), "0".repeat(32));
+        let mut nested = json!({"uri": "s3://b/data/customers.csv"});
+        note_dvc_hash(&mut nested, &both);
+        assert_eq!(nested["dvc_hash"]["md5"], "04f1fe7337c75fba118ed4fac9249ab2");
         // A base name alone is another file.
         let mut elsewhere = json!({"name": "customers", "uri": "other/customers.csv"});
         note_dvc_hash(&mut elsewhere, &hashes());
