@@ -139,20 +139,8 @@ pub(crate) fn exit_for(report: &GateReport) -> Exit {
     }
 }
 
-/// An error and its causes on one line, as `{:#}` prints them, without a
-/// cause already quoted by the message before it (many library errors say
-/// their source in their own message: `cannot read F: No such file`).
+/// An error and its causes on one line, each cause once
+/// ([`sealgate::error_chain`]).
 pub fn error_chain(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
+    sealgate::error_chain(error.as_ref())
 }

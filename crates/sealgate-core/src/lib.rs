@@ -20,7 +20,7 @@ mod verdict;
 pub use digest::{DigestError, Sha256Digest};
 pub use gate::{API_VERSION as GATE_API_VERSION, GateConfig, GateConfigError, PolicyEntry};
 pub use input::{
-    ApiVersion, InputError, TomlFileError, open_regular, parse_toml, read_bounded, read_opened,
+    ApiVersion, InputError, TomlFileError, error_chain, open_regular, parse_toml, read_bounded, read_opened,
     read_toml_file, toml_error, write_atomically,
 };
 pub use limits::{LimitError, LimitOverrides, SandboxLimits};

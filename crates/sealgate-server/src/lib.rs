@@ -59,7 +59,7 @@ use write_timeout::WriteTimeout;
 pub use config::{ConfigError, ServerConfig};
 pub use error::ServeError;
 
-use error::{chain, io};
+use error::io;
 
 use api::ApiError;
 use metrics::Metrics;
@@ -561,7 +561,7 @@ async fn reload(shared: Arc<Shared>) {
             eprintln!(
                 "sealgate serve: reload refused, still serving generation {}: {}",
                 shared.current().generation,
-                chain(&e)
+                sealgate::error_chain(&e)
             );
         }
     }

@@ -65,7 +65,7 @@ pub mod policy_test;
 pub use sealgate_core::{
     ApiVersion, EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport,
     InputError, LogLine, PolicyEntry, PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest,
-    TomlFileError, Verdict, open_regular, parse_toml, read_bounded, read_toml_file, toml_error,
+    TomlFileError, Verdict, error_chain, open_regular, parse_toml, read_bounded, read_toml_file, toml_error,
 };
 pub use sealgate_engine::host;
 pub use sealgate_engine::{
