@@ -66,7 +66,10 @@ impl<E: ExitStatus + Into<anyhow::Error>> From<E> for CliError {
 impl ExitStatus for LoadError {
     fn exit(&self) -> Exit {
         match self {
-            LoadError::Read(_) | LoadError::Unavailable { .. } | LoadError::PinMismatch { .. } => Exit::Usage,
+            LoadError::Read(_)
+            | LoadError::Unavailable { .. }
+            | LoadError::PinMismatch { .. }
+            | LoadError::Source { .. } => Exit::Usage,
             _ => Exit::PolicyError,
         }
     }

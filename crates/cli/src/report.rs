@@ -227,11 +227,28 @@ pub(crate) fn write_policy_tests(
                     writeln!(out, "          + unexpected rules: {}", join(&unexpected))?;
                 }
             }
+            for want in &c.unmatched {
+                writeln!(out, "          - no finding {want}")?;
+            }
+            if !c.unmatched.is_empty() {
+                for f in &c.findings {
+                    writeln!(
+                        out,
+                        "            found {} ({}) at `{}`",
+                        clean(&f.rule_id),
+                        f.severity,
+                        clean(&f.pointer)
+                    )?;
+                }
+            }
             if let Some(m) = &c.message {
-                writeln!(out, "          message: {m}")?;
+                writeln!(out, "          message: {}", clean(m))?;
             }
             if let Some(m) = &c.expected.message {
                 writeln!(out, "          expected message containing: {m}")?;
+            }
+            for line in &c.log {
+                writeln!(out, "          log {}: {}", line.level, clean(&line.message))?;
             }
         }
     }

@@ -21,7 +21,6 @@
 pub mod dsse;
 pub mod keys;
 pub mod statement;
-mod strict_json;
 pub mod trust;
 pub mod verify;
 

@@ -56,19 +56,29 @@ impl Subject {
 /// The digest that identifies a gate's policy: sha256 over the compact,
 /// key-sorted JSON of everything that decides a verdict: the gate's name,
 /// version, threshold and limits, and for every policy in order its pinned
-/// module digest, params and limits. File paths and descriptions are left
-/// out, so moving a gate file does not change it.
+/// module digest, params and limits, and the digests of the Rego and data
+/// files it reads (in order; the keys only when there are some, so a gate
+/// without them keeps the digest it always had). File paths and
+/// descriptions are left out, so moving a gate file does not change it.
 pub fn policy_digest(config: &GateConfig) -> Sha256Digest {
     let canonical = json!({
         "api_version": config.api_version,
         "name": config.name,
         "fail_on": config.fail_on,
         "limits": config.limits,
-        "policies": config.policies.iter().map(|p| json!({
-            "sha256": p.sha256,
-            "params": p.params,
-            "limits": p.limits,
-        })).collect::<Vec<_>>(),
+        "policies": config.policies.iter().map(|p| {
+            let mut policy = json!({
+                "sha256": p.sha256,
+                "params": p.params,
+                "limits": p.limits,
+            });
+            for (key, files) in [("rego", &p.rego), ("data", &p.data)] {
+                if !files.is_empty() {
+                    policy[key] = files.iter().map(|f| json!(f.sha256)).collect();
+                }
+            }
+            policy
+        }).collect::<Vec<_>>(),
     });
     // serde_json's map is a BTreeMap (no `preserve_order`): keys come out sorted.
     Sha256Digest::of_bytes(canonical.to_string().as_bytes())

@@ -62,6 +62,25 @@ pub struct PolicyEntry {
     /// Limits for this policy only (each only tightens the gate's).
     #[serde(default)]
     pub limits: LimitOverrides,
+    /// Rego files the component (the Rego engine, `policies/rego-engine`)
+    /// evaluates, each pinned like the module.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rego: Vec<PinnedFile>,
+    /// JSON data files for those Rego files (`data.*`), each pinned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<PinnedFile>,
+}
+
+/// A file a policy reads besides its component (a Rego module, its data),
+/// pinned by sha256 like the component: refused before anything reads it
+/// if it differs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PinnedFile {
+    /// Where it is, relative to the gate file.
+    pub path: PathBuf,
+    /// Its pinned SHA-256.
+    pub sha256: Sha256Digest,
 }
 
 fn default_fail_on() -> Severity {
@@ -179,6 +198,21 @@ impl GateConfig {
             if p.module.as_os_str().is_empty() {
                 problems.push(format!("policies[{i}].module is empty"));
             }
+            if p.rego.is_empty() && !p.data.is_empty() {
+                problems.push(format!(
+                    "policies[{i}].data names data files but no `rego` file reads them"
+                ));
+            }
+            for (key, files, extension) in [("rego", &p.rego, "rego"), ("data", &p.data, "json")] {
+                for (j, file) in files.iter().enumerate() {
+                    if file.path.extension().and_then(|e| e.to_str()) != Some(extension) {
+                        problems.push(format!(
+                            "policies[{i}].{key}[{j}].path `{}` must name a .{extension} file",
+                            file.path.display()
+                        ));
+                    }
+                }
+            }
             if let Err(e) = SandboxLimits::default()
                 .tightened(&self.limits)
                 .and_then(|l| l.tightened(&p.limits))
@@ -209,9 +243,15 @@ impl GateConfig {
 
     /// Resolve a policy's module path against the directory of the gate file.
     pub fn module_path(gate_file: &Path, entry: &PolicyEntry) -> PathBuf {
+        Self::resolve(gate_file, &entry.module)
+    }
+
+    /// Resolve a path the gate gives (a module, a Rego or data file)
+    /// against the directory of the gate file.
+    pub fn resolve(gate_file: &Path, path: &Path) -> PathBuf {
         match gate_file.parent() {
-            Some(dir) if entry.module.is_relative() => dir.join(&entry.module),
-            _ => entry.module.clone(),
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_owned(),
         }
     }
 }

@@ -15,10 +15,11 @@ mod gate;
 mod input;
 mod limits;
 mod report;
+pub mod strict_json;
 mod verdict;
 
 pub use digest::{DigestError, Sha256Digest};
-pub use gate::{API_VERSION as GATE_API_VERSION, GateConfig, GateConfigError, PolicyEntry};
+pub use gate::{API_VERSION as GATE_API_VERSION, GateConfig, GateConfigError, PinnedFile, PolicyEntry};
 pub use input::{
     ApiVersion, InputError, TomlFileError, error_chain, open_regular, parse_toml, read_bounded, read_opened,
     read_toml_file, toml_error, write_atomically,

@@ -114,6 +114,13 @@ pub struct PolicyResult {
     pub version: String,
     /// SHA-256 of the component file that ran.
     pub module_sha256: Sha256Digest,
+    /// The Rego files it evaluated, as the gate pins them (none for a
+    /// compiled policy).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rego: Vec<crate::PinnedFile>,
+    /// Their data files, as the gate pins them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub data: Vec<crate::PinnedFile>,
     /// The params it ran with.
     pub params: serde_json::Value,
     /// How it ended.

@@ -18,6 +18,15 @@ pub enum LoadError {
         /// Why, in the resolver's words.
         reason: String,
     },
+    /// A file a policy reads (a Rego module, its JSON data) is not what its
+    /// kind must be: not UTF-8, not JSON with one reading, too large.
+    #[error("{}: {reason}", path.display())]
+    Source {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// The file's digest is not the pinned one. It was not compiled.
     #[error(
         "{}: sha256 is {actual}, but the gate pins {expected}; refusing to compile it. \

@@ -61,11 +61,13 @@ use std::path::{Path, PathBuf};
 pub mod findings;
 mod parallel;
 pub mod policy_test;
+pub mod rego;
 
 pub use sealgate_core::{
     ApiVersion, EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport,
-    InputError, LogLine, PolicyEntry, PolicyOutcome, PolicyResult, SandboxLimits, Severity, Sha256Digest,
-    TomlFileError, Verdict, error_chain, open_regular, parse_toml, read_bounded, read_toml_file, toml_error,
+    InputError, LogLine, PinnedFile, PolicyEntry, PolicyOutcome, PolicyResult, SandboxLimits, Severity,
+    Sha256Digest, TomlFileError, Verdict, error_chain, open_regular, parse_toml, read_bounded,
+    read_toml_file, toml_error,
 };
 pub use sealgate_engine::host;
 pub use sealgate_engine::{
@@ -108,6 +110,10 @@ pub struct GatePolicy {
     pub module: PolicyModule,
     /// Its params, as the gate gave them.
     pub params: serde_json::Value,
+    /// The Rego files it evaluates, pinned (none for a compiled policy).
+    pub rego: Vec<PinnedFile>,
+    /// Their data files, pinned.
+    pub data: Vec<PinnedFile>,
     /// The limits it runs under.
     pub limits: SandboxLimits,
     params_json: String,
@@ -241,14 +247,23 @@ impl Gate {
         let policies = parallel::map_in_parallel(&config.policies, workers, |index, entry| {
             let limits = limits[index];
             let module_path = GateConfig::module_path(gate_file, entry);
+            let load_error = |error| GateError::Load {
+                gate: gate.clone(),
+                index,
+                error,
+            };
             let module = resolve(&module_path, entry)
                 .and_then(|bytes| engine.load_bytes(&module_path, bytes, &entry.sha256))
-                .map_err(|error| GateError::Load {
-                    gate: gate.clone(),
-                    index,
-                    error,
-                })?;
-            let params_json = entry.params.to_string();
+                .map_err(load_error)?;
+            // A Rego policy's files are pinned like its module and handed to
+            // it with the params.
+            let params_json =
+                rego::RegoSources::load(gate_file, &entry.rego, &entry.data, |path| resolve(path, entry))
+                    .map_err(load_error)?
+                    .map_or_else(
+                        || entry.params.to_string(),
+                        |sources| sources.params_json(&entry.params),
+                    );
             module
                 .validate_params(&params_json, &limits)
                 .map_err(|e| match e {
@@ -268,6 +283,8 @@ impl Gate {
             Ok(GatePolicy {
                 module,
                 params: entry.params.clone(),
+                rego: entry.rego.clone(),
+                data: entry.data.clone(),
                 limits,
                 params_json,
             })
@@ -340,6 +357,8 @@ impl Gate {
                 id: info.id.clone(),
                 version: info.version.clone(),
                 module_sha256: *p.module.digest(),
+                rego: p.rego.clone(),
+                data: p.data.clone(),
                 params: p.params.clone(),
                 outcome,
                 findings,

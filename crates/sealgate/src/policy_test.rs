@@ -20,9 +20,13 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use sealgate_core::{EvaluationContext, PolicyOutcome, SandboxLimits, Severity, read_bounded};
+use sealgate_core::{
+    EvaluationContext, Finding, LogLine, PolicyOutcome, SandboxLimits, Severity, read_bounded,
+};
 use sealgate_engine::{EvalError, PolicyModule};
 use sealgate_metadata::{MetadataDocument, MetadataLimits};
+
+use crate::rego::RegoSources;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -130,6 +134,46 @@ pub struct Expectation {
     /// A substring of the error message (for `error` and `invalid-params`).
     #[serde(default)]
     pub message: Option<String>,
+    /// Findings that must be among those found, each by rule id and, when
+    /// given, severity and pointer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<ExpectedFinding>,
+}
+
+/// A finding a case expects: its rule id, and its severity and pointer when
+/// given.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedFinding {
+    /// The rule id.
+    pub rule: String,
+    /// Its severity, if the case says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<Severity>,
+    /// Its JSON Pointer, if the case says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pointer: Option<String>,
+}
+
+impl ExpectedFinding {
+    fn matches(&self, f: &Finding) -> bool {
+        f.rule_id == self.rule
+            && self.severity.is_none_or(|s| s == f.severity)
+            && self.pointer.as_ref().is_none_or(|p| *p == f.pointer)
+    }
+}
+
+impl std::fmt::Display for ExpectedFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.rule)?;
+        if let Some(s) = self.severity {
+            write!(f, " ({s})")?;
+        }
+        if let Some(p) = &self.pointer {
+            write!(f, " at `{p}`")?;
+        }
+        Ok(())
+    }
 }
 
 /// What one case did.
@@ -145,8 +189,17 @@ pub struct CaseResult {
     pub outcome: CaseOutcome,
     /// The rule ids found.
     pub rules: BTreeSet<String>,
+    /// The findings, whole.
+    pub findings: Vec<Finding>,
+    /// Expected findings none of the findings matched.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmatched: Vec<ExpectedFinding>,
     /// The error, if any.
     pub message: Option<String>,
+    /// What the policy logged (a panic's message is logged), shown for a
+    /// case that did not meet its expectation.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub log: Vec<LogLine>,
 }
 
 /// Why a test file could not be run at all.
@@ -218,31 +271,54 @@ impl TestFile {
 
     /// Run every case against `module`.
     pub fn run(&self, module: &PolicyModule) -> Vec<CaseResult> {
-        self.cases.iter().map(|c| self.run_case(module, c)).collect()
+        self.run_with(module, None)
     }
 
-    fn run_case(&self, module: &PolicyModule, case: &TestCase) -> CaseResult {
-        let (outcome, rules, message) = match self.document(case) {
-            Err(e) => (
-                CaseOutcome::Error,
-                BTreeSet::new(),
-                Some(format!("test setup: {e}")),
-            ),
-            Ok(doc) => evaluate(module, &doc, &case.params, self.fail_on, self.evaluated_at_unix),
+    /// Run every case against `module`, the Rego engine when `rego` gives
+    /// the files it evaluates (each case's params go with them, as a gate
+    /// hands them over).
+    pub fn run_with(&self, module: &PolicyModule, rego: Option<&RegoSources>) -> Vec<CaseResult> {
+        self.cases
+            .iter()
+            .map(|c| self.run_case(module, rego, c))
+            .collect()
+    }
+
+    fn run_case(&self, module: &PolicyModule, rego: Option<&RegoSources>, case: &TestCase) -> CaseResult {
+        let ran = match self.document(case) {
+            Err(e) => Ran::error(format!("test setup: {e}"), Vec::new()),
+            Ok(doc) => {
+                let params = match rego {
+                    Some(sources) => sources.params_json(&case.params),
+                    None => case.params.to_string(),
+                };
+                evaluate(module, &doc, &params, self.fail_on, self.evaluated_at_unix)
+            }
         };
         let e = &case.expect;
-        let passed = outcome == e.outcome
+        let rules: BTreeSet<String> = ran.findings.iter().map(|f| f.rule_id.clone()).collect();
+        let unmatched: Vec<ExpectedFinding> = e
+            .findings
+            .iter()
+            .filter(|want| !ran.findings.iter().any(|f| want.matches(f)))
+            .cloned()
+            .collect();
+        let passed = ran.outcome == e.outcome
             && e.rules.as_ref().is_none_or(|want| *want == rules)
+            && unmatched.is_empty()
             && e.message
                 .as_ref()
-                .is_none_or(|m| message.as_deref().is_some_and(|got| got.contains(m.as_str())));
+                .is_none_or(|m| ran.message.as_deref().is_some_and(|got| got.contains(m.as_str())));
         CaseResult {
             name: case.name.clone(),
             passed,
             expected: e.clone(),
-            outcome,
+            outcome: ran.outcome,
             rules,
-            message,
+            findings: ran.findings,
+            unmatched,
+            message: ran.message,
+            log: if passed { Vec::new() } else { ran.log },
         }
     }
 
@@ -276,36 +352,55 @@ impl TestFile {
     }
 }
 
-fn evaluate(
-    module: &PolicyModule,
-    doc: &MetadataDocument,
-    params: &Value,
-    fail_on: Severity,
-    at: i64,
-) -> (CaseOutcome, BTreeSet<String>, Option<String>) {
+fn evaluate(module: &PolicyModule, doc: &MetadataDocument, params: &str, fail_on: Severity, at: i64) -> Ran {
     let limits = SandboxLimits::default();
-    let params = params.to_string();
-    if let Err(e) = module.validate_params(&params, &limits) {
+    if let Err(e) = module.validate_params(params, &limits) {
         let msg = match e {
             EvalError::Policy(m) => m,
             other => other.to_string(),
         };
-        return (CaseOutcome::InvalidParams, BTreeSet::new(), Some(msg));
+        return Ran {
+            outcome: CaseOutcome::InvalidParams,
+            findings: Vec::new(),
+            message: Some(msg),
+            log: Vec::new(),
+        };
     }
     let eval = module.evaluate(
         doc.text(),
-        &params,
+        params,
         &EvaluationContext::at("policy-test", at),
         &limits,
     );
     match eval.verdict {
-        Err(e) => (CaseOutcome::Error, BTreeSet::new(), Some(e.to_string())),
-        Ok(v) => {
-            let outcome = match PolicyOutcome::judge(&v, fail_on) {
+        Err(e) => Ran::error(e.to_string(), eval.log),
+        Ok(v) => Ran {
+            outcome: match PolicyOutcome::judge(&v, fail_on) {
                 PolicyOutcome::Pass => CaseOutcome::Pass,
                 _ => CaseOutcome::Fail,
-            };
-            (outcome, v.findings.into_iter().map(|f| f.rule_id).collect(), None)
+            },
+            findings: v.findings,
+            message: None,
+            log: eval.log,
+        },
+    }
+}
+
+/// How one case's evaluation ended.
+struct Ran {
+    outcome: CaseOutcome,
+    findings: Vec<Finding>,
+    message: Option<String>,
+    log: Vec<LogLine>,
+}
+
+impl Ran {
+    fn error(message: String, log: Vec<LogLine>) -> Self {
+        Self {
+            outcome: CaseOutcome::Error,
+            findings: Vec::new(),
+            message: Some(message),
+            log,
         }
     }
 }

@@ -142,9 +142,23 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
         .iter()
         .map(|f| TestFile::load(f))
         .collect::<Result<Vec<_>, _>>()?;
-    let module_path = match &args.module {
-        Some(m) => m.clone(),
-        None => {
+    // A directory of Rego files runs in the Rego engine component.
+    let rego = if args.dir.join("Cargo.toml").is_file() {
+        None
+    } else {
+        Some(sealgate::rego::RegoSources::from_dir(&args.dir).map_err(CliError::usage)?)
+    };
+    let module_path = match (&args.module, &rego) {
+        (Some(m), _) => m.clone(),
+        (None, Some(_)) => {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "{} is a Rego policy: name the Rego engine component to run it in with --module \
+                 (build it once: `sealgate policy build policies/rego-engine`, then \
+                 --module target/policies/rego.wasm)",
+                args.dir.display()
+            )));
+        }
+        (None, None) => {
             let opts = sealgate_policy_build::BuildOptions::new(
                 sealgate_policy_build::Target::Wasm32UnknownUnknown,
                 args.out_dir.clone(),
@@ -160,7 +174,7 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
     let module = engine.load_unpinned(&module_path).map_err(CliError::usage)?;
     let results: Vec<_> = tests
         .iter()
-        .map(|t| (t.path().to_owned(), t.run(&module)))
+        .map(|t| (t.path().to_owned(), t.run_with(&module, rego.as_ref())))
         .collect();
     let failed = results.iter().flat_map(|(_, r)| r).filter(|r| !r.passed).count();
     let written = match args.format {

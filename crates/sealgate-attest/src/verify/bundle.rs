@@ -60,14 +60,14 @@ pub(super) fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String>
         }
         // One reading before any field is read (`strict_json`): no member
         // twice, no number parsers disagree on, in the envelope or the payload.
-        crate::strict_json::check(line.as_bytes())
+        sealgate_core::strict_json::check(line.as_bytes())
             .map_err(|e| format!("line {n}: the envelope has more than one reading: {e}"))?;
         let envelope: Envelope =
             serde_json::from_str(line).map_err(|e| format!("line {n} is not a DSSE envelope: {e}"))?;
         let payload =
             decode_base64(&envelope.payload).ok_or_else(|| format!("line {n}: payload is not base64"))?;
         if envelope.payload_type == IN_TOTO_PAYLOAD_TYPE {
-            crate::strict_json::check(&payload)
+            sealgate_core::strict_json::check(&payload)
                 .map_err(|e| format!("line {n}: the signed statement has more than one reading: {e}"))?;
         }
         if envelope.signatures.is_empty() {

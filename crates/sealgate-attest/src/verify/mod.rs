@@ -25,7 +25,7 @@
 //!     for it, in the report bound to the verdict
 //!
 //! `bundle`'s first parse also refuses a document with two readings
-//! (`strict_json.rs`) and more envelopes or signatures than the caps.
+//! (`sealgate_core::strict_json`) and more envelopes or signatures than the caps.
 
 use std::time::{Duration, SystemTime};
 

@@ -15,7 +15,8 @@
 //!   shortest form that reads back to it (the form serde_json writes), so
 //!   every reader that parses doubles gets the same value from the same text.
 //!
-//! What sealgate signs always passes: it writes with serde_json.
+//! What sealgate signs always passes: it writes with serde_json. Pinned data
+//! files (a Rego policy's JSON data) are read the same way.
 
 use std::collections::HashSet;
 
@@ -23,7 +24,11 @@ use std::collections::HashSet;
 const MAX_DEPTH: usize = 128;
 
 /// `Ok` if `text` is JSON with one reading; otherwise what is ambiguous and where.
-pub(crate) fn check(text: &[u8]) -> Result<(), String> {
+///
+/// # Errors
+///
+/// What is ambiguous or malformed, and at which byte.
+pub fn check(text: &[u8]) -> Result<(), String> {
     let mut scanner = Scanner { b: text, i: 0 };
     scanner.value(0, &mut String::new())?;
     scanner.ws();

@@ -1,0 +1,156 @@
+//! Rego policies: the pinned `.rego` and data files a gate hands to the Rego
+//! engine component (`policies/rego-engine`), which evaluates them in the
+//! sandbox. The host only reads, pins and packs them; it never evaluates Rego.
+
+use std::path::Path;
+
+use sealgate_core::{PinnedFile, Sha256Digest};
+use sealgate_engine::LoadError;
+use serde_json::{Value, json};
+
+/// Largest Rego or data file a gate may pin (1 MiB): policies are text.
+pub const MAX_SOURCE_BYTES: usize = 1 << 20;
+
+/// The files of one Rego policy, read and checked.
+#[derive(Debug, Clone, Default)]
+pub struct RegoSources {
+    rego: Vec<(String, String)>,
+    data: Vec<(String, Value)>,
+}
+
+impl RegoSources {
+    /// Files read by `read` (given each file's path resolved against
+    /// `origin`), each refused unless its bytes hash to its pin; Rego files
+    /// must be UTF-8, data files JSON objects with one reading (no member
+    /// twice). `None` when the entry names no Rego file.
+    ///
+    /// # Errors
+    ///
+    /// What `read` returns, [`LoadError::PinMismatch`] for a file that is
+    /// not the one pinned, [`LoadError::Source`] for one that is not what
+    /// its kind must be.
+    pub fn load(
+        origin: &Path,
+        rego: &[PinnedFile],
+        data: &[PinnedFile],
+        read: impl Fn(&Path) -> Result<Vec<u8>, LoadError>,
+    ) -> Result<Option<Self>, LoadError> {
+        if rego.is_empty() {
+            return Ok(None);
+        }
+        let mut sources = Self::default();
+        for file in rego {
+            let (path, bytes) = pinned(origin, file, &read)?;
+            let text = String::from_utf8(bytes).map_err(|_| LoadError::Source {
+                path,
+                reason: "a Rego file must be UTF-8 text".into(),
+            })?;
+            sources.rego.push((file.path.display().to_string(), text));
+        }
+        for file in data {
+            let (path, bytes) = pinned(origin, file, &read)?;
+            sources
+                .data
+                .push((file.path.display().to_string(), json_object(&path, &bytes)?));
+        }
+        Ok(Some(sources))
+    }
+
+    /// Every `.rego` file of `dir` (not `*_test.rego`: OPA's unit tests) and
+    /// every `.json` data file, sorted by name, unpinned: what `policy test`
+    /// runs while the files are being written.
+    ///
+    /// # Errors
+    ///
+    /// [`LoadError::Read`] for a file that cannot be read,
+    /// [`LoadError::Source`] as for [`RegoSources::load`] or when `dir` has
+    /// no `.rego` file.
+    pub fn from_dir(dir: &Path) -> Result<Self, LoadError> {
+        let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Source {
+            path: dir.to_owned(),
+            reason: format!("cannot list the directory: {e}"),
+        })?;
+        let mut paths: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        paths.sort();
+        let mut sources = Self::default();
+        for path in paths {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let extension = path.extension().and_then(|e| e.to_str());
+            if extension == Some("rego") && !name.ends_with("_test.rego") {
+                let bytes = sealgate_core::read_bounded(&path, MAX_SOURCE_BYTES as u64)?;
+                let text = String::from_utf8(bytes).map_err(|_| LoadError::Source {
+                    path: path.clone(),
+                    reason: "a Rego file must be UTF-8 text".into(),
+                })?;
+                sources.rego.push((name, text));
+            } else if extension == Some("json") {
+                let bytes = sealgate_core::read_bounded(&path, MAX_SOURCE_BYTES as u64)?;
+                sources.data.push((name, json_object(&path, &bytes)?));
+            }
+        }
+        if sources.rego.is_empty() {
+            return Err(LoadError::Source {
+                path: dir.to_owned(),
+                reason: "no .rego file here".into(),
+            });
+        }
+        Ok(sources)
+    }
+
+    /// The params the Rego engine component receives: the files, and the
+    /// gate's params under `params` (`data.sealgate.params` to the policy).
+    pub fn params_json(&self, params: &Value) -> String {
+        json!({
+            "rego": self.rego.iter().map(|(path, source)| json!({"path": path, "source": source})).collect::<Vec<_>>(),
+            "data": self.data.iter().map(|(path, value)| json!({"path": path, "value": value})).collect::<Vec<_>>(),
+            "params": params,
+        })
+        .to_string()
+    }
+}
+
+fn pinned(
+    origin: &Path,
+    file: &PinnedFile,
+    read: &impl Fn(&Path) -> Result<Vec<u8>, LoadError>,
+) -> Result<(std::path::PathBuf, Vec<u8>), LoadError> {
+    let path = sealgate_core::GateConfig::resolve(origin, &file.path);
+    let bytes = read(&path)?;
+    if bytes.len() > MAX_SOURCE_BYTES {
+        return Err(LoadError::Source {
+            path,
+            reason: format!(
+                "{} bytes, over the {MAX_SOURCE_BYTES}-byte limit for a policy file",
+                bytes.len()
+            ),
+        });
+    }
+    let actual = Sha256Digest::of_bytes(&bytes);
+    if actual != file.sha256 {
+        return Err(LoadError::PinMismatch {
+            path,
+            expected: file.sha256,
+            actual,
+        });
+    }
+    Ok((path, bytes))
+}
+
+fn json_object(path: &Path, bytes: &[u8]) -> Result<Value, LoadError> {
+    let bad = |reason: String| LoadError::Source {
+        path: path.to_owned(),
+        reason,
+    };
+    sealgate_core::strict_json::check(bytes).map_err(|e| bad(format!("not JSON with one reading: {e}")))?;
+    match serde_json::from_slice(bytes) {
+        Ok(value @ Value::Object(_)) => Ok(value),
+        Ok(_) => Err(bad("Rego data must be a JSON object".into())),
+        Err(e) => Err(bad(format!("not JSON: {e}"))),
+    }
+}

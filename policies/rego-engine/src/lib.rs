@@ -1,0 +1,434 @@
+//! `sealgate.rego`: Rego policies, written as for OPA and conftest, evaluated
+//! by regorus inside this component, so under the same sandbox, fuel,
+//! memory and time limits as every other policy, never on the host.
+//!
+//! The gate names each `.rego` file (and data JSON) with its sha256; the host
+//! reads them, refuses any that differ from their pins, and hands them to
+//! this component with the gate's params:
+//!
+//! ```json
+//! {"rego": [{"path": "model_card.rego", "source": "package main …"}],
+//!  "data": [{"path": "owners.json", "value": {…}}],
+//!  "params": {…the gate's [policies.params]…}}
+//! ```
+//!
+//! conftest's conventions hold: in each namespace (`namespaces`, default
+//! `["main"]`), every rule named `deny`, `violation` or `warn`, alone or with
+//! a `_suffix`, is a check. Its values are messages (strings) or objects with
+//! `msg` and, optionally, `rule_id`, `severity`, `pointer` and `remediation`;
+//! `true` (a boolean rule) is a finding named after the rule. A `deny` or
+//! `violation` value fails the policy; a `warn` value is a finding of
+//! severity `low` unless it says otherwise. `input` is the metadata document;
+//! `data.sealgate.context` the evaluation context, `data.sealgate.params` the
+//! gate's params, which a rule `invalid_params` (a set of messages) may
+//! refuse when the gate loads. Builtin errors are errors (OPA's `strict-builtin-errors`):
+//! a check that cannot be evaluated ends in ERROR, never in a pass.
+
+use sealgate_policy_sdk::{Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// What the host hands over: the pinned files and the gate's params.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    rego: Vec<RegoFile>,
+    #[serde(default)]
+    data: Vec<DataFile>,
+    #[serde(default)]
+    params: Map<String, Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegoFile {
+    path: String,
+    source: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DataFile {
+    path: String,
+    value: Value,
+}
+
+/// The gate params this component reads itself (all are also visible to
+/// the policy as `data.sealgate.params`).
+#[derive(Debug)]
+struct Options {
+    namespaces: Vec<String>,
+    rego_v0: bool,
+}
+
+impl Options {
+    fn of(params: &Map<String, Value>) -> Result<Self, String> {
+        let namespaces = match params.get("namespaces") {
+            None => vec!["main".to_owned()],
+            Some(Value::Array(items)) if !items.is_empty() => items
+                .iter()
+                .map(|v| match v.as_str() {
+                    Some(s) if is_package_path(s) => Ok(s.to_owned()),
+                    _ => Err(format!(
+                        "params.namespaces: `{v}` is not a package name such as `main` or `compliance.model_card`"
+                    )),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(format!(
+                    "params.namespaces must be a non-empty list of package names, not `{other}`"
+                ));
+            }
+        };
+        let rego_v0 = match params.get("rego-version").map(|v| v.as_str()) {
+            None | Some(Some("v1")) => false,
+            Some(Some("v0")) => true,
+            Some(_) => {
+                return Err("params.rego-version must be \"v1\" (the default, as OPA 1.0) or \"v0\"".into());
+            }
+        };
+        Ok(Self { namespaces, rego_v0 })
+    }
+}
+
+fn is_package_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|part| {
+            let mut chars = part.chars();
+            matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+                && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        })
+}
+
+/// The kind of a conftest rule, from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RuleKind {
+    /// `deny`, `violation` (and `_suffix`ed): fails the policy.
+    Deny,
+    /// `warn` (and `_suffix`ed): a finding.
+    Warn,
+}
+
+/// conftest's rule names: `^(deny|violation|warn)(_[a-zA-Z0-9]+)*$`.
+fn rule_kind(name: &str) -> Option<RuleKind> {
+    let (kind, rest) = if let Some(rest) = name.strip_prefix("deny") {
+        (RuleKind::Deny, rest)
+    } else if let Some(rest) = name.strip_prefix("violation") {
+        (RuleKind::Deny, rest)
+    } else if let Some(rest) = name.strip_prefix("warn") {
+        (RuleKind::Warn, rest)
+    } else {
+        return None;
+    };
+    let suffix_ok = rest.is_empty()
+        || (rest.starts_with('_')
+            && rest[1..]
+                .split('_')
+                .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric())));
+    suffix_ok.then_some(kind)
+}
+
+/// An engine with the files, the data and `data.sealgate` loaded.
+fn engine(params: &Params, options: &Options, context: Value) -> Result<regorus::Engine, String> {
+    if params.rego.is_empty() {
+        return Err("no Rego files: name them in the gate's `rego = [{ path, sha256 }]`".into());
+    }
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(options.rego_v0);
+    engine.set_strict_builtin_errors(true);
+    engine.set_gather_prints(true);
+    for file in &params.rego {
+        engine
+            .add_policy(file.path.clone(), file.source.clone())
+            .map_err(|e| format!("{e}"))?;
+    }
+    for file in &params.data {
+        match &file.value {
+            Value::Object(map) if map.contains_key("sealgate") => {
+                return Err(format!(
+                    "{}: data.sealgate is sealgate's (the context and params); use another top-level key",
+                    file.path
+                ));
+            }
+            Value::Object(_) => engine
+                .add_data(regorus::Value::from(file.value.clone()))
+                .map_err(|e| format!("{}: {e}", file.path))?,
+            _ => return Err(format!("{}: data must be a JSON object", file.path)),
+        }
+    }
+    let sealgate = json!({"sealgate": {"params": Value::Object(params.params.clone()), "context": context}});
+    engine
+        .add_data(regorus::Value::from(sealgate))
+        .map_err(|e| format!("data.sealgate: {e}"))?;
+    Ok(engine)
+}
+
+/// Each namespace must be a package of the files, with at least one check.
+fn check_namespaces(engine: &regorus::Engine, params: &Params, options: &Options) -> Result<(), String> {
+    let packages = engine
+        .get_policy_package_components()
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|p| p.components.join("."))
+        .collect::<Vec<_>>();
+    for namespace in &options.namespaces {
+        if !packages.contains(namespace) {
+            return Err(format!(
+                "no Rego file declares `package {namespace}` (packages: {}); conftest's default is `package main`, or set params.namespaces",
+                if packages.is_empty() {
+                    "none".to_owned()
+                } else {
+                    packages.join(", ")
+                }
+            ));
+        }
+    }
+    let declared = params.rego.iter().any(|file| {
+        file.source.lines().any(|line| {
+            let head: String = line
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            rule_kind(&head).is_some()
+        })
+    });
+    if !declared {
+        return Err(
+            "no deny, violation or warn rule in the Rego files: a policy without one can fail nothing".into(),
+        );
+    }
+    Ok(())
+}
+
+/// Evaluate every namespace; the checks' values become findings, and the
+/// messages of `invalid_params` rules are returned.
+fn run(engine: &mut regorus::Engine, options: &Options, report: &mut Report) -> Result<Vec<String>, String> {
+    let mut invalid_params = Vec::new();
+    for namespace in &options.namespaces {
+        let value =
+            eval_package(engine, namespace).map_err(|e| format!("evaluating data.{namespace}: {e}"))?;
+        for line in engine.take_prints().unwrap_or_default() {
+            sealgate_policy_sdk::log(&line);
+        }
+        let Value::Object(rules) = value else { continue };
+        for (rule, value) in rules {
+            if rule == "invalid_params" {
+                invalid_params.extend(messages(namespace, &value)?);
+            } else if let Some(kind) = rule_kind(&rule) {
+                findings_of(namespace, &rule, kind, &value, report)?;
+            }
+        }
+    }
+    Ok(invalid_params)
+}
+
+/// `invalid_params`: a set of messages (sealgate's convention for a Rego
+/// policy to check its params when the gate loads).
+fn messages(namespace: &str, value: &Value) -> Result<Vec<String>, String> {
+    let items = match value {
+        Value::Array(items) => items.as_slice(),
+        other => std::slice::from_ref(other),
+    };
+    items
+        .iter()
+        .map(|v| {
+            v.as_str().map(str::to_owned).ok_or_else(|| {
+                format!("data.{namespace}.invalid_params: values must be messages (strings), not `{v}`")
+            })
+        })
+        .collect()
+}
+
+/// `data.<namespace>` as JSON (sets as arrays; an undefined package as `{}`).
+fn eval_package(engine: &mut regorus::Engine, namespace: &str) -> Result<Value, String> {
+    let results = engine
+        .eval_query(format!("data.{namespace}"), false)
+        .map_err(|e| e.to_string())?;
+    let Some(value) = results
+        .result
+        .into_iter()
+        .next()
+        .and_then(|r| r.expressions.into_iter().next())
+        .map(|e| e.value)
+    else {
+        return Ok(json!({}));
+    };
+    serde_json::to_value(&value).map_err(|e| e.to_string())
+}
+
+fn findings_of(
+    namespace: &str,
+    rule: &str,
+    kind: RuleKind,
+    value: &Value,
+    report: &mut Report,
+) -> Result<(), String> {
+    let default_id = format!("{namespace}.{rule}");
+    let default_severity = match kind {
+        RuleKind::Deny => Severity::High,
+        RuleKind::Warn => Severity::Low,
+    };
+    let items: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        Value::Bool(false) => Vec::new(),
+        other => vec![other],
+    };
+    for item in items {
+        let finding = match item {
+            Value::String(msg) => Finding::message(msg),
+            Value::Bool(true) => Finding::message(&format!("{default_id} is true")),
+            Value::Object(fields) => {
+                Finding::of_object(fields).map_err(|e| format!("data.{namespace}.{rule}: {e}"))?
+            }
+            other => {
+                return Err(format!(
+                    "data.{namespace}.{rule}: a value must be a message, an object with `msg`, or true, not `{other}`"
+                ));
+            }
+        };
+        let severity = match finding.severity {
+            Some(s) => sealgate_policy_sdk::parse_severity(s)
+                .map_err(|e| format!("data.{namespace}.{rule}: severity: {e}"))?,
+            None => default_severity,
+        };
+        report.finding(
+            finding.rule_id.unwrap_or(&default_id),
+            severity,
+            finding.pointer.unwrap_or(""),
+            finding.msg,
+            finding.remediation.unwrap_or(""),
+        );
+        if kind == RuleKind::Deny {
+            report.fail();
+        }
+    }
+    Ok(())
+}
+
+/// One value of a check.
+struct Finding<'a> {
+    msg: String,
+    rule_id: Option<&'a str>,
+    severity: Option<&'a str>,
+    pointer: Option<&'a str>,
+    remediation: Option<&'a str>,
+}
+
+impl<'a> Finding<'a> {
+    fn message(msg: &str) -> Self {
+        Self {
+            msg: msg.to_owned(),
+            rule_id: None,
+            severity: None,
+            pointer: None,
+            remediation: None,
+        }
+    }
+
+    /// conftest's object form; other members (conftest's `details`, …) are
+    /// kept by conftest for its output and ignored here.
+    fn of_object(fields: &'a Map<String, Value>) -> Result<Self, String> {
+        let text = |key: &str| -> Result<Option<&'a str>, String> {
+            match fields.get(key) {
+                None => Ok(None),
+                Some(Value::String(s)) => Ok(Some(s.as_str())),
+                Some(other) => Err(format!("`{key}` must be a string, not `{other}`")),
+            }
+        };
+        Ok(Self {
+            msg: text("msg")?
+                .ok_or("an object value needs `msg` (conftest's convention)")?
+                .to_owned(),
+            rule_id: text("rule_id")?,
+            severity: text("severity")?,
+            pointer: text("pointer")?,
+            remediation: text("remediation")?,
+        })
+    }
+}
+
+/// The context as `data.sealgate.context`.
+fn context_value(ctx: &Context) -> Value {
+    json!({
+        "gate": ctx.gate,
+        "artifact_digest": ctx.artifact_digest,
+        "evaluated_at": ctx.evaluated_at,
+        "evaluated_at_unix": ctx.evaluated_at_unix,
+    })
+}
+
+pub struct Rego;
+
+impl Policy for Rego {
+    type Params = Params;
+    const INFO: PolicyInfo = PolicyInfo {
+        id: "sealgate.rego",
+        version: "0.1.0",
+        summary: "Rego policies (OPA and conftest conventions), pinned by the gate and evaluated in the sandbox.",
+        params_schema: PARAMS_SCHEMA,
+    };
+
+    /// Parse and load every file, then evaluate each namespace once on an
+    /// empty document: syntax errors, conflicting rules and calls to
+    /// undefined functions on that path are refused here, at gate load,
+    /// with the file, line and column; so are params an `invalid_params`
+    /// rule has messages for.
+    fn validate(params: &Params) -> Result<(), String> {
+        let options = Options::of(&params.params)?;
+        let context = json!({"gate": "", "artifact_digest": null, "evaluated_at": "1970-01-01T00:00:00Z", "evaluated_at_unix": 0});
+        let mut engine = engine(params, &options, context)?;
+        check_namespaces(&engine, params, &options)?;
+        engine.set_input(regorus::Value::from(json!({})));
+        let invalid = run(&mut engine, &options, &mut Report::new())?;
+        if invalid.is_empty() {
+            Ok(())
+        } else {
+            Err(invalid.join("; "))
+        }
+    }
+
+    fn evaluate(doc: &Metadata, params: &Params, ctx: &Context) -> Result<Report, String> {
+        let options = Options::of(&params.params)?;
+        let mut engine = engine(params, &options, context_value(ctx))?;
+        engine.set_input(regorus::Value::from(doc.root().clone()));
+        let mut report = Report::new();
+        run(&mut engine, &options, &mut report)?;
+        Ok(report)
+    }
+}
+
+const PARAMS_SCHEMA: &str = r#"{
+  "type": "object",
+  "description": "The gate's params for a Rego policy; all of them are data.sealgate.params. The host adds the pinned files.",
+  "properties": {
+    "namespaces": {"type": "array", "items": {"type": "string"}, "minItems": 1, "default": ["main"]},
+    "rego-version": {"enum": ["v1", "v0"], "default": "v1"}
+  }
+}"#;
+
+export_policy!(Rego);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conftest_rule_names() {
+        assert_eq!(rule_kind("deny"), Some(RuleKind::Deny));
+        assert_eq!(rule_kind("violation_no_owner"), Some(RuleKind::Deny));
+        assert_eq!(rule_kind("warn_old_2"), Some(RuleKind::Warn));
+        for not_a_check in ["denyall", "deny_", "deny__x", "allow", "warning", "deny-x"] {
+            assert_eq!(rule_kind(not_a_check), None, "{not_a_check}");
+        }
+    }
+
+    #[test]
+    fn package_names() {
+        assert!(is_package_path("main"));
+        assert!(is_package_path("compliance.model_card"));
+        assert!(!is_package_path("main."));
+        assert!(!is_package_path("1x"));
+        assert!(!is_package_path("a-b"));
+    }
+}
