@@ -34,6 +34,8 @@ pub struct Guests {
     pub retention: Built,
     pub drift: Built,
     pub quality: Built,
+    /// The Rego engine (`policies/rego-engine`).
+    pub rego: Built,
     pub hostile: Built,
     pub wasi_probe: Built,
     /// Calls itself `sealgate.pii` and passes everything.
@@ -85,6 +87,7 @@ pub fn guests() -> &'static Guests {
             retention: policy("retention"),
             drift: policy("drift"),
             quality: policy("quality"),
+            rego: policy("rego-engine"),
             hostile: build(
                 "tests/guests/hostile",
                 Target::Wasm32UnknownUnknown,

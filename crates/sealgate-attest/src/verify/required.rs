@@ -9,7 +9,8 @@ use crate::trust::TrustPolicy;
 
 /// Check 14: each required policy ran and passed, in the report bound to the
 /// verdict (check 7), and every result under its id came from a module
-/// accepted for it: the id is only what a component calls itself.
+/// accepted for it: the id is only what a component calls itself. A Rego
+/// policy's files must be accepted too (its module is the shared engine).
 pub(super) fn check_required_policies(
     report: Option<&Statement>,
     trust: &TrustPolicy,
@@ -45,6 +46,24 @@ pub(super) fn check_required_policies(
                      (any component may call itself `{id}`)",
                     required.modules.len()
                 ));
+            }
+            // A Rego policy is its engine and its files: each must be one
+            // accepted for the id (every Rego policy runs as `sealgate.rego`).
+            if !required.modules.is_empty() {
+                for file in ["rego", "data"]
+                    .iter()
+                    .flat_map(|key| p[*key].as_array().map(Vec::as_slice).unwrap_or_default())
+                {
+                    let pinned = file["sha256"].as_str().unwrap_or("");
+                    let accepted = pinned.parse::<Sha256Digest>().is_ok_and(|d| required.accepts(&d));
+                    if !accepted {
+                        return Err(format!(
+                            "required policy `{id}` evaluated {} (sha256:{pinned}), which is not among the {} accepted for it",
+                            file["path"].as_str().unwrap_or("a file"),
+                            required.modules.len()
+                        ));
+                    }
+                }
             }
             if p["outcome"] != "pass" {
                 return Err(format!(

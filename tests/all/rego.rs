@@ -1,0 +1,492 @@
+//! Rego policies: evaluated by the Rego engine component inside the sandbox,
+//! their files pinned like modules, their mistakes named at load.
+
+use std::path::Path;
+
+use sealgate::policy_test::{TestFile, test_files};
+use sealgate::rego::RegoSources;
+use sealgate::{EvaluationContext, Gate, GateError, LoadError, PolicyOutcome, SandboxLimits, Sha256Digest};
+
+use crate::support::*;
+
+/// A gate running the Rego engine on `files` (name, text), written into `dir`
+/// and pinned; `params` is a TOML inline table.
+fn rego_gate(dir: &Path, files: &[(&str, &str)], params: &str) -> std::path::PathBuf {
+    let g = &guests().rego;
+    let mut rego = String::new();
+    let mut data = String::new();
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text).unwrap();
+        let line = format!(
+            "{{ path = {name:?}, sha256 = \"{}\" }},",
+            Sha256Digest::of_bytes(text.as_bytes())
+        );
+        if name.ends_with(".json") {
+            data.push_str(&line);
+        } else {
+            rego.push_str(&line);
+        }
+    }
+    let extra = if data.is_empty() {
+        String::new()
+    } else {
+        format!("data = [{data}]\n")
+    };
+    let gate = dir.join("gate.toml");
+    std::fs::write(
+        &gate,
+        format!(
+            "api-version = \"sealgate/v1\"\nname = \"rego\"\n[[policies]]\nmodule = {:?}\nsha256 = \"{}\"\nrego = [{rego}]\n{extra}params = {params}\n",
+            g.path.display().to_string(),
+            g.sha256
+        ),
+    )
+    .unwrap();
+    gate
+}
+
+fn load(gate: &Path) -> Result<Gate, GateError> {
+    Gate::load(engine(), gate)
+}
+
+fn params_refusal(gate: &Path) -> String {
+    match load(gate) {
+        Err(GateError::Params { message, .. }) => message,
+        Err(other) => panic!("expected the params refused, got {other}"),
+        Ok(_) => panic!("the gate loaded"),
+    }
+}
+
+#[test]
+fn the_shipped_rego_policies_pass_their_cases() {
+    for name in ["model-card", "quality"] {
+        let dir = repo(&format!("policies/rego/{name}"));
+        let sources = RegoSources::from_dir(&dir).unwrap();
+        let module = engine().load_unpinned(&guests().rego.path).unwrap();
+        let files = test_files(&dir).unwrap();
+        assert!(!files.is_empty(), "{name} has no cases");
+        for file in files {
+            for case in TestFile::load(&file).unwrap().run_with(&module, Some(&sources)) {
+                assert!(case.passed, "{name}: {}: {case:#?}", case.name);
+            }
+        }
+    }
+}
+
+/// The Rego port of the quality policy meets the Rust policy's own cases:
+/// the same outcome and the same rule ids in each (error messages differ).
+#[test]
+fn the_rego_port_of_quality_gives_the_rust_policys_verdicts() {
+    let rust = engine().load_unpinned(&guests().quality.path).unwrap();
+    let rego = engine().load_unpinned(&guests().rego.path).unwrap();
+    let sources = RegoSources::from_dir(&repo("policies/rego/quality")).unwrap();
+    let cases = TestFile::load(&repo("policies/quality/tests/metrics.toml")).unwrap();
+    let (by_rust, by_rego) = (cases.run(&rust), cases.run_with(&rego, Some(&sources)));
+    assert_eq!(by_rust.len(), 14);
+    for (r, g) in by_rust.iter().zip(&by_rego) {
+        assert!(r.passed, "the Rust policy fails its own case {}", r.name);
+        assert_eq!((r.outcome, &r.rules), (g.outcome, &g.rules), "{}: {g:#?}", r.name);
+        let severities = |c: &sealgate::policy_test::CaseResult| {
+            c.findings
+                .iter()
+                .map(|f| (f.rule_id.clone(), f.severity, f.pointer.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(severities(r), severities(g), "{}", r.name);
+    }
+}
+
+/// conftest's conventions as public conftest policies write them, in OPA's
+/// old (v0) syntax: `deny[msg]`, `violation[{"msg": …, "details": …}]`,
+/// `warn[msg]`, a `_suffix`ed rule, and a helper package imported from a
+/// second file. The policy is not sealgate's; its input here is a
+/// Kubernetes Deployment, as conftest would be given.
+const CONFTEST_POLICY: &str = r#"package main
+
+import data.kubernetes
+
+name = input.metadata.name
+
+deny[msg] {
+  kubernetes.is_deployment
+  not input.spec.template.spec.securityContext.runAsNonRoot
+  msg = sprintf("Containers must not run as root in Deployment %s", [name])
+}
+
+violation[{"msg": msg, "details": {"image": image}}] {
+  kubernetes.containers[container]
+  image := container.image
+  endswith(image, ":latest")
+  msg = sprintf("%s uses the latest tag", [image])
+}
+
+warn_replicas[msg] {
+  input.spec.replicas < 2
+  msg = "a single replica is not highly available"
+}
+"#;
+
+const CONFTEST_LIB: &str = r#"package kubernetes
+
+is_deployment {
+  input.kind = "Deployment"
+}
+
+containers[container] {
+  container = input.spec.template.spec.containers[_]
+}
+"#;
+
+const DEPLOYMENT: &str = r#"{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "scorer"},
+ "spec": {"replicas": 1, "template": {"spec": {"containers": [{"name": "app", "image": "scorer:latest"}]}}}}"#;
+
+#[test]
+fn a_conftest_policy_in_old_syntax_runs_unchanged_and_its_denials_are_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate = rego_gate(
+        dir.path(),
+        &[("deny.rego", CONFTEST_POLICY), ("kubernetes.rego", CONFTEST_LIB)],
+        "{ rego-version = \"v0\" }",
+    );
+    let gate = load(&gate).unwrap_or_else(|e| panic!("{e}"));
+    let policy = &gate.policies()[0];
+    let eval = policy.module.evaluate(
+        DEPLOYMENT,
+        &RegoSources::load(
+            dir.path().join("gate.toml").as_path(),
+            &policy.rego,
+            &policy.data,
+            |p| Ok(std::fs::read(p).unwrap()),
+        )
+        .unwrap()
+        .unwrap()
+        .params_json(&policy.params),
+        &EvaluationContext::at("rego", 1_795_719_515),
+        &SandboxLimits::default(),
+    );
+    let verdict = eval.verdict.unwrap_or_else(|e| panic!("{e}"));
+    assert!(!verdict.passed);
+    let mut found: Vec<_> = verdict
+        .findings
+        .iter()
+        .map(|f| (f.rule_id.as_str(), f.severity, f.message.as_str()))
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            (
+                "main.deny",
+                sealgate::Severity::High,
+                "Containers must not run as root in Deployment scorer"
+            ),
+            (
+                "main.violation",
+                sealgate::Severity::High,
+                "scorer:latest uses the latest tag"
+            ),
+            (
+                "main.warn_replicas",
+                sealgate::Severity::Low,
+                "a single replica is not highly available"
+            ),
+        ]
+    );
+    // The same policy in OPA 1.0's default syntax is refused by default,
+    // naming where: `rego-version = "v0"` is what conftest's
+    // `--rego-version v0` is.
+    let strict = rego_gate(
+        dir.path(),
+        &[("deny.rego", CONFTEST_POLICY), ("kubernetes.rego", CONFTEST_LIB)],
+        "{}",
+    );
+    let message = params_refusal(&strict);
+    assert!(message.contains("deny.rego:7:"), "{message}");
+}
+
+#[test]
+fn a_rego_policy_decides_the_gate_and_the_report_and_digest_name_its_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "package main\nimport rego.v1\n\ndeny contains sprintf(\"%s has no owner\", [input.artifact.name]) if not input.governance.owner\n";
+    let gate_file = rego_gate(dir.path(), &[("owner.rego", policy)], "{}");
+    let gate = load(&gate_file).unwrap_or_else(|e| panic!("{e}"));
+    let context = EvaluationContext::at("rego", 1_795_719_515);
+    let report = gate.evaluate(&minimal_metadata(), &context);
+    assert_eq!(report.decision, sealgate::GateDecision::Failed);
+    let result = &report.policies[0];
+    assert_eq!(result.outcome, PolicyOutcome::Fail);
+    assert_eq!(result.findings[0].message, "m has no owner");
+    assert_eq!(result.rego[0].sha256, Sha256Digest::of_bytes(policy.as_bytes()));
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(
+        json["policies"][0]["rego"][0]["sha256"],
+        Sha256Digest::of_bytes(policy.as_bytes()).to_string()
+    );
+
+    let owned = governed(r#"{"owner":"risk-ml-team"}"#);
+    assert_eq!(
+        gate.evaluate(&owned, &context).decision,
+        sealgate::GateDecision::Passed
+    );
+
+    // Another policy text under another pin: another policy digest, so a
+    // verifier pinning the gate's digest refuses it.
+    let digest = sealgate_attest::policy_digest(gate.config());
+    let other = rego_gate(
+        dir.path(),
+        &[("owner.rego", &policy.replace("owner", "team"))],
+        "{}",
+    );
+    let other = sealgate::GateConfig::load(&other).unwrap();
+    assert_ne!(digest, sealgate_attest::policy_digest(&other));
+}
+
+/// A minimal metadata document with `/governance` set.
+fn governed(governance: &str) -> sealgate::MetadataDocument {
+    sealgate::MetadataDocument::from_bytes(
+        "governed.json",
+        format!(
+            r#"{{"api_version":"sealgate/metadata/v1","artifact":{{"kind":"model","name":"m"}},"governance":{governance}}}"#
+        )
+        .into_bytes(),
+        &sealgate::MetadataLimits::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn a_rego_or_data_file_that_is_not_the_pinned_one_is_refused_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "package main\nimport rego.v1\ndeny contains \"x\" if data.limits.max < 1\n";
+    let gate = rego_gate(
+        dir.path(),
+        &[("p.rego", policy), ("limits.json", r#"{"limits": {"max": 5}}"#)],
+        "{}",
+    );
+    load(&gate).unwrap_or_else(|e| panic!("{e}"));
+    for (file, tampered) in [
+        ("p.rego", policy.replace("< 1", "< 100")),
+        ("limits.json", r#"{"limits": {"max": 0}}"#.to_owned()),
+    ] {
+        let original = std::fs::read(dir.path().join(file)).unwrap();
+        std::fs::write(dir.path().join(file), &tampered).unwrap();
+        match load(&gate) {
+            Err(GateError::Load {
+                error: LoadError::PinMismatch { path, actual, .. },
+                ..
+            }) => {
+                assert!(path.ends_with(file), "{}", path.display());
+                assert_eq!(actual, Sha256Digest::of_bytes(tampered.as_bytes()));
+            }
+            Err(other) => panic!("{file}: expected a pin mismatch, got {other}"),
+            Ok(_) => panic!("{file}: a tampered file was accepted"),
+        }
+        std::fs::write(dir.path().join(file), original).unwrap();
+    }
+}
+
+#[test]
+fn data_with_two_readings_or_that_claims_data_sealgate_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "package main\nimport rego.v1\ndeny contains \"x\" if data.limits.max < 1\n";
+    // Pinned, but a member twice: which `max` would the policy read?
+    let gate = rego_gate(
+        dir.path(),
+        &[
+            ("p.rego", policy),
+            ("limits.json", r#"{"limits": {"max": 5, "max": 0}}"#),
+        ],
+        "{}",
+    );
+    match load(&gate) {
+        Err(GateError::Load {
+            error: LoadError::Source { reason, .. },
+            ..
+        }) => {
+            assert!(reason.contains("one reading"), "{reason}")
+        }
+        other => panic!("expected the data refused, got {:?}", other.err()),
+    }
+    let gate = rego_gate(
+        dir.path(),
+        &[
+            ("p.rego", policy),
+            ("limits.json", r#"{"sealgate": {"params": {}}}"#),
+        ],
+        "{}",
+    );
+    assert!(params_refusal(&gate).contains("data.sealgate is sealgate's"));
+}
+
+/// Mistakes in Rego are refused when the gate loads, with file:line:column,
+/// not found at the first evaluation.
+#[test]
+fn rego_mistakes_are_named_with_file_line_and_column_at_load() {
+    let dir = tempfile::tempdir().unwrap();
+    for (what, policy, at) in [
+        (
+            "syntax",
+            "package main\nimport rego.v1\n\ndeny contains msg if {\n  msg := input.x +\n}\n",
+            "bad.rego:5:7",
+        ),
+        (
+            "undefined function",
+            "package main\nimport rego.v1\n\ndeny contains msg if {\n  msg := no_such_fn(1)\n}\n",
+            "bad.rego:5:20",
+        ),
+        (
+            "conflicting rules",
+            "package main\nimport rego.v1\n\nx := 1\nx := 2\ndeny contains \"d\" if x == 3\n",
+            "bad.rego:5:1",
+        ),
+    ] {
+        let gate = rego_gate(dir.path(), &[("bad.rego", policy)], "{}");
+        let message = params_refusal(&gate);
+        assert!(message.contains(at), "{what}: {message}");
+    }
+    for (what, policy, said) in [
+        (
+            "no package main",
+            "package other\nimport rego.v1\ndeny contains \"d\" if false\n",
+            "no Rego file declares `package main`",
+        ),
+        (
+            "no check at all",
+            "package main\nimport rego.v1\nallow if true\n",
+            "no deny, violation or warn rule",
+        ),
+    ] {
+        let gate = rego_gate(dir.path(), &[("bad.rego", policy)], "{}");
+        let message = params_refusal(&gate);
+        assert!(message.contains(said), "{what}: {message}");
+    }
+}
+
+/// A check that cannot be evaluated ends in ERROR: a builtin's error is an
+/// error (OPA's strict mode), never an undefined rule that lets it pass.
+#[test]
+fn a_builtin_error_is_an_error_not_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy =
+        "package main\nimport rego.v1\n\ndeny contains \"too old\" if to_number(input.artifact.name) > 3\n";
+    let gate = load(&rego_gate(dir.path(), &[("p.rego", policy)], "{}")).unwrap_or_else(|e| panic!("{e}"));
+    let report = gate.evaluate(&minimal_metadata(), &EvaluationContext::at("rego", 1_795_719_515));
+    assert_eq!(
+        report.policies[0].outcome,
+        PolicyOutcome::Error,
+        "{:#?}",
+        report.policies[0]
+    );
+    assert_eq!(report.decision, sealgate::GateDecision::Failed);
+}
+
+/// `data.sealgate.context` and `data.sealgate.params`, and the sandbox's
+/// limits: a Rego loop that never ends runs out of fuel.
+#[test]
+fn rego_sees_the_context_and_params_and_runs_under_the_sandboxs_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "package main\nimport rego.v1\n\nwarn contains sprintf(\"%s %s %d %v\", [data.sealgate.context.gate, data.sealgate.context.evaluated_at, data.sealgate.context.evaluated_at_unix, data.sealgate.params.team])\n";
+    let gate = load(&rego_gate(
+        dir.path(),
+        &[("p.rego", policy)],
+        "{ team = \"risk\" }",
+    ))
+    .unwrap();
+    let report = gate.evaluate(
+        &minimal_metadata(),
+        &EvaluationContext::at("ctx-gate", 1_795_719_515),
+    );
+    assert_eq!(
+        report.policies[0].findings[0].message,
+        "ctx-gate 2026-11-26T18:58:35Z 1795719515 risk"
+    );
+    assert_eq!(
+        report.policies[0].outcome,
+        PolicyOutcome::Pass,
+        "a warn does not fail"
+    );
+
+    // 400 million iterations over two small arrays: CPU, not memory.
+    let spin = "package main\nimport rego.v1\n\ndeny contains \"n\" if {\n  some i in numbers.range(1, 20000)\n  some j in numbers.range(1, 20000)\n  i + j < 0\n}\n";
+    let gate = load(&rego_gate(dir.path(), &[("p.rego", spin)], "{}"));
+    // Refused at load (validation ran it on `{}` and ran out of fuel), or
+    // ERROR at evaluation: never a pass.
+    match gate {
+        Err(GateError::ParamsCheck { error, .. }) => {
+            assert_eq!(error.kind(), sealgate::EvalErrorKind::OutOfFuel, "{error}")
+        }
+        Err(other) => panic!("{other}"),
+        Ok(gate) => {
+            let report = gate.evaluate(&minimal_metadata(), &EvaluationContext::at("rego", 0));
+            assert_eq!(report.policies[0].outcome, PolicyOutcome::Error);
+        }
+    }
+}
+
+/// The Rego engine imports nothing but the host interface: no WASI, no
+/// clock, no randomness.
+#[test]
+fn the_rego_engine_imports_only_the_host_interface() {
+    let module = engine().load_unpinned(&guests().rego.path).unwrap();
+    assert_eq!(module.info().id, "sealgate.rego");
+    let out = sealgate(&[
+        "policy",
+        "inspect",
+        "--format",
+        "json",
+        &guests().rego.path.display().to_string(),
+    ]);
+    let inspect: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let imports: Vec<&str> = inspect["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        imports.iter().all(|i| i.starts_with("sealgate:policy/")),
+        "{imports:?}"
+    );
+}
+
+/// `policy test` on a directory of Rego files: the case's failing finding
+/// expectations and the policy's log are shown.
+#[test]
+fn policy_test_runs_a_rego_directory_and_explains_a_failing_case() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("p.rego"),
+        "package main\nimport rego.v1\n\nwarn contains {\"msg\": \"no owner\", \"rule_id\": \"x.owner\", \"severity\": \"medium\", \"pointer\": \"/artifact\"} if {\n  print(\"checking\", input.artifact.name)\n  not input.governance.owner\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tests/cases.toml"),
+        "[[case]]\nname = \"wrong severity\"\nmetadata = \"../doc.json\"\nexpect = { outcome = \"pass\", findings = [{ rule = \"x.owner\", severity = \"high\", pointer = \"/artifact\" }] }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("doc.json"),
+        r#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":"m"}}"#,
+    )
+    .unwrap();
+    let d = dir.path().display().to_string();
+    let without = sealgate(&["policy", "test", &d]);
+    assert_eq!(without.status.code(), Some(2));
+    assert!(stderr(&without).contains("--module"), "{}", stderr(&without));
+    let out = sealgate(&[
+        "policy",
+        "test",
+        &d,
+        "--module",
+        &guests().rego.path.display().to_string(),
+    ]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("- no finding x.owner (high) at `/artifact`"),
+        "{text}"
+    );
+    assert!(text.contains("found x.owner (medium) at `/artifact`"), "{text}");
+    assert!(text.contains("checking m"), "{text}");
+}
