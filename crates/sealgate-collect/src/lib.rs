@@ -17,13 +17,17 @@
 //! `compliance.retention_days`,
 //! `compliance.purpose`, `compliance.legal_basis`,
 //! `compliance.logs_retention_days`, `compliance.lineage_retention_days`,
-//! `compliance.documentation_retention_days`, `compliance.high_risk_system`;
+//! `compliance.documentation_retention_days`, `compliance.high_risk_system`,
+//! and for `/governance` `compliance.owner`, `compliance.team`,
+//! `compliance.intended_use`, `compliance.out_of_scope_uses` (`;` between
+//! uses), `compliance.ai_act_risk_class`, `compliance.model_card_uri`;
 //! and from DVC's `meta` of an output (in a `.dvc` file or `dvc.yaml`):
 //! `classification`, `retention_days`, `pii_columns`, `purpose`,
 //! `legal_basis`.
 #![deny(missing_docs)]
 
 mod dvc;
+mod governance;
 mod join;
 mod lineage;
 mod mlflow;
@@ -278,6 +282,9 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
     }
     if !stores.stores.is_empty() {
         doc.insert("storage".into(), Value::Array(stores.stores));
+    }
+    if let Some(governance) = governance::section(ml.as_ref())? {
+        doc.insert("governance".into(), Value::Object(governance));
     }
     let retention = retention(ml.as_ref())?;
     if !retention.is_empty() {
@@ -636,6 +643,64 @@ mod tests {
             err.contains("`six months` is not a whole number of days"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn governance_comes_from_the_most_specific_tag_and_is_read_strictly() {
+        let dir = tempfile::tempdir().unwrap();
+        copy_tree(&real("mlflow3-mlruns"), dir.path());
+        let run_tags = dir
+            .path()
+            .join("358768659074516099/65788ebeec5e4c52b0d2dc9d15c5ff98/tags");
+        let version_tags = dir.path().join("models/churn-model/version-1/tags");
+        let mut s = sources();
+        s.mlflow.as_mut().unwrap().store = dir.path().to_owned();
+        assert!(collect(&s).unwrap().document.get("governance").is_none());
+        std::fs::write(run_tags.join("compliance.owner"), "whoever trained it").unwrap();
+        std::fs::write(version_tags.join("compliance.owner"), "risk-ml-team").unwrap();
+        std::fs::write(
+            run_tags.join("compliance.intended_use"),
+            "Rank customers by churn risk.",
+        )
+        .unwrap();
+        std::fs::write(
+            version_tags.join("compliance.out_of_scope_uses"),
+            "credit decisions; pricing, discounts;;",
+        )
+        .unwrap();
+        std::fs::write(version_tags.join("compliance.ai_act_risk_class"), " Limited ").unwrap();
+        std::fs::write(
+            version_tags.join("compliance.model_card_uri"),
+            "https://models.example.com/churn-model/1",
+        )
+        .unwrap();
+        let d = collect(&s).unwrap().document;
+        let g = &d["governance"];
+        assert_eq!(g["owner"], "risk-ml-team");
+        assert_eq!(
+            g["fact_sources"]["owner"],
+            "mlflow model_version tag compliance.owner"
+        );
+        assert_eq!(g["intended_use"], "Rank customers by churn risk.");
+        assert_eq!(
+            g["fact_sources"]["intended_use"],
+            "mlflow run tag compliance.intended_use"
+        );
+        assert_eq!(
+            g["out_of_scope_uses"],
+            json!(["credit decisions", "pricing, discounts"])
+        );
+        assert_eq!(g["ai_act_risk_class"], "limited");
+        assert_eq!(g["model_card_uri"], "https://models.example.com/churn-model/1");
+        // The version and the run disagree on the owner: kept for the lineage policy.
+        let conflicts = d["artifact"]["tag_conflicts"].as_array().unwrap();
+        assert!(
+            conflicts.iter().any(|c| c["tag"] == "compliance.owner"),
+            "{conflicts:?}"
+        );
+        std::fs::write(version_tags.join("compliance.ai_act_risk_class"), "low").unwrap();
+        let err = collect(&s).unwrap_err().to_string();
+        assert!(err.contains("`low` is not an EU AI Act risk class"), "{err}");
     }
 
     #[test]

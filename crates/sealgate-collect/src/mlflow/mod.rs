@@ -69,10 +69,16 @@ impl MlflowFacts {
     /// A team convention tag: the model version's, else the registered
     /// model's, else the run's.
     pub fn compliance_tag(&self, key: &str) -> Option<&str> {
-        self.tag_maps()
-            .into_iter()
-            .flatten()
-            .find_map(|m| m.get(key).and_then(Value::as_str))
+        self.compliance_tag_from(key).map(|(value, _)| value)
+    }
+
+    /// [`MlflowFacts::compliance_tag`] with where it was found
+    /// (`model_version`, `registered_model` or `run`).
+    pub fn compliance_tag_from(&self, key: &str) -> Option<(&str, &'static str)> {
+        TAG_SOURCES
+            .iter()
+            .zip(self.tag_maps())
+            .find_map(|(source, m)| Some((m?.get(key)?.as_str()?, *source)))
     }
 
     /// Each `compliance.*` tag its sources disagree on, with every value:
