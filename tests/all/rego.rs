@@ -490,3 +490,65 @@ fn policy_test_runs_a_rego_directory_and_explains_a_failing_case() {
     assert!(text.contains("found x.owner (medium) at `/artifact`"), "{text}");
     assert!(text.contains("checking m"), "{text}");
 }
+
+/// `examples/gates/model-card.toml` as shipped: its engine pin is the
+/// suite's build of `policies/rego-engine`, its Rego pin the file's; the
+/// documented model passes, the undocumented one fails with every missing
+/// field named.
+#[test]
+fn the_model_card_example_gate_passes_the_documented_model_and_fails_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(repo("examples/gates/model-card.toml")).unwrap();
+    let engine_path = "\"../../target/policies/rego.wasm\"";
+    let policies = "\"../../policies/rego/";
+    assert!(text.contains(engine_path) && text.contains(policies));
+    let gate = dir.path().join("model-card.toml");
+    std::fs::write(
+        &gate,
+        text.replace(
+            engine_path,
+            &format!("{:?}", guests().rego.path.display().to_string()),
+        )
+        .replace(policies, &format!("\"{}/", repo("policies/rego").display())),
+    )
+    .unwrap();
+    let config = sealgate::GateConfig::load(&gate).unwrap();
+    assert_eq!(
+        config.policies[0].sha256,
+        guests().rego.sha256,
+        "policies/rego-engine built to another sha256 than examples/gates/model-card.toml pins"
+    );
+    let documented = check(&gate, &repo("examples/metadata/churn-model-documented.json"), &[]);
+    assert_eq!(
+        documented.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&documented),
+        stderr(&documented)
+    );
+    let bare = check(
+        &gate,
+        &repo("examples/metadata/churn-model.json"),
+        &["--format", "json"],
+    );
+    assert_eq!(bare.status.code(), Some(1), "{}", stderr(&bare));
+    let report: serde_json::Value = serde_json::from_slice(&bare.stdout).unwrap();
+    let mut rules: Vec<&str> = report["policies"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["rule_id"].as_str().unwrap())
+        .collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [
+            "governance.intended-use.missing",
+            "governance.model-card.missing",
+            "governance.out-of-scope.missing",
+            "governance.owner.missing",
+            "governance.risk-class.missing",
+            "governance.team.missing",
+        ]
+    );
+}

@@ -77,6 +77,19 @@ pub(crate) fn write_text(
             &p.module_sha256.to_string()[..16],
             p.fuel_consumed
         )?;
+        for (kind, file) in p
+            .rego
+            .iter()
+            .map(|f| ("rego", f))
+            .chain(p.data.iter().map(|f| ("data", f)))
+        {
+            writeln!(
+                out,
+                "        {kind} {} (sha256:{})",
+                clean(&file.path.display().to_string()),
+                &file.sha256.to_string()[..16]
+            )?;
+        }
         if let Some(e) = &p.error {
             writeln!(out, "        error: {}", clean(e))?;
         }
