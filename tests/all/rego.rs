@@ -552,3 +552,17 @@ fn the_model_card_example_gate_passes_the_documented_model_and_fails_the_other()
         ]
     );
 }
+
+/// `policy new --lang rego` works anywhere (no SDK, no checkout, no
+/// compiler) and what it writes passes its own cases.
+#[test]
+fn a_scaffolded_rego_policy_passes_its_own_cases_outside_a_checkout() {
+    let dir = tempfile::tempdir().unwrap();
+    let new = sealgate_in(dir.path(), &["policy", "new", "owner-tags", "--lang", "rego"]);
+    assert_eq!(new.status.code(), Some(0), "{}", stderr(&new));
+    assert!(dir.path().join("owner-tags/policy.rego").is_file());
+    let rego = guests().rego.path.display().to_string();
+    let test = sealgate_in(dir.path(), &["policy", "test", "owner-tags", "--module", &rego]);
+    assert_eq!(test.status.code(), Some(0), "{}{}", stdout(&test), stderr(&test));
+    assert!(stdout(&test).contains("5 passed, 0 failed"), "{}", stdout(&test));
+}

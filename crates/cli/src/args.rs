@@ -133,7 +133,7 @@ pub(crate) enum PolicyCommand {
     Inspect(InspectArgs),
     /// Run a policy's test cases (`DIR/tests/*.toml`) against its component.
     Test(TestArgs),
-    /// Create a policy crate that builds and passes its own tests, to edit into yours.
+    /// Create a policy (a Rust crate, or a Rego file) that passes its own tests, to edit into yours.
     New(NewArgs),
     /// Time one policy on a metadata file: latency percentiles, fuel, peak memory.
     Bench(BenchArgs),
@@ -471,7 +471,19 @@ pub(crate) struct NewArgs {
     #[arg(long)]
     pub(crate) id: Option<String>,
     /// The policy SDK (`policies/sdk` of a sealgate checkout) [default: found
-    /// in the current directory or one of its parents].
+    /// in the current directory or one of its parents]. Rust only.
     #[arg(long, value_name = "DIR")]
     pub(crate) sdk: Option<PathBuf>,
+    /// The language to write it in.
+    #[arg(long, value_enum, default_value_t = Lang::Rust)]
+    pub(crate) lang: Lang,
+}
+
+/// The languages `policy new` scaffolds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Lang {
+    /// A Rust crate built into a component (needs Rust and the wasm target).
+    Rust,
+    /// A Rego file run by the Rego engine component (no compiler).
+    Rego,
 }

@@ -17,6 +17,66 @@ const TEMPLATE: [(&str, &str); 6] = [
     (".gitignore", include_str!("../template/gitignore.in")),
 ];
 
+/// The Rego template: a policy file and its cases; no build, no SDK.
+const REGO_TEMPLATE: &[(&str, &str)] = &[
+    ("policy.rego", include_str!("../template-rego/policy.rego")),
+    (
+        "tests/cases.toml",
+        include_str!("../template-rego/tests/cases.toml"),
+    ),
+    (
+        "tests/artifact.json",
+        include_str!("../template-rego/tests/artifact.json"),
+    ),
+    ("README.md", include_str!("../template-rego/README.md.in")),
+];
+
+/// Create a Rego policy: `policy.rego` (every artifact carries the tags
+/// the gate requires), its cases and a README; returns its directory.
+///
+/// # Errors
+///
+/// A [`ScaffoldError`]: a bad name, a directory that exists, or a file that
+/// cannot be written.
+pub fn new_rego_policy(name: &str, id: Option<&str>, dir: &Path) -> Result<PathBuf, ScaffoldError> {
+    if !valid_name(name) {
+        return Err(ScaffoldError::BadName(name.to_owned()));
+    }
+    if dir.exists() {
+        return Err(ScaffoldError::Exists(dir.to_owned()));
+    }
+    write_template(
+        REGO_TEMPLATE,
+        dir,
+        &[("{{name}}", name), ("{{id}}", id.unwrap_or(name))],
+    )?;
+    Ok(dir.to_owned())
+}
+
+/// Write `template`'s files into `dir` (created), with `vars` replaced.
+fn write_template(template: &[(&str, &str)], dir: &Path, vars: &[(&str, &str)]) -> Result<(), ScaffoldError> {
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ScaffoldError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    for (file, text) in template {
+        let path = dir.join(file);
+        let text = vars.iter().fold((*text).to_owned(), |t, (k, v)| t.replace(k, v));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        // Source files: the user's umask applies, and nothing existing is replaced.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(text.as_bytes()))
+            .map_err(io(&path))?;
+    }
+    Ok(())
+}
+
 /// What to create.
 #[derive(Debug, Clone)]
 pub struct NewPolicy {
@@ -121,23 +181,12 @@ pub fn new_policy(p: &NewPolicy) -> Result<PathBuf, ScaffoldError> {
     let dir = p.dir.canonicalize().map_err(io(&p.dir))?;
     let sdk_path = relative(&dir, &sdk);
     let id = p.id.clone().unwrap_or_else(|| p.name.clone());
-    for (file, text) in TEMPLATE {
-        let path = dir.join(file);
-        let text = text
-            .replace("{{name}}", &p.name)
-            .replace("{{id}}", &id)
-            .replace("{{sdk}}", &sdk_path.display().to_string().replace('\\', "/"));
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(io(parent))?;
-        }
-        // Source files: the user's umask applies, and nothing existing is replaced.
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .and_then(|mut f| f.write_all(text.as_bytes()))
-            .map_err(io(&path))?;
-    }
+    let sdk_path = sdk_path.display().to_string().replace('\\', "/");
+    write_template(
+        &TEMPLATE,
+        &dir,
+        &[("{{name}}", &p.name), ("{{id}}", &id), ("{{sdk}}", &sdk_path)],
+    )?;
     // Start from the dependency versions the shipped policies are built and
     // tested with; the first build adds this crate to the lock.
     if let Some(lock) = sdk

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use sealgate::{EvaluationContext, MetadataDocument, MetadataLimits};
 
-use crate::args::{BenchArgs, BuildArgs, Format, InspectArgs, NewArgs, TestArgs};
+use crate::args::{BenchArgs, BuildArgs, Format, InspectArgs, Lang, NewArgs, TestArgs};
 use crate::cmd::{engine, report_cache};
 use crate::exit::{CliError, Exit};
 use crate::output;
@@ -14,7 +14,23 @@ use crate::report;
 
 /// `sealgate policy new`.
 pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
-    use sealgate_policy_build::scaffold::{NewPolicy, find_sdk, new_policy};
+    use sealgate_policy_build::scaffold::{NewPolicy, find_sdk, new_policy, new_rego_policy};
+    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
+    if args.lang == Lang::Rego {
+        new_rego_policy(&args.name, args.id.as_deref(), &dir)?;
+        let shown = dir.display();
+        writeln!(
+            out,
+            "created Rego policy `{name}` in {shown}\n\n\
+             next:\n  \
+             sealgate policy build policies/rego-engine    # once, in a sealgate checkout: the engine it runs in\n  \
+             sealgate policy test {shown} --module target/policies/rego.wasm\n  \
+             then edit {shown}/policy.rego and {shown}/tests/cases.toml",
+            name = args.name
+        )
+        .context("cannot write to stdout")?;
+        return Ok(Exit::Passed);
+    }
     let cwd = std::env::current_dir().context("cannot read the current directory")?;
     let sdk = match &args.sdk {
         Some(sdk) => sdk.clone(),
@@ -25,7 +41,6 @@ pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, Cl
             ))
         })?,
     };
-    let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
     new_policy(&NewPolicy {
         name: args.name.clone(),
         id: args.id.clone(),
