@@ -558,11 +558,37 @@ fn the_model_card_example_gate_passes_the_documented_model_and_fails_the_other()
 #[test]
 fn a_scaffolded_rego_policy_passes_its_own_cases_outside_a_checkout() {
     let dir = tempfile::tempdir().unwrap();
-    let new = sealgate_in(dir.path(), &["policy", "new", "owner-tags", "--lang", "rego"]);
+    // As docs/writing-policies.md does it.
+    let new = sealgate_in(
+        dir.path(),
+        &[
+            "policy",
+            "new",
+            "model-card",
+            "--lang",
+            "rego",
+            "--id",
+            "acme.model-card",
+        ],
+    );
     assert_eq!(new.status.code(), Some(0), "{}", stderr(&new));
-    assert!(dir.path().join("owner-tags/policy.rego").is_file());
     let rego = guests().rego.path.display().to_string();
-    let test = sealgate_in(dir.path(), &["policy", "test", "owner-tags", "--module", &rego]);
+    let test = sealgate_in(dir.path(), &["policy", "test", "model-card", "--module", &rego]);
     assert_eq!(test.status.code(), Some(0), "{}{}", stdout(&test), stderr(&test));
     assert!(stdout(&test).contains("5 passed, 0 failed"), "{}", stdout(&test));
+    // The guide quotes the scaffold's pin and the engine's: both still true.
+    let guide = std::fs::read_to_string(repo("docs/writing-policies.md")).unwrap();
+    let pin = Sha256Digest::of_bytes(&std::fs::read(dir.path().join("model-card/policy.rego")).unwrap());
+    assert!(
+        guide.contains(&format!("{pin}  model-card/policy.rego")),
+        "docs/writing-policies.md quotes another sha256 of the scaffold's policy.rego than {pin}"
+    );
+    assert!(
+        guide.contains(&format!("sha256 = \"{}\"", rego_engine_pin())),
+        "docs/writing-policies.md quotes another pin of the Rego engine than the build's"
+    );
+}
+
+fn rego_engine_pin() -> String {
+    guests().rego.sha256.to_string()
 }

@@ -429,6 +429,10 @@ pub(crate) struct BenchArgs {
     /// The policy's params, as JSON.
     #[arg(long, value_name = "JSON", default_value = "{}")]
     pub(crate) params: String,
+    /// MODULE is the Rego engine: evaluate the Rego (and data) files of this
+    /// directory, handed over with the params as a gate hands them.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) rego: Option<PathBuf>,
     /// Timed evaluations (each in a fresh instance, as in a gate).
     #[arg(long, short = 'n', default_value_t = 200)]
     pub(crate) iterations: u32,

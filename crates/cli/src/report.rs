@@ -225,11 +225,13 @@ pub(crate) fn write_policy_tests(
             }
             failed += 1;
             writeln!(out, "  FAIL  {}", c.name)?;
-            writeln!(
-                out,
-                "          expected outcome {}, got {}",
-                c.expected.outcome, c.outcome
-            )?;
+            if c.expected.outcome != c.outcome {
+                writeln!(
+                    out,
+                    "          expected outcome {}, got {}",
+                    c.expected.outcome, c.outcome
+                )?;
+            }
             if let Some(want) = &c.expected.rules {
                 let missing: Vec<_> = want.difference(&c.rules).collect();
                 let unexpected: Vec<_> = c.rules.difference(want).collect();

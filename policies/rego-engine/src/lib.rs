@@ -140,7 +140,7 @@ fn engine(params: &Params, options: &Options, context: Value) -> Result<regorus:
     for file in &params.rego {
         engine
             .add_policy(file.path.clone(), file.source.clone())
-            .map_err(|e| format!("{e}"))?;
+            .map_err(|e| located(&e.to_string()))?;
     }
     for file in &params.data {
         match &file.value {
@@ -206,8 +206,14 @@ fn check_namespaces(engine: &regorus::Engine, params: &Params, options: &Options
 fn run(engine: &mut regorus::Engine, options: &Options, report: &mut Report) -> Result<Vec<String>, String> {
     let mut invalid_params = Vec::new();
     for namespace in &options.namespaces {
-        let value =
-            eval_package(engine, namespace).map_err(|e| format!("evaluating data.{namespace}: {e}"))?;
+        let value = eval_package(engine, namespace).map_err(|e| {
+            let at = located(&e);
+            if at == e.trim() {
+                format!("evaluating data.{namespace}: {at}")
+            } else {
+                at
+            }
+        })?;
         for line in engine.take_prints().unwrap_or_default() {
             sealgate_policy_sdk::log(&line);
         }
@@ -238,6 +244,30 @@ fn messages(namespace: &str, value: &Value) -> Result<Vec<String>, String> {
             })
         })
         .collect()
+}
+
+/// regorus' error (`--> file:line:col`, the source line, a caret, `error:
+/// message`) on one line: `file:line:col: message, in `source line``, so it
+/// reads the same in a gate's error, a report and a test's output.
+fn located(error: &str) -> String {
+    let lines: Vec<&str> = error.lines().map(str::trim_end).collect();
+    let at = lines.iter().find_map(|l| l.trim_start().strip_prefix("--> "));
+    let message = lines
+        .iter()
+        .rev()
+        .find_map(|l| l.trim_start().strip_prefix("error: "));
+    let code = lines
+        .iter()
+        .find_map(|l| {
+            let (number, code) = l.split_once(" | ")?;
+            number.trim().parse::<u32>().ok().map(|_| code.trim())
+        })
+        .filter(|c| !c.is_empty());
+    match (at, message, code) {
+        (Some(at), Some(message), Some(code)) => format!("{at}: {message}, in `{code}`"),
+        (Some(at), Some(message), None) => format!("{at}: {message}"),
+        _ => error.trim().to_owned(),
+    }
 }
 
 /// `data.<namespace>` as JSON (sets as arrays; an undefined package as `{}`).
@@ -421,6 +451,16 @@ mod tests {
         for not_a_check in ["denyall", "deny_", "deny__x", "allow", "warning", "deny-x"] {
             assert_eq!(rule_kind(not_a_check), None, "{not_a_check}");
         }
+    }
+
+    #[test]
+    fn regorus_errors_on_one_line() {
+        let e = "\n--> policy.rego:35:15\n   |\n35 | \tstartswith(tag)\n   |               ^\nerror: `startswith` expects 2 arguments";
+        assert_eq!(
+            located(e),
+            "policy.rego:35:15: `startswith` expects 2 arguments, in `startswith(tag)`"
+        );
+        assert_eq!(located("plain failure"), "plain failure");
     }
 
     #[test]

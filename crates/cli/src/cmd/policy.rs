@@ -74,7 +74,12 @@ pub(crate) fn policy_bench(args: &BenchArgs, out: &mut dyn Write) -> Result<Exit
     let engine = engine(&args.engine)?;
     let module = engine.load_unpinned(&args.module).map_err(CliError::usage)?;
     let limits = engine.config().ceiling;
-    let params = params.to_string();
+    let params = match &args.rego {
+        Some(dir) => sealgate::rego::RegoSources::from_dir(dir)
+            .map_err(CliError::usage)?
+            .params_json(&params),
+        None => params.to_string(),
+    };
     // A policy refusing the params given on the command line is bad usage.
     module
         .validate_params(&params, &limits)
