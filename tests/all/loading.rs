@@ -254,3 +254,31 @@ fn oversized_component_is_refused_before_hashing() {
     );
     drop(dir);
 }
+
+/// A gate copied elsewhere, its relative paths now wrong: every file that
+/// is not there (modules, Rego and data files) is named at once.
+#[test]
+fn a_gate_whose_paths_are_wrong_lists_every_missing_file_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let copied = dir.path().join("ml-release.toml");
+    std::fs::copy(repo("examples/gates/ml-release.toml"), &copied).unwrap();
+    let out = check(&copied, &clean_metadata(), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    for i in 0..6 {
+        assert!(
+            err.contains(&format!("policies[{i}].module: `../../target/policies/")),
+            "{err}"
+        );
+    }
+    let rego = dir.path().join("model-card.toml");
+    std::fs::copy(repo("examples/gates/model-card.toml"), &rego).unwrap();
+    let err = match sealgate::Gate::load(engine(), &rego) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a gate with no files loaded"),
+    };
+    assert!(
+        err.contains("policies[0].module") && err.contains("policies[0].rego[0]"),
+        "{err}"
+    );
+}

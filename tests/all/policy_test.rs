@@ -244,6 +244,35 @@ fn a_scaffolded_policy_builds_and_passes_its_own_cases() {
         "{text}"
     );
 
+    // `policy build DIR` from elsewhere writes into DIR's own target, not
+    // the current directory's, and the component is readable by all.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let cargo_target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("policies-target");
+    let build = sealgate_in(
+        &elsewhere,
+        &[
+            "policy",
+            "build",
+            crate_dir.to_str().unwrap(),
+            "--target-dir",
+            cargo_target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(build.status.code(), Some(0), "{}", stderr(&build));
+    let component = crate_dir.join("target/policies/model-card.wasm");
+    assert!(component.is_file(), "{}", stdout(&build));
+    assert_eq!(
+        std::fs::read_dir(&elsewhere).unwrap().count(),
+        0,
+        "policy build wrote into the current directory"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&component).unwrap().permissions().mode() & 0o777,
+        0o644
+    );
+
     // Nothing is overwritten, and bad names are refused.
     let again = sealgate(&[
         "policy",

@@ -392,9 +392,9 @@ pub(crate) struct BuildArgs {
     /// The policy crate's directory.
     #[arg(value_name = "DIR")]
     pub(crate) dir: PathBuf,
-    /// Where to write `<package>.wasm`.
-    #[arg(long, value_name = "DIR", default_value = "target/policies")]
-    pub(crate) out_dir: PathBuf,
+    /// Where to write `<package>.wasm` [default: DIR/target/policies].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out_dir: Option<PathBuf>,
     /// WebAssembly target.
     #[arg(long, default_value = "wasm32-unknown-unknown")]
     pub(crate) target: sealgate_policy_build::Target,
@@ -454,9 +454,9 @@ pub(crate) struct TestArgs {
     /// Test this component instead of building DIR.
     #[arg(long, value_name = "MODULE")]
     pub(crate) module: Option<PathBuf>,
-    /// Where to write the built component.
-    #[arg(long, value_name = "DIR", default_value = "target/policies")]
-    pub(crate) out_dir: PathBuf,
+    /// Where to write the built component [default: DIR/target/policies].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out_dir: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,

@@ -121,6 +121,21 @@ pub fn read_opened(
 ///
 /// The I/O error of writing, syncing or renaming; the target is then unchanged.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_with_mode(path, bytes, None)
+}
+
+/// [`write_atomically`], the file then readable by everyone (0644 on
+/// Unix; a temporary file is the owner's only): for what is meant to be
+/// shared, such as a built component.
+///
+/// # Errors
+///
+/// As [`write_atomically`].
+pub fn write_atomically_readable(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    write_atomically_with_mode(path, bytes, Some(0o644))
+}
+
+fn write_atomically_with_mode(path: &Path, bytes: &[u8], mode: Option<u32>) -> std::io::Result<()> {
     use std::io::Write;
     let dir = path
         .parent()
@@ -128,6 +143,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .unwrap_or(Path::new("."));
     let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
     tmp.write_all(bytes)?;
+    #[cfg(unix)]
+    if let Some(mode) = mode {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(mode))?;
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())

@@ -22,7 +22,7 @@ pub use digest::{DigestError, Sha256Digest};
 pub use gate::{API_VERSION as GATE_API_VERSION, GateConfig, GateConfigError, PinnedFile, PolicyEntry};
 pub use input::{
     ApiVersion, InputError, TomlFileError, error_chain, open_regular, parse_toml, read_bounded, read_opened,
-    read_toml_file, toml_error, write_atomically,
+    read_toml_file, toml_error, write_atomically, write_atomically_readable,
 };
 pub use limits::{LimitError, LimitOverrides, SandboxLimits};
 pub use report::{EvaluationContext, GateDecision, GateReport, LogLine, PolicyOutcome, PolicyResult};

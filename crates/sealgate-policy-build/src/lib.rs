@@ -17,7 +17,7 @@ use std::process::Command;
 
 pub mod scaffold;
 
-use sealgate_core::{Sha256Digest, write_atomically};
+use sealgate_core::{Sha256Digest, write_atomically_readable};
 
 /// Targets a policy can be built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,7 +234,8 @@ pub fn build_policy(crate_dir: &Path, opts: &BuildOptions) -> Result<BuiltPolicy
 
     std::fs::create_dir_all(&opts.out_dir).map_err(io(&opts.out_dir))?;
     let out = opts.out_dir.join(format!("{}.wasm", meta.package));
-    write_atomically(&out, &component).map_err(io(&out))?;
+    // A component is meant to be shared (pinned, copied, served): 0644.
+    write_atomically_readable(&out, &component).map_err(io(&out))?;
     Ok(BuiltPolicy {
         package: meta.package,
         path: out,

@@ -188,6 +188,15 @@ impl Gate {
     /// invalid; else as [`Gate::from_config`].
     pub fn load(engine: &PolicyEngine, gate_file: &Path) -> Result<Self, GateError> {
         let config = GateConfig::load(gate_file)?;
+        // A gate copied elsewhere with its relative paths now wrong: say
+        // every file that is not there at once, not one per run.
+        let missing = missing_files(&config, gate_file);
+        if !missing.is_empty() {
+            return Err(GateError::Config(GateConfigError::Invalid {
+                path: gate_file.to_owned(),
+                problems: missing,
+            }));
+        }
         let max = engine.config().max_component_bytes;
         Self::from_config(engine, config, gate_file, |path, _| Ok(read_bounded(path, max)?))
     }
@@ -384,6 +393,40 @@ impl Gate {
             .unwrap_or_default();
         ObservedEvaluation { report, timings }
     }
+}
+
+/// Every module, Rego and data file the gate names that is not where the
+/// gate says (paths resolved against the gate file's directory).
+fn missing_files(config: &GateConfig, gate_file: &Path) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (i, p) in config.policies.iter().enumerate() {
+        let files = std::iter::once((format!("policies[{i}].module"), &p.module))
+            .chain(
+                p.rego
+                    .iter()
+                    .enumerate()
+                    .map(|(j, f)| (format!("policies[{i}].rego[{j}]"), &f.path)),
+            )
+            .chain(
+                p.data
+                    .iter()
+                    .enumerate()
+                    .map(|(j, f)| (format!("policies[{i}].data[{j}]"), &f.path)),
+            );
+        for (key, path) in files {
+            // Only what is not there: what is there but not a regular file
+            // is refused by the reader, saying so.
+            let resolved = GateConfig::resolve(gate_file, path);
+            if std::fs::symlink_metadata(&resolved).is_err() {
+                missing.push(format!(
+                    "{key}: `{}` not found (looked at {}; paths are relative to the gate file)",
+                    path.display(),
+                    resolved.display()
+                ));
+            }
+        }
+    }
+    missing
 }
 
 /// A gate report with how each policy's evaluation went.

@@ -23,7 +23,7 @@ pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, Cl
             out,
             "created Rego policy `{name}` in {shown}\n\n\
              next:\n  \
-             sealgate policy build policies/rego-engine    # once, in a sealgate checkout: the engine it runs in\n  \
+             sealgate policy build policies/rego-engine --out-dir target/policies    # once, in a sealgate checkout: the engine\n  \
              sealgate policy test {shown} --module target/policies/rego.wasm\n  \
              then edit {shown}/policy.rego and {shown}/tests/cases.toml",
             name = args.name
@@ -178,7 +178,7 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
         (None, Some(_)) => {
             return Err(CliError::usage(anyhow::anyhow!(
                 "{} is a Rego policy: name the Rego engine component to run it in with --module \
-                 (build it once: `sealgate policy build policies/rego-engine`, then \
+                 (build it once: `sealgate policy build policies/rego-engine --out-dir target/policies`, then \
                  --module target/policies/rego.wasm)",
                 args.dir.display()
             )));
@@ -186,7 +186,7 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
         (None, None) => {
             let opts = sealgate_policy_build::BuildOptions::new(
                 sealgate_policy_build::Target::Wasm32UnknownUnknown,
-                args.out_dir.clone(),
+                out_dir(&args.dir, args.out_dir.as_ref()),
             )
             .with_target_dir(None)
             .with_verbose(false);
@@ -216,11 +216,24 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
     Ok(if failed == 0 { Exit::Passed } else { Exit::Failed })
 }
 
+/// Where a build of `dir` goes: `--out-dir`, else the policy's own
+/// `target/policies` (never the current directory's: building another
+/// directory's policy must not write here).
+fn out_dir(dir: &std::path::Path, given: Option<&PathBuf>) -> PathBuf {
+    given.cloned().unwrap_or_else(|| {
+        // `policy build .` says `target/policies/…`, not `./target/policies/…`.
+        dir.join("target/policies")
+            .components()
+            .filter(|c| *c != std::path::Component::CurDir)
+            .collect()
+    })
+}
+
 /// `sealgate policy build`.
 pub(crate) fn build(args: &BuildArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
     let built = sealgate_policy_build::build_policy(
         &args.dir,
-        &sealgate_policy_build::BuildOptions::new(args.target, args.out_dir.clone())
+        &sealgate_policy_build::BuildOptions::new(args.target, out_dir(&args.dir, args.out_dir.as_ref()))
             .with_target_dir(args.target_dir.clone())
             .with_verbose(args.verbose),
     )?;
