@@ -360,3 +360,68 @@ fn a_test_file_lists_every_problem() {
         assert!(err.contains(part), "{part}: {err}");
     }
 }
+
+/// `policy new` with no flags, outside any checkout: the SDK and the
+/// contract come with the binary (copied into the crate's `sdk/`), and the
+/// same source builds to the same pin in two directories at different
+/// depths, as a reviewer rebuilding it elsewhere would.
+#[test]
+fn a_scaffold_stands_alone_and_pins_the_same_wherever_it_is_built() {
+    let root = tempfile::tempdir().unwrap();
+    let here = root.path().join("a");
+    let there = root.path().join("b/deeper/still");
+    std::fs::create_dir_all(&here).unwrap();
+    std::fs::create_dir_all(&there).unwrap();
+    let new = sealgate_in(&here, &["policy", "new", "model-card", "--id", "acme.model-card"]);
+    assert_eq!(new.status.code(), Some(0), "{}", stderr(&new));
+    assert!(here.join("model-card/sdk/wit/policy.wit").is_file());
+    let copy = std::process::Command::new("cp")
+        .args(["-r", "model-card"])
+        .arg(&there)
+        .current_dir(&here)
+        .status()
+        .unwrap();
+    assert!(copy.success());
+    let cargo_target = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("policies-target");
+    let pin = |dir: &std::path::Path| {
+        let out = sealgate_in(
+            dir,
+            &[
+                "policy",
+                "build",
+                "model-card",
+                "--target-dir",
+                cargo_target.to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        stdout(&out)
+            .lines()
+            .find_map(|l| l.strip_prefix("sha256 = ").map(str::to_owned))
+            .unwrap()
+    };
+    let pinned = pin(&here);
+    assert_eq!(
+        pinned,
+        pin(&there),
+        "the same source pinned differently in two directories"
+    );
+    // docs/writing-policies.md quotes this scaffold's pin.
+    let guide = std::fs::read_to_string(repo("docs/writing-policies.md")).unwrap();
+    assert!(
+        guide.contains(&format!("sha256 = {pinned}")),
+        "docs/writing-policies.md does not quote {pinned}"
+    );
+    let module = here.join("model-card/target/policies/model-card.wasm");
+    let test = sealgate_in(
+        &here,
+        &[
+            "policy",
+            "test",
+            "model-card",
+            "--module",
+            module.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(test.status.code(), Some(0), "{}{}", stdout(&test), stderr(&test));
+}

@@ -474,8 +474,9 @@ pub(crate) struct NewArgs {
     /// The policy's id [default: NAME], e.g. `acme.model-card`.
     #[arg(long)]
     pub(crate) id: Option<String>,
-    /// The policy SDK (`policies/sdk` of a sealgate checkout) [default: found
-    /// in the current directory or one of its parents]. Rust only.
+    /// Depend on this policy SDK (`policies/sdk` of a sealgate checkout)
+    /// instead of the copy that comes with sealgate (written into the
+    /// crate's `sdk/`, so it builds anywhere to the same pin). Rust only.
     #[arg(long, value_name = "DIR")]
     pub(crate) sdk: Option<PathBuf>,
     /// The language to write it in.

@@ -17,6 +17,42 @@ const TEMPLATE: [(&str, &str); 6] = [
     (".gitignore", include_str!("../template/gitignore.in")),
 ];
 
+/// The policy SDK and the contract, compiled in: a scaffold carries its own
+/// copy (`sdk/`, a member of the policy's workspace), so it needs no
+/// checkout and its pin does not depend on where anything is.
+const VENDORED_SDK: [(&str, &str); 6] = [
+    ("sdk/Cargo.toml", include_str!("../template/sdk/Cargo.toml.in")),
+    ("sdk/src/lib.rs", include_str!("../../../policies/sdk/src/lib.rs")),
+    (
+        "sdk/src/metadata.rs",
+        include_str!("../../../policies/sdk/src/metadata.rs"),
+    ),
+    (
+        "sdk/src/report.rs",
+        include_str!("../../../policies/sdk/src/report.rs"),
+    ),
+    (
+        "sdk/src/limits.rs",
+        include_str!("../../../policies/sdk/src/limits.rs"),
+    ),
+    ("sdk/wit/policy.wit", include_str!("../../../wit/policy.wit")),
+];
+
+/// The shipped policies' lock: a scaffold starts from the dependency
+/// versions sealgate builds and tests with.
+const POLICIES_LOCK: &str = include_str!("../../../policies/Cargo.lock");
+
+/// Where a scaffold's SDK is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sdk {
+    /// A copy inside the new crate (`sdk/`): stands alone, same pin
+    /// wherever it is built.
+    Vendored,
+    /// This SDK crate (`policies/sdk` of a checkout), as a path dependency:
+    /// the pin then depends on where it is (cargo names it by its path).
+    Path(PathBuf),
+}
+
 /// The Rego template: a policy file and its cases; no build, no SDK.
 const REGO_TEMPLATE: &[(&str, &str)] = &[
     ("policy.rego", include_str!("../template-rego/policy.rego")),
@@ -86,8 +122,8 @@ pub struct NewPolicy {
     pub id: Option<String>,
     /// The directory to create. Default: `./NAME`.
     pub dir: PathBuf,
-    /// The policy SDK crate (`policies/sdk` in the sealgate repository).
-    pub sdk: PathBuf,
+    /// Where its SDK is.
+    pub sdk: Sdk,
 }
 
 /// Why a policy could not be created.
@@ -127,15 +163,6 @@ fn valid_name(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-/// Find the SDK next to a sealgate checkout: `policies/sdk` in `start` or one
-/// of its ancestors.
-pub fn find_sdk(start: &Path) -> Option<PathBuf> {
-    start
-        .ancestors()
-        .map(|dir| dir.join("policies/sdk"))
-        .find(|sdk| is_sdk(sdk))
-}
-
 fn is_sdk(dir: &Path) -> bool {
     std::fs::read_to_string(dir.join("Cargo.toml"))
         .is_ok_and(|t| t.contains("name = \"sealgate-policy-sdk\""))
@@ -167,21 +194,35 @@ pub fn new_policy(p: &NewPolicy) -> Result<PathBuf, ScaffoldError> {
     if p.dir.exists() {
         return Err(ScaffoldError::Exists(p.dir.clone()));
     }
-    let sdk = p
-        .sdk
-        .canonicalize()
-        .ok()
-        .filter(|s| is_sdk(s))
-        .ok_or_else(|| ScaffoldError::NoSdk(p.sdk.clone()))?;
+    let shared_sdk = match &p.sdk {
+        Sdk::Vendored => None,
+        Sdk::Path(sdk) => Some(
+            sdk.canonicalize()
+                .ok()
+                .filter(|s| is_sdk(s))
+                .ok_or_else(|| ScaffoldError::NoSdk(sdk.clone()))?,
+        ),
+    };
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| ScaffoldError::Io { path, source }
     };
     std::fs::create_dir_all(&p.dir).map_err(io(&p.dir))?;
     let dir = p.dir.canonicalize().map_err(io(&p.dir))?;
-    let sdk_path = relative(&dir, &sdk);
     let id = p.id.clone().unwrap_or_else(|| p.name.clone());
-    let sdk_path = sdk_path.display().to_string().replace('\\', "/");
+    let sdk_path = match &shared_sdk {
+        None => {
+            // The SDK finds the contract in its own `wit/`.
+            let sdk: Vec<(&str, String)> = VENDORED_SDK
+                .iter()
+                .map(|(file, text)| (*file, text.replace("path: \"../../wit\"", "path: \"wit\"")))
+                .collect();
+            let sdk: Vec<(&str, &str)> = sdk.iter().map(|(f, t)| (*f, t.as_str())).collect();
+            write_template(&sdk, &dir, &[])?;
+            "sdk".to_owned()
+        }
+        Some(sdk) => relative(&dir, sdk).display().to_string().replace('\\', "/"),
+    };
     write_template(
         &TEMPLATE,
         &dir,
@@ -189,19 +230,13 @@ pub fn new_policy(p: &NewPolicy) -> Result<PathBuf, ScaffoldError> {
     )?;
     // Start from the dependency versions the shipped policies are built and
     // tested with; the first build adds this crate to the lock.
-    if let Some(lock) = sdk
-        .parent()
-        .map(|ws| ws.join("Cargo.lock"))
-        .filter(|l| l.is_file())
-    {
-        let target = dir.join("Cargo.lock");
-        std::fs::copy(&lock, &target).map_err(io(&target))?;
-        // Let cargo settle it (drop the other policies, add this one) without
-        // changing a version, so `policy build --locked` accepts it.
-        if !settle_lock(&dir) {
-            // Best effort: the first build resolves from scratch instead.
-            std::fs::remove_file(&target).map_err(io(&target))?;
-        }
+    let target = dir.join("Cargo.lock");
+    std::fs::write(&target, POLICIES_LOCK).map_err(io(&target))?;
+    // Let cargo settle it (drop the other policies, add this one) without
+    // changing a version, so `policy build --locked` accepts it.
+    if !settle_lock(&dir) {
+        // Best effort: the first build resolves from scratch instead.
+        std::fs::remove_file(&target).map_err(io(&target))?;
     }
     Ok(dir)
 }

@@ -14,7 +14,7 @@ use crate::report;
 
 /// `sealgate policy new`.
 pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
-    use sealgate_policy_build::scaffold::{NewPolicy, find_sdk, new_policy, new_rego_policy};
+    use sealgate_policy_build::scaffold::{NewPolicy, Sdk, new_policy, new_rego_policy};
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
     if args.lang == Lang::Rego {
         new_rego_policy(&args.name, args.id.as_deref(), &dir)?;
@@ -31,16 +31,8 @@ pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, Cl
         .context("cannot write to stdout")?;
         return Ok(Exit::Passed);
     }
-    let cwd = std::env::current_dir().context("cannot read the current directory")?;
-    let sdk = match &args.sdk {
-        Some(sdk) => sdk.clone(),
-        None => find_sdk(&cwd).ok_or_else(|| {
-            CliError::usage(anyhow::anyhow!(
-                "no policy SDK found in {} or its parents; pass --sdk with the path to policies/sdk of a sealgate checkout",
-                cwd.display()
-            ))
-        })?,
-    };
+    // The SDK comes with the binary unless the author shares one.
+    let sdk = args.sdk.clone().map_or(Sdk::Vendored, Sdk::Path);
     new_policy(&NewPolicy {
         name: args.name.clone(),
         id: args.id.clone(),
@@ -53,7 +45,7 @@ pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, Cl
         "created policy `{name}` in {shown}\n\n\
          next:\n  \
          sealgate policy test {shown}    # build it and run its cases\n  \
-         then edit {shown}/src/lib.rs and {shown}/tests/cases.toml, and commit Cargo.lock",
+         then edit {shown}/src/lib.rs and {shown}/tests/cases.toml, and commit Cargo.lock (and sdk/)",
         name = args.name
     )
     .context("cannot write to stdout")?;
