@@ -19,6 +19,7 @@ mod loading;
 mod pii;
 mod pipeline;
 mod policy_test;
+mod python;
 mod rego;
 mod sandbox;
 mod serve;

@@ -491,4 +491,6 @@ pub(crate) enum Lang {
     Rust,
     /// A Rego file run by the Rego engine component (no compiler).
     Rego,
+    /// A Python app built with componentize-py (`pip install componentize-py`).
+    Python,
 }

@@ -15,6 +15,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod python;
 pub mod scaffold;
 
 use sealgate_core::{Sha256Digest, write_atomically_readable};
@@ -102,6 +103,10 @@ pub struct BuiltPolicy {
     pub path: PathBuf,
     /// Its sha256: the pin to put in a gate file.
     pub sha256: Sha256Digest,
+    /// The toolchain that built it, when its output is not reproducible
+    /// (`componentize-py 0.25.1`): the pin is then that of this file, not
+    /// of the source.
+    pub unreproducible_toolchain: Option<String>,
 }
 
 /// Why a build failed.
@@ -139,6 +144,14 @@ pub enum BuildError {
         /// What wit-component said.
         reason: String,
     },
+    /// An external toolchain (componentize-py) is missing or failed.
+    #[error("{tool}: {reason}")]
+    Toolchain {
+        /// The tool.
+        tool: String,
+        /// What went wrong, with its output.
+        reason: String,
+    },
     /// Reading or writing files failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -149,12 +162,17 @@ pub enum BuildError {
     },
 }
 
-/// Build the policy crate in `crate_dir` into a component in `opts.out_dir`.
+/// Build the policy in `crate_dir` into a component in `opts.out_dir`: a
+/// Rust crate (`Cargo.toml`), or a Python policy (`app.py`, no
+/// `Cargo.toml`) with componentize-py.
 ///
 /// # Errors
 ///
 /// A [`BuildError`]: no Cargo.toml, cargo failing (its output kept), or the module not becoming a component.
 pub fn build_policy(crate_dir: &Path, opts: &BuildOptions) -> Result<BuiltPolicy, BuildError> {
+    if python::is_python_policy(crate_dir) {
+        return python::build(crate_dir, opts);
+    }
     let meta = crate_metadata(crate_dir)?;
     let target_dir = opts
         .target_dir
@@ -240,6 +258,7 @@ pub fn build_policy(crate_dir: &Path, opts: &BuildOptions) -> Result<BuiltPolicy
         package: meta.package,
         path: out,
         sha256: Sha256Digest::of_bytes(&component),
+        unreproducible_toolchain: None,
     })
 }
 

@@ -67,6 +67,22 @@ const REGO_TEMPLATE: &[(&str, &str)] = &[
     ("README.md", include_str!("../template-rego/README.md.in")),
 ];
 
+/// The Python template: `app.py` and its cases; the SDK and the contract
+/// are supplied when it is built.
+const PYTHON_TEMPLATE: &[(&str, &str)] = &[
+    ("app.py", include_str!("../template-python/app.py")),
+    (
+        "tests/cases.toml",
+        include_str!("../template-python/tests/cases.toml"),
+    ),
+    (
+        "tests/artifact.json",
+        include_str!("../template-python/tests/artifact.json"),
+    ),
+    ("README.md", include_str!("../template-python/README.md.in")),
+    (".gitignore", include_str!("../template/gitignore.in")),
+];
+
 /// Create a Rego policy: `policy.rego` (every artifact carries the tags
 /// the gate requires), its cases and a README; returns its directory.
 ///
@@ -75,6 +91,25 @@ const REGO_TEMPLATE: &[(&str, &str)] = &[
 /// A [`ScaffoldError`]: a bad name, a directory that exists, or a file that
 /// cannot be written.
 pub fn new_rego_policy(name: &str, id: Option<&str>, dir: &Path) -> Result<PathBuf, ScaffoldError> {
+    new_from(REGO_TEMPLATE, name, id, dir)
+}
+
+/// Create a Python policy: `app.py` (the same rule as the Rust and Rego
+/// scaffolds), its cases and a README; returns its directory.
+///
+/// # Errors
+///
+/// As [`new_rego_policy`].
+pub fn new_python_policy(name: &str, id: Option<&str>, dir: &Path) -> Result<PathBuf, ScaffoldError> {
+    new_from(PYTHON_TEMPLATE, name, id, dir)
+}
+
+fn new_from(
+    template: &[(&str, &str)],
+    name: &str,
+    id: Option<&str>,
+    dir: &Path,
+) -> Result<PathBuf, ScaffoldError> {
     if !valid_name(name) {
         return Err(ScaffoldError::BadName(name.to_owned()));
     }
@@ -82,7 +117,7 @@ pub fn new_rego_policy(name: &str, id: Option<&str>, dir: &Path) -> Result<PathB
         return Err(ScaffoldError::Exists(dir.to_owned()));
     }
     write_template(
-        REGO_TEMPLATE,
+        template,
         dir,
         &[("{{name}}", name), ("{{id}}", id.unwrap_or(name))],
     )?;

@@ -14,7 +14,7 @@ use crate::report;
 
 /// `sealgate policy new`.
 pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, CliError> {
-    use sealgate_policy_build::scaffold::{NewPolicy, Sdk, new_policy, new_rego_policy};
+    use sealgate_policy_build::scaffold::{NewPolicy, Sdk, new_policy, new_python_policy, new_rego_policy};
     let dir = args.dir.clone().unwrap_or_else(|| PathBuf::from(&args.name));
     if args.lang == Lang::Rego {
         new_rego_policy(&args.name, args.id.as_deref(), &dir)?;
@@ -27,6 +27,22 @@ pub(crate) fn policy_new(args: &NewArgs, out: &mut dyn Write) -> Result<Exit, Cl
              sealgate policy test {shown} --module target/policies/rego.wasm\n  \
              then edit {shown}/policy.rego and {shown}/tests/cases.toml",
             name = args.name
+        )
+        .context("cannot write to stdout")?;
+        return Ok(Exit::Passed);
+    }
+    if args.lang == Lang::Python {
+        new_python_policy(&args.name, args.id.as_deref(), &dir)?;
+        let shown = dir.display();
+        writeln!(
+            out,
+            "created Python policy `{name}` in {shown}\n\n\
+             next:\n  \
+             pip install componentize-py=={version}    # the toolchain, once\n  \
+             sealgate policy test {shown}    # build it and run its cases\n  \
+             then edit {shown}/app.py and {shown}/tests/cases.toml",
+            name = args.name,
+            version = sealgate_policy_build::python::COMPONENTIZE_PY_VERSION,
         )
         .context("cannot write to stdout")?;
         return Ok(Exit::Passed);
@@ -236,6 +252,14 @@ pub(crate) fn build(args: &BuildArgs, out: &mut dyn Write) -> Result<Exit, CliEr
         built.sha256
     )
     .context("cannot write to stdout")?;
+    if let Some(toolchain) = &built.unreproducible_toolchain {
+        writeln!(
+            out,
+            "toolchain {toolchain}: its output is not reproducible (a rebuild gives another sha256); \
+             pin this file, the one you tested"
+        )
+        .context("cannot write to stdout")?;
+    }
     Ok(Exit::Passed)
 }
 
