@@ -592,3 +592,40 @@ fn a_scaffolded_rego_policy_passes_its_own_cases_outside_a_checkout() {
 fn rego_engine_pin() -> String {
     guests().rego.sha256.to_string()
 }
+
+/// Rego files go to the Rego engine only, and the engine only with them: a
+/// report must never list files a module ignored as evaluated. And no file
+/// may define `data.sealgate` (the context and params).
+#[test]
+fn rego_files_and_the_engine_go_together_and_data_sealgate_is_the_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = "package main\nimport rego.v1\ndeny contains \"x\" if false\n";
+    let gate = rego_gate(dir.path(), &[("p.rego", policy)], "{}");
+    let text = std::fs::read_to_string(&gate).unwrap();
+    // The quality policy given Rego files.
+    let q = &guests().quality;
+    let swapped = text
+        .replace(
+            &format!("{:?}", guests().rego.path.display().to_string()),
+            &format!("{:?}", q.path.display().to_string()),
+        )
+        .replace(&guests().rego.sha256.to_string(), &q.sha256.to_string());
+    std::fs::write(&gate, swapped).unwrap();
+    let message = params_refusal(&gate);
+    assert!(message.contains("not the Rego engine"), "{message}");
+    // The engine without Rego files.
+    std::fs::write(
+        &gate,
+        format!(
+            "api-version = \"sealgate/v1\"\nname = \"rego\"\n[[policies]]\nmodule = {:?}\nsha256 = \"{}\"\n",
+            guests().rego.path.display().to_string(),
+            guests().rego.sha256
+        ),
+    )
+    .unwrap();
+    assert!(params_refusal(&gate).contains("name them with `rego = "));
+    // A file that would define data.sealgate.context.
+    let fake = "package sealgate\nimport rego.v1\ncontext := {\"evaluated_at_unix\": 0}\n";
+    let gate = rego_gate(dir.path(), &[("p.rego", policy), ("fake.rego", fake)], "{}");
+    assert!(params_refusal(&gate).contains("data.sealgate is sealgate's"));
+}

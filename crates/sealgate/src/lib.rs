@@ -264,6 +264,25 @@ impl Gate {
             let module = resolve(&module_path, entry)
                 .and_then(|bytes| engine.load_bytes(&module_path, bytes, &entry.sha256))
                 .map_err(load_error)?;
+            // Rego files go to the Rego engine and nowhere else: a report
+            // must not list files as evaluated by a module that ignores them.
+            let is_engine = module.info().id == rego::ENGINE_ID;
+            if is_engine == entry.rego.is_empty() {
+                return Err(GateError::Params {
+                    gate: gate.clone(),
+                    index,
+                    policy: module.info().id.clone(),
+                    message: if is_engine {
+                        "the Rego engine evaluates Rego files: name them with `rego = [{ path, sha256 }]`".into()
+                    } else {
+                        format!(
+                            "`rego` names Rego files, but this module is `{}`, not the Rego engine (`{}`, built from policies/rego-engine)",
+                            module.info().id,
+                            rego::ENGINE_ID
+                        )
+                    },
+                });
+            }
             // A Rego policy's files are pinned like its module and handed to
             // it with the params.
             let params_json =

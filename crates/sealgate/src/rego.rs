@@ -8,6 +8,10 @@ use sealgate_core::{PinnedFile, Sha256Digest};
 use sealgate_engine::LoadError;
 use serde_json::{Value, json};
 
+/// The id the Rego engine component reports: the only module a gate may
+/// hand Rego files to.
+pub const ENGINE_ID: &str = "sealgate.rego";
+
 /// Largest Rego or data file a gate may pin (1 MiB): policies are text.
 pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 

@@ -171,6 +171,15 @@ fn check_namespaces(engine: &regorus::Engine, params: &Params, options: &Options
         .into_iter()
         .map(|p| p.components.join("."))
         .collect::<Vec<_>>();
+    // data.sealgate is the host's (context, params): no file may define it.
+    if let Some(package) = packages
+        .iter()
+        .find(|p| *p == "sealgate" || p.starts_with("sealgate."))
+    {
+        return Err(format!(
+            "`package {package}`: data.sealgate is sealgate's (the context and params); use another package"
+        ));
+    }
     for namespace in &options.namespaces {
         if !packages.contains(namespace) {
             return Err(format!(
