@@ -51,24 +51,7 @@ fn a_python_policy_is_scaffolded_built_and_tested_outside_a_checkout() {
         "{text}"
     );
     let component = dir.path().join("owner-tags/target/policies/owner-tags.wasm");
-    let inspect = sealgate(&[
-        "policy",
-        "inspect",
-        "--format",
-        "json",
-        component.to_str().unwrap(),
-    ]);
-    let inspect: serde_json::Value = serde_json::from_slice(&inspect.stdout).unwrap();
-    let imports: Vec<&str> = inspect["imports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v.as_str())
-        .collect();
-    assert!(
-        imports.iter().all(|i| i.starts_with("sealgate:policy/")),
-        "{imports:?}"
-    );
+    assert_imports_only_the_host_interface(&component);
     let test = sealgate_in(
         dir.path(),
         &[

@@ -429,24 +429,7 @@ fn rego_sees_the_context_and_params_and_runs_under_the_sandboxs_limits() {
 fn the_rego_engine_imports_only_the_host_interface() {
     let module = engine().load_unpinned(&guests().rego.path).unwrap();
     assert_eq!(module.info().id, "sealgate.rego");
-    let out = sealgate(&[
-        "policy",
-        "inspect",
-        "--format",
-        "json",
-        &guests().rego.path.display().to_string(),
-    ]);
-    let inspect: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let imports: Vec<&str> = inspect["imports"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|v| v.as_str())
-        .collect();
-    assert!(
-        imports.iter().all(|i| i.starts_with("sealgate:policy/")),
-        "{imports:?}"
-    );
+    assert_imports_only_the_host_interface(&guests().rego.path);
 }
 
 /// `policy test` on a directory of Rego files: the case's failing finding

@@ -235,6 +235,30 @@ pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// What `policy inspect` says `component` imports is the contract's host
+/// interface and nothing else (no WASI).
+pub fn assert_imports_only_the_host_interface(component: &Path) {
+    let out = sealgate(&[
+        "policy",
+        "inspect",
+        "--format",
+        "json",
+        component.to_str().unwrap(),
+    ]);
+    let inspect: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let imports: Vec<&str> = inspect["imports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(
+        !imports.is_empty() && imports.iter().all(|i| i.starts_with("sealgate:policy/")),
+        "{}: {imports:?}",
+        component.display()
+    );
+}
+
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
