@@ -29,7 +29,31 @@ pub struct DvcFacts {
     pub inputs: Vec<Value>,
     /// The paths in `inputs`, so each is listed once without a scan.
     input_paths: std::collections::BTreeSet<String>,
+    /// `dvc.yaml`'s `artifacts:` (DVC's model registry entries), with the
+    /// governance facts their `meta` states.
+    pub artifacts: Vec<DvcArtifact>,
 }
+
+/// One entry of a `dvc.yaml`'s `artifacts:` section.
+#[derive(Debug, Clone)]
+pub struct DvcArtifact {
+    /// Its path, relative to the DVC project's root.
+    pub path: String,
+    /// `meta`'s governance fields (`owner`, `team`, `intended_use`,
+    /// `out_of_scope_uses`, `ai_act_risk_class`, `model_card_uri`), each
+    /// with where it was read (`dvc.yaml: /artifacts/NAME/meta/owner`).
+    pub governance: Vec<(&'static str, Value, String)>,
+}
+
+/// The `meta` keys of a DVC artifact that are `/governance` fields.
+pub const GOVERNANCE_META: [&str; 6] = [
+    "owner",
+    "team",
+    "intended_use",
+    "out_of_scope_uses",
+    "ai_act_risk_class",
+    "model_card_uri",
+];
 
 /// `.dvc` files are searched this deep, and this many at most.
 const MAX_DEPTH: usize = 12;
@@ -60,7 +84,14 @@ pub(crate) fn collect(reader: &mut Reader, dir: &Path) -> Result<DvcFacts, Colle
         if definition.is_file() {
             let parsed = reader.yaml(&definition, "dvc")?;
             annotated_stage_outputs(&parsed, &rel_dir, &mut facts)?;
+            declared_artifacts(&parsed, &rel_dir, &mut facts)?;
         }
+    }
+    // A dvc.yaml that only declares artifacts has no lock beside it.
+    let root_definition = dir.join("dvc.yaml");
+    if root_definition.is_file() && !dir.join("dvc.lock").is_file() {
+        let parsed = reader.yaml(&root_definition, "dvc")?;
+        declared_artifacts(&parsed, "", &mut facts)?;
     }
     if !stages.is_empty() {
         facts.pipeline = Some(json!({"system": "dvc", "stages": stages}));
@@ -116,10 +147,10 @@ pub(crate) fn collect(reader: &mut Reader, dir: &Path) -> Result<DvcFacts, Colle
             facts.datasets.push(ds);
         }
     }
-    if facts.pipeline.is_none() && facts.datasets.is_empty() {
+    if facts.pipeline.is_none() && facts.datasets.is_empty() && facts.artifacts.is_empty() {
         return Err(CollectError::Unreadable {
             path: reader.shown(dir),
-            reason: "no dvc.lock and no .dvc files: not a DVC project, or nothing was run or tracked yet"
+            reason: "no dvc.lock, no .dvc files and no artifacts in dvc.yaml: not a DVC project, or nothing was run or tracked yet"
                 .into(),
         });
     }
@@ -355,6 +386,45 @@ fn annotated_stage_outputs(
             ds.insert("source".into(), json!(definition.shown));
             facts.datasets.push(Value::Object(ds));
         }
+    }
+    Ok(())
+}
+
+/// `dvc.yaml`'s `artifacts: {NAME: {path, type, desc, labels, meta}}`: the
+/// governance fields of each one's `meta`, checked for type (a list of
+/// uses may also be one string, `;` between them).
+fn declared_artifacts(definition: &Parsed, rel_dir: &str, facts: &mut DvcFacts) -> Result<(), CollectError> {
+    for (name, _) in definition.opt_object("/artifacts")?.into_iter().flatten() {
+        let ptr = format!("/artifacts/{}", crate::pointer_escape(name));
+        let path = under(rel_dir, definition.req_str(&format!("{ptr}/path"))?);
+        let mut governance = Vec::new();
+        for key in GOVERNANCE_META {
+            let at = format!("{ptr}/meta/{key}");
+            let value = if key == "out_of_scope_uses" {
+                match definition.value.pointer(&at) {
+                    None => None,
+                    Some(Value::String(s)) => Some(json!(
+                        s.split(';')
+                            .map(str::trim)
+                            .filter(|u| !u.is_empty())
+                            .collect::<Vec<_>>()
+                    )),
+                    Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+                        Some(Value::Array(items.clone()))
+                    }
+                    Some(_) => {
+                        return Err(definition
+                            .problem(&at, "must be a list of uses (or one string, `;` between them)"));
+                    }
+                }
+            } else {
+                definition.opt_str(&at)?.map(|s| json!(s.trim()))
+            };
+            if let Some(value) = value {
+                governance.push((key, value, format!("{}: {at}", definition.shown)));
+            }
+        }
+        facts.artifacts.push(DvcArtifact { path, governance });
     }
     Ok(())
 }

@@ -23,7 +23,8 @@
 //! uses), `compliance.ai_act_risk_class`, `compliance.model_card_uri`;
 //! and from DVC's `meta` of an output (in a `.dvc` file or `dvc.yaml`):
 //! `classification`, `retention_days`, `pii_columns`, `purpose`,
-//! `legal_basis`.
+//! `legal_basis`; and of the `dvc.yaml` artifact that is the promoted file,
+//! the `/governance` fields no tag gives.
 #![deny(missing_docs)]
 
 mod dvc;
@@ -283,7 +284,8 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
     if !stores.stores.is_empty() {
         doc.insert("storage".into(), Value::Array(stores.stores));
     }
-    if let Some(governance) = governance::section(ml.as_ref())? {
+    let dvc_artifact = dvc_artifact_of(sources, ml.as_ref(), dvc.as_ref());
+    if let Some(governance) = governance::section(ml.as_ref(), dvc_artifact)? {
         doc.insert("governance".into(), Value::Object(governance));
     }
     let retention = retention(ml.as_ref())?;
@@ -316,6 +318,24 @@ pub fn collect(sources: &Sources) -> Result<Collected, CollectError> {
         document: Value::Object(doc),
         evidence,
     })
+}
+
+/// The DVC artifact (`dvc.yaml`'s `artifacts:`) that is the file being
+/// promoted: the same file on disk, not a name that looks alike.
+fn dvc_artifact_of<'a>(
+    sources: &Sources,
+    ml: Option<&mlflow::MlflowFacts>,
+    dvc: Option<&'a dvc::DvcFacts>,
+) -> Option<&'a dvc::DvcArtifact> {
+    let (dvc, root) = (dvc?, sources.dvc.as_deref()?);
+    let file = sources
+        .artifact
+        .clone()
+        .or_else(|| ml.and_then(|m| m.model_file.clone()))?;
+    let file = file.canonicalize().ok()?;
+    dvc.artifacts
+        .iter()
+        .find(|a| root.join(&a.path).canonicalize().is_ok_and(|p| p == file))
 }
 
 /// `/artifact`: the registered model, else the file or image given; its
@@ -700,6 +720,46 @@ mod tests {
         );
         std::fs::write(version_tags.join("compliance.ai_act_risk_class"), "low").unwrap();
         let err = collect(&s).unwrap_err().to_string();
+        assert!(err.contains("`low` is not an EU AI Act risk class"), "{err}");
+    }
+
+    #[test]
+    fn governance_comes_from_the_dvc_artifact_that_is_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("models")).unwrap();
+        std::fs::write(root.join("models/churn.skops"), b"model bytes").unwrap();
+        std::fs::write(root.join("models/other.skops"), b"another model").unwrap();
+        let yaml = |class: &str| {
+            format!(
+                "artifacts:\n  churn-model:\n    path: models/churn.skops\n    type: model\n    meta:\n      \
+                 owner: risk-ml-team\n      intended_use: Churn ranking.\n      out_of_scope_uses: credit decisions; pricing\n      \
+                 ai_act_risk_class: {class}\n      model_card_uri: https://models.example.com/churn\n"
+            )
+        };
+        std::fs::write(root.join("dvc.yaml"), yaml("Limited")).unwrap();
+        let of = |file: &str| {
+            Sources::default()
+                .with_dvc(Some(root.to_owned()))
+                .with_artifact(Some(root.join(file)))
+        };
+        let d = collect(&of("models/churn.skops")).unwrap().document;
+        let g = &d["governance"];
+        assert_eq!(g["owner"], "risk-ml-team");
+        assert_eq!(g["out_of_scope_uses"], json!(["credit decisions", "pricing"]));
+        assert_eq!(g["ai_act_risk_class"], "limited");
+        assert!(
+            g["fact_sources"]["owner"]
+                .as_str()
+                .unwrap()
+                .ends_with("dvc.yaml: /artifacts/churn-model/meta/owner"),
+            "{g}"
+        );
+        // Another file is not that artifact, whatever it is called.
+        let d = collect(&of("models/other.skops")).unwrap().document;
+        assert!(d.get("governance").is_none(), "{d}");
+        std::fs::write(root.join("dvc.yaml"), yaml("low")).unwrap();
+        let err = collect(&of("models/churn.skops")).unwrap_err().to_string();
         assert!(err.contains("`low` is not an EU AI Act risk class"), "{err}");
     }
 
