@@ -612,3 +612,52 @@ fn rego_files_and_the_engine_go_together_and_data_sealgate_is_the_hosts() {
     let gate = rego_gate(dir.path(), &[("p.rego", policy), ("fake.rego", fake)], "{}");
     assert!(params_refusal(&gate).contains("data.sealgate is sealgate's"));
 }
+
+/// What a Rego policy's files may cost the host is bounded: 1 MiB a file,
+/// 8 MiB and 256 files a policy, refused before more is held.
+#[test]
+fn a_rego_policys_files_are_bounded_in_size_and_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = format!(
+        "package main\nimport rego.v1\ndeny contains \"x\" if false\n# {}\n",
+        "x".repeat(1 << 20)
+    );
+    let message = match load(&rego_gate(dir.path(), &[("big.rego", &big)], "{}")) {
+        Err(GateError::Load {
+            error: LoadError::Source { reason, .. },
+            ..
+        }) => reason,
+        other => panic!("a 1 MiB+ Rego file was accepted: {:?}", other.err()),
+    };
+    assert!(message.contains("over the 1048576-byte limit"), "{message}");
+
+    let part = format!("# {}\n", "y".repeat((1 << 20) - 16));
+    let names: Vec<String> = (0..9).map(|i| format!("part{i}.rego")).collect();
+    let mut files: Vec<(&str, &str)> = vec![(
+        "p.rego",
+        "package main\nimport rego.v1\ndeny contains \"x\" if false\n",
+    )];
+    files.extend(names.iter().map(|n| (n.as_str(), part.as_str())));
+    let message = match load(&rego_gate(dir.path(), &files, "{}")) {
+        Err(GateError::Load {
+            error: LoadError::Source { reason, .. },
+            ..
+        }) => reason,
+        other => panic!("9 MiB of Rego was accepted: {:?}", other.err()),
+    };
+    assert!(
+        message.contains("bytes of Rego and data files for one policy"),
+        "{message}"
+    );
+
+    let many: Vec<String> = (0..300).map(|i| format!("m{i}.rego")).collect();
+    let files: Vec<(&str, &str)> = many.iter().map(|n| (n.as_str(), "package main\n")).collect();
+    let message = match load(&rego_gate(dir.path(), &files, "{}")) {
+        Err(GateError::Load {
+            error: LoadError::Source { reason, .. },
+            ..
+        }) => reason,
+        other => panic!("300 Rego files were accepted: {:?}", other.err()),
+    };
+    assert!(message.contains("over the limit of 256"), "{message}");
+}

@@ -15,6 +15,13 @@ pub const ENGINE_ID: &str = "sealgate.rego";
 /// Largest Rego or data file a gate may pin (1 MiB): policies are text.
 pub const MAX_SOURCE_BYTES: usize = 1 << 20;
 
+/// Largest total of one policy's Rego and data files (8 MiB), and most
+/// files (256): each is copied into the sandbox with the params, and the
+/// host holds them for as long as the gate is loaded.
+pub const MAX_TOTAL_SOURCE_BYTES: usize = 8 << 20;
+/// See [`MAX_TOTAL_SOURCE_BYTES`].
+pub const MAX_SOURCE_FILES: usize = 256;
+
 /// The files of one Rego policy, read and checked.
 #[derive(Debug, Clone, Default)]
 pub struct RegoSources {
@@ -42,9 +49,20 @@ impl RegoSources {
         if rego.is_empty() {
             return Ok(None);
         }
+        if rego.len() + data.len() > MAX_SOURCE_FILES {
+            return Err(LoadError::Source {
+                path: origin.to_owned(),
+                reason: format!(
+                    "{} Rego and data files for one policy, over the limit of {MAX_SOURCE_FILES}",
+                    rego.len() + data.len()
+                ),
+            });
+        }
         let mut sources = Self::default();
+        let mut budget = Budget::new(origin);
         for file in rego {
             let (path, bytes) = pinned(origin, file, &read)?;
+            budget.take(bytes.len())?;
             let text = String::from_utf8(bytes).map_err(|_| LoadError::Source {
                 path,
                 reason: "a Rego file must be UTF-8 text".into(),
@@ -53,6 +71,7 @@ impl RegoSources {
         }
         for file in data {
             let (path, bytes) = pinned(origin, file, &read)?;
+            budget.take(bytes.len())?;
             sources
                 .data
                 .push((file.path.display().to_string(), json_object(&path, &bytes)?));
@@ -74,12 +93,22 @@ impl RegoSources {
             path: dir.to_owned(),
             reason: format!("cannot list the directory: {e}"),
         })?;
+        // Named .rego or .json: read (a FIFO or a directory so named is
+        // refused by the read, not skipped).
         let mut paths: Vec<_> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
+            .filter(|p| p.extension().is_some_and(|x| x == "rego" || x == "json"))
+            .take(MAX_SOURCE_FILES + 1)
             .collect();
+        if paths.len() > MAX_SOURCE_FILES {
+            return Err(LoadError::Source {
+                path: dir.to_owned(),
+                reason: format!("more than {MAX_SOURCE_FILES} .rego and .json files"),
+            });
+        }
         paths.sort();
         let mut sources = Self::default();
+        let mut budget = Budget::new(dir);
         for path in paths {
             let name = path
                 .file_name()
@@ -88,6 +117,7 @@ impl RegoSources {
             let extension = path.extension().and_then(|e| e.to_str());
             if extension == Some("rego") && !name.ends_with("_test.rego") {
                 let bytes = sealgate_core::read_bounded(&path, MAX_SOURCE_BYTES as u64)?;
+                budget.take(bytes.len())?;
                 let text = String::from_utf8(bytes).map_err(|_| LoadError::Source {
                     path: path.clone(),
                     reason: "a Rego file must be UTF-8 text".into(),
@@ -95,6 +125,7 @@ impl RegoSources {
                 sources.rego.push((name, text));
             } else if extension == Some("json") {
                 let bytes = sealgate_core::read_bounded(&path, MAX_SOURCE_BYTES as u64)?;
+                budget.take(bytes.len())?;
                 sources.data.push((name, json_object(&path, &bytes)?));
             }
         }
@@ -116,6 +147,30 @@ impl RegoSources {
             "params": params,
         })
         .to_string()
+    }
+}
+
+/// What one policy's files may add up to ([`MAX_TOTAL_SOURCE_BYTES`]),
+/// counted as they are read so the host never holds more.
+struct Budget<'a> {
+    origin: &'a Path,
+    used: usize,
+}
+
+impl<'a> Budget<'a> {
+    fn new(origin: &'a Path) -> Self {
+        Self { origin, used: 0 }
+    }
+
+    fn take(&mut self, bytes: usize) -> Result<(), LoadError> {
+        self.used += bytes;
+        if self.used > MAX_TOTAL_SOURCE_BYTES {
+            return Err(LoadError::Source {
+                path: self.origin.to_owned(),
+                reason: format!("over {MAX_TOTAL_SOURCE_BYTES} bytes of Rego and data files for one policy"),
+            });
+        }
+        Ok(())
     }
 }
 
