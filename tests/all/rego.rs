@@ -82,7 +82,7 @@ fn the_rego_port_of_quality_gives_the_rust_policys_verdicts() {
     let sources = RegoSources::from_dir(&repo("policies/rego/quality")).unwrap();
     let cases = TestFile::load(&repo("policies/quality/tests/metrics.toml")).unwrap();
     let (by_rust, by_rego) = (cases.run(&rust), cases.run_with(&rego, Some(&sources)));
-    assert_eq!(by_rust.len(), 14);
+    assert_eq!(by_rust.len(), 15);
     for (r, g) in by_rust.iter().zip(&by_rego) {
         assert!(r.passed, "the Rust policy fails its own case {}", r.name);
         assert_eq!((r.outcome, &r.rules), (g.outcome, &g.rules), "{}: {g:#?}", r.name);
@@ -660,4 +660,66 @@ fn a_rego_policys_files_are_bounded_in_size_and_number() {
         other => panic!("300 Rego files were accepted: {:?}", other.err()),
     };
     assert!(message.contains("over the limit of 256"), "{message}");
+}
+
+/// `policy test --coverage`: the lines of a Rego policy no case reached
+/// (at evaluation, or while checking params), from the engine's coverage;
+/// a compiled policy has no such report and is told so.
+#[test]
+fn policy_test_coverage_names_the_rego_lines_no_case_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("p.rego"),
+        "package main\nimport rego.v1\n\ndeny contains \"no owner\" if {\n  not input.artifact.tags.owner\n}\n\ndeny contains \"bad name\" if {\n  input.artifact.name == \"never in any case\"\n  true\n}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("tests/cases.toml"),
+        "[[case]]\nname = \"no owner\"\nmetadata = \"../doc.json\"\nexpect = { outcome = \"fail\", rules = [\"main.deny\"] }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("doc.json"),
+        r#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":"m"}}"#,
+    )
+    .unwrap();
+    let d = dir.path().display().to_string();
+    let rego = guests().rego.path.display().to_string();
+    let out = sealgate(&["policy", "test", &d, "--module", &rego, "--coverage"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    // The second rule never matched: its head (8) and what follows the
+    // condition no case met (10).
+    assert!(
+        text.contains("coverage: lines no case reached\n  p.rego: 8, 10\n"),
+        "{text}"
+    );
+    let out = sealgate(&[
+        "policy",
+        "test",
+        &d,
+        "--module",
+        &rego,
+        "--coverage",
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["never_reached"]["p.rego"],
+        serde_json::json!([8, 10]),
+        "{json:#}"
+    );
+
+    let rust = sealgate(&[
+        "policy",
+        "test",
+        repo("policies/quality").to_str().unwrap(),
+        "--module",
+        guests().quality.path.to_str().unwrap(),
+        "--coverage",
+    ]);
+    assert_eq!(rust.status.code(), Some(2));
+    assert!(stderr(&rust).contains("not a Rego policy"), "{}", stderr(&rust));
 }

@@ -457,6 +457,10 @@ pub(crate) struct TestArgs {
     /// Where to write the built component [default: DIR/target/policies].
     #[arg(long, value_name = "DIR")]
     pub(crate) out_dir: Option<PathBuf>,
+    /// List the lines of a Rego policy no case reached (the engine's
+    /// coverage). Rego policies only.
+    #[arg(long)]
+    pub(crate) coverage: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,

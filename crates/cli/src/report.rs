@@ -270,6 +270,36 @@ pub(crate) fn write_policy_tests(
     writeln!(out, "{policy}: {passed} passed, {failed} failed")
 }
 
+/// `policy test --coverage`: the lines of each Rego file no case reached.
+pub(crate) fn write_rego_coverage(
+    out: &mut dyn Write,
+    coverage: &sealgate::rego::RegoCoverage,
+) -> io::Result<()> {
+    let never = coverage.never_reached();
+    if coverage.is_empty() {
+        writeln!(out, "coverage: no evaluation reported any")?;
+    } else if never.is_empty() {
+        writeln!(
+            out,
+            "coverage: every line of every Rego file was reached by some case"
+        )?;
+    } else {
+        writeln!(out, "coverage: lines no case reached")?;
+        for (file, lines) in never {
+            let lines: Vec<String> = lines.iter().map(u32::to_string).collect();
+            writeln!(out, "  {}: {}", clean(&file), lines.join(", "))?;
+        }
+    }
+    if coverage.unreadable > 0 {
+        writeln!(
+            out,
+            "coverage: {} report(s) cut by the log's bound were left out",
+            coverage.unreadable
+        )?;
+    }
+    Ok(())
+}
+
 fn join(items: &[&String]) -> String {
     items.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }

@@ -176,11 +176,21 @@ impl PolicyModule {
     ///
     /// [`EvalError::Policy`] with the policy's message when it refuses the params; any other [`EvalError`] when it faulted (a trap, a limit).
     pub fn validate_params(&self, params: &str, limits: &SandboxLimits) -> Result<(), EvalError> {
-        self.with_instance(limits, 0, |store, policy| {
+        self.validate_params_logged(params, limits).0
+    }
+
+    /// [`PolicyModule::validate_params`], with what the policy logged while
+    /// checking (a panic's message, a Python exception's frames): for
+    /// `policy test`, which shows it.
+    pub fn validate_params_logged(
+        &self,
+        params: &str,
+        limits: &SandboxLimits,
+    ) -> (Result<(), EvalError>, Vec<LogLine>) {
+        let (result, log, _, _) = self.with_instance(limits, 0, |store, policy| {
             policy.call_validate_params(store, params)
-        })
-        .0
-        .and_then(|r| r.map_err(EvalError::Policy))
+        });
+        (result.and_then(|r| r.map_err(EvalError::Policy)), log)
     }
 
     /// Evaluate `metadata` with `params` (both JSON text) under `limits`.

@@ -26,7 +26,7 @@ use sealgate_core::{
 use sealgate_engine::{EvalError, PolicyModule};
 use sealgate_metadata::{MetadataDocument, MetadataLimits};
 
-use crate::rego::RegoSources;
+use crate::rego::{RegoCoverage, RegoSources};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -280,21 +280,45 @@ impl TestFile {
     pub fn run_with(&self, module: &PolicyModule, rego: Option<&RegoSources>) -> Vec<CaseResult> {
         self.cases
             .iter()
-            .map(|c| self.run_case(module, rego, c))
+            .map(|c| self.run_case(module, rego, None, c))
             .collect()
     }
 
-    fn run_case(&self, module: &PolicyModule, rego: Option<&RegoSources>, case: &TestCase) -> CaseResult {
-        let ran = match self.document(case) {
+    /// [`TestFile::run_with`] for a Rego policy, adding to `coverage` the
+    /// lines of its files each case's evaluation reached.
+    pub fn run_with_coverage(
+        &self,
+        module: &PolicyModule,
+        rego: &RegoSources,
+        coverage: &mut RegoCoverage,
+    ) -> Vec<CaseResult> {
+        self.cases
+            .iter()
+            .map(|c| self.run_case(module, Some(rego), Some(&mut *coverage), c))
+            .collect()
+    }
+
+    fn run_case(
+        &self,
+        module: &PolicyModule,
+        rego: Option<&RegoSources>,
+        coverage: Option<&mut RegoCoverage>,
+        case: &TestCase,
+    ) -> CaseResult {
+        let mut ran = match self.document(case) {
             Err(e) => Ran::error(format!("test setup: {e}"), Vec::new()),
             Ok(doc) => {
-                let params = match rego {
-                    Some(sources) => sources.params_json(&case.params),
-                    None => case.params.to_string(),
+                let params = match (rego, &coverage) {
+                    (Some(sources), Some(_)) => sources.params_json_with_coverage(&case.params),
+                    (Some(sources), None) => sources.params_json(&case.params),
+                    (None, _) => case.params.to_string(),
                 };
                 evaluate(module, &doc, &params, self.fail_on, self.evaluated_at_unix)
             }
         };
+        if let Some(coverage) = coverage {
+            ran.log.retain(|line| !coverage.take_log_line(&line.message));
+        }
         let e = &case.expect;
         let rules: BTreeSet<String> = ran.findings.iter().map(|f| f.rule_id.clone()).collect();
         let unmatched: Vec<ExpectedFinding> = e
@@ -354,16 +378,23 @@ impl TestFile {
 
 fn evaluate(module: &PolicyModule, doc: &MetadataDocument, params: &str, fail_on: Severity, at: i64) -> Ran {
     let limits = SandboxLimits::default();
-    if let Err(e) = module.validate_params(params, &limits) {
+    let (validated, mut log) = module.validate_params_logged(params, &limits);
+    if let Err(e) = validated {
+        // A refusal is the policy's verdict on the params; a fault while
+        // checking them (a panic, an exception) is an error, as in a gate.
+        let outcome = match e {
+            EvalError::Policy(_) => CaseOutcome::InvalidParams,
+            _ => CaseOutcome::Error,
+        };
         let msg = match e {
             EvalError::Policy(m) => m,
-            other => other.to_string(),
+            other => format!("validate-params did not complete: {other}"),
         };
         return Ran {
-            outcome: CaseOutcome::InvalidParams,
+            outcome,
             findings: Vec::new(),
             message: Some(msg),
-            log: Vec::new(),
+            log,
         };
     }
     let eval = module.evaluate(
@@ -372,8 +403,9 @@ fn evaluate(module: &PolicyModule, doc: &MetadataDocument, params: &str, fail_on
         &EvaluationContext::at("policy-test", at),
         &limits,
     );
+    log.extend(eval.log);
     match eval.verdict {
-        Err(e) => Ran::error(e.to_string(), eval.log),
+        Err(e) => Ran::error(e.to_string(), log),
         Ok(v) => Ran {
             outcome: match PolicyOutcome::judge(&v, fail_on) {
                 PolicyOutcome::Pass => CaseOutcome::Pass,
@@ -381,7 +413,7 @@ fn evaluate(module: &PolicyModule, doc: &MetadataDocument, params: &str, fail_on
             },
             findings: v.findings,
             message: None,
-            log: eval.log,
+            log,
         },
     }
 }

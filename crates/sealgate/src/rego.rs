@@ -2,6 +2,7 @@
 //! engine component (`policies/rego-engine`), which evaluates them in the
 //! sandbox. The host only reads, pins and packs them; it never evaluates Rego.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use sealgate_core::{PinnedFile, Sha256Digest};
@@ -141,12 +142,79 @@ impl RegoSources {
     /// The params the Rego engine component receives: the files, and the
     /// gate's params under `params` (`data.sealgate.params` to the policy).
     pub fn params_json(&self, params: &Value) -> String {
+        self.params_value(params).to_string()
+    }
+
+    /// [`RegoSources::params_json`], asking the engine to log which lines
+    /// of each file the evaluation reached (`policy test --coverage`).
+    pub fn params_json_with_coverage(&self, params: &Value) -> String {
+        let mut value = self.params_value(params);
+        value["coverage"] = json!(true);
+        value.to_string()
+    }
+
+    fn params_value(&self, params: &Value) -> Value {
         json!({
             "rego": self.rego.iter().map(|(path, source)| json!({"path": path, "source": source})).collect::<Vec<_>>(),
             "data": self.data.iter().map(|(path, value)| json!({"path": path, "value": value})).collect::<Vec<_>>(),
             "params": params,
         })
-        .to_string()
+    }
+}
+
+/// The prefix of the engine's log line carrying a file's coverage.
+const COVERAGE_LOG: &str = "sealgate-coverage ";
+
+/// Which lines of a Rego policy's files some evaluation reached, merged
+/// over a test run: regorus' coverage, reported by the engine.
+#[derive(Debug, Clone, Default)]
+pub struct RegoCoverage {
+    files: std::collections::BTreeMap<String, (BTreeSet<u32>, BTreeSet<u32>)>,
+    /// Coverage lines that could not be read (cut by the log's bound).
+    pub unreadable: usize,
+}
+
+impl RegoCoverage {
+    /// Take `line` if it is the engine's coverage line (and merge it).
+    pub fn take_log_line(&mut self, line: &str) -> bool {
+        let Some(json) = line.strip_prefix(COVERAGE_LOG) else {
+            return false;
+        };
+        #[derive(serde::Deserialize)]
+        struct File {
+            path: String,
+            covered: BTreeSet<u32>,
+            not_covered: BTreeSet<u32>,
+        }
+        match serde_json::from_str::<File>(json) {
+            Ok(file) => {
+                let entry = self.files.entry(file.path).or_default();
+                entry.0.extend(file.covered);
+                entry.1.extend(file.not_covered);
+            }
+            Err(_) => self.unreadable += 1,
+        }
+        true
+    }
+
+    /// Per file, the lines no evaluation reached (rule bodies the cases
+    /// never exercised), in order; files with none are left out.
+    pub fn never_reached(&self) -> Vec<(String, Vec<u32>)> {
+        self.files
+            .iter()
+            .map(|(path, (covered, not_covered))| {
+                (
+                    path.clone(),
+                    not_covered.difference(covered).copied().collect::<Vec<_>>(),
+                )
+            })
+            .filter(|(_, lines)| !lines.is_empty())
+            .collect()
+    }
+
+    /// Did any evaluation report coverage?
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
     }
 }
 

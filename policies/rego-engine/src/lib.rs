@@ -37,7 +37,14 @@ pub struct Params {
     data: Vec<DataFile>,
     #[serde(default)]
     params: Map<String, Value>,
+    /// Set by `sealgate policy test --coverage` only: log which lines of
+    /// each file the evaluation reached.
+    #[serde(default)]
+    coverage: bool,
 }
+
+/// The prefix of the log line carrying a file's coverage (JSON).
+const COVERAGE_LOG: &str = "sealgate-coverage ";
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -387,6 +394,17 @@ impl<'a> Finding<'a> {
     }
 }
 
+/// The lines of each file the evaluation reached, one log line a file, for
+/// `sealgate policy test --coverage` to merge over the cases.
+fn log_coverage(engine: &regorus::Engine) -> Result<(), String> {
+    let coverage = engine.get_coverage_report().map_err(|e| e.to_string())?;
+    for file in coverage.files {
+        let line = json!({"path": file.path, "covered": file.covered, "not_covered": file.not_covered});
+        sealgate_policy_sdk::log(&format!("{COVERAGE_LOG}{line}"));
+    }
+    Ok(())
+}
+
 /// The context as `data.sealgate.context`.
 fn context_value(ctx: &Context) -> Value {
     json!({
@@ -420,6 +438,15 @@ impl Policy for Rego {
         check_namespaces(&engine, params, &options)?;
         engine.set_input(regorus::Value::from(json!({})));
         let invalid = run(&mut engine, &options, &mut Report::new())?;
+        if params.coverage {
+            // What checking params reaches: the `invalid_params` rules alone
+            // (the run above on `{}` would count every rule as reached).
+            engine.set_enable_coverage(true);
+            for namespace in &options.namespaces {
+                let _ = engine.eval_query(format!("data.{namespace}.invalid_params"), false);
+            }
+            log_coverage(&engine)?;
+        }
         if invalid.is_empty() {
             Ok(())
         } else {
@@ -431,8 +458,12 @@ impl Policy for Rego {
         let options = Options::of(&params.params)?;
         let mut engine = engine(params, &options, context_value(ctx))?;
         engine.set_input(regorus::Value::from(doc.root().clone()));
+        engine.set_enable_coverage(params.coverage);
         let mut report = Report::new();
         run(&mut engine, &options, &mut report)?;
+        if params.coverage {
+            log_coverage(&engine)?;
+        }
         Ok(report)
     }
 }

@@ -205,20 +205,53 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
     // The component is this command's input: one that cannot be loaded is
     // bad input (exit 2), not a policy failing a gate.
     let module = engine.load_unpinned(&module_path).map_err(CliError::usage)?;
+    // Coverage is the Rego engine's; a compiled policy has no catalogue of
+    // its rules to compare the cases with (yet).
+    let mut coverage = match (args.coverage, &rego) {
+        (false, _) => None,
+        (true, Some(_)) => Some(sealgate::rego::RegoCoverage::default()),
+        (true, None) => {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "--coverage reports the Rego engine's coverage: {} is not a Rego policy",
+                args.dir.display()
+            )));
+        }
+    };
     let results: Vec<_> = tests
         .iter()
-        .map(|t| (t.path().to_owned(), t.run_with(&module, rego.as_ref())))
+        .map(|t| {
+            let cases = match (&rego, coverage.as_mut()) {
+                (Some(sources), Some(coverage)) => t.run_with_coverage(&module, sources, coverage),
+                _ => t.run_with(&module, rego.as_ref()),
+            };
+            (t.path().to_owned(), cases)
+        })
         .collect();
     let failed = results.iter().flat_map(|(_, r)| r).filter(|r| !r.passed).count();
     let written = match args.format {
         Format::Json => {
-            let doc: Vec<_> = results
+            let files: Vec<_> = results
                 .iter()
                 .map(|(path, cases)| serde_json::json!({"file": path, "cases": cases}))
                 .collect();
-            output::json(out, &doc)
+            match &coverage {
+                // With --coverage: the files, and per Rego file the lines no case reached.
+                Some(coverage) => {
+                    let never: serde_json::Map<String, serde_json::Value> = coverage
+                        .never_reached()
+                        .into_iter()
+                        .map(|(file, lines)| (file, serde_json::json!(lines)))
+                        .collect();
+                    output::json(out, &serde_json::json!({"files": files, "never_reached": never}))
+                }
+                None => output::json(out, &files),
+            }
         }
-        Format::Text => report::write_policy_tests(out, &module.info().id, &results),
+        Format::Text => report::write_policy_tests(out, &module.info().id, &results).and_then(|()| {
+            coverage
+                .as_ref()
+                .map_or(Ok(()), |c| report::write_rego_coverage(out, c))
+        }),
     };
     written.context("cannot write to stdout")?;
     Ok(if failed == 0 { Exit::Passed } else { Exit::Failed })
