@@ -98,7 +98,8 @@ pub enum CaseOutcome {
     Pass,
     /// The policy failed.
     Fail,
-    /// The evaluation gave no verdict (a trap, a limit, bad output).
+    /// The evaluation gave no verdict (a trap, a limit, bad output), or
+    /// checking the params faulted.
     Error,
     /// `validate-params` refused the params.
     InvalidParams,
