@@ -45,6 +45,21 @@ fn rego_gate(dir: &Path, files: &[(&str, &str)], params: &str) -> std::path::Pat
     gate
 }
 
+/// A Rego policy directory: `p.rego`, one test file, and the minimal
+/// document its cases name (`../doc.json`).
+fn rego_policy_dir(policy: &str, cases: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(dir.path().join("p.rego"), policy).unwrap();
+    std::fs::write(dir.path().join("tests/cases.toml"), cases).unwrap();
+    std::fs::write(
+        dir.path().join("doc.json"),
+        r#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":"m"}}"#,
+    )
+    .unwrap();
+    dir
+}
+
 fn load(gate: &Path) -> Result<Gate, GateError> {
     Gate::load(engine(), gate)
 }
@@ -436,23 +451,10 @@ fn the_rego_engine_imports_only_the_host_interface() {
 /// expectations and the policy's log are shown.
 #[test]
 fn policy_test_runs_a_rego_directory_and_explains_a_failing_case() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("tests")).unwrap();
-    std::fs::write(
-        dir.path().join("p.rego"),
+    let dir = rego_policy_dir(
         "package main\nimport rego.v1\n\nwarn contains {\"msg\": \"no owner\", \"rule_id\": \"x.owner\", \"severity\": \"medium\", \"pointer\": \"/artifact\"} if {\n  print(\"checking\", input.artifact.name)\n  not input.governance.owner\n}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("tests/cases.toml"),
         "[[case]]\nname = \"wrong severity\"\nmetadata = \"../doc.json\"\nexpect = { outcome = \"pass\", findings = [{ rule = \"x.owner\", severity = \"high\", pointer = \"/artifact\" }] }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("doc.json"),
-        r#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":"m"}}"#,
-    )
-    .unwrap();
+    );
     let d = dir.path().display().to_string();
     let without = sealgate(&["policy", "test", &d]);
     assert_eq!(without.status.code(), Some(2));
@@ -667,23 +669,10 @@ fn a_rego_policys_files_are_bounded_in_size_and_number() {
 /// a compiled policy has no such report and is told so.
 #[test]
 fn policy_test_coverage_names_the_rego_lines_no_case_reached() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("tests")).unwrap();
-    std::fs::write(
-        dir.path().join("p.rego"),
+    let dir = rego_policy_dir(
         "package main\nimport rego.v1\n\ndeny contains \"no owner\" if {\n  not input.artifact.tags.owner\n}\n\ndeny contains \"bad name\" if {\n  input.artifact.name == \"never in any case\"\n  true\n}\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("tests/cases.toml"),
         "[[case]]\nname = \"no owner\"\nmetadata = \"../doc.json\"\nexpect = { outcome = \"fail\", rules = [\"main.deny\"] }\n",
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("doc.json"),
-        r#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":"m"}}"#,
-    )
-    .unwrap();
+    );
     let d = dir.path().display().to_string();
     let rego = guests().rego.path.display().to_string();
     let out = sealgate(&["policy", "test", &d, "--module", &rego, "--coverage"]);

@@ -104,18 +104,24 @@ pub fn new_python_policy(name: &str, id: Option<&str>, dir: &Path) -> Result<Pat
     new_from(PYTHON_TEMPLATE, name, id, dir)
 }
 
-fn new_from(
-    template: &[(&str, &str)],
-    name: &str,
-    id: Option<&str>,
-    dir: &Path,
-) -> Result<PathBuf, ScaffoldError> {
+/// A usable name, and nothing at `dir` to overwrite.
+fn may_create(name: &str, dir: &Path) -> Result<(), ScaffoldError> {
     if !valid_name(name) {
         return Err(ScaffoldError::BadName(name.to_owned()));
     }
     if dir.exists() {
         return Err(ScaffoldError::Exists(dir.to_owned()));
     }
+    Ok(())
+}
+
+fn new_from(
+    template: &[(&str, &str)],
+    name: &str,
+    id: Option<&str>,
+    dir: &Path,
+) -> Result<PathBuf, ScaffoldError> {
+    may_create(name, dir)?;
     write_template(
         template,
         dir,
@@ -223,12 +229,7 @@ fn relative(from: &Path, to: &Path) -> PathBuf {
 ///
 /// A [`ScaffoldError`]: a bad name, a directory that exists, or a file that cannot be written.
 pub fn new_policy(p: &NewPolicy) -> Result<PathBuf, ScaffoldError> {
-    if !valid_name(&p.name) {
-        return Err(ScaffoldError::BadName(p.name.clone()));
-    }
-    if p.dir.exists() {
-        return Err(ScaffoldError::Exists(p.dir.clone()));
-    }
+    may_create(&p.name, &p.dir)?;
     let shared_sdk = match &p.sdk {
         Sdk::Vendored => None,
         Sdk::Path(sdk) => Some(

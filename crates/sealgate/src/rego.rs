@@ -23,6 +23,17 @@ pub const MAX_TOTAL_SOURCE_BYTES: usize = 8 << 20;
 /// See [`MAX_TOTAL_SOURCE_BYTES`].
 pub const MAX_SOURCE_FILES: usize = 256;
 
+/// A directory holding `.rego` files and no `Cargo.toml` is a Rego policy
+/// (as one with `app.py` and no `Cargo.toml` is a Python one).
+pub fn is_rego_policy(dir: &Path) -> bool {
+    !dir.join("Cargo.toml").exists()
+        && std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| e.path().extension().is_some_and(|x| x == "rego"))
+        })
+}
+
 /// The files of one Rego policy, read and checked.
 #[derive(Debug, Clone, Default)]
 pub struct RegoSources {
@@ -64,11 +75,9 @@ impl RegoSources {
         for file in rego {
             let (path, bytes) = pinned(origin, file, &read)?;
             budget.take(bytes.len())?;
-            let text = String::from_utf8(bytes).map_err(|_| LoadError::Source {
-                path,
-                reason: "a Rego file must be UTF-8 text".into(),
-            })?;
-            sources.rego.push((file.path.display().to_string(), text));
+            sources
+                .rego
+                .push((file.path.display().to_string(), rego_text(&path, bytes)?));
         }
         for file in data {
             let (path, bytes) = pinned(origin, file, &read)?;
@@ -119,11 +128,7 @@ impl RegoSources {
             if extension == Some("rego") && !name.ends_with("_test.rego") {
                 let bytes = sealgate_core::read_bounded(&path, MAX_SOURCE_BYTES as u64)?;
                 budget.take(bytes.len())?;
-                let text = String::from_utf8(bytes).map_err(|_| LoadError::Source {
-                    path: path.clone(),
-                    reason: "a Rego file must be UTF-8 text".into(),
-                })?;
-                sources.rego.push((name, text));
+                sources.rego.push((name, rego_text(&path, bytes)?));
             } else if extension == Some("json") {
                 let bytes = sealgate_core::read_bounded(&path, MAX_SOURCE_BYTES as u64)?;
                 budget.take(bytes.len())?;
@@ -267,6 +272,13 @@ fn pinned(
         });
     }
     Ok((path, bytes))
+}
+
+fn rego_text(path: &Path, bytes: Vec<u8>) -> Result<String, LoadError> {
+    String::from_utf8(bytes).map_err(|_| LoadError::Source {
+        path: path.to_owned(),
+        reason: "a Rego file must be UTF-8 text".into(),
+    })
 }
 
 fn json_object(path: &Path, bytes: &[u8]) -> Result<Value, LoadError> {

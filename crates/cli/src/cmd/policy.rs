@@ -171,12 +171,7 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
         .map(|f| TestFile::load(f))
         .collect::<Result<Vec<_>, _>>()?;
     // A directory of Rego files runs in the Rego engine component.
-    let has_rego = std::fs::read_dir(&args.dir).is_ok_and(|entries| {
-        entries
-            .filter_map(Result::ok)
-            .any(|e| e.path().extension().is_some_and(|x| x == "rego"))
-    });
-    let rego = if has_rego && !args.dir.join("Cargo.toml").is_file() {
+    let rego = if sealgate::rego::is_rego_policy(&args.dir) {
         Some(sealgate::rego::RegoSources::from_dir(&args.dir).map_err(CliError::usage)?)
     } else {
         None
