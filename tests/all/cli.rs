@@ -166,14 +166,20 @@ fn inspect_shows_identity_pin_imports_and_exports() {
     assert_eq!(info["sha256"], g.sha256.to_string());
     assert_eq!(
         info["imports"],
-        serde_json::json!(["sealgate:policy/host@0.1.0", "sealgate:policy/types@0.1.0"])
+        serde_json::json!(["sealgate:policy/host@0.2.0", "sealgate:policy/types@0.2.0"])
     );
     assert_eq!(
         info["exports"],
-        serde_json::json!(["sealgate:policy/policy@0.1.0"])
+        serde_json::json!(["sealgate:policy/policy@0.2.0"])
     );
     assert_eq!(info["uses_wasi"], false);
     assert_eq!(info["params_schema"]["type"], "object");
+    assert_eq!(info["contract"], "0.2.0");
+    assert_eq!(
+        info["rules"][0],
+        serde_json::json!({"id": "pii.column.*", "severity": "high",
+            "summary": "a column whose name looks like personal data (`pii.column.<category>`, e.g. `pii.column.email`) is not declared as such"})
+    );
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Loading a component: the pin first, then structure, then imports.
 
-use sealgate::{LoadError, Sha256Digest};
+use sealgate::{Contract, LoadError, Sha256Digest};
 
 use crate::support::*;
 
@@ -8,7 +8,9 @@ use crate::support::*;
 /// every export a trap. Used for components we must refuse.
 fn component_from_wit(extra_wit: &str, world: &str) -> Vec<u8> {
     let mut resolve = wit_parser::Resolve::default();
+    // Both contract versions, for components of either (or of both, to refuse).
     resolve.push_dir(repo("wit")).expect("wit/");
+    resolve.push_dir(repo("wit/v0.1.0")).expect("wit/v0.1.0/");
     let pkg = resolve.push_str("extra.wit", extra_wit).expect("extra wit");
     let world = resolve.select_world(&[pkg], Some(world)).expect("world");
     let mut module = wit_component::dummy_module(
@@ -177,18 +179,99 @@ fn wasi_import_outside_p2_is_refused() {
 #[test]
 fn component_whose_info_traps_is_refused_at_load() {
     let dir = tempfile::tempdir().unwrap();
-    // The contract's own world, every export `unreachable`.
-    let bytes = component_from_wit(
-        "package test:empty;\nworld w { include sealgate:policy/gate-policy@0.1.0; }",
-        "w",
+    // The contract's own world, of each version, every export `unreachable`.
+    for version in ["0.1.0", "0.2.0"] {
+        let bytes = component_from_wit(
+            &format!("package test:empty;\nworld w {{ include sealgate:policy/gate-policy@{version}; }}"),
+            "w",
+        );
+        let path = write(dir.path(), "trap.wasm", &bytes);
+        let err = engine()
+            .load(&path, &Sha256Digest::of_bytes(&bytes))
+            .err()
+            .expect("refused");
+        assert!(matches!(err, LoadError::Info { .. }), "{version}: {err}");
+        assert!(err.to_string().contains("unreachable"), "{version}: {err}");
+    }
+}
+
+/// A component is held to one contract version: the one its `policy`
+/// export names. Importing the other version's host interface is refused
+/// before anything runs, not linked.
+#[test]
+fn a_component_mixing_two_contract_versions_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (import, export) in [("0.1.0", "0.2.0"), ("0.2.0", "0.1.0")] {
+        let bytes = component_from_wit(
+            &format!(
+                "package test:mixed;\nworld w {{ import sealgate:policy/host@{import}; \
+                 export sealgate:policy/policy@{export}; }}"
+            ),
+            "w",
+        );
+        let path = write(dir.path(), "mixed.wasm", &bytes);
+        let err = engine()
+            .load(&path, &Sha256Digest::of_bytes(&bytes))
+            .err()
+            .expect("refused");
+        assert!(matches!(err, LoadError::WrongWorld { .. }), "{err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "exports the sealgate:policy@{export} contract but imports `sealgate:policy/host@{import}`"
+            )),
+            "{err}"
+        );
+    }
+}
+
+/// Components built against contract 0.1.0 (before the rule catalogue)
+/// still load and run, declare no catalogue, and may report any rule id;
+/// `policy test --coverage` says why it has nothing to compare with.
+#[test]
+fn a_contract_0_1_component_still_loads_runs_and_declares_no_catalogue() {
+    let g = &guests().contract_v0_1;
+    let module = engine()
+        .load(&g.path, &g.sha256)
+        .expect("a 0.1.0 component loads");
+    assert_eq!(module.info().contract, Contract::V0_1);
+    assert!(module.info().rules.is_empty());
+    assert_eq!(module.exports(), ["sealgate:policy/policy@0.1.0"]);
+    let eval = module.evaluate(
+        r#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":"m"}}"#,
+        "{}",
+        &sealgate::EvaluationContext::now("old-gate"),
+        &sealgate::SandboxLimits::default(),
     );
-    let path = write(dir.path(), "trap.wasm", &bytes);
-    let err = engine()
-        .load(&path, &Sha256Digest::of_bytes(&bytes))
-        .err()
-        .expect("refused");
-    assert!(matches!(err, LoadError::Info { .. }), "{err}");
-    assert!(err.to_string().contains("unreachable"), "{err}");
+    let verdict = eval.verdict.expect("evaluates");
+    assert_eq!(verdict.findings[0].rule_id, "anything.goes");
+    assert!(
+        eval.log.iter().any(|l| l.message == "gate old-gate"),
+        "{:?}",
+        eval.log
+    );
+
+    let out = sealgate(&["policy", "inspect", g.path.to_str().unwrap()]);
+    let text = stdout(&out);
+    assert!(
+        text.contains("contract sealgate:policy@0.1.0\nrules    none declared"),
+        "{text}"
+    );
+
+    let quality = repo("policies/quality");
+    let out = sealgate(&[
+        "policy",
+        "test",
+        quality.to_str().unwrap(),
+        "--module",
+        g.path.to_str().unwrap(),
+        "--coverage",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("test.contract-v0-1 declares none (contract sealgate:policy@0.1.0)"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod decision_log;
 mod drift;
 mod examples;
 mod fuzz_corpus;
+mod js;
 mod loading;
 mod pii;
 mod pipeline;

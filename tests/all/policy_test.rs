@@ -17,10 +17,22 @@ fn policy_test(dir: &std::path::Path, built: &Built) -> std::process::Output {
 /// every case passed and that each of `rules` is expected by some case.
 fn assert_cases_pass_and_cover(name: &str, built: &Built, rules: &[&str]) {
     let dir = repo(&format!("policies/{name}"));
-    let out = policy_test(&dir, built);
+    // `--coverage`: and every rule of the policy's catalogue is reported by some case.
+    let out = sealgate(&[
+        "policy",
+        "test",
+        dir.to_str().unwrap(),
+        "--module",
+        built.path.to_str().unwrap(),
+        "--coverage",
+    ]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
-    assert!(text.trim_end().ends_with(" 0 failed"), "{text}");
+    assert!(text.contains(" 0 failed\n"), "{text}");
+    assert!(
+        text.trim_end().ends_with("was reported by some case"),
+        "{name}'s cases leave rules of its catalogue untested:\n{text}"
+    );
     let cases: String = std::fs::read_dir(dir.join("tests"))
         .unwrap()
         .map(|f| std::fs::read_to_string(f.unwrap().path()).unwrap())
@@ -424,4 +436,113 @@ fn a_scaffold_stands_alone_and_pins_the_same_wherever_it_is_built() {
         ],
     );
     assert_eq!(test.status.code(), Some(0), "{}{}", stdout(&test), stderr(&test));
+}
+
+/// `policy test --coverage` of a compiled policy lists the rules of its
+/// catalogue no case reported, with their severity and summary, in text and
+/// JSON; the outcome is the cases' (coverage informs, it does not fail).
+#[test]
+fn coverage_lists_the_catalogue_rules_no_case_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("tests")).unwrap();
+    std::fs::write(
+        dir.path().join("tests/one.toml"),
+        format!(
+            "base = {:?}\n[[case]]\nname = \"below the floor\"\nparams = {{ metrics = {{ accuracy = {{ min = 0.99 }} }} }}\nexpect = {{ outcome = \"fail\", rules = [\"quality.metric.below-min\"] }}\n",
+            repo("examples/metadata/churn-model.json").display().to_string()
+        ),
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let module = guests().quality.path.to_str().unwrap();
+    let out = sealgate(&["policy", "test", d, "--module", module, "--coverage"]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(&out));
+    assert!(
+        text.contains(
+            "coverage: 3 of 4 rules no case reported\n  quality.metric.missing (high): a metric the gate names is not recorded"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("  quality.metric.invalid (high): "), "{text}");
+    assert!(!text.contains("  quality.metric.below-min ("), "{text}");
+
+    let out = sealgate(&[
+        "policy",
+        "test",
+        d,
+        "--module",
+        module,
+        "--coverage",
+        "--format",
+        "json",
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let never: Vec<&str> = json["rules_never_reported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        never,
+        [
+            "quality.metric.missing",
+            "quality.metric.invalid",
+            "quality.metric.above-max"
+        ]
+    );
+}
+
+/// docs/policies.md and the shipped policies' rule catalogues agree: every
+/// catalogued rule is documented, and every rule id the page names is one a
+/// policy declares (so the page cannot keep a rule a policy dropped).
+#[test]
+fn the_policies_page_names_exactly_the_catalogued_rules() {
+    let page = std::fs::read_to_string(repo("docs/policies.md")).unwrap();
+    let infos: Vec<sealgate::PolicyInfo> = guests()
+        .shipped()
+        .iter()
+        .map(|(_, built)| engine().load(&built.path, &built.sha256).unwrap().info().clone())
+        .collect();
+    for info in &infos {
+        assert!(!info.rules.is_empty(), "{} declares no catalogue", info.id);
+        for rule in &info.rules {
+            let named = match rule.id.strip_suffix('*') {
+                Some(prefix) => format!("`{prefix}"),
+                None => format!("`{}`", rule.id),
+            };
+            assert!(
+                page.contains(&named),
+                "docs/policies.md does not name {}'s {}",
+                info.id,
+                rule.id
+            );
+        }
+    }
+    let prefixes = [
+        "pii.",
+        "lineage.",
+        "encryption.",
+        "retention.",
+        "drift.",
+        "quality.",
+    ];
+    let named_ids = page
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|t| prefixes.iter().any(|p| t.starts_with(p)))
+        // Rule ids are kebab-case; dotted snake_case names are metadata fields
+        // (`encryption.in_transit.tls_required`).
+        .filter(|t| {
+            t.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b".-".contains(&b))
+        });
+    for id in named_ids {
+        assert!(
+            infos.iter().any(|i| i.rules.iter().any(|r| r.covers(id))),
+            "docs/policies.md names `{id}`, which no shipped policy's catalogue declares"
+        );
+    }
 }

@@ -115,10 +115,16 @@ fn the_python_model_card_policy_meets_the_rego_policys_cases() {
         repo("policies/python/model-card").to_str().unwrap(),
         "--out-dir",
         out_dir.path().to_str().unwrap(),
+        "--coverage",
     ]);
     let text = stdout(&test);
     assert_eq!(test.status.code(), Some(0), "{text}{}", stderr(&test));
     assert!(text.contains("acme.model-card: 10 passed, 0 failed"), "{text}");
+    // Its `Info(rules=...)` reaches the host as the catalogue, and the cases cover it.
+    assert!(
+        text.contains("coverage: every rule of the catalogue (9) was reported by some case"),
+        "{text}"
+    );
     assert!(Path::new(&out_dir.path().join("model-card.wasm")).is_file());
 }
 

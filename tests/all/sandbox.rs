@@ -229,6 +229,19 @@ fn malformed_verdicts_are_errors() {
     assert_error(&run_hostile("bad-rule-id", 0, ""), "rule id");
 }
 
+/// A policy that declares a rule catalogue is held to it: a finding under a
+/// rule id it did not declare is an ERROR, never a pass or a silent finding.
+#[test]
+fn a_finding_outside_the_rule_catalogue_is_an_error() {
+    assert_error(
+        &run_hostile("undeclared-rule", 0, ""),
+        "rule id `other.rule` is not in the policy's rule catalogue",
+    );
+    // Ids under the family it declares (`test.*`) are its own.
+    let ok = run_hostile("fail", 0, "");
+    assert_eq!(ok.policies[0].outcome, PolicyOutcome::Fail, "{ok:#?}");
+}
+
 #[test]
 fn a_pointer_that_does_not_resolve_is_kept_at_the_root_with_a_note() {
     // `artifact/name` (no leading slash) is no JSON Pointer: the finding

@@ -42,6 +42,8 @@ pub struct Guests {
     pub impostor: Built,
     /// A wasm32-wasip2 component whose `info` sleeps forever.
     pub sleepy_info: Built,
+    /// Built against contract 0.1.0 (`wit/v0.1.0`): no rule catalogue.
+    pub contract_v0_1: Built,
 }
 
 impl Guests {
@@ -100,6 +102,11 @@ pub fn guests() -> &'static Guests {
                 "guests-target",
             ),
             sleepy_info: build("tests/guests/sleepy-info", Target::Wasm32Wasip2, "guests-target"),
+            contract_v0_1: build(
+                "tests/guests/contract-v0-1",
+                Target::Wasm32UnknownUnknown,
+                "guests-target",
+            ),
         }
     })
 }

@@ -457,8 +457,9 @@ pub(crate) struct TestArgs {
     /// Where to write the built component [default: DIR/target/policies].
     #[arg(long, value_name = "DIR")]
     pub(crate) out_dir: Option<PathBuf>,
-    /// List the lines of a Rego policy no case reached (the engine's
-    /// coverage). Rego policies only.
+    /// Also say what no case reached: for a Rego policy, the lines of its
+    /// files (the engine's coverage); for a compiled one, the rules of its
+    /// catalogue no case reported.
     #[arg(long)]
     pub(crate) coverage: bool,
     /// Output format.

@@ -136,6 +136,8 @@ pub(crate) fn write_inspect(out: &mut dyn Write, m: &PolicyModule, size: u64, js
             "version": info.version,
             "summary": info.summary,
             "params_schema": info.params_schema,
+            "contract": info.contract,
+            "rules": info.rules,
             "sha256": m.digest(),
             "size_bytes": size,
             "imports": m.imports(),
@@ -161,6 +163,24 @@ pub(crate) fn write_inspect(out: &mut dyn Write, m: &PolicyModule, size: u64, js
             "not imported"
         }
     )?;
+    writeln!(out, "contract sealgate:policy@{}", info.contract)?;
+    if info.rules.is_empty() {
+        writeln!(
+            out,
+            "rules    none declared (no catalogue: any rule id may appear)"
+        )?;
+    } else {
+        writeln!(out, "rules    ({})", info.rules.len())?;
+        for rule in &info.rules {
+            writeln!(
+                out,
+                "  {} ({}): {}",
+                clean(&rule.id),
+                rule.severity,
+                clean(&rule.summary)
+            )?;
+        }
+    }
     writeln!(out, "params   (JSON Schema)")?;
     let schema = serde_json::to_string_pretty(&info.params_schema).unwrap_or_default();
     for line in schema.lines() {
@@ -295,6 +315,36 @@ pub(crate) fn write_rego_coverage(
             out,
             "coverage: {} report(s) cut by the log's bound were left out",
             coverage.unreadable
+        )?;
+    }
+    Ok(())
+}
+
+/// `policy test --coverage` of a compiled policy: the entries of its rule
+/// catalogue (`declared` of them) no case reported.
+pub(crate) fn write_rule_coverage(
+    out: &mut dyn Write,
+    declared: usize,
+    never: &[&sealgate::RuleInfo],
+) -> io::Result<()> {
+    if never.is_empty() {
+        return writeln!(
+            out,
+            "coverage: every rule of the catalogue ({declared}) was reported by some case"
+        );
+    }
+    writeln!(
+        out,
+        "coverage: {} of {declared} rules no case reported",
+        never.len()
+    )?;
+    for rule in never {
+        writeln!(
+            out,
+            "  {} ({}): {}",
+            clean(&rule.id),
+            rule.severity,
+            clean(&rule.summary)
         )?;
     }
     Ok(())

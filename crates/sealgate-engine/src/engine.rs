@@ -4,10 +4,10 @@ use std::sync::Arc;
 use sealgate_core::{InputError, SandboxLimits, Sha256Digest, read_bounded};
 use wasmtime::component::{Component, HasSelf, Linker};
 
-use crate::bindings::{GatePolicy, GatePolicyPre};
+use crate::bindings::{v0_1, v0_2};
 use crate::cache::PrecompiledCache;
 use crate::error::LoadError;
-use crate::module::{CacheStatus, PolicyModule};
+use crate::module::{CacheStatus, Contract, PolicyModule, PolicyPre};
 use crate::sandbox::{EPOCH_TICK, EvaluationSlots, HostState, add_virtual_monotonic_clock, wasmtime_config};
 
 /// How a [`PolicyEngine`] is set up.
@@ -135,7 +135,7 @@ const WASI_INTERFACES: &[&str] = &[
 fn is_offered(import: &str) -> bool {
     let (name, version) = import.split_once('@').unwrap_or((import, ""));
     match name {
-        "sealgate:policy/host" | "sealgate:policy/types" => version == "0.1.0",
+        "sealgate:policy/host" | "sealgate:policy/types" => Contract::from_version(version).is_some(),
         _ => version.starts_with("0.2.") && WASI_INTERFACES.contains(&name),
     }
 }
@@ -159,7 +159,10 @@ impl PolicyEngine {
         let engine = wasmtime::Engine::new(&wasm).map_err(|e| LoadError::Engine(format!("{e:#}")))?;
 
         let mut linker = Linker::<HostState>::new(&engine);
-        GatePolicy::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)
+        // Every contract version the host loads; the two define distinct
+        // instance names (`sealgate:policy/host@0.1.0`, `@0.2.0`).
+        v0_2::GatePolicy::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s)
+            .and_then(|()| v0_1::GatePolicy::add_to_linker::<_, HasSelf<HostState>>(&mut linker, |s| s))
             .map_err(|e| LoadError::Engine(format!("{e:#}")))?;
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .and_then(|()| add_virtual_monotonic_clock(&mut linker))
@@ -290,8 +293,30 @@ impl PolicyEngine {
             path: path.to_owned(),
             reason: format!("{e:#}"),
         };
+        // The version of the `policy` export decides which contract the
+        // component is held to; none exported: report against the current one.
+        let contract = Contract::ALL
+            .into_iter()
+            .find(|c| exports.iter().any(|e| *e == c.policy_interface()))
+            .unwrap_or(Contract::CURRENT);
+        // One contract per component: importing another version's host
+        // interface than the one it exports for is refused, not mixed.
+        if let Some(other) = imports.iter().find(|i| {
+            i.starts_with("sealgate:policy/") && i.split_once('@').map(|(_, v)| v) != Some(contract.version())
+        }) {
+            return Err(LoadError::WrongWorld {
+                path: path.to_owned(),
+                reason: format!(
+                    "it exports the sealgate:policy@{} contract but imports `{other}`: build it against one version",
+                    contract.version()
+                ),
+            });
+        }
         let pre = self.linker.instantiate_pre(&component).map_err(wrong_world)?;
-        let pre = GatePolicyPre::new(pre).map_err(wrong_world)?;
+        let pre = match contract {
+            Contract::V0_1 => PolicyPre::V0_1(v0_1::GatePolicyPre::new(pre).map_err(wrong_world)?),
+            Contract::V0_2 => PolicyPre::V0_2(v0_2::GatePolicyPre::new(pre).map_err(wrong_world)?),
+        };
         let uses_wasi = imports.iter().any(|i| i.starts_with("wasi:"));
         PolicyModule::new(
             self.clone(),
@@ -348,8 +373,10 @@ mod tests {
     #[test]
     fn offers_only_the_contract_and_wasi_p2() {
         assert!(is_offered("sealgate:policy/host@0.1.0"));
+        assert!(is_offered("sealgate:policy/host@0.2.0"));
         assert!(is_offered("wasi:io/streams@0.2.3"));
-        assert!(!is_offered("sealgate:policy/host@0.2.0"));
+        assert!(!is_offered("sealgate:policy/host@0.3.0"));
+        assert!(!is_offered("sealgate:policy/host@0.2.1"));
         assert!(!is_offered("wasi:http/outgoing-handler@0.2.3"));
         assert!(!is_offered("wasi:io/streams@0.3.0"));
         assert!(!is_offered("evil:net/socket"));

@@ -62,7 +62,7 @@ pub enum LoadError {
         import: String,
     },
     /// The component does not export the `gate-policy` world's `policy` interface.
-    #[error("{}: does not implement the sealgate:policy@0.1.0 `gate-policy` world: {reason}", path.display())]
+    #[error("{}: does not implement the sealgate:policy `gate-policy` world (0.2.0, or 0.1.0): {reason}", path.display())]
     WrongWorld {
         /// The file.
         path: PathBuf,

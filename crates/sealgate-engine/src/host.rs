@@ -37,7 +37,6 @@ use std::time::Instant;
 use regex_automata::meta;
 use regex_automata::util::syntax;
 
-use crate::bindings::sealgate::policy::host::{Host, LogLevel};
 use crate::sandbox::HostState;
 
 /// Longest pattern a policy may compile.
@@ -267,21 +266,18 @@ fn fits_in_time(program_bytes: usize, text_bytes: usize, deadline: Instant) -> b
     worst <= remaining
 }
 
-/// `types` holds only types; its host side has nothing to do.
-impl crate::bindings::sealgate::policy::types::Host for HostState {}
-
-impl Host for HostState {
-    fn log(&mut self, level: LogLevel, message: String) {
-        let level = match level {
-            LogLevel::Debug => "debug",
-            LogLevel::Info => "info",
-            LogLevel::Warn => "warn",
-            LogLevel::Error => "error",
-        };
-        self.log.push(level, &message);
+impl HostState {
+    /// `host.log`: append to the evaluation's bounded log.
+    fn host_log(&mut self, level: &str, message: &str) {
+        self.log.push(level, message);
     }
 
-    fn regex_is_match(&mut self, pattern: String, text: String) -> wasmtime::Result<Result<bool, String>> {
+    /// `host.regex-is-match`, the same for every contract version.
+    fn host_regex_is_match(
+        &mut self,
+        pattern: String,
+        text: String,
+    ) -> wasmtime::Result<Result<bool, String>> {
         if Instant::now() >= self.deadline {
             return Err(wasmtime::Error::new(DeadlinePassed));
         }
@@ -301,6 +297,34 @@ impl Host for HostState {
         interruptible_is_match(&pattern, text.as_bytes(), self.deadline).map_err(wasmtime::Error::new)
     }
 }
+
+/// The `host` interface of each contract version the host loads: one
+/// implementation behind both (the interface did not change).
+macro_rules! impl_host_interface {
+    ($($version:ident),*) => {$(
+        /// `types` holds only types; its host side has nothing to do.
+        impl crate::bindings::$version::sealgate::policy::types::Host for HostState {}
+
+        impl crate::bindings::$version::sealgate::policy::host::Host for HostState {
+            fn log(&mut self, level: crate::bindings::$version::sealgate::policy::host::LogLevel, message: String) {
+                use crate::bindings::$version::sealgate::policy::host::LogLevel;
+                let level = match level {
+                    LogLevel::Debug => "debug",
+                    LogLevel::Info => "info",
+                    LogLevel::Warn => "warn",
+                    LogLevel::Error => "error",
+                };
+                self.host_log(level, &message);
+            }
+
+            fn regex_is_match(&mut self, pattern: String, text: String) -> wasmtime::Result<Result<bool, String>> {
+                self.host_regex_is_match(pattern, text)
+            }
+        }
+    )*};
+}
+
+impl_host_interface!(v0_1, v0_2);
 
 #[cfg(test)]
 mod tests {

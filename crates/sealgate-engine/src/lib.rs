@@ -48,16 +48,32 @@ pub mod sandbox;
 pub use cache::default_cache_key_file;
 pub use engine::{EngineConfig, PolicyEngine};
 pub use error::{EvalError, EvalErrorKind, LoadError};
-pub use module::{CacheStatus, Evaluation, PolicyInfo, PolicyModule};
+pub use module::{
+    CacheStatus, Contract, Evaluation, MAX_CATALOGUE_RULES, PolicyInfo, PolicyModule, RuleInfo,
+};
 /// The wasmtime this engine is built on; use it rather than your own so both agree.
 pub use wasmtime;
 
-/// Generated bindings of the `gate-policy` world.
+/// Generated bindings of the `gate-policy` world, one module per contract
+/// version the host loads (see `module.rs` for how a component's version is
+/// picked).
 mod bindings {
-    wasmtime::component::bindgen!({
-        path: "../../wit",
-        world: "gate-policy",
-        // May trap: a call made after the evaluation's deadline ends it.
-        imports: { "sealgate:policy/host.regex-is-match": trappable },
-    });
+    /// `sealgate:policy@0.2.0` (`wit/policy.wit`): the current contract.
+    pub mod v0_2 {
+        wasmtime::component::bindgen!({
+            path: "../../wit",
+            world: "gate-policy",
+            // May trap: a call made after the evaluation's deadline ends it.
+            imports: { "sealgate:policy/host.regex-is-match": trappable },
+        });
+    }
+    /// `sealgate:policy@0.1.0` (`wit/v0.1.0/policy.wit`): components built
+    /// before the rule catalogue still load.
+    pub mod v0_1 {
+        wasmtime::component::bindgen!({
+            path: "../../wit/v0.1.0",
+            world: "gate-policy",
+            imports: { "sealgate:policy/host.regex-is-match": trappable },
+        });
+    }
 }

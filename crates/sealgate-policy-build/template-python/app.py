@@ -21,6 +21,9 @@ class RequiredTags(sg.Rules):
         version="0.1.0",
         summary="Every artifact names the people accountable for it.",
         params_schema=PARAMS_SCHEMA,
+        # Every rule id a finding may carry: the host refuses any other, and
+        # `sealgate policy test --coverage` lists the ones no case produced.
+        rules=[sg.Rule("{{name}}.tag.missing", sg.Severity.HIGH, "a tag in `required-tags` is not set")],
     )
 
     def validate(self, params):

@@ -32,7 +32,7 @@
 //!     name = "release"
 //!     [[policies]]
 //!     module = "pii.wasm"
-//!     sha256 = "d417d0e8e6c0567c193cf295c0d6a64e5d96fff94ae635fca6bde6e2394ce5f9"
+//!     sha256 = "ffc10c2aed0bf44b629ff4dc010f8c846a1da4e6b3dd004527ba6014cc06eee3"
 //!     "#,
 //!     origin,
 //! )?;
@@ -71,7 +71,8 @@ pub use sealgate_core::{
 };
 pub use sealgate_engine::host;
 pub use sealgate_engine::{
-    CacheStatus, EngineConfig, EvalError, EvalErrorKind, LoadError, PolicyEngine, PolicyInfo, PolicyModule,
+    CacheStatus, Contract, EngineConfig, EvalError, EvalErrorKind, LoadError, PolicyEngine, PolicyInfo,
+    PolicyModule, RuleInfo,
 };
 pub use sealgate_metadata::{MetadataDocument, MetadataError, MetadataLimits};
 

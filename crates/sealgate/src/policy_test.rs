@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use sealgate_core::{
     EvaluationContext, Finding, LogLine, PolicyOutcome, SandboxLimits, Severity, read_bounded,
 };
-use sealgate_engine::{EvalError, PolicyModule};
+use sealgate_engine::{EvalError, PolicyInfo, PolicyModule, RuleInfo};
 use sealgate_metadata::{MetadataDocument, MetadataLimits};
 
 use crate::rego::{RegoCoverage, RegoSources};
@@ -201,6 +201,28 @@ pub struct CaseResult {
     /// case that did not meet its expectation.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub log: Vec<LogLine>,
+}
+
+/// The entries of `info`'s rule catalogue no case reported: `policy test
+/// --coverage` for a compiled policy. `None` when it declares no catalogue
+/// (contract 0.1.0, or an empty `rules`): there is nothing to compare with.
+pub fn rules_never_reported<'a, 'r>(
+    info: &'a PolicyInfo,
+    results: impl IntoIterator<Item = &'r CaseResult>,
+) -> Option<Vec<&'a RuleInfo>> {
+    if info.rules.is_empty() {
+        return None;
+    }
+    let reported: BTreeSet<&str> = results
+        .into_iter()
+        .flat_map(|r| r.findings.iter().map(|f| f.rule_id.as_str()))
+        .collect();
+    Some(
+        info.rules
+            .iter()
+            .filter(|rule| !reported.iter().any(|id| rule.covers(id)))
+            .collect(),
+    )
 }
 
 /// Why a test file could not be run at all.

@@ -35,7 +35,7 @@
 mod stattests;
 
 use sealgate_policy_sdk::{
-    Context, Metadata, Policy, PolicyInfo, Report, Severity, deserialize_severity, export_policy,
+    Context, Metadata, Policy, PolicyInfo, Report, RuleInfo, Severity, deserialize_severity, export_policy,
     pointer_escape,
 };
 use serde::Deserialize;
@@ -309,6 +309,45 @@ fn check_reported_count(ptr: &str, report: &Value, tests: &[ColumnTest], r: &mut
     }
 }
 
+/// Every rule this policy reports (its catalogue in `policy-info`).
+const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "drift.report.missing",
+        severity: Severity::High,
+        summary: "no drift report is attached (with `require-report`)",
+    },
+    RuleInfo {
+        id: "drift.report.unreadable",
+        severity: Severity::High,
+        summary: "a report has no per-column tests in a known shape",
+    },
+    RuleInfo {
+        id: "drift.column.drifted",
+        severity: Severity::High,
+        summary: "a column drifted, by its test's own reading",
+    },
+    RuleInfo {
+        id: "drift.column.inconsistent",
+        severity: Severity::High,
+        summary: "a report's decision for a column disagrees with its test's reading",
+    },
+    RuleInfo {
+        id: "drift.report.inconsistent",
+        severity: Severity::High,
+        summary: "a report's count of drifted columns is not what its columns give",
+    },
+    RuleInfo {
+        id: "drift.column.unjudged",
+        severity: Severity::High,
+        summary: "a column's test cannot be judged (severity: `unjudged-severity`)",
+    },
+    RuleInfo {
+        id: "drift.share.exceeded",
+        severity: Severity::High,
+        summary: "the share of drifted columns reaches `max-drifted-share`",
+    },
+];
+
 pub struct Drift;
 
 impl Policy for Drift {
@@ -319,6 +358,7 @@ impl Policy for Drift {
         version: "0.1.0",
         summary: "No feature drifted in the attached Evidently drift reports, read per test as Evidently reads it.",
         params_schema: PARAMS_SCHEMA,
+        rules: RULES,
     };
 
     fn validate(p: &Params) -> Result<(), String> {

@@ -19,7 +19,7 @@
 
 mod stores;
 
-use sealgate_policy_sdk::{Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy};
+use sealgate_policy_sdk::{Context, Metadata, Policy, PolicyInfo, Report, RuleInfo, Severity, export_policy};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -82,6 +82,60 @@ fn is_customer_managed(key: Option<&str>) -> bool {
     key.is_some_and(|k| !k.is_empty() && !k.contains("alias/aws/"))
 }
 
+/// Every rule this policy reports (its catalogue in `policy-info`).
+const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "encryption.storage.missing",
+        severity: Severity::High,
+        summary: "the document does not say where the artifact and its data are stored",
+    },
+    RuleInfo {
+        id: "encryption.at-rest.missing",
+        severity: Severity::High,
+        summary: "a store does not declare its at-rest encryption",
+    },
+    RuleInfo {
+        id: "encryption.at-rest.algorithm-not-allowed",
+        severity: Severity::High,
+        summary: "a store encrypts at rest with an algorithm not in `allowed-algorithms`",
+    },
+    RuleInfo {
+        id: "encryption.at-rest.customer-key-missing",
+        severity: Severity::High,
+        summary: "data at or above `customer-managed-key-from` is encrypted with the provider's key, not a customer-managed one",
+    },
+    RuleInfo {
+        id: "encryption.in-transit.not-required",
+        severity: Severity::High,
+        summary: "a store accepts plain-text connections",
+    },
+    RuleInfo {
+        id: "encryption.in-transit.weak-tls",
+        severity: Severity::High,
+        summary: "a declared minimum TLS version is below `min-tls-version`",
+    },
+    RuleInfo {
+        id: "encryption.in-transit.insecure-registry",
+        severity: Severity::High,
+        summary: "a registry is reached without verified TLS (or the Docker daemon trusts an insecure one)",
+    },
+    RuleInfo {
+        id: "encryption.in-transit.docker-api-plaintext",
+        severity: Severity::High,
+        summary: "the Docker daemon serves its API on TCP without TLS client verification",
+    },
+    RuleInfo {
+        id: "encryption.public-access.not-blocked",
+        severity: Severity::High,
+        summary: "a bucket's public access is not blocked",
+    },
+    RuleInfo {
+        id: "encryption.kubernetes.secrets-unencrypted",
+        severity: Severity::High,
+        summary: "the API server stores Secrets unencrypted (first provider `identity`, or none)",
+    },
+];
+
 pub struct Encryption;
 
 impl Policy for Encryption {
@@ -92,6 +146,7 @@ impl Policy for Encryption {
         version: "0.1.0",
         summary: "Data is encrypted at rest (customer-managed keys for confidential data) and in transit, and not public.",
         params_schema: PARAMS_SCHEMA,
+        rules: RULES,
     };
 
     fn validate(params: &Params) -> Result<(), String> {

@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 
 use sealgate_policy_sdk::{
-    Context, Metadata, Policy, PolicyInfo, Report, Severity, deserialize_severity, export_policy,
+    Context, Metadata, Policy, PolicyInfo, Report, RuleInfo, Severity, deserialize_severity, export_policy,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -91,6 +91,80 @@ fn is_pinned_image(image: &str) -> bool {
         .is_some_and(|(repo, d)| !repo.is_empty() && is_hex(d, 64))
 }
 
+/// Every rule this policy reports (its catalogue in `policy-info`).
+const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "lineage.code.missing",
+        severity: Severity::High,
+        summary: "no code commit is recorded",
+    },
+    RuleInfo {
+        id: "lineage.code.not-pinned",
+        severity: Severity::High,
+        summary: "the code commit is a branch or short hash, not a full git hash",
+    },
+    RuleInfo {
+        id: "lineage.input.missing",
+        severity: Severity::High,
+        summary: "no data inputs are recorded",
+    },
+    RuleInfo {
+        id: "lineage.input.unhashed",
+        severity: Severity::High,
+        summary: "a data input has no full content hash",
+    },
+    RuleInfo {
+        id: "lineage.input.path-only",
+        severity: Severity::High,
+        summary: "an input is known by path only, with no hash vouching for the version read (severity: `path-only-severity`)",
+    },
+    RuleInfo {
+        id: "lineage.run.missing",
+        severity: Severity::High,
+        summary: "the training run is not identified",
+    },
+    RuleInfo {
+        id: "lineage.run.unfinished",
+        severity: Severity::High,
+        summary: "the training run did not finish",
+    },
+    RuleInfo {
+        id: "lineage.run.deleted",
+        severity: Severity::High,
+        summary: "the training run is deleted",
+    },
+    RuleInfo {
+        id: "lineage.run.inconsistent",
+        severity: Severity::High,
+        summary: "the OpenLineage run and the MLflow run disagree (which run, or whether it succeeded)",
+    },
+    RuleInfo {
+        id: "lineage.tags.inconsistent",
+        severity: Severity::High,
+        summary: "the model version, registered model and run disagree on a `compliance.*` tag",
+    },
+    RuleInfo {
+        id: "lineage.parameters.missing",
+        severity: Severity::Medium,
+        summary: "no training parameters are recorded",
+    },
+    RuleInfo {
+        id: "lineage.image.missing",
+        severity: Severity::High,
+        summary: "no serving image is recorded",
+    },
+    RuleInfo {
+        id: "lineage.image.not-pinned",
+        severity: Severity::High,
+        summary: "the serving image is pinned by tag only, not by digest",
+    },
+    RuleInfo {
+        id: "lineage.hash.inconsistent",
+        severity: Severity::High,
+        summary: "two sources record different hashes for the same file",
+    },
+];
+
 pub struct Lineage;
 
 impl Policy for Lineage {
@@ -101,6 +175,7 @@ impl Policy for Lineage {
         version: "0.1.0",
         summary: "Lineage is complete and pinned: full commit, content-hashed inputs, finished run, parameters, image digest.",
         params_schema: PARAMS_SCHEMA,
+        rules: RULES,
     };
 
     fn validate(params: &Params) -> Result<(), String> {

@@ -19,7 +19,7 @@ mod validators;
 use std::collections::BTreeSet;
 
 use sealgate_policy_sdk::{
-    Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy, pointer_escape,
+    Context, Metadata, Policy, PolicyInfo, Report, RuleInfo, Severity, export_policy, pointer_escape,
 };
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
@@ -140,6 +140,25 @@ impl Params {
     }
 }
 
+/// Every rule this policy reports (its catalogue in `policy-info`).
+const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "pii.column.*",
+        severity: Severity::High,
+        summary: "a column whose name looks like personal data (`pii.column.<category>`, e.g. `pii.column.email`) is not declared as such",
+    },
+    RuleInfo {
+        id: "pii.declared.*",
+        severity: Severity::Info,
+        summary: "a column holds declared personal data (`pii.declared.<category>`): noted, not a failure",
+    },
+    RuleInfo {
+        id: "pii.value.*",
+        severity: Severity::High,
+        summary: "sample values of a column not declared personal look like personal data (`pii.value.<category>`)",
+    },
+];
+
 pub struct Pii;
 
 impl Policy for Pii {
@@ -150,6 +169,7 @@ impl Policy for Pii {
         version: "0.1.0",
         summary: "No undeclared personal data in the artifact's schema, dataset schemas or sample values.",
         params_schema: PARAMS_SCHEMA,
+        rules: RULES,
     };
 
     fn validate(params: &Params) -> Result<(), String> {

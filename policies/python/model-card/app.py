@@ -27,6 +27,17 @@ class ModelCard(sg.Rules):
         version="0.1.0",
         summary="A model is documented: owner, intended and out-of-scope uses, EU AI Act risk class, model card.",
         params_schema=PARAMS_SCHEMA,
+        rules=[
+            sg.Rule("governance.owner.missing", sg.Severity.HIGH, "no owner is named"),
+            sg.Rule("governance.team.missing", sg.Severity.HIGH, "no team is named (with `require-team`)"),
+            sg.Rule("governance.intended-use.missing", sg.Severity.HIGH, "the intended use is not stated"),
+            sg.Rule("governance.out-of-scope.missing", sg.Severity.MEDIUM, "no out-of-scope uses are listed"),
+            sg.Rule("governance.risk-class.missing", sg.Severity.HIGH, "no EU AI Act risk class"),
+            sg.Rule("governance.risk-class.invalid", sg.Severity.HIGH, "the risk class is not one of the AI Act's four"),
+            sg.Rule("governance.risk-class.unacceptable", sg.Severity.CRITICAL, "the risk class is `unacceptable` (prohibited)"),
+            sg.Rule("governance.risk-class.inconsistent", sg.Severity.HIGH, "the risk class contradicts /artifact/high_risk_system"),
+            sg.Rule("governance.model-card.missing", sg.Severity.HIGH, "no model card or technical documentation"),
+        ],
     )
 
     def validate(self, params):

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 
 use sealgate_policy_sdk::{
-    Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy, pointer_escape,
+    Context, Metadata, Policy, PolicyInfo, Report, RuleInfo, Severity, export_policy, pointer_escape,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -71,6 +71,30 @@ const PARAMS_SCHEMA: &str = r#"{
   }
 }"#;
 
+/// Every rule this policy reports (its catalogue in `policy-info`).
+const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "quality.metric.missing",
+        severity: Severity::High,
+        summary: "a metric the gate names is not recorded (severity: the bound's `severity`)",
+    },
+    RuleInfo {
+        id: "quality.metric.invalid",
+        severity: Severity::High,
+        summary: "a metric is not a finite number",
+    },
+    RuleInfo {
+        id: "quality.metric.below-min",
+        severity: Severity::High,
+        summary: "a metric is below its `min`",
+    },
+    RuleInfo {
+        id: "quality.metric.above-max",
+        severity: Severity::High,
+        summary: "a metric is above its `max`",
+    },
+];
+
 pub struct Quality;
 
 impl Policy for Quality {
@@ -81,6 +105,7 @@ impl Policy for Quality {
         version: "0.1.0",
         summary: "Model metrics meet the gate's floors and ceilings.",
         params_schema: PARAMS_SCHEMA,
+        rules: RULES,
     };
 
     fn validate(params: &Params) -> Result<(), String> {

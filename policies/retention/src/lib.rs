@@ -33,7 +33,7 @@ mod stores;
 use std::collections::BTreeMap;
 
 use sealgate_policy_sdk::{
-    Context, Metadata, Policy, PolicyInfo, Report, Severity, deserialize_severity, export_policy,
+    Context, Metadata, Policy, PolicyInfo, Report, RuleInfo, Severity, deserialize_severity, export_policy,
 };
 use serde::Deserialize;
 use serde_json::Value;
@@ -195,6 +195,80 @@ fn entities(doc: &Metadata) -> Vec<Entity<'_>> {
     out
 }
 
+/// Every rule this policy reports (its catalogue in `policy-info`).
+const RULES: &[RuleInfo] = &[
+    RuleInfo {
+        id: "retention.period.missing",
+        severity: Severity::High,
+        summary: "the artifact or a dataset declares no retention period",
+    },
+    RuleInfo {
+        id: "retention.personal-data.too-long",
+        severity: Severity::High,
+        summary: "personal data is kept longer than `max-personal-days`",
+    },
+    RuleInfo {
+        id: "retention.purpose.missing",
+        severity: Severity::High,
+        summary: "personal data has no recorded purpose",
+    },
+    RuleInfo {
+        id: "retention.legal-basis.missing",
+        severity: Severity::High,
+        summary: "personal data has no legal basis",
+    },
+    RuleInfo {
+        id: "retention.legal-basis.unknown",
+        severity: Severity::High,
+        summary: "a legal basis is not one of GDPR Art. 6(1)'s six",
+    },
+    RuleInfo {
+        id: "retention.records.missing",
+        severity: Severity::High,
+        summary: "an AI system declares no retention for its logs or lineage records",
+    },
+    RuleInfo {
+        id: "retention.records.too-short",
+        severity: Severity::High,
+        summary: "logs or lineage records are kept less than `min-record-days`",
+    },
+    RuleInfo {
+        id: "retention.documentation.too-short",
+        severity: Severity::High,
+        summary: "a high-risk system's technical documentation is kept less than `min-documentation-days`",
+    },
+    RuleInfo {
+        id: "retention.lifecycle.no-expiration",
+        severity: Severity::High,
+        summary: "a store holding personal data has no lifecycle rule deleting it (or its old versions)",
+    },
+    RuleInfo {
+        id: "retention.lifecycle.too-long",
+        severity: Severity::High,
+        summary: "a lifecycle rule keeps personal data longer than declared or allowed",
+    },
+    RuleInfo {
+        id: "retention.lifecycle.too-short",
+        severity: Severity::High,
+        summary: "a lifecycle rule deletes data before its declared retention or the record minimum",
+    },
+    RuleInfo {
+        id: "retention.object-lock.blocks-erasure",
+        severity: Severity::High,
+        summary: "a retention lock outlasts how long the locked data may be kept",
+    },
+    RuleInfo {
+        id: "retention.object-lock.invalid",
+        severity: Severity::Medium,
+        summary: "a retention lock has no valid mode or period",
+    },
+    RuleInfo {
+        id: "retention.storage.unmapped",
+        severity: Severity::High,
+        summary: "a store that does not say what it holds has settings unlawful for personal data that may be there (severity: `unmapped-severity`)",
+    },
+];
+
 pub struct Retention;
 
 impl Policy for Retention {
@@ -205,6 +279,7 @@ impl Policy for Retention {
         version: "0.1.0",
         summary: "Retention is declared and lawful (GDPR storage limitation, EU AI Act record-keeping), and storage enforces it.",
         params_schema: PARAMS_SCHEMA,
+        rules: RULES,
     };
 
     fn validate(params: &Params) -> Result<(), String> {

@@ -9,7 +9,9 @@ contract are supplied by sealgate at build time)::
 
     class OwnerTags(sg.Rules):
         INFO = sg.Info(id="acme.owner-tags", version="0.1.0",
-                       summary="Every artifact has an owner tag.")
+                       summary="Every artifact has an owner tag.",
+                       rules=[sg.Rule("acme.owner.missing", sg.Severity.HIGH,
+                                      "the artifact has no owner tag")])
 
         def evaluate(self, doc, params, ctx):
             report = sg.Report()
@@ -43,6 +45,7 @@ __all__ = [
     "InvalidParams",
     "Metadata",
     "Report",
+    "Rule",
     "Rules",
     "Severity",
     "export",
@@ -81,6 +84,23 @@ class Info:
     summary: str
     #: JSON Schema of the params object (a dict or JSON text).
     params_schema: object = None
+    #: Every rule the policy may report (:class:`Rule` entries): the host
+    #: refuses a finding no entry covers, and ``sealgate policy test
+    #: --coverage`` lists the entries no case produced. Empty: no catalogue.
+    rules: tuple = ()
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One entry of a policy's rule catalogue."""
+
+    #: The rule id findings carry (``acme.owner.missing``), or a family of
+    #: ids ending ``.*`` (``acme.tag.*``) for ids built from params.
+    id: str
+    #: The severity its findings usually carry.
+    severity: object
+    #: One line: what it finds.
+    summary: str = ""
 
 
 @dataclass(frozen=True)
@@ -263,7 +283,11 @@ def export(rules_class):
     class Policy(exports.Policy):
         def info(self):
             return types.PolicyInfo(
-                id=info.id, version=info.version, summary=info.summary, params_schema=schema_text
+                id=info.id,
+                version=info.version,
+                summary=info.summary,
+                params_schema=schema_text,
+                rules=[types.RuleInfo(id=r.id, severity=r.severity, summary=r.summary) for r in info.rules],
             )
 
         def validate_params(self, params):

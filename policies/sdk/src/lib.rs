@@ -4,7 +4,7 @@
 //! and built into a component with `sealgate policy build DIR`:
 //!
 //! ```ignore
-//! use sealgate_policy_sdk::{export_policy, Context, Metadata, Policy, PolicyInfo, Report, Severity};
+//! use sealgate_policy_sdk::{export_policy, Context, Metadata, Policy, PolicyInfo, Report, RuleInfo, Severity};
 //!
 //! #[derive(serde::Deserialize, Default)]
 //! #[serde(deny_unknown_fields)]
@@ -19,6 +19,11 @@
 //!         version: "0.1.0",
 //!         summary: "A retention period is declared.",
 //!         params_schema: r#"{"type":"object","properties":{"max_days":{"type":"integer"}}}"#,
+//!         rules: &[RuleInfo {
+//!             id: "retention.missing",
+//!             severity: Severity::High,
+//!             summary: "no retention period is declared",
+//!         }],
 //!     };
 //!
 //!     fn evaluate(doc: &Metadata, _params: &Params, _ctx: &Context) -> Result<Report, String> {
@@ -104,6 +109,33 @@ pub struct PolicyInfo {
     pub summary: &'static str,
     /// JSON Schema of the params object, as JSON text.
     pub params_schema: &'static str,
+    /// Every rule the policy may report (its catalogue). The host refuses a
+    /// finding no entry covers (an ERROR), and `sealgate policy test
+    /// --coverage` lists the entries no case produced. `&[]`: no catalogue.
+    pub rules: &'static [RuleInfo],
+}
+
+/// One entry of a policy's rule catalogue.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleInfo {
+    /// The rule id findings carry (`pii.column.email`), or a family of ids
+    /// ending `.*` (`pii.column.*`) for ids built from params.
+    pub id: &'static str,
+    /// The severity its findings usually carry.
+    pub severity: Severity,
+    /// One line: what it finds.
+    pub summary: &'static str,
+}
+
+impl RuleInfo {
+    /// Does this entry cover findings with `rule_id` (the same id, or an id
+    /// under a `prefix.*` family)? The host's rule, for native tests.
+    pub fn covers(&self, rule_id: &str) -> bool {
+        match self.id.strip_suffix('*') {
+            Some(prefix) => rule_id.len() > prefix.len() && rule_id.starts_with(prefix),
+            None => self.id == rule_id,
+        }
+    }
 }
 
 /// What the host tells a policy about this evaluation.
@@ -168,6 +200,15 @@ pub mod __private {
             version: P::INFO.version.into(),
             summary: P::INFO.summary.into(),
             params_schema: P::INFO.params_schema.into(),
+            rules: P::INFO
+                .rules
+                .iter()
+                .map(|r| wit_types::RuleInfo {
+                    id: r.id.into(),
+                    severity: r.severity,
+                    summary: r.summary.into(),
+                })
+                .collect(),
         }
     }
 
@@ -251,7 +292,19 @@ pub fn evaluate_in_process<P: Policy>(metadata: &str, params: &str, ctx: &Contex
     let params = parse_params::<P>(params)?;
     P::validate(&params)?;
     let doc = Metadata::parse(metadata)?;
-    P::evaluate(&doc, &params, ctx)
+    let report = P::evaluate(&doc, &params, ctx)?;
+    // The host refuses a finding the catalogue does not declare: so do native tests.
+    let rules = P::INFO.rules;
+    if let Some(id) = report
+        .rule_ids()
+        .find(|id| !rules.is_empty() && !rules.iter().any(|r| r.covers(id)))
+    {
+        return Err(format!(
+            "rule id `{id}` is not in {}'s rule catalogue (PolicyInfo::rules)",
+            P::INFO.id
+        ));
+    }
+    Ok(report)
 }
 
 // The host interface. (Kept at the end of the file: code above it must not

@@ -50,6 +50,11 @@ impl Report {
         self.findings.is_empty()
     }
 
+    /// The rule ids of the findings so far, in order.
+    pub fn rule_ids(&self) -> impl Iterator<Item = &str> {
+        self.findings.iter().map(|f| f.rule_id.as_str())
+    }
+
     /// The verdict: passed unless [`Report::fail`] was called. Severities
     /// are judged by the gate: a finding at or above the gate's `fail-on`
     /// (default `high`) fails the policy there, so one threshold, in the gate

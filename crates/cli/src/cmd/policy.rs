@@ -200,28 +200,34 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
     // The component is this command's input: one that cannot be loaded is
     // bad input (exit 2), not a policy failing a gate.
     let module = engine.load_unpinned(&module_path).map_err(CliError::usage)?;
-    // Coverage is the Rego engine's; a compiled policy has no catalogue of
-    // its rules to compare the cases with (yet).
-    let mut coverage = match (args.coverage, &rego) {
-        (false, _) => None,
-        (true, Some(_)) => Some(sealgate::rego::RegoCoverage::default()),
-        (true, None) => {
-            return Err(CliError::usage(anyhow::anyhow!(
-                "--coverage reports the Rego engine's coverage: {} is not a Rego policy",
-                args.dir.display()
-            )));
-        }
-    };
+    // Coverage: a Rego policy's is the engine's (lines no case reached); a
+    // compiled policy's compares the cases with its rule catalogue.
+    let coverage_wanted = args.coverage;
+    if coverage_wanted && rego.is_none() && module.info().rules.is_empty() {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--coverage compares the cases with the policy's rule catalogue, and {} declares none \
+             (contract sealgate:policy@{}): list its rules in its info (Rust: `PolicyInfo::rules`, \
+             Python: `Info(rules=[...])`) and rebuild",
+            module.info().id,
+            module.info().contract
+        )));
+    }
+    let mut rego_coverage = (coverage_wanted && rego.is_some()).then(sealgate::rego::RegoCoverage::default);
     let results: Vec<_> = tests
         .iter()
         .map(|t| {
-            let cases = match (&rego, coverage.as_mut()) {
+            let cases = match (&rego, rego_coverage.as_mut()) {
                 (Some(sources), Some(coverage)) => t.run_with_coverage(&module, sources, coverage),
                 _ => t.run_with(&module, rego.as_ref()),
             };
             (t.path().to_owned(), cases)
         })
         .collect();
+    let never_reported = if coverage_wanted && rego.is_none() {
+        sealgate::policy_test::rules_never_reported(module.info(), results.iter().flat_map(|(_, r)| r))
+    } else {
+        None
+    };
     let failed = results.iter().flat_map(|(_, r)| r).filter(|r| !r.passed).count();
     let written = match args.format {
         Format::Json => {
@@ -229,9 +235,9 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
                 .iter()
                 .map(|(path, cases)| serde_json::json!({"file": path, "cases": cases}))
                 .collect();
-            match &coverage {
+            match (&rego_coverage, &never_reported) {
                 // With --coverage: the files, and per Rego file the lines no case reached.
-                Some(coverage) => {
+                (Some(coverage), _) => {
                     let never: serde_json::Map<String, serde_json::Value> = coverage
                         .never_reached()
                         .into_iter()
@@ -239,13 +245,20 @@ pub(crate) fn policy_test(args: &TestArgs, out: &mut dyn Write) -> Result<Exit, 
                         .collect();
                     output::json(out, &serde_json::json!({"files": files, "never_reached": never}))
                 }
-                None => output::json(out, &files),
+                // Or the catalogue's rules no case reported.
+                (None, Some(rules)) => output::json(
+                    out,
+                    &serde_json::json!({"files": files, "rules_never_reported": rules}),
+                ),
+                (None, None) => output::json(out, &files),
             }
         }
         Format::Text => report::write_policy_tests(out, &module.info().id, &results).and_then(|()| {
-            coverage
-                .as_ref()
-                .map_or(Ok(()), |c| report::write_rego_coverage(out, c))
+            match (&rego_coverage, &never_reported) {
+                (Some(c), _) => report::write_rego_coverage(out, c),
+                (None, Some(rules)) => report::write_rule_coverage(out, module.info().rules.len(), rules),
+                (None, None) => Ok(()),
+            }
         }),
     };
     written.context("cannot write to stdout")?;

@@ -10,7 +10,8 @@
 //! | `{{name}}.tag.missing` | each tag in `required-tags` (default `owner`) is set in `/artifact/tags` |
 
 use sealgate_policy_sdk::{
-    Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy, pointer_escape,
+    Context, Metadata, Policy, PolicyInfo, Report, RuleInfo, Severity, export_policy,
+    pointer_escape,
 };
 use serde::Deserialize;
 
@@ -47,6 +48,13 @@ impl Policy for RequiredTags {
         version: "0.1.0",
         summary: "Every artifact names the people accountable for it.",
         params_schema: PARAMS_SCHEMA,
+        // Every rule id a finding may carry: the host refuses any other, and
+        // `sealgate policy test --coverage` lists the ones no case produced.
+        rules: &[RuleInfo {
+            id: "{{name}}.tag.missing",
+            severity: Severity::High,
+            summary: "a tag in `required-tags` is not set",
+        }],
     };
 
     /// Checks beyond what deserialising enforces; an `Err` refuses the gate at load.

@@ -4,7 +4,7 @@
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use sealgate_policy_sdk::{Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy};
+use sealgate_policy_sdk::{Context, Metadata, Policy, PolicyInfo, Report, RuleInfo, Severity, export_policy};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -34,6 +34,12 @@ impl Policy for Hostile {
         version: "0.0.0",
         summary: "Misbehaves on request.",
         params_schema: r#"{"type":"object","required":["mode"]}"#,
+        // Every id it reports is under `test.`; `undeclared-rule` steps outside.
+        rules: &[RuleInfo {
+            id: "test.*",
+            severity: Severity::Info,
+            summary: "whatever the mode asks for",
+        }],
     };
 
     fn validate(params: &Params) -> Result<(), String> {
@@ -118,6 +124,9 @@ impl Policy for Hostile {
                     "pointer without a slash",
                     "none",
                 );
+            }
+            "undeclared-rule" => {
+                report.finding("other.rule", Severity::Low, "", "not in the catalogue", "none");
             }
             "bad-rule-id" => {
                 report.finding("has spaces", Severity::Low, "", "bad rule id", "none");

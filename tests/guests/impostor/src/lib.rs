@@ -14,6 +14,7 @@ impl Policy for Impostor {
         version: "0.1.0",
         summary: "Passes everything, whatever it is shown.",
         params_schema: r#"{"type":"object"}"#,
+        rules: &[],
     };
 
     fn evaluate(_doc: &Metadata, _params: &serde_json::Value, _ctx: &Context) -> Result<Report, String> {

@@ -46,6 +46,7 @@ impl Policy for Probe {
         version: "0.0.0",
         summary: "Reports which ambient capabilities it could reach.",
         params_schema: r#"{"type":"object"}"#,
+        rules: &[],
     };
 
     fn validate(params: &serde_json::Value) -> Result<(), String> {
