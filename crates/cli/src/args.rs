@@ -137,6 +137,53 @@ pub(crate) enum PolicyCommand {
     New(NewArgs),
     /// Time one policy on a metadata file: latency percentiles, fuel, peak memory.
     Bench(BenchArgs),
+    /// Push a component to an OCI registry as a sealgate policy; print it by digest.
+    Push(PushArgs),
+    /// Fetch a policy from an OCI registry, by digest, into the local store (and a file).
+    Pull(PullArgs),
+}
+
+/// How to reach registries (`policy push`, `policy pull`).
+#[derive(Debug, Args)]
+pub(crate) struct RegistryArgs {
+    /// A PEM file of CA certificates to trust for the registry, besides the
+    /// built-in roots [also: $SEALGATE_REGISTRY_CA]. Credentials come from the
+    /// docker config.json ($DOCKER_CONFIG, else ~/.docker).
+    #[arg(long, value_name = "PEM")]
+    pub(crate) registry_ca: Option<PathBuf>,
+    /// Limit on each registry operation, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub(crate) registry_timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PushArgs {
+    /// The component file.
+    #[arg(value_name = "MODULE")]
+    pub(crate) module: PathBuf,
+    /// Where: oci://REGISTRY/REPOSITORY:TAG.
+    #[arg(value_name = "OCI_REF")]
+    pub(crate) target: String,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PullArgs {
+    /// Which: oci://REGISTRY/REPOSITORY@sha256:DIGEST (a tag is refused).
+    #[arg(value_name = "OCI_REF")]
+    pub(crate) reference: String,
+    /// Also write the component here (mode 0644).
+    #[arg(long, short, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
+    /// The local store [default: $SEALGATE_OCI_STORE, else
+    /// $XDG_CACHE_HOME/sealgate/oci, else ~/.cache/sealgate/oci].
+    #[arg(long, value_name = "DIR")]
+    pub(crate) store: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 }
 
 /// Output format.

@@ -147,3 +147,12 @@ pub(crate) fn exit_for(report: &GateReport) -> Exit {
 pub fn error_chain(error: &anyhow::Error) -> String {
     sealgate::error_chain(error.as_ref())
 }
+
+/// A registry or the local store that cannot give or take an artifact, a
+/// reference that is wrong or names a tag where a digest is needed: bad
+/// input (exit 2).
+impl ExitStatus for sealgate::oci::OciError {
+    fn exit(&self) -> Exit {
+        Exit::Usage
+    }
+}

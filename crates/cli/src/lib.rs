@@ -37,6 +37,8 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Policy(PolicyCommand::Test(args)) => policy_test(args, out),
         Command::Policy(PolicyCommand::New(args)) => policy_new(args, out),
         Command::Policy(PolicyCommand::Bench(args)) => policy_bench(args, out),
+        Command::Policy(PolicyCommand::Push(args)) => policy_push(args, out),
+        Command::Policy(PolicyCommand::Pull(args)) => policy_pull(args, out),
         Command::Log(LogCommand::Verify(args)) => log_verify(args, out),
         Command::Gate(GateCommand::Digest(args)) => gate_digest(args, out),
         Command::Serve(args) => serve(args),

@@ -71,6 +71,13 @@ pub struct PolicyEntry {
     pub data: Vec<PinnedFile>,
 }
 
+impl PolicyEntry {
+    /// The module's `oci://` reference, when the gate names one instead of a file.
+    pub fn oci_module(&self) -> Option<&str> {
+        self.module.to_str().filter(|m| m.starts_with("oci://"))
+    }
+}
+
 /// A file a policy reads besides its component (a Rego module, its data),
 /// pinned by sha256 like the component: refused before anything reads it
 /// if it differs.
@@ -198,6 +205,16 @@ impl GateConfig {
             if p.module.as_os_str().is_empty() {
                 problems.push(format!("policies[{i}].module is empty"));
             }
+            // A tag names whatever was pushed last; a gate must name one
+            // artifact for good (its component is pinned by `sha256` too).
+            if let Some(oci) = p.oci_module()
+                && !oci.contains("@sha256:")
+            {
+                problems.push(format!(
+                    "policies[{i}].module `{oci}` names a tag, which can move: name the artifact by \
+                     digest (`oci://REGISTRY/REPO@sha256:<manifest digest>`, as `sealgate policy push` prints it)"
+                ));
+            }
             if p.rego.is_empty() && !p.data.is_empty() {
                 problems.push(format!(
                     "policies[{i}].data names data files but no `rego` file reads them"
@@ -241,9 +258,13 @@ impl GateConfig {
         }
     }
 
-    /// Resolve a policy's module path against the directory of the gate file.
+    /// Resolve a policy's module path against the directory of the gate file
+    /// (an `oci://` reference is kept as it is).
     pub fn module_path(gate_file: &Path, entry: &PolicyEntry) -> PathBuf {
-        Self::resolve(gate_file, &entry.module)
+        match entry.oci_module() {
+            Some(_) => entry.module.clone(),
+            None => Self::resolve(gate_file, &entry.module),
+        }
     }
 
     /// Resolve a path the gate gives (a module, a Rego or data file)

@@ -14,6 +14,7 @@ mod digest;
 mod gate;
 mod input;
 mod limits;
+pub mod private_fs;
 mod report;
 pub mod strict_json;
 mod verdict;

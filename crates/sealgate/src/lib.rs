@@ -67,7 +67,7 @@ pub use sealgate_core::{
     ApiVersion, EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport,
     InputError, LogLine, PinnedFile, PolicyEntry, PolicyOutcome, PolicyResult, SandboxLimits, Severity,
     Sha256Digest, TomlFileError, Verdict, error_chain, open_regular, parse_toml, read_bounded,
-    read_toml_file, toml_error,
+    read_toml_file, toml_error, write_atomically_readable,
 };
 pub use sealgate_engine::host;
 pub use sealgate_engine::{
@@ -75,6 +75,8 @@ pub use sealgate_engine::{
     PolicyModule, RuleInfo,
 };
 pub use sealgate_metadata::{MetadataDocument, MetadataError, MetadataLimits};
+/// Policies in OCI registries: push, fetch by digest, the local store.
+pub use sealgate_oci as oci;
 
 /// Seconds since the Unix epoch of an RFC 3339 time such as
 /// `2026-11-26T20:00:00Z`, as an [`EvaluationContext`] carries it; `Err`
@@ -199,7 +201,23 @@ impl Gate {
             }));
         }
         let max = engine.config().max_component_bytes;
-        Self::from_config(engine, config, gate_file, |path, _| Ok(read_bounded(path, max)?))
+        // Registry settings only when some policy lives in a registry.
+        let registry = if config.policies.iter().any(|p| p.oci_module().is_some()) {
+            Some(oci_source(max).map_err(|reason| {
+                GateError::Config(GateConfigError::Invalid {
+                    path: gate_file.to_owned(),
+                    problems: vec![reason],
+                })
+            })?)
+        } else {
+            None
+        };
+        Self::from_config(engine, config, gate_file, |path, entry| {
+            match (entry.oci_module(), &registry) {
+                (Some(oci), Some((settings, store))) => fetch_oci_component(oci, settings, store),
+                _ => Ok(read_bounded(path, max)?),
+            }
+        })
     }
 
     /// A gate from a parsed config whose components come from `resolve`
@@ -417,10 +435,46 @@ impl Gate {
 
 /// Every module, Rego and data file the gate names that is not where the
 /// gate says (paths resolved against the gate file's directory).
+/// Registry settings from the environment and the user's OCI store, for a
+/// gate whose policies live in a registry.
+fn oci_source(
+    max_component_bytes: u64,
+) -> Result<(sealgate_oci::RegistrySettings, sealgate_oci::Store), String> {
+    let mut settings = sealgate_oci::RegistrySettings::from_env().map_err(|e| e.to_string())?;
+    settings.max_component_bytes = max_component_bytes;
+    let dir = sealgate_oci::Store::default_dir()
+        .ok_or_else(|| "policies in a registry need a store: set SEALGATE_OCI_STORE (or HOME)".to_owned())?;
+    let store = sealgate_oci::Store::open(&dir).map_err(|e| e.to_string())?;
+    Ok((settings, store))
+}
+
+/// A gate's `oci://…@sha256:…` module: from the store, or fetched into it.
+/// The gate's `sha256` pin is checked after, as for a file.
+fn fetch_oci_component(
+    oci: &str,
+    settings: &sealgate_oci::RegistrySettings,
+    store: &sealgate_oci::Store,
+) -> Result<Vec<u8>, LoadError> {
+    let unavailable = |e: sealgate_oci::OciError| LoadError::Unavailable {
+        path: PathBuf::from(oci),
+        reason: e.to_string(),
+    };
+    let reference = sealgate_oci::OciReference::parse(oci).map_err(unavailable)?;
+    sealgate_oci::fetch_policy(settings, store, &reference)
+        .map(|pulled| pulled.component)
+        .map_err(unavailable)
+}
+
 fn missing_files(config: &GateConfig, gate_file: &Path) -> Vec<String> {
     let mut missing = Vec::new();
     for (i, p) in config.policies.iter().enumerate() {
-        let files = std::iter::once((format!("policies[{i}].module"), &p.module))
+        // A registry's module is fetched, not looked for on disk.
+        let module = p
+            .oci_module()
+            .is_none()
+            .then_some((format!("policies[{i}].module"), &p.module));
+        let files = module
+            .into_iter()
             .chain(
                 p.rego
                     .iter()
