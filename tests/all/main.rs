@@ -21,6 +21,7 @@ mod pii;
 mod pipeline;
 mod policy_test;
 mod python;
+mod registry;
 mod rego;
 mod sandbox;
 mod serve;

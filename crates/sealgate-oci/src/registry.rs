@@ -347,6 +347,10 @@ pub fn fetch_policy(
 ) -> Result<PulledPolicy, OciError> {
     let digest = reference.pinned("a policy fetched from a registry")?;
     let reference = reference.with_digest(digest);
+    // All in the store already: no client, no runtime, no network.
+    if let Some(stored) = stored_policy(settings, store, &reference, &digest)? {
+        return Ok(stored);
+    }
     let client = settings.client();
     let client_ref = reference.to_client();
     let auth = settings.auth_for(reference.registry());
@@ -405,28 +409,77 @@ pub fn fetch_policy(
             &mut fetched,
         )
         .await?;
-        let config = strict_json(&config_bytes)
-            .map_err(|e| artifact(format!("its config is not one JSON object: {e}")))?;
-        let component_sha256 = Sha256Digest::of_bytes(&component);
-        let claimed = config
-            .pointer("/component/sha256")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<Sha256Digest>().ok());
-        if claimed.as_ref() != Some(&component_sha256) {
-            return Err(artifact(format!(
-                "its config does not give the component's sha256 ({component_sha256}) as /component/sha256"
-            )));
-        }
-        // Kept only once everything checked out.
+        let pulled = assemble(&reference, component, &config_bytes, fetched)?;
+        // The manifest is kept only once everything checked out.
         store.put(&manifest_bytes)?;
-        Ok(PulledPolicy {
-            reference: reference.clone(),
-            component,
-            component_sha256,
-            config,
-            fetched,
-        })
+        Ok(pulled)
     })?
+}
+
+/// The policy from the store alone, if it holds the manifest and both blobs.
+fn stored_policy(
+    settings: &RegistrySettings,
+    store: &Store,
+    reference: &OciReference,
+    digest: &Sha256Digest,
+) -> Result<Option<PulledPolicy>, OciError> {
+    let Some(manifest_bytes) = store.get(digest, MAX_MANIFEST_BYTES)? else {
+        return Ok(None);
+    };
+    let manifest = parse_manifest(&manifest_bytes).map_err(|reason| OciError::Artifact {
+        reference: reference.to_string(),
+        reason,
+    })?;
+    let blob = |d: &OciDescriptor, limit: u64| -> Result<Option<Vec<u8>>, OciError> {
+        match d
+            .digest
+            .strip_prefix("sha256:")
+            .and_then(|h| h.parse::<Sha256Digest>().ok())
+        {
+            Some(digest) => store.get(&digest, limit),
+            None => Ok(None),
+        }
+    };
+    let (Some(config), Some(component)) = (
+        blob(&manifest.config, MAX_CONFIG_BYTES)?,
+        blob(&manifest.layers[0], settings.max_component_bytes)?,
+    ) else {
+        return Ok(None);
+    };
+    assemble(reference, component, &config, false).map(Some)
+}
+
+/// The checks between the pieces: the config is one JSON object that gives
+/// the component's sha256.
+fn assemble(
+    reference: &OciReference,
+    component: Vec<u8>,
+    config_bytes: &[u8],
+    fetched: bool,
+) -> Result<PulledPolicy, OciError> {
+    let artifact = |reason: String| OciError::Artifact {
+        reference: reference.to_string(),
+        reason,
+    };
+    let config = strict_json(config_bytes)
+        .map_err(|e| artifact(format!("its config is not JSON with one reading: {e}")))?;
+    let component_sha256 = Sha256Digest::of_bytes(&component);
+    let claimed = config
+        .pointer("/component/sha256")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<Sha256Digest>().ok());
+    if claimed.as_ref() != Some(&component_sha256) {
+        return Err(artifact(format!(
+            "its config does not give the component's sha256 ({component_sha256}) as /component/sha256"
+        )));
+    }
+    Ok(PulledPolicy {
+        reference: reference.clone(),
+        component,
+        component_sha256,
+        config,
+        fetched,
+    })
 }
 
 /// JSON with one reading: no member twice (`sealgate_core::strict_json`).

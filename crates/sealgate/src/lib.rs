@@ -455,9 +455,16 @@ fn fetch_oci_component(
     settings: &sealgate_oci::RegistrySettings,
     store: &sealgate_oci::Store,
 ) -> Result<Vec<u8>, LoadError> {
-    let unavailable = |e: sealgate_oci::OciError| LoadError::Unavailable {
-        path: PathBuf::from(oci),
-        reason: e.to_string(),
+    // The whole chain (a refused connection says why), without the
+    // reference again: the error names it already.
+    let unavailable = |e: sealgate_oci::OciError| {
+        let chain = error_chain(&e);
+        LoadError::Unavailable {
+            path: PathBuf::from(oci),
+            reason: chain
+                .strip_prefix(&format!("{oci}: "))
+                .map_or_else(|| chain.clone(), str::to_owned),
+        }
     };
     let reference = sealgate_oci::OciReference::parse(oci).map_err(unavailable)?;
     sealgate_oci::fetch_policy(settings, store, &reference)
