@@ -22,6 +22,81 @@ const PASSWORD: &str = "sealgate-test-password";
 /// registry checks it on every request, and cost 12 would take ~0.25 s each).
 const HTPASSWD: &str = "sealgate:$2b$05$r3VEzp6cYrMX37ljZk33/Olzpwdb9DpSBc4tMNiBAtcdTVoMirhFq\n";
 
+/// A CA of the test's own (written to `DIR/ca.pem`), and a certificate for
+/// 127.0.0.1 signed by it.
+struct TestTls {
+    ca_pem: String,
+    leaf: rcgen::Certificate,
+    leaf_key: rcgen::KeyPair,
+}
+
+impl TestTls {
+    fn new(dir: &Path) -> Self {
+        let ca_key = rcgen::KeyPair::generate().unwrap();
+        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "sealgate test CA");
+        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap()
+            .signed_by(&leaf_key, &ca)
+            .unwrap();
+        std::fs::write(dir.join("ca.pem"), ca.pem()).unwrap();
+        Self {
+            ca_pem: ca.pem(),
+            leaf,
+            leaf_key,
+        }
+    }
+}
+
+/// A TLS server on 127.0.0.1 that answers every request with `status` and
+/// an OCI error body, for at most 32 connections (each with a 5 s read
+/// timeout). Returns its address.
+fn answering_with(status: u16, tls: &TestTls) -> String {
+    use std::io::{Read, Write};
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![tls.leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(tls.leaf_key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(32) {
+            let Ok(stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 64 << 10 {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let body = r#"{"errors":[{"code":"UNKNOWN","message":"the registry failed"}]}"#;
+            let _ = write!(
+                tls,
+                "HTTP/1.1 {status} Oops\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = tls.flush();
+        }
+    });
+    addr
+}
+
 /// A registry on 127.0.0.1, stopped (and its files removed) when dropped.
 pub struct TestRegistry {
     child: std::sync::Mutex<Child>,
@@ -64,24 +139,11 @@ impl TestRegistry {
         }
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        // A CA of our own, and the registry's certificate for 127.0.0.1 signed by it.
-        let ca_key = rcgen::KeyPair::generate().unwrap();
-        let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, "sealgate test CA");
-        let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
-        let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .unwrap()
-            .signed_by(&leaf_key, &ca)
-            .unwrap();
-        std::fs::write(d.join("ca.pem"), ca.pem()).unwrap();
+        let tls = TestTls::new(d);
         std::fs::create_dir(d.join("certs")).unwrap();
-        std::fs::write(d.join("certs/ca.crt"), ca.pem()).unwrap(); // skopeo's --cert-dir
-        std::fs::write(d.join("cert.pem"), leaf.pem()).unwrap();
-        std::fs::write(d.join("key.pem"), leaf_key.serialize_pem()).unwrap();
+        std::fs::write(d.join("certs/ca.crt"), &tls.ca_pem).unwrap(); // skopeo's --cert-dir
+        std::fs::write(d.join("cert.pem"), tls.leaf.pem()).unwrap();
+        std::fs::write(d.join("key.pem"), tls.leaf_key.serialize_pem()).unwrap();
         std::fs::write(d.join("htpasswd"), HTPASSWD).unwrap();
         let addr = format!("127.0.0.1:{}", free_port());
         std::fs::write(
@@ -356,6 +418,28 @@ fn tampered_blobs_and_tags_are_refused() {
     let err = stderr(&out);
     assert!(err.contains("sha256") && err.contains(&hex), "{err}");
 
+    // The manifest itself altered in storage: served under its old digest,
+    // and refused for it.
+    let manifest_hex = digest.trim_start_matches("sha256:").to_owned();
+    let manifest_blob = registry.storage().join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{manifest_hex}/data",
+        &manifest_hex[..2]
+    ));
+    let text = std::fs::read_to_string(&manifest_blob).unwrap();
+    std::fs::write(
+        &manifest_blob,
+        text.replace("\"schemaVersion\":2", "\"schemaVersion\": 2"),
+    )
+    .unwrap();
+    let fresh = tempfile::tempdir().unwrap();
+    let out = pull(fresh.path(), &by_digest);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("fetching the manifest") && err.to_lowercase().contains("digest"),
+        "{err}"
+    );
+
     // A gate naming a tag is refused when it loads, saying why.
     let dir = tempfile::tempdir().unwrap();
     let gate = dir.path().join("gate.toml");
@@ -422,4 +506,58 @@ fn a_silent_or_absent_registry_is_an_error_within_the_timeout() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("fetching the manifest"), "{}", stderr(&out));
+}
+
+/// A registry that answers 500 to everything: an error naming the step,
+/// exit 2, and a gate that needs it does not load.
+#[test]
+fn a_registry_answering_500_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = TestTls::new(dir.path());
+    let addr = answering_with(500, &tls);
+    let store = dir.path().join("store");
+    let digest = guests().pii.sha256.prefixed();
+    let reference = format!("oci://{addr}/sealgate/pii@{digest}");
+    let out = sealgate_command()
+        .env("SEALGATE_OCI_STORE", &store)
+        .env("SEALGATE_REGISTRY_CA", dir.path().join("ca.pem"))
+        .args(["policy", "pull", &reference])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("fetching the manifest"), "{err}");
+    assert!(
+        err.contains("500") || err.contains("the registry failed"),
+        "{err}"
+    );
+
+    let gate = dir.path().join("gate.toml");
+    std::fs::write(
+        &gate,
+        format!(
+            "api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"{reference}\"\nsha256 = \"{}\"\n",
+            guests().pii.sha256
+        ),
+    )
+    .unwrap();
+    let out = sealgate_command()
+        .env("SEALGATE_OCI_STORE", &store)
+        .env("SEALGATE_REGISTRY_CA", dir.path().join("ca.pem"))
+        .args([
+            "check",
+            "--gate",
+            gate.to_str().unwrap(),
+            "--metadata",
+            clean_metadata().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("PASSED"));
+    assert!(
+        stderr(&out).contains("component not available: fetching the manifest"),
+        "{}",
+        stderr(&out)
+    );
 }

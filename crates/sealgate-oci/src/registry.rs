@@ -114,6 +114,9 @@ impl RegistrySettings {
     }
 
     fn client(&self) -> oci_client::Client {
+        // reqwest takes the process's default rustls provider: ring. An
+        // embedding application that installed another keeps its own.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         oci_client::Client::new(ClientConfig {
             // TLS only: a policy fetched in plain text is anyone's on the path.
             protocol: ClientProtocol::Https,
