@@ -172,13 +172,7 @@ pub(crate) fn write_inspect(out: &mut dyn Write, m: &PolicyModule, size: u64, js
     } else {
         writeln!(out, "rules    ({})", info.rules.len())?;
         for rule in &info.rules {
-            writeln!(
-                out,
-                "  {} ({}): {}",
-                clean(&rule.id),
-                rule.severity,
-                clean(&rule.summary)
-            )?;
+            write_rule(out, rule)?;
         }
     }
     writeln!(out, "params   (JSON Schema)")?;
@@ -339,15 +333,20 @@ pub(crate) fn write_rule_coverage(
         never.len()
     )?;
     for rule in never {
-        writeln!(
-            out,
-            "  {} ({}): {}",
-            clean(&rule.id),
-            rule.severity,
-            clean(&rule.summary)
-        )?;
+        write_rule(out, rule)?;
     }
     Ok(())
+}
+
+/// One catalogue entry: `  id (severity): summary` (what a policy wrote, escaped).
+fn write_rule(out: &mut dyn Write, rule: &sealgate::RuleInfo) -> io::Result<()> {
+    writeln!(
+        out,
+        "  {} ({}): {}",
+        clean(&rule.id),
+        rule.severity,
+        clean(&rule.summary)
+    )
 }
 
 fn join(items: &[&String]) -> String {

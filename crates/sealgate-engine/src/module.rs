@@ -80,6 +80,9 @@ impl RuleInfo {
 /// the host keep and search for every finding.
 pub const MAX_CATALOGUE_RULES: usize = 1024;
 
+/// Longest summary a catalogue entry may have: one line, for people.
+pub const MAX_RULE_SUMMARY_BYTES: usize = 1024;
+
 /// What a policy says about itself (its `info` export).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PolicyInfo {
@@ -132,6 +135,13 @@ fn check_catalogue(rules: &[RuleInfo]) -> Result<(), String> {
                 "rule {i} of its catalogue: `{}` must be a rule id (1-128 characters of A-Z, a-z, 0-9, \
                  `.`, `-`, `_`) or a family of them (`prefix.*`)",
                 rule.id.escape_debug()
+            ));
+        }
+        if rule.summary.len() > MAX_RULE_SUMMARY_BYTES {
+            return Err(format!(
+                "rule {i} of its catalogue (`{}`): its summary is {} bytes; the limit is {MAX_RULE_SUMMARY_BYTES}",
+                rule.id.escape_debug(),
+                rule.summary.len()
             ));
         }
         if !seen.insert(rule.id.as_str()) {
@@ -624,6 +634,9 @@ mod tests {
                 .unwrap_err()
                 .contains("twice")
         );
+        let mut long = rule("a.b");
+        long.summary = "x".repeat(MAX_RULE_SUMMARY_BYTES + 1);
+        assert!(check_catalogue(&[long]).unwrap_err().contains("summary"));
         let many: Vec<_> = (0..=MAX_CATALOGUE_RULES)
             .map(|i| rule(&format!("r.{i}")))
             .collect();
