@@ -49,7 +49,8 @@ pub use cache::default_cache_key_file;
 pub use engine::{EngineConfig, PolicyEngine};
 pub use error::{EvalError, EvalErrorKind, LoadError};
 pub use module::{
-    CacheStatus, Contract, Evaluation, MAX_CATALOGUE_RULES, PolicyInfo, PolicyModule, RuleInfo,
+    CacheStatus, Contract, Evaluation, MAX_CATALOGUE_RULES, MAX_RULE_SUMMARY_BYTES, PolicyInfo, PolicyModule,
+    RuleInfo,
 };
 /// The wasmtime this engine is built on; use it rather than your own so both agree.
 pub use wasmtime;
