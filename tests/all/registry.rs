@@ -561,3 +561,201 @@ fn a_registry_answering_500_is_an_error() {
         stderr(&out)
     );
 }
+
+/// A minimal OCI image layout in `dir` (one empty layer, a config naming
+/// `marker`), tagged `latest`: a real image for skopeo to push.
+fn image_layout(dir: &Path, marker: &str) {
+    use sealgate::Sha256Digest;
+    let blobs = dir.join("blobs/sha256");
+    std::fs::create_dir_all(&blobs).unwrap();
+    let put = |bytes: &[u8]| {
+        let d = Sha256Digest::of_bytes(bytes);
+        std::fs::write(blobs.join(d.to_string()), bytes).unwrap();
+        (d.prefixed(), bytes.len())
+    };
+    let layer = vec![0u8; 1024]; // an empty tar archive
+    let (layer_digest, layer_size) = put(&layer);
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux", "config": {"Labels": {"marker": marker}},
+        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
+    });
+    let (config_digest, config_size) = put(config.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config_size},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": layer_size}],
+    });
+    let (manifest_digest, manifest_size) = put(manifest.to_string().as_bytes());
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).unwrap();
+    std::fs::write(
+        dir.join("index.json"),
+        serde_json::json!({"schemaVersion": 2, "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": manifest_digest,
+            "size": manifest_size, "annotations": {"org.opencontainers.image.ref.name": "latest"}}]})
+        .to_string(),
+    )
+    .unwrap();
+}
+
+impl TestRegistry {
+    /// Push an image with skopeo (an independent client) and return its
+    /// manifest digest as the registry serves it.
+    fn push_image(&self, rest: &str, marker: &str) -> sealgate::Sha256Digest {
+        let layout = tempfile::tempdir().unwrap();
+        image_layout(layout.path(), marker);
+        let out = Command::new("skopeo")
+            .args(["copy", "--dest-cert-dir"])
+            .arg(self.dir.path().join("certs"))
+            .args(["--dest-creds", &format!("{USER}:{PASSWORD}")])
+            .arg(format!("oci:{}:latest", layout.path().display()))
+            .arg(format!("docker://{}/{rest}", self.addr))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo copy: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        sealgate::Sha256Digest::of_bytes(&self.skopeo_raw_manifest(rest))
+    }
+}
+
+/// `attest --push` attaches the bundle to the image it judges (as a
+/// referrer; this registry has no referrers API, so by the tag schema), and
+/// `verify --from` fetches and verifies it: accepted for that image; for an
+/// image with no attestation, one whose only attestation FAILED, one whose
+/// bundle was altered in the registry, or with the registry down, never
+/// accepted. An attestation for one digest cannot be pushed to another.
+#[test]
+fn attestations_travel_beside_the_image_they_judge() {
+    let Some(registry) = TestRegistry::start() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let store = w.join("store");
+    let keygen = sealgate(&["keygen", "--out", w.to_str().unwrap(), "--name", "ci"]);
+    assert_eq!(keygen.status.code(), Some(0), "{}", stderr(&keygen));
+    let (key, public) = (w.join("ci.key"), w.join("ci.pub"));
+    let gate = gate_with_suite_builds(&repo("examples/gates/ml-release.toml"), w, 6);
+    let good = registry.push_image("acme/churn:1", "good");
+    let bad = registry.push_image("acme/churn:2", "bad");
+    let bare = registry.push_image("acme/churn:3", "bare");
+    let image = |d: &sealgate::Sha256Digest| registry.reference(&format!("acme/churn@{}", d.prefixed()));
+    let attest = |digest: &sealgate::Sha256Digest, push: &str, metadata: &str, out: &str| {
+        registry.sealgate(
+            &store,
+            &[
+                "attest",
+                "--gate",
+                gate.to_str().unwrap(),
+                "--metadata",
+                metadata_describing(w, metadata, digest).to_str().unwrap(),
+                "--digest",
+                &digest.prefixed(),
+                "--key",
+                key.to_str().unwrap(),
+                "--out",
+                w.join(out).to_str().unwrap(),
+                "--push",
+                push,
+            ],
+        )
+    };
+    let verify = |digest: &sealgate::Sha256Digest| {
+        registry.sealgate(
+            &store,
+            &[
+                "verify",
+                "--from",
+                &image(digest),
+                "--digest",
+                &digest.prefixed(),
+                "--key",
+                public.to_str().unwrap(),
+                "--format",
+                "json",
+            ],
+        )
+    };
+
+    let pushed = attest(&good, &image(&good), "churn-model", "good.jsonl");
+    assert_eq!(pushed.status.code(), Some(0), "{}", stderr(&pushed));
+    let said = stderr(&pushed);
+    assert!(
+        said.contains("attached to") && said.contains(&format!("tag schema (sha256-{good})")),
+        "{said}"
+    );
+    let accepted = verify(&good);
+    assert_eq!(
+        accepted.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&accepted),
+        stderr(&accepted)
+    );
+    // skopeo sees the referrers index under the tag schema's tag.
+    let index: serde_json::Value =
+        serde_json::from_slice(&registry.skopeo_raw_manifest(&format!("acme/churn:sha256-{good}"))).unwrap();
+    assert_eq!(
+        index["manifests"][0]["artifactType"],
+        "application/vnd.sealgate.attestation.v1"
+    );
+
+    // No attestation: rejected, not accepted by default.
+    let none = verify(&bare);
+    assert_eq!(none.status.code(), Some(1), "{}", stdout(&none));
+    assert!(
+        stderr(&none).contains("no sealgate attestation is attached"),
+        "{}",
+        stderr(&none)
+    );
+
+    // Only a FAILED one: rejected.
+    let failed = attest(&bad, &image(&bad), "churn-model-pii", "bad.jsonl");
+    assert_eq!(failed.status.code(), Some(1), "{}", stderr(&failed));
+    let rejected = verify(&bad);
+    assert_eq!(rejected.status.code(), Some(1), "{}", stdout(&rejected));
+    assert!(
+        !stdout(&rejected).contains("\"accepted\": true"),
+        "{}",
+        stdout(&rejected)
+    );
+
+    // The good image's attestation pushed to another image: refused.
+    let elsewhere = attest(&good, &image(&bare), "churn-model", "x.jsonl");
+    assert_eq!(elsewhere.status.code(), Some(2), "{}", stderr(&elsewhere));
+    assert!(
+        stderr(&elsewhere).contains("is attached to the artifact it judges"),
+        "{}",
+        stderr(&elsewhere)
+    );
+    assert_eq!(verify(&bare).status.code(), Some(1));
+
+    // The bundle altered in the registry's storage: never accepted.
+    let bundle = std::fs::read(w.join("good.jsonl")).unwrap();
+    let hex = sealgate::Sha256Digest::of_bytes(&bundle).to_string();
+    let blob = registry.storage().join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+        &hex[..2]
+    ));
+    let mut altered = bundle.clone();
+    let n = altered.len() - 3;
+    altered[n] ^= 0x01;
+    std::fs::write(&blob, altered).unwrap();
+    let tampered = verify(&good);
+    assert_ne!(tampered.status.code(), Some(0), "{}", stdout(&tampered));
+    assert!(stderr(&tampered).contains("sha256"), "{}", stderr(&tampered));
+    std::fs::write(&blob, &bundle).unwrap();
+    assert_eq!(verify(&good).status.code(), Some(0));
+
+    // The registry down: an error, not an acceptance.
+    registry.stop();
+    let down = verify(&good);
+    assert_eq!(down.status.code(), Some(2), "{}", stdout(&down));
+    assert!(
+        stderr(&down).contains("listing the image's referrers"),
+        "{}",
+        stderr(&down)
+    );
+}

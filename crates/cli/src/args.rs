@@ -381,13 +381,33 @@ pub(crate) struct AttestArgs {
     /// `resourceUri` in the verdict [default: the metadata's artifact uri].
     #[arg(long, value_name = "URI")]
     pub(crate) resource_uri: Option<String>,
+    /// Also attach the bundle to this image in its registry, as an OCI
+    /// referrer (oci://REGISTRY/REPO@sha256:DIGEST, the artifact's digest).
+    #[arg(long, value_name = "OCI_REF")]
+    pub(crate) push: Option<String>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
     /// The in-toto bundle (JSON Lines of DSSE envelopes).
-    #[arg(long, value_name = "BUNDLE")]
-    pub(crate) bundle: PathBuf,
+    #[arg(
+        long,
+        value_name = "BUNDLE",
+        required_unless_present = "from",
+        conflicts_with = "from"
+    )]
+    pub(crate) bundle: Option<PathBuf>,
+    /// Fetch the bundles attached to this image (oci://REGISTRY/REPO@sha256:DIGEST,
+    /// the artifact's digest) and accept if one passes every check.
+    #[arg(long, value_name = "OCI_REF")]
+    pub(crate) from: Option<String>,
+    /// Most referrers of the image read with --from.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub(crate) max_candidates: usize,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
     #[command(flatten)]
     pub(crate) artifact: ArtifactArgs,
     /// A trusted public key (SPKI PEM); repeat for several.

@@ -15,12 +15,14 @@
 //! is required.
 #![deny(missing_docs)]
 
+mod attestation;
 mod error;
 pub mod media_types;
 mod reference;
 mod registry;
 mod store;
 
+pub use attestation::{Attached, FetchedAttestation, attach_attestation, fetch_attestations};
 pub use error::OciError;
 pub use reference::OciReference;
 pub use registry::{

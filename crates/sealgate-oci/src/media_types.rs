@@ -12,3 +12,20 @@ pub const POLICY_CONFIG: &str = "application/vnd.sealgate.policy.config.v1+json"
 pub const POLICY_COMPONENT: &str = "application/vnd.sealgate.policy.component.v1+wasm";
 /// The OCI image manifest that carries them.
 pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// `artifactType` of an attestation attached to an image (an OCI 1.1
+/// referrer whose `subject` is the image's manifest).
+pub const ATTESTATION_ARTIFACT: &str = "application/vnd.sealgate.attestation.v1";
+/// Its one layer: the bundle `sealgate attest` writes (JSON Lines of DSSE
+/// envelopes: the verdict and the report statements).
+pub const ATTESTATION_BUNDLE: &str = "application/vnd.sealgate.attestation.bundle.v1+jsonl";
+/// The empty config an artifact without one carries (OCI image spec 1.1).
+pub const EMPTY_CONFIG: &str = "application/vnd.oci.empty.v1+json";
+/// An OCI image index (the referrers tag schema's document).
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// Manifest media types an image may have (what an attestation's subject may be).
+pub const IMAGE_MANIFESTS: &[&str] = &[
+    OCI_MANIFEST,
+    OCI_INDEX,
+    "application/vnd.docker.distribution.manifest.v2+json",
+    "application/vnd.docker.distribution.manifest.list.v2+json",
+];

@@ -106,14 +106,14 @@ impl RegistrySettings {
         Ok(self)
     }
 
-    fn auth_for(&self, registry: &str) -> RegistryAuth {
+    pub(crate) fn auth_for(&self, registry: &str) -> RegistryAuth {
         match self.credentials.get(registry) {
             Some((user, password)) => RegistryAuth::Basic(user.clone(), password.clone()),
             None => RegistryAuth::Anonymous,
         }
     }
 
-    fn client(&self) -> oci_client::Client {
+    pub(crate) fn client(&self) -> oci_client::Client {
         // reqwest takes the process's default rustls provider: ring. An
         // embedding application that installed another keeps its own.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -193,7 +193,7 @@ pub struct PulledPolicy {
 
 /// Run `f` on a runtime of its own, on a thread of its own: callable from
 /// synchronous code and from inside another runtime alike.
-fn block_on<T: Send>(f: impl std::future::Future<Output = T> + Send) -> Result<T, OciError> {
+pub(crate) fn block_on<T: Send>(f: impl std::future::Future<Output = T> + Send) -> Result<T, OciError> {
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -209,7 +209,7 @@ fn block_on<T: Send>(f: impl std::future::Future<Output = T> + Send) -> Result<T
 }
 
 /// `op` within the settings' timeout.
-async fn timed<T>(
+pub(crate) async fn timed<T>(
     settings: &RegistrySettings,
     reference: &OciReference,
     operation: &'static str,
@@ -309,9 +309,9 @@ pub fn push_policy(
 
 /// An `AsyncWrite` into memory that refuses to grow past `limit`: a registry
 /// cannot make the host hold more than a descriptor admits.
-struct BoundedSink {
-    bytes: Vec<u8>,
-    limit: usize,
+pub(crate) struct BoundedSink {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) limit: usize,
 }
 
 impl tokio::io::AsyncWrite for BoundedSink {
@@ -486,12 +486,12 @@ fn assemble(
 }
 
 /// JSON with one reading: no member twice (`sealgate_core::strict_json`).
-fn strict_json(bytes: &[u8]) -> Result<Value, String> {
+pub(crate) fn strict_json(bytes: &[u8]) -> Result<Value, String> {
     sealgate_core::strict_json::check(bytes)?;
     serde_json::from_slice(bytes).map_err(|e| e.to_string())
 }
 
-fn check_digest(
+pub(crate) fn check_digest(
     reference: &OciReference,
     what: &str,
     expected: &Sha256Digest,

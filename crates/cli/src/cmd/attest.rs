@@ -68,5 +68,31 @@ pub(crate) fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Pain
         path.display(),
         sealgate_attest::key_id(&key.verifying_key())
     );
+    if let Some(target) = &args.push {
+        push(target, &args.registry, &digest, bundle.text.as_bytes())?;
+    }
     Ok(exit_for(&report))
+}
+
+/// `--push`: attach the bundle to the image it judges, and only to that one.
+fn push(
+    target: &str,
+    registry: &crate::args::RegistryArgs,
+    digest: &sealgate::Sha256Digest,
+    bundle: &[u8],
+) -> Result<(), CliError> {
+    let image = sealgate::oci::OciReference::parse(target)?;
+    let image_digest = image.pinned("attest --push")?;
+    if image_digest != *digest {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--push names the image sha256:{image_digest}, but the attestation is for sha256:{digest}: \
+             an attestation is attached to the artifact it judges"
+        )));
+    }
+    let attached = sealgate::oci::attach_attestation(&crate::cmd::oci_settings(registry)?, &image, bundle)?;
+    eprintln!(
+        "attached to {image} as {} (listed by the {})",
+        attached.attestation, attached.listed_by
+    );
+    Ok(())
 }

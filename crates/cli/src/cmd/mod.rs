@@ -30,7 +30,7 @@ pub(crate) use collect::collect;
 pub(crate) use gate::gate_digest;
 pub(crate) use keygen::keygen;
 pub(crate) use log::log_verify;
-pub(crate) use oci::{policy_pull, policy_push};
+pub(crate) use oci::{policy_pull, policy_push, settings as oci_settings};
 pub(crate) use policy::{build, inspect, policy_bench, policy_new, policy_test};
 pub(crate) use serve::serve;
 pub(crate) use verify::verify;

@@ -11,7 +11,7 @@ use crate::cmd::engine;
 use crate::exit::{CliError, Exit};
 
 /// The environment's registry settings, tightened or extended by the flags.
-fn settings(args: &RegistryArgs) -> Result<RegistrySettings, CliError> {
+pub(crate) fn settings(args: &RegistryArgs) -> Result<RegistrySettings, CliError> {
     let mut settings = RegistrySettings::from_env()?;
     if let Some(ca) = &args.registry_ca {
         settings = settings.with_ca_file(ca)?;

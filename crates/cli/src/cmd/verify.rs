@@ -61,25 +61,37 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
         .tighten(&extra)
         .map_err(|e| CliError::usage(anyhow::anyhow!("{e}")))?;
     let digest = artifact_digest(&args.artifact)?;
-    let bundle = sealgate::read_bounded(&args.bundle, trust.max_bundle_bytes)?;
-    let result = sealgate_attest::verify_bundle(&bundle, &digest, &trust, std::time::SystemTime::now());
-    // A file that is not a bundle at all is bad input (exit 2), like a
-    // missing one; a bundle that fails a check is a rejection (exit 1).
-    if let Err(r) = &result
-        && r.is_malformed_bundle()
-    {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "{}: not a valid bundle: {}",
-            args.bundle.display(),
-            r.reason
-        )));
-    }
+    let (source, bundle, result) = match (&args.bundle, &args.from) {
+        (Some(path), _) => {
+            let bundle = sealgate::read_bounded(path, trust.max_bundle_bytes)?;
+            let result =
+                sealgate_attest::verify_bundle(&bundle, &digest, &trust, std::time::SystemTime::now());
+            // A file that is not a bundle at all is bad input (exit 2), like a
+            // missing one; a bundle that fails a check is a rejection (exit 1).
+            if let Err(r) = &result
+                && r.is_malformed_bundle()
+            {
+                return Err(CliError::usage(anyhow::anyhow!(
+                    "{}: not a valid bundle: {}",
+                    path.display(),
+                    r.reason
+                )));
+            }
+            (path.clone(), bundle, result)
+        }
+        (None, Some(from)) => from_registry(args, from, &digest, &trust)?,
+        (None, None) => {
+            return Err(CliError::usage(anyhow::anyhow!(
+                "give --bundle FILE or --from OCI_REF"
+            )));
+        }
+    };
     let exit = if result.is_ok() {
         Exit::Passed
     } else {
         Exit::Failed
     };
-    output::write_verification(out, args.format, &args.bundle, &digest, &result, paint)?;
+    output::write_verification(out, args.format, &source, &digest, &result, paint)?;
     record(
         &args.log,
         sealgate_log::Decision::of_verification(
@@ -94,4 +106,50 @@ pub(crate) fn verify(args: &VerifyArgs, out: &mut dyn Write, paint: report::Pain
         ),
     )?;
     Ok(exit)
+}
+
+/// Where a bundle came from, its bytes, and what verifying it found.
+type Checked = (
+    std::path::PathBuf,
+    Vec<u8>,
+    Result<sealgate_attest::VerifiedAttestation, sealgate_attest::Rejection>,
+);
+
+/// `--from`: the bundles attached to the image (which must be the artifact
+/// named by --digest/--artifact), each verified in full; the first accepted
+/// wins, else the last rejection is the answer. None attached is a rejection.
+fn from_registry(
+    args: &VerifyArgs,
+    from: &str,
+    digest: &Sha256Digest,
+    trust: &sealgate_attest::TrustPolicy,
+) -> Result<Checked, CliError> {
+    let image = sealgate::oci::OciReference::parse(from)?;
+    let image_digest = image.pinned("verify --from")?;
+    if image_digest != *digest {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--from names the image sha256:{image_digest}, but the artifact to verify is sha256:{digest}"
+        )));
+    }
+    let settings = crate::cmd::oci_settings(&args.registry)?;
+    let found =
+        sealgate::oci::fetch_attestations(&settings, &image, args.max_candidates, trust.max_bundle_bytes)?;
+    let mut last = None;
+    for candidate in found {
+        let result =
+            sealgate_attest::verify_bundle(&candidate.bundle, digest, trust, std::time::SystemTime::now());
+        let accepted = result.is_ok();
+        last = Some((
+            std::path::PathBuf::from(candidate.reference.to_string()),
+            candidate.bundle,
+            result,
+        ));
+        if accepted {
+            break;
+        }
+    }
+    last.ok_or_else(|| CliError {
+        exit: Exit::Failed,
+        error: anyhow::anyhow!("no sealgate attestation is attached to {image}: nothing to accept"),
+    })
 }

@@ -1,0 +1,292 @@
+//! Attestations beside the image they judge: a bundle pushed as an OCI 1.1
+//! referrer of the image's manifest (`subject`), listed by the registry's
+//! referrers API where it has one and by the spec's tag schema
+//! (`sha256-<hex>` names an index of referrers) where it does not; and
+//! fetched back, bounded, for verification.
+
+use std::collections::BTreeSet;
+
+use oci_client::manifest::OciDescriptor;
+use sealgate_core::Sha256Digest;
+use serde_json::{Value, json};
+
+use crate::media_types::{
+    ATTESTATION_ARTIFACT, ATTESTATION_BUNDLE, EMPTY_CONFIG, IMAGE_MANIFESTS, OCI_INDEX, OCI_MANIFEST,
+};
+use crate::registry::{BoundedSink, block_on, check_digest, strict_json, timed};
+use crate::{MAX_MANIFEST_BYTES, OciError, OciReference, RegistrySettings};
+
+/// The empty config's bytes (`{}`), as the image spec defines it.
+const EMPTY: &[u8] = b"{}";
+/// Largest image manifest or referrers index read.
+const MAX_INDEX_BYTES: u64 = 4 << 20;
+
+fn to_json(image: &OciReference, value: &Value) -> Result<Vec<u8>, OciError> {
+    serde_json::to_vec(value).map_err(|e| OciError::Artifact {
+        reference: image.to_string(),
+        reason: format!("cannot write JSON: {e}"),
+    })
+}
+
+/// Where a bundle was attached.
+#[derive(Debug, Clone)]
+pub struct Attached {
+    /// The attestation's manifest, by digest.
+    pub attestation: OciReference,
+    /// How the registry lists it: `referrers API` or `tag schema (sha256-…)`.
+    pub listed_by: String,
+}
+
+/// A bundle fetched from beside an image.
+#[derive(Debug, Clone)]
+pub struct FetchedAttestation {
+    /// Its manifest, by digest.
+    pub reference: OciReference,
+    /// The bundle's bytes.
+    pub bundle: Vec<u8>,
+}
+
+/// Attach `bundle` to `image` (by digest) as a referrer.
+///
+/// # Errors
+///
+/// [`OciError::NotPinned`] for an image named by tag; registry errors as
+/// they come; [`OciError::DigestMismatch`] if the image manifest served is
+/// not the one named.
+pub fn attach_attestation(
+    settings: &RegistrySettings,
+    image: &OciReference,
+    bundle: &[u8],
+) -> Result<Attached, OciError> {
+    let image_digest = image.pinned("an image an attestation is attached to")?;
+    let image = image.with_digest(image_digest);
+    let client = settings.client();
+    let auth = settings.auth_for(image.registry());
+    block_on(async {
+        client.store_auth_if_needed(image.registry(), &auth).await;
+        // The subject: the image manifest as the registry has it.
+        let (body, _) = timed(
+            settings,
+            &image,
+            "fetching the image manifest",
+            client.pull_manifest_raw(&image.to_client(), &auth, IMAGE_MANIFESTS),
+        )
+        .await?;
+        check_digest(&image, "the image manifest", &image_digest, &body)?;
+        let media_type = serde_json::from_slice::<Value>(&body)
+            .ok()
+            .and_then(|v| v.get("mediaType").and_then(Value::as_str).map(str::to_owned))
+            .ok_or_else(|| OciError::Artifact {
+                reference: image.to_string(),
+                reason: "its manifest does not give its mediaType".into(),
+            })?;
+        let bundle_digest = Sha256Digest::of_bytes(bundle);
+        let manifest = json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "artifactType": ATTESTATION_ARTIFACT,
+            "config": {"mediaType": EMPTY_CONFIG, "digest": Sha256Digest::of_bytes(EMPTY).prefixed(), "size": EMPTY.len()},
+            "layers": [{"mediaType": ATTESTATION_BUNDLE, "digest": bundle_digest.prefixed(), "size": bundle.len()}],
+            "subject": {"mediaType": media_type, "digest": image_digest.prefixed(), "size": body.len()},
+        });
+        // serde_json sorts keys: the same bundle and image give the same digest.
+        let manifest_bytes = to_json(&image, &manifest)?;
+        let manifest_digest = Sha256Digest::of_bytes(&manifest_bytes);
+        let attestation = image.with_digest(manifest_digest);
+        let at = attestation.to_client();
+        timed(
+            settings,
+            &attestation,
+            "pushing the bundle",
+            client.push_blob(&at, bundle.to_vec(), &bundle_digest.prefixed()),
+        )
+        .await?;
+        timed(
+            settings,
+            &attestation,
+            "pushing the empty config",
+            client.push_blob(&at, EMPTY.to_vec(), &Sha256Digest::of_bytes(EMPTY).prefixed()),
+        )
+        .await?;
+        timed(
+            settings,
+            &attestation,
+            "pushing the attestation manifest",
+            client.push_manifest_raw(
+                &at,
+                manifest_bytes.clone(),
+                http::HeaderValue::from_static(OCI_MANIFEST),
+            ),
+        )
+        .await?;
+        // Listed by the registry's referrers API? Then it is done. If not,
+        // add it to the tag schema's index (read, append, write back).
+        let listed = timed(
+            settings,
+            &image,
+            "listing the image's referrers",
+            client.pull_referrers(&image.to_client(), None),
+        )
+        .await?;
+        if listed
+            .manifests
+            .iter()
+            .any(|m| m.digest == manifest_digest.prefixed())
+        {
+            return Ok(Attached {
+                attestation,
+                listed_by: "referrers API".into(),
+            });
+        }
+        let tag = format!("sha256-{image_digest}");
+        let tag_ref =
+            oci_client::Reference::with_tag(image.registry().into(), image.repository().into(), tag.clone());
+        let mut index = match client.pull_manifest_raw(&tag_ref, &auth, &[OCI_INDEX]).await {
+            Ok((body, _)) if body.len() as u64 <= MAX_INDEX_BYTES => {
+                strict_json(&body).map_err(|e| OciError::Artifact {
+                    reference: image.to_string(),
+                    reason: format!("its referrers index (tag {tag}) is not JSON with one reading: {e}"),
+                })?
+            }
+            Ok(_) => {
+                return Err(OciError::Artifact {
+                    reference: image.to_string(),
+                    reason: format!("its referrers index (tag {tag}) is over {MAX_INDEX_BYTES} bytes"),
+                });
+            }
+            Err(_) => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
+        };
+        let entries = index
+            .get_mut("manifests")
+            .and_then(Value::as_array_mut)
+            .ok_or_else(|| OciError::Artifact {
+                reference: image.to_string(),
+                reason: format!("its referrers index (tag {tag}) has no manifests list"),
+            })?;
+        if !entries
+            .iter()
+            .any(|e| e["digest"] == json!(manifest_digest.prefixed()))
+        {
+            entries.push(json!({
+                "mediaType": OCI_MANIFEST,
+                "digest": manifest_digest.prefixed(),
+                "size": manifest_bytes.len(),
+                "artifactType": ATTESTATION_ARTIFACT,
+            }));
+        }
+        let index_bytes = to_json(&image, &index)?;
+        timed(
+            settings,
+            &image,
+            "writing the referrers tag",
+            client.push_manifest_raw(&tag_ref, index_bytes, http::HeaderValue::from_static(OCI_INDEX)),
+        )
+        .await?;
+        Ok(Attached {
+            attestation,
+            listed_by: format!("tag schema ({tag})"),
+        })
+    })?
+}
+
+/// The sealgate attestations attached to `image` (by digest): at most
+/// `max_candidates` referrers are read (the first ones listed), each bundle
+/// at most `max_bundle_bytes`, every digest checked, and only manifests of
+/// our artifact type whose subject is this image are returned.
+///
+/// # Errors
+///
+/// Registry errors (a registry that is down is an error, never "none");
+/// [`OciError::Artifact`] when more referrers are listed than may be read.
+pub fn fetch_attestations(
+    settings: &RegistrySettings,
+    image: &OciReference,
+    max_candidates: usize,
+    max_bundle_bytes: u64,
+) -> Result<Vec<FetchedAttestation>, OciError> {
+    let image_digest = image.pinned("an image whose attestations are fetched")?;
+    let image = image.with_digest(image_digest);
+    let client = settings.client();
+    let auth = settings.auth_for(image.registry());
+    block_on(async {
+        client.store_auth_if_needed(image.registry(), &auth).await;
+        let listed = timed(
+            settings,
+            &image,
+            "listing the image's referrers",
+            client.pull_referrers(&image.to_client(), None),
+        )
+        .await?;
+        let mut seen = BTreeSet::new();
+        let mut found = Vec::new();
+        for entry in listed
+            .manifests
+            .iter()
+            .filter(|m| seen.insert(m.digest.clone()))
+            .take(max_candidates)
+        {
+            let Some(digest) = entry
+                .digest
+                .strip_prefix("sha256:")
+                .and_then(|h| h.parse::<Sha256Digest>().ok())
+            else {
+                continue;
+            };
+            let reference = image.with_digest(digest);
+            let (body, _) = timed(
+                settings,
+                &reference,
+                "fetching a referrer",
+                client.pull_manifest_raw(&reference.to_client(), &auth, &[OCI_MANIFEST]),
+            )
+            .await?;
+            if body.len() as u64 > MAX_MANIFEST_BYTES {
+                continue;
+            }
+            check_digest(&reference, "a referrer's manifest", &digest, &body)?;
+            let Ok(manifest) = strict_json(&body) else {
+                continue;
+            };
+            let ours = manifest["artifactType"] == ATTESTATION_ARTIFACT
+                && manifest["subject"]["digest"] == json!(image_digest.prefixed());
+            let layer: Option<OciDescriptor> = manifest["layers"]
+                .as_array()
+                .filter(|l| l.len() == 1)
+                .and_then(|l| serde_json::from_value(l[0].clone()).ok());
+            let Some(layer) = layer.filter(|l| ours && l.media_type == ATTESTATION_BUNDLE) else {
+                continue;
+            };
+            let Some(bundle_digest) = layer
+                .digest
+                .strip_prefix("sha256:")
+                .and_then(|h| h.parse::<Sha256Digest>().ok())
+            else {
+                continue;
+            };
+            let size = u64::try_from(layer.size).unwrap_or(u64::MAX);
+            if size > max_bundle_bytes {
+                return Err(OciError::Artifact {
+                    reference: reference.to_string(),
+                    reason: format!("its bundle is {size} bytes; the limit is {max_bundle_bytes}"),
+                });
+            }
+            let mut sink = BoundedSink {
+                bytes: Vec::new(),
+                limit: size as usize,
+            };
+            timed(
+                settings,
+                &reference,
+                "fetching a bundle",
+                client.pull_blob(&reference.to_client(), &layer, &mut sink),
+            )
+            .await?;
+            check_digest(&reference, "its bundle", &bundle_digest, &sink.bytes)?;
+            found.push(FetchedAttestation {
+                reference,
+                bundle: sink.bytes,
+            });
+        }
+        Ok(found)
+    })?
+}
