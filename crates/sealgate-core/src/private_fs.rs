@@ -147,7 +147,7 @@ mod unix {
         Ok(Ok((file, meta)))
     }
 
-    /// Read a private file of ours (see [`open_private`]); `Ok(None)` if
+    /// Read a private file of ours (a regular file, ours, mode 0600, not a symlink); `Ok(None)` if
     /// there is none.
     pub fn read_private_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>, String> {
         let (file, meta) = match open_private(path) {
