@@ -21,6 +21,21 @@ const EMPTY: &[u8] = b"{}";
 /// Largest image manifest or referrers index read.
 const MAX_INDEX_BYTES: u64 = 4 << 20;
 
+/// The image's referrers: the registry's API, or the tag schema's index.
+async fn list_referrers(
+    settings: &RegistrySettings,
+    client: &oci_client::Client,
+    image: &OciReference,
+) -> Result<oci_client::manifest::OciImageIndex, OciError> {
+    timed(
+        settings,
+        image,
+        "listing the image's referrers",
+        client.pull_referrers(&image.to_client(), None),
+    )
+    .await
+}
+
 fn to_json(image: &OciReference, value: &Value) -> Result<Vec<u8>, OciError> {
     serde_json::to_vec(value).map_err(|e| OciError::Artifact {
         reference: image.to_string(),
@@ -121,13 +136,7 @@ pub fn attach_attestation(
         .await?;
         // Listed by the registry's referrers API? Then it is done. If not,
         // add it to the tag schema's index (read, append, write back).
-        let listed = timed(
-            settings,
-            &image,
-            "listing the image's referrers",
-            client.pull_referrers(&image.to_client(), None),
-        )
-        .await?;
+        let listed = list_referrers(settings, &client, &image).await?;
         if listed
             .manifests
             .iter()
@@ -210,13 +219,7 @@ pub fn fetch_attestations(
     let auth = settings.auth_for(image.registry());
     block_on(async {
         client.store_auth_if_needed(image.registry(), &auth).await;
-        let listed = timed(
-            settings,
-            &image,
-            "listing the image's referrers",
-            client.pull_referrers(&image.to_client(), None),
-        )
-        .await?;
+        let listed = list_referrers(settings, &client, &image).await?;
         let mut seen = BTreeSet::new();
         let mut found = Vec::new();
         for entry in listed
