@@ -759,3 +759,289 @@ fn attestations_travel_beside_the_image_they_judge() {
         stderr(&down)
     );
 }
+
+/// The example gate with its six modules beside it (`policies/NAME.wasm`,
+/// as a team keeps them), ready to push as one artifact.
+fn gate_with_modules_beside(dir: &Path) -> PathBuf {
+    let mut text = std::fs::read_to_string(repo("examples/gates/ml-release.toml")).unwrap();
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    for (name, built) in guests().shipped() {
+        std::fs::copy(&built.path, dir.join(format!("policies/{name}.wasm"))).unwrap();
+        text = text.replace(
+            &format!("\"../../target/policies/{name}.wasm\""),
+            &format!("\"policies/{name}.wasm\""),
+        );
+    }
+    let gate = dir.join("ml-release.toml");
+    std::fs::write(&gate, text).unwrap();
+    gate
+}
+
+/// `sealgate keygen` into `dir`: (private, public).
+fn keygen(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
+    let out = sealgate(&["keygen", "--out", dir.to_str().unwrap(), "--name", name]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    (dir.join(format!("{name}.key")), dir.join(format!("{name}.pub")))
+}
+
+/// A publishers file trusting `keys` (name, public key).
+fn publishers_file(dir: &Path, keys: &[(&str, &Path)]) -> PathBuf {
+    let mut text = "api-version = \"sealgate/publishers/v1\"\n".to_owned();
+    for (name, key) in keys {
+        text += &format!(
+            "[[publishers]]\nname = \"{name}\"\npublic-key = {:?}\n",
+            key.display().to_string()
+        );
+    }
+    let file = dir.join("publishers.toml");
+    std::fs::write(&file, text).unwrap();
+    file
+}
+
+/// The `oci://…@sha256:…` a push printed.
+fn pushed_reference(out: &Output) -> String {
+    let text = stdout(out);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", stderr(out));
+    text.split_whitespace()
+        .find(|w| w.starts_with("oci://") && w.contains("@sha256:"))
+        .unwrap()
+        .to_owned()
+}
+
+/// A gate pushed, signed, by one machine is pulled and run by another (its
+/// own store and working directory) with the same report and policy digest
+/// as from files, and then offline; with a publishers file, an unsigned
+/// copy, one signed by an unknown key, and one carrying a signature made
+/// for another repository are each refused, naming the artifact; a layer
+/// altered in the registry is refused.
+#[test]
+fn a_signed_gate_artifact_runs_elsewhere_and_publishers_are_required() {
+    let Some(registry) = TestRegistry::start() else {
+        return;
+    };
+    let publisher = tempfile::tempdir().unwrap();
+    let p = publisher.path();
+    let (key, public) = keygen(p, "compliance");
+    let (rogue_key, _) = keygen(p, "rogue");
+    let gate = gate_with_modules_beside(p);
+    let push = |target: &str, key: Option<&Path>| {
+        let mut args = vec!["gate", "push", gate.to_str().unwrap(), target];
+        if let Some(key) = key {
+            args.extend(["--key", key.to_str().unwrap()]);
+        }
+        registry.sealgate(&p.join("store"), &args)
+    };
+    let signed_push = push(&registry.reference("compliance/ml-release:1"), Some(&key));
+    let signed = pushed_reference(&signed_push);
+    assert!(
+        stdout(&signed_push).contains("signed by key"),
+        "{}",
+        stdout(&signed_push)
+    );
+    assert!(
+        stdout(&signed_push).contains("(6 policies, 7 files)"),
+        "{}",
+        stdout(&signed_push)
+    );
+
+    // skopeo reads it back as our artifact: the gate file first, then each module.
+    let raw = registry.skopeo_raw_manifest("compliance/ml-release:1");
+    assert_eq!(
+        format!("sha256:{}", sealgate::Sha256Digest::of_bytes(&raw)),
+        signed.rsplit_once('@').unwrap().1
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    assert_eq!(manifest["artifactType"], "application/vnd.sealgate.gate.v1");
+    let titles: Vec<&str> = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            l["annotations"]["org.opencontainers.image.title"]
+                .as_str()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(titles[0], "gate.toml");
+    assert!(titles.contains(&"policies/pii.wasm"), "{titles:?}");
+
+    // Another machine: its own store, trusting the compliance key.
+    let runner = tempfile::tempdir().unwrap();
+    let r = runner.path();
+    let store = r.join("store");
+    let publishers = publishers_file(r, &[("compliance", &public)]);
+    let metadata = repo("examples/metadata/churn-model.json");
+    let check = |store: &Path, gate: &str, publishers: Option<&Path>| {
+        let mut args = vec![
+            "check",
+            "--gate",
+            gate,
+            "--metadata",
+            metadata.to_str().unwrap(),
+            "--at",
+            "2026-11-29T12:00:00Z",
+            "--format",
+            "json",
+        ];
+        if let Some(file) = publishers {
+            args.extend(["--publishers", file.to_str().unwrap()]);
+        }
+        registry.sealgate(store, &args)
+    };
+    let report = |o: &Output| {
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(o));
+        let mut v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v.as_object_mut().unwrap().remove("gate_file");
+        for p in v["policies"].as_array_mut().unwrap() {
+            p.as_object_mut().unwrap().remove("module");
+        }
+        v
+    };
+    let from_registry = report(&check(&store, &signed, Some(&publishers)));
+    let from_files = report(&check(&p.join("store"), gate.to_str().unwrap(), None));
+    assert_eq!(from_registry, from_files);
+    assert_eq!(from_registry["decision"], "PASSED");
+
+    // Unsigned in another repository (the same bytes: the same digest).
+    let unsigned = pushed_reference(&push(&registry.reference("someone/ml-release:1"), None));
+    assert_eq!(
+        unsigned.rsplit_once('@').unwrap().1,
+        signed.rsplit_once('@').unwrap().1
+    );
+    let refused = |out: &Output, needle: &str| {
+        assert_eq!(out.status.code(), Some(2), "{}", stdout(out));
+        assert!(!stdout(out).contains("PASSED"));
+        let err = stderr(out);
+        assert!(err.contains(needle), "{err}");
+    };
+    let out = check(&store, &unsigned, Some(&publishers));
+    refused(&out, "not signed");
+    assert!(stderr(&out).contains("someone/ml-release"), "{}", stderr(&out));
+    // Without a publishers file nothing is required: it runs.
+    assert_eq!(check(&store, &unsigned, None).status.code(), Some(0));
+
+    // Signed, but by a key the runner does not trust.
+    let rogue = pushed_reference(&push(&registry.reference("rogue/ml-release:1"), Some(&rogue_key)));
+    refused(
+        &check(&store, &rogue, Some(&publishers)),
+        "no signature by a trusted publisher (compliance)",
+    );
+
+    // The compliance signature, copied beside the same bytes in another
+    // repository, does not count there.
+    let settings = sealgate::oci::RegistrySettings::default()
+        .with_ca_file(&registry.ca())
+        .unwrap();
+    let mut settings = settings;
+    settings
+        .credentials
+        .insert(registry.addr.clone(), (USER.into(), PASSWORD.into()));
+    let copied = registry.reference(&format!(
+        "copied/ml-release@{}",
+        signed.rsplit_once('@').unwrap().1
+    ));
+    pushed_reference(&push(&registry.reference("copied/ml-release:1"), None));
+    let envelope =
+        sealgate::oci::fetch_signatures(&settings, &sealgate::oci::OciReference::parse(&signed).unwrap())
+            .unwrap()
+            .remove(0)
+            .bundle;
+    sealgate::oci::attach_signature(
+        &settings,
+        &sealgate::oci::OciReference::parse(&copied).unwrap(),
+        &envelope,
+    )
+    .unwrap();
+    refused(
+        &check(&store, &copied, Some(&publishers)),
+        "in the repository it was published to",
+    );
+
+    // Offline: the store holds the gate and its accepted signature.
+    let offline_store = r.join("offline");
+    report(&check(&offline_store, &signed, Some(&publishers)));
+    // A module altered in the registry's storage: a fresh store refuses it.
+    let hex = guests().pii.sha256.to_string();
+    let blob = registry.storage().join(format!(
+        "docker/registry/v2/blobs/sha256/{}/{hex}/data",
+        &hex[..2]
+    ));
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[100] ^= 0xff;
+    std::fs::write(&blob, bytes).unwrap();
+    refused(&check(&r.join("fresh"), &signed, Some(&publishers)), &hex);
+
+    registry.stop();
+    let offline = report(&check(&offline_store, &signed, Some(&publishers)));
+    assert_eq!(offline, from_files);
+    // A tag is refused where a gate is loaded.
+    refused(
+        &check(&store, &registry.reference("compliance/ml-release:1"), None),
+        "names a tag",
+    );
+}
+
+/// A gate artifact carries exactly the files its gate pins: one missing a
+/// module, or with a file the gate does not name, does not load.
+#[test]
+fn a_gate_artifact_must_carry_exactly_what_its_gate_pins() {
+    let Some(registry) = TestRegistry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let gate = gate_with_modules_beside(dir.path());
+    let text = std::fs::read(&gate).unwrap();
+    let config = sealgate::GateConfig::load(&gate).unwrap();
+    let members: Vec<(String, Vec<u8>)> = sealgate::pinned_files(&config)
+        .into_keys()
+        .map(|path| {
+            let bytes = std::fs::read(dir.path().join(&path)).unwrap();
+            (path, bytes)
+        })
+        .collect();
+    let mut settings = sealgate::oci::RegistrySettings::default()
+        .with_ca_file(&registry.ca())
+        .unwrap();
+    settings
+        .credentials
+        .insert(registry.addr.clone(), (USER.into(), PASSWORD.into()));
+    let target = |tag: &str| {
+        sealgate::oci::OciReference::parse(&registry.reference(&format!("g/ml-release:{tag}"))).unwrap()
+    };
+    let mut options = sealgate::RegistryOptions::default();
+    options.settings = Some(settings.clone());
+    options.store = Some(dir.path().join("store"));
+    let load = |pushed: &sealgate::oci::OciReference| {
+        sealgate::Gate::load_from(
+            engine(),
+            &sealgate::GateSource::Registry(pushed.clone()),
+            &options,
+        )
+    };
+
+    let whole = sealgate::oci::push_gate(&settings, &target("whole"), "ml-release", &text, &members).unwrap();
+    assert_eq!(load(&whole).unwrap().policies().len(), 6);
+
+    let short =
+        sealgate::oci::push_gate(&settings, &target("short"), "ml-release", &text, &members[1..]).unwrap();
+    let err = load(&short).err().expect("refused").to_string();
+    assert!(
+        err.contains("does not carry exactly the files its gate pins"),
+        "{err}"
+    );
+    assert!(err.contains(&members[0].0), "{err}");
+
+    let mut more = members.clone();
+    more.push(("extra.wasm".into(), b"not named".to_vec()));
+    let extra = sealgate::oci::push_gate(&settings, &target("extra"), "ml-release", &text, &more).unwrap();
+    let err = load(&extra).err().expect("refused").to_string();
+    assert!(err.contains("extra.wasm"), "{err}");
+
+    // A member swapped for other bytes under its path: the gate's pin refuses it.
+    let mut swapped = members.clone();
+    swapped[0].1 = members[1].1.clone();
+    let swapped =
+        sealgate::oci::push_gate(&settings, &target("swapped"), "ml-release", &text, &swapped).unwrap();
+    let err = load(&swapped).err().expect("refused").to_string();
+    assert!(err.contains("sha256"), "{err}");
+}

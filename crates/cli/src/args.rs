@@ -86,6 +86,26 @@ pub(crate) struct ServeArgs {
 pub(crate) enum GateCommand {
     /// Print a gate's policy digest (what attestations record and trust files pin), signing nothing.
     Digest(GateDigestArgs),
+    /// Push a gate and every file it pins to an OCI registry as one artifact; print it by digest.
+    Push(GatePushArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GatePushArgs {
+    /// The gate file.
+    #[arg(value_name = "GATE")]
+    pub(crate) gate: PathBuf,
+    /// Where: oci://REGISTRY/REPOSITORY:TAG.
+    #[arg(value_name = "OCI_REF")]
+    pub(crate) target: String,
+    /// Sign it as its publisher with this Ed25519 private key (PKCS#8 PEM):
+    /// the signature is attached beside it as a referrer.
+    #[arg(long, value_name = "PRIV")]
+    pub(crate) key: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -143,7 +163,7 @@ pub(crate) enum PolicyCommand {
     Pull(PullArgs),
 }
 
-/// How to reach registries (`policy push`, `policy pull`).
+/// How to reach registries.
 #[derive(Debug, Args)]
 pub(crate) struct RegistryArgs {
     /// A PEM file of CA certificates to trust for the registry, besides the
@@ -164,6 +184,10 @@ pub(crate) struct PushArgs {
     /// Where: oci://REGISTRY/REPOSITORY:TAG.
     #[arg(value_name = "OCI_REF")]
     pub(crate) target: String,
+    /// Sign it as its publisher with this Ed25519 private key (PKCS#8 PEM):
+    /// the signature is attached beside it as a referrer.
+    #[arg(long, value_name = "PRIV")]
+    pub(crate) key: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
     #[command(flatten)]
@@ -227,9 +251,16 @@ pub(crate) struct EngineArgs {
 /// What every gate evaluation needs (`check` and `attest`).
 #[derive(Debug, Args)]
 pub(crate) struct GateArgs {
-    /// The gate file (TOML).
+    /// The gate file (TOML), or a gate artifact in a registry by digest
+    /// (oci://REGISTRY/REPOSITORY@sha256:DIGEST; a tag is refused).
     #[arg(long, value_name = "GATE")]
-    pub(crate) gate: PathBuf,
+    pub(crate) gate: String,
+    /// Require every gate and policy that comes from a registry to be signed
+    /// by a publisher this file names (`sealgate/publishers/v1`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) publishers: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
     /// The artifact metadata document (JSON); or collect it from the sources below.
     #[arg(long, value_name = "META.json")]
     pub(crate) metadata: Option<PathBuf>,
@@ -385,8 +416,6 @@ pub(crate) struct AttestArgs {
     /// referrer (oci://REGISTRY/REPO@sha256:DIGEST, the artifact's digest).
     #[arg(long, value_name = "OCI_REF")]
     pub(crate) push: Option<String>,
-    #[command(flatten)]
-    pub(crate) registry: RegistryArgs,
 }
 
 #[derive(Debug, Args)]

@@ -41,6 +41,7 @@ pub fn run(cli: &Cli, out: &mut dyn Write) -> Result<Exit, CliError> {
         Command::Policy(PolicyCommand::Pull(args)) => policy_pull(args, out),
         Command::Log(LogCommand::Verify(args)) => log_verify(args, out),
         Command::Gate(GateCommand::Digest(args)) => gate_digest(args, out),
+        Command::Gate(GateCommand::Push(args)) => cmd::gate_push(args, out),
         Command::Serve(args) => serve(args),
     }
 }

@@ -20,6 +20,7 @@
 
 pub mod dsse;
 pub mod keys;
+pub mod publication;
 pub mod statement;
 pub mod trust;
 pub mod verify;
@@ -30,6 +31,7 @@ use sealgate_core::{GateReport, Sha256Digest};
 
 pub use dsse::Envelope;
 pub use keys::{GeneratedKey, KeyError, generate, key_id, load_signing_key, load_verifying_key};
+pub use publication::{Publication, Publishers};
 pub use statement::{AttestationInputs, DEFAULT_VERIFIER_ID, Statement, policy_digest};
 pub use trust::{RequiredPolicy, TrustFileError, TrustPolicy, TrustedKey};
 pub use verify::{

@@ -1,8 +1,9 @@
-//! Attestations beside the image they judge: a bundle pushed as an OCI 1.1
-//! referrer of the image's manifest (`subject`), listed by the registry's
-//! referrers API where it has one and by the spec's tag schema
-//! (`sha256-<hex>` names an index of referrers) where it does not; and
-//! fetched back, bounded, for verification.
+//! Referrers: a document pushed as an OCI 1.1 referrer of another manifest
+//! (its `subject`), listed by the registry's referrers API where it has one
+//! and by the spec's tag schema (`sha256-<hex>` names an index of referrers)
+//! where it does not; and fetched back, bounded, for verification. Two kinds
+//! travel this way: attestations beside the image they judge, and
+//! publishers' signatures beside the policy or gate they sign.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +12,8 @@ use sealgate_core::Sha256Digest;
 use serde_json::{Value, json};
 
 use crate::media_types::{
-    ATTESTATION_ARTIFACT, ATTESTATION_BUNDLE, EMPTY_CONFIG, IMAGE_MANIFESTS, OCI_INDEX, OCI_MANIFEST,
+    ATTESTATION_ARTIFACT, ATTESTATION_BUNDLE, DSSE_ENVELOPE, EMPTY_CONFIG, IMAGE_MANIFESTS, OCI_INDEX,
+    OCI_MANIFEST, SIGNATURE_ARTIFACT,
 };
 use crate::registry::{BoundedSink, block_on, check_digest, strict_json, timed};
 use crate::{MAX_MANIFEST_BYTES, OciError, OciReference, RegistrySettings};
@@ -43,16 +45,42 @@ fn to_json(image: &OciReference, value: &Value) -> Result<Vec<u8>, OciError> {
     })
 }
 
-/// Where a bundle was attached.
+/// What a referrer is: its artifact type, its one layer's media type, the
+/// manifests it may be attached to, and what to call it in errors.
+struct ReferrerKind {
+    artifact_type: &'static str,
+    layer: &'static str,
+    subjects: &'static [&'static str],
+    what: &'static str,
+}
+
+/// A sealgate attestation bundle beside an image.
+const ATTESTATION: ReferrerKind = ReferrerKind {
+    artifact_type: ATTESTATION_ARTIFACT,
+    layer: ATTESTATION_BUNDLE,
+    subjects: IMAGE_MANIFESTS,
+    what: "attestation",
+};
+
+/// A publisher's signature beside a sealgate policy or gate.
+const SIGNATURE: ReferrerKind = ReferrerKind {
+    artifact_type: SIGNATURE_ARTIFACT,
+    layer: DSSE_ENVELOPE,
+    subjects: &[OCI_MANIFEST],
+    what: "signature",
+};
+
+/// Where a referrer was attached.
 #[derive(Debug, Clone)]
 pub struct Attached {
-    /// The attestation's manifest, by digest.
+    /// The referrer's manifest, by digest.
     pub attestation: OciReference,
     /// How the registry lists it: `referrers API` or `tag schema (sha256-…)`.
     pub listed_by: String,
 }
 
-/// A bundle fetched from beside an image.
+/// A bundle fetched from beside an image (or a signature from beside an
+/// artifact).
 #[derive(Debug, Clone)]
 pub struct FetchedAttestation {
     /// Its manifest, by digest.
@@ -73,7 +101,30 @@ pub fn attach_attestation(
     image: &OciReference,
     bundle: &[u8],
 ) -> Result<Attached, OciError> {
-    let image_digest = image.pinned("an image an attestation is attached to")?;
+    attach(settings, image, &ATTESTATION, bundle)
+}
+
+/// Attach a publisher's signature (a DSSE envelope, JSON) to the sealgate
+/// policy or gate `artifact` (by digest) as a referrer.
+///
+/// # Errors
+///
+/// As [`attach_attestation`].
+pub fn attach_signature(
+    settings: &RegistrySettings,
+    artifact: &OciReference,
+    envelope: &[u8],
+) -> Result<Attached, OciError> {
+    attach(settings, artifact, &SIGNATURE, envelope)
+}
+
+fn attach(
+    settings: &RegistrySettings,
+    image: &OciReference,
+    kind: &ReferrerKind,
+    bundle: &[u8],
+) -> Result<Attached, OciError> {
+    let image_digest = image.pinned("what a referrer is attached to")?;
     let image = image.with_digest(image_digest);
     let client = settings.client();
     let auth = settings.auth_for(image.registry());
@@ -84,10 +135,10 @@ pub fn attach_attestation(
             settings,
             &image,
             "fetching the image manifest",
-            client.pull_manifest_raw(&image.to_client(), &auth, IMAGE_MANIFESTS),
+            client.pull_manifest_raw(&image.to_client(), &auth, kind.subjects),
         )
         .await?;
-        check_digest(&image, "the image manifest", &image_digest, &body)?;
+        check_digest(&image, "the manifest", &image_digest, &body)?;
         let media_type = serde_json::from_slice::<Value>(&body)
             .ok()
             .and_then(|v| v.get("mediaType").and_then(Value::as_str).map(str::to_owned))
@@ -99,9 +150,9 @@ pub fn attach_attestation(
         let manifest = json!({
             "schemaVersion": 2,
             "mediaType": OCI_MANIFEST,
-            "artifactType": ATTESTATION_ARTIFACT,
+            "artifactType": kind.artifact_type,
             "config": {"mediaType": EMPTY_CONFIG, "digest": Sha256Digest::of_bytes(EMPTY).prefixed(), "size": EMPTY.len()},
-            "layers": [{"mediaType": ATTESTATION_BUNDLE, "digest": bundle_digest.prefixed(), "size": bundle.len()}],
+            "layers": [{"mediaType": kind.layer, "digest": bundle_digest.prefixed(), "size": bundle.len()}],
             "subject": {"mediaType": media_type, "digest": image_digest.prefixed(), "size": body.len()},
         });
         // serde_json sorts keys: the same bundle and image give the same digest.
@@ -112,7 +163,7 @@ pub fn attach_attestation(
         timed(
             settings,
             &attestation,
-            "pushing the bundle",
+            "pushing the referrer's layer",
             client.push_blob(&at, bundle.to_vec(), &bundle_digest.prefixed()),
         )
         .await?;
@@ -126,7 +177,7 @@ pub fn attach_attestation(
         timed(
             settings,
             &attestation,
-            "pushing the attestation manifest",
+            "pushing the referrer's manifest",
             client.push_manifest_raw(
                 &at,
                 manifest_bytes.clone(),
@@ -180,7 +231,7 @@ pub fn attach_attestation(
                 "mediaType": OCI_MANIFEST,
                 "digest": manifest_digest.prefixed(),
                 "size": manifest_bytes.len(),
-                "artifactType": ATTESTATION_ARTIFACT,
+                "artifactType": kind.artifact_type,
             }));
         }
         let index_bytes = to_json(&image, &index)?;
@@ -213,7 +264,43 @@ pub fn fetch_attestations(
     max_candidates: usize,
     max_bundle_bytes: u64,
 ) -> Result<Vec<FetchedAttestation>, OciError> {
-    let image_digest = image.pinned("an image whose attestations are fetched")?;
+    fetch(settings, image, &ATTESTATION, max_candidates, max_bundle_bytes)
+}
+
+/// Most signatures read for one artifact.
+pub const MAX_SIGNATURES: usize = 16;
+/// Largest signature envelope read.
+pub const MAX_SIGNATURE_BYTES: u64 = 64 << 10;
+
+/// The publishers' signatures attached to the sealgate policy or gate
+/// `artifact` (by digest): at most [`MAX_SIGNATURES`], each at most
+/// [`MAX_SIGNATURE_BYTES`], every digest checked. Whether any is valid, and
+/// by whom, is for the caller to verify.
+///
+/// # Errors
+///
+/// As [`fetch_attestations`].
+pub fn fetch_signatures(
+    settings: &RegistrySettings,
+    artifact: &OciReference,
+) -> Result<Vec<FetchedAttestation>, OciError> {
+    fetch(
+        settings,
+        artifact,
+        &SIGNATURE,
+        MAX_SIGNATURES,
+        MAX_SIGNATURE_BYTES,
+    )
+}
+
+fn fetch(
+    settings: &RegistrySettings,
+    image: &OciReference,
+    kind: &ReferrerKind,
+    max_candidates: usize,
+    max_bundle_bytes: u64,
+) -> Result<Vec<FetchedAttestation>, OciError> {
+    let image_digest = image.pinned("what referrers are fetched for")?;
     let image = image.with_digest(image_digest);
     let client = settings.client();
     let auth = settings.auth_for(image.registry());
@@ -250,13 +337,13 @@ pub fn fetch_attestations(
             let Ok(manifest) = strict_json(&body) else {
                 continue;
             };
-            let ours = manifest["artifactType"] == ATTESTATION_ARTIFACT
+            let ours = manifest["artifactType"] == kind.artifact_type
                 && manifest["subject"]["digest"] == json!(image_digest.prefixed());
             let layer: Option<OciDescriptor> = manifest["layers"]
                 .as_array()
                 .filter(|l| l.len() == 1)
                 .and_then(|l| serde_json::from_value(l[0].clone()).ok());
-            let Some(layer) = layer.filter(|l| ours && l.media_type == ATTESTATION_BUNDLE) else {
+            let Some(layer) = layer.filter(|l| ours && l.media_type == kind.layer) else {
                 continue;
             };
             let Some(bundle_digest) = layer
@@ -270,7 +357,10 @@ pub fn fetch_attestations(
             if size > max_bundle_bytes {
                 return Err(OciError::Artifact {
                     reference: reference.to_string(),
-                    reason: format!("its bundle is {size} bytes; the limit is {max_bundle_bytes}"),
+                    reason: format!(
+                        "its {} is {size} bytes; the limit is {max_bundle_bytes}",
+                        kind.what
+                    ),
                 });
             }
             let mut sink = BoundedSink {
@@ -280,11 +370,11 @@ pub fn fetch_attestations(
             timed(
                 settings,
                 &reference,
-                "fetching a bundle",
+                "fetching a referrer's layer",
                 client.pull_blob(&reference.to_client(), &layer, &mut sink),
             )
             .await?;
-            check_digest(&reference, "its bundle", &bundle_digest, &sink.bytes)?;
+            check_digest(&reference, kind.what, &bundle_digest, &sink.bytes)?;
             found.push(FetchedAttestation {
                 reference,
                 bundle: sink.bytes,

@@ -22,11 +22,15 @@ mod reference;
 mod registry;
 mod store;
 
-pub use attestation::{Attached, FetchedAttestation, attach_attestation, fetch_attestations};
+pub use attestation::{
+    Attached, FetchedAttestation, MAX_SIGNATURE_BYTES, MAX_SIGNATURES, attach_attestation, attach_signature,
+    fetch_attestations, fetch_signatures,
+};
 pub use error::OciError;
 pub use reference::OciReference;
 pub use registry::{
-    DEFAULT_MAX_COMPONENT_BYTES, DEFAULT_TIMEOUT, MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, PulledPolicy,
-    RegistrySettings, fetch_policy, push_policy,
+    DEFAULT_MAX_COMPONENT_BYTES, DEFAULT_TIMEOUT, GATE_FILE_TITLE, MAX_ARTIFACT_BYTES, MAX_CONFIG_BYTES,
+    MAX_GATE_FILE_BYTES, MAX_GATE_MEMBERS, MAX_MANIFEST_BYTES, PulledGate, PulledPolicy, RegistrySettings,
+    fetch_gate, fetch_policy, push_gate, push_policy,
 };
 pub use store::Store;

@@ -17,7 +17,10 @@ use oci_client::secrets::RegistryAuth;
 use sealgate_core::{Sha256Digest, read_bounded};
 use serde_json::Value;
 
-use crate::media_types::{OCI_MANIFEST, POLICY_ARTIFACT, POLICY_COMPONENT, POLICY_CONFIG};
+use crate::media_types::{
+    GATE_ARTIFACT, GATE_CONFIG, GATE_FILE, GATE_MEMBER, OCI_MANIFEST, POLICY_ARTIFACT, POLICY_COMPONENT,
+    POLICY_CONFIG,
+};
 use crate::{OciError, OciReference, Store};
 
 /// Largest manifest read: ours are a few hundred bytes.
@@ -245,22 +248,90 @@ pub fn push_policy(
     config: &Value,
     title: &str,
 ) -> Result<OciReference, OciError> {
+    let layer = ImageLayer::new(
+        component.to_vec(),
+        POLICY_COMPONENT.to_owned(),
+        Some(titled(title)),
+    );
+    push_artifact(
+        settings,
+        target,
+        POLICY_ARTIFACT,
+        POLICY_CONFIG,
+        config,
+        vec![layer],
+    )
+}
+
+/// Push a gate as one artifact to `target`: the gate file (`gate_file`, as
+/// written) and every file it pins, each titled with the path the gate
+/// gives it (`members`: path as written, bytes). Returns the artifact by
+/// digest; the same gate and files push to the same digest.
+///
+/// # Errors
+///
+/// As [`push_policy`]; [`OciError::Artifact`] for more members than
+/// [`MAX_GATE_MEMBERS`] or two with one path.
+pub fn push_gate(
+    settings: &RegistrySettings,
+    target: &OciReference,
+    name: &str,
+    gate_file: &[u8],
+    members: &[(String, Vec<u8>)],
+) -> Result<OciReference, OciError> {
+    let mut titles = std::collections::BTreeSet::new();
+    if members.len() > MAX_GATE_MEMBERS || !members.iter().all(|(t, _)| titles.insert(t.as_str())) {
+        return Err(OciError::Artifact {
+            reference: target.to_string(),
+            reason: format!("a gate artifact holds at most {MAX_GATE_MEMBERS} files, each path once"),
+        });
+    }
+    let mut layers = vec![ImageLayer::new(
+        gate_file.to_vec(),
+        GATE_FILE.to_owned(),
+        Some(titled(GATE_FILE_TITLE)),
+    )];
+    layers.extend(
+        members.iter().map(|(title, bytes)| {
+            ImageLayer::new(bytes.clone(), GATE_MEMBER.to_owned(), Some(titled(title)))
+        }),
+    );
+    let config = serde_json::json!({ "name": name });
+    push_artifact(settings, target, GATE_ARTIFACT, GATE_CONFIG, &config, layers)
+}
+
+fn titled(title: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([(TITLE.to_owned(), title.to_owned())])
+}
+
+/// The layer annotation that names a layer's file.
+const TITLE: &str = "org.opencontainers.image.title";
+/// The title of a gate artifact's gate file.
+pub const GATE_FILE_TITLE: &str = "gate.toml";
+/// Most files a gate artifact carries beside the gate file.
+pub const MAX_GATE_MEMBERS: usize = 256;
+/// Largest gate file read.
+pub const MAX_GATE_FILE_BYTES: u64 = 1 << 20;
+/// Largest sum of one artifact's layers.
+pub const MAX_ARTIFACT_BYTES: u64 = 512 << 20;
+
+/// Push layers and a config as one manifest of `artifact_type`.
+fn push_artifact(
+    settings: &RegistrySettings,
+    target: &OciReference,
+    artifact_type: &str,
+    config_media_type: &str,
+    config: &Value,
+    layers: Vec<ImageLayer>,
+) -> Result<OciReference, OciError> {
     let config_bytes = serde_json::to_vec(config).map_err(|e| OciError::Artifact {
         reference: target.to_string(),
         reason: format!("config: {e}"),
     })?;
-    let layer = ImageLayer::new(
-        component.to_vec(),
-        POLICY_COMPONENT.to_owned(),
-        Some(BTreeMap::from([(
-            "org.opencontainers.image.title".to_owned(),
-            title.to_owned(),
-        )])),
-    );
-    let config_blob = Config::new(config_bytes.clone(), POLICY_CONFIG.to_owned(), None);
-    let mut manifest = OciImageManifest::build(std::slice::from_ref(&layer), &config_blob, None);
+    let config_blob = Config::new(config_bytes.clone(), config_media_type.to_owned(), None);
+    let mut manifest = OciImageManifest::build(&layers, &config_blob, None);
     manifest.media_type = Some(OCI_MANIFEST.to_owned());
-    manifest.artifact_type = Some(POLICY_ARTIFACT.to_owned());
+    manifest.artifact_type = Some(artifact_type.to_owned());
     let manifest_bytes = serde_json::to_vec(&manifest).map_err(|e| OciError::Artifact {
         reference: target.to_string(),
         reason: format!("manifest: {e}"),
@@ -281,13 +352,19 @@ pub fn push_policy(
     let auth = settings.auth_for(target.registry());
     block_on(async {
         client.store_auth_if_needed(target.registry(), &auth).await;
-        timed(
-            settings,
-            target,
-            "pushing the component",
-            client.push_blob(&reference, layer.data.clone(), &manifest.layers[0].digest),
-        )
-        .await?;
+        // One blob per digest: two members with the same bytes are one blob.
+        let mut pushed = std::collections::BTreeSet::new();
+        for (layer, descriptor) in layers.iter().zip(&manifest.layers) {
+            if pushed.insert(descriptor.digest.clone()) {
+                timed(
+                    settings,
+                    target,
+                    "pushing a layer",
+                    client.push_blob(&reference, layer.data.clone(), &descriptor.digest),
+                )
+                .await?;
+            }
+        }
         timed(
             settings,
             target,
@@ -333,6 +410,29 @@ impl tokio::io::AsyncWrite for BoundedSink {
     }
 }
 
+/// What an artifact fetched by digest must be.
+struct Shape {
+    /// What it is called in errors: "a policy", "a gate".
+    what: &'static str,
+    artifact_type: &'static str,
+    config: &'static str,
+    /// Checks the layers' count, media types and titles.
+    layers: fn(&[OciDescriptor]) -> Result<(), String>,
+    /// Largest layer (each); the first layer may have its own.
+    max_first_layer: u64,
+    max_layer: u64,
+}
+
+/// An artifact fetched by digest (or read from the store), every piece
+/// checked against the digest that names it.
+struct Fetched {
+    reference: OciReference,
+    manifest: OciImageManifest,
+    config: Vec<u8>,
+    layers: Vec<Vec<u8>>,
+    fetched: bool,
+}
+
 /// Fetch the policy artifact `reference` (by digest: a tag is refused) into
 /// `store`, or read it from there, checking every digest and size and that
 /// it is a sealgate policy.
@@ -348,10 +448,130 @@ pub fn fetch_policy(
     store: &Store,
     reference: &OciReference,
 ) -> Result<PulledPolicy, OciError> {
-    let digest = reference.pinned("a policy fetched from a registry")?;
+    let shape = Shape {
+        what: "a policy fetched from a registry",
+        artifact_type: POLICY_ARTIFACT,
+        config: POLICY_CONFIG,
+        layers: |layers| match layers {
+            [layer] if layer.media_type == POLICY_COMPONENT => Ok(()),
+            layers => Err(format!(
+                "a policy artifact has exactly one layer of media type {POLICY_COMPONENT}; this one has {}",
+                layers.len()
+            )),
+        },
+        max_first_layer: settings.max_component_bytes,
+        max_layer: settings.max_component_bytes,
+    };
+    let Fetched {
+        reference,
+        config,
+        layers,
+        fetched,
+        ..
+    } = fetch_artifact(settings, store, reference, &shape)?;
+    let component = layers.into_iter().next().unwrap_or_default();
+    assemble(&reference, component, &config, fetched)
+}
+
+/// A gate fetched from a registry (or the store): its file and the files it
+/// pins, by the paths it gives them. Nothing here is trusted yet: the gate
+/// file is the one the manifest names, and each member must still be the
+/// file the gate pins ([`PulledGate::member`] is looked up by path only).
+#[derive(Debug, Clone)]
+pub struct PulledGate {
+    /// The artifact, by digest.
+    pub reference: OciReference,
+    /// The gate file's bytes (TOML).
+    pub gate_file: Vec<u8>,
+    /// The files it pins: path as the gate writes it, bytes.
+    pub members: BTreeMap<String, Vec<u8>>,
+    /// Was anything fetched (false: everything came from the store)?
+    pub fetched: bool,
+}
+
+/// Fetch the gate artifact `reference` (by digest) into `store`, or read it
+/// from there, as [`fetch_policy`] does a policy.
+///
+/// # Errors
+///
+/// As [`fetch_policy`].
+pub fn fetch_gate(
+    settings: &RegistrySettings,
+    store: &Store,
+    reference: &OciReference,
+) -> Result<PulledGate, OciError> {
+    let shape = Shape {
+        what: "a gate fetched from a registry",
+        artifact_type: GATE_ARTIFACT,
+        config: GATE_CONFIG,
+        layers: gate_layers,
+        max_first_layer: MAX_GATE_FILE_BYTES,
+        max_layer: settings.max_component_bytes,
+    };
+    let fetched = fetch_artifact(settings, store, reference, &shape)?;
+    let mut layers = fetched.layers.into_iter();
+    let gate_file = layers.next().unwrap_or_default();
+    let members = fetched.manifest.layers[1..]
+        .iter()
+        .map(|d| title_of(d).unwrap_or_default().to_owned())
+        .zip(layers)
+        .collect();
+    Ok(PulledGate {
+        reference: fetched.reference,
+        gate_file,
+        members,
+        fetched: fetched.fetched,
+    })
+}
+
+fn title_of(descriptor: &OciDescriptor) -> Option<&str> {
+    descriptor.annotations.as_ref()?.get(TITLE).map(String::as_str)
+}
+
+/// A gate artifact's layers: the gate file first, then each member, titled
+/// once each.
+fn gate_layers(layers: &[OciDescriptor]) -> Result<(), String> {
+    let Some((first, members)) = layers.split_first() else {
+        return Err("a gate artifact has no layers".into());
+    };
+    if first.media_type != GATE_FILE || title_of(first) != Some(GATE_FILE_TITLE) {
+        return Err(format!(
+            "a gate artifact's first layer is the gate file ({GATE_FILE}, titled {GATE_FILE_TITLE})"
+        ));
+    }
+    if members.len() > MAX_GATE_MEMBERS {
+        return Err(format!(
+            "{} files beside the gate; at most {MAX_GATE_MEMBERS}",
+            members.len()
+        ));
+    }
+    let mut titles = std::collections::BTreeSet::new();
+    for m in members {
+        let title = title_of(m).filter(|t| !t.is_empty());
+        match title {
+            Some(t) if m.media_type == GATE_MEMBER && titles.insert(t) => {}
+            _ => {
+                return Err(format!(
+                    "every layer after the gate file is a {GATE_MEMBER} titled with a path the gate gives, each path once; `{}` ({}) is not",
+                    title.unwrap_or("(untitled)"),
+                    m.media_type
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn fetch_artifact(
+    settings: &RegistrySettings,
+    store: &Store,
+    reference: &OciReference,
+    shape: &Shape,
+) -> Result<Fetched, OciError> {
+    let digest = reference.pinned(shape.what)?;
     let reference = reference.with_digest(digest);
     // All in the store already: no client, no runtime, no network.
-    if let Some(stored) = stored_policy(settings, store, &reference, &digest)? {
+    if let Some(stored) = stored_artifact(store, &reference, &digest, shape)? {
         return Ok(stored);
     }
     let client = settings.client();
@@ -388,8 +608,8 @@ pub fn fetch_policy(
                 body.to_vec()
             }
         };
-        let manifest = parse_manifest(&manifest_bytes).map_err(&artifact)?;
-        let config_bytes = fetch_blob(
+        let manifest = parse_manifest(&manifest_bytes, shape).map_err(&artifact)?;
+        let config = fetch_blob(
             settings,
             store,
             &client,
@@ -400,56 +620,86 @@ pub fn fetch_policy(
             &mut fetched,
         )
         .await?;
-        let layer = &manifest.layers[0];
-        let component = fetch_blob(
-            settings,
-            store,
-            &client,
-            &reference,
-            "the component",
-            layer,
-            settings.max_component_bytes,
-            &mut fetched,
-        )
-        .await?;
-        let pulled = assemble(&reference, component, &config_bytes, fetched)?;
+        let mut layers = Vec::with_capacity(manifest.layers.len());
+        for (i, layer) in manifest.layers.iter().enumerate() {
+            let limit = if i == 0 {
+                shape.max_first_layer
+            } else {
+                shape.max_layer
+            };
+            let what = title_of(layer).map_or_else(|| format!("layer {i}"), |t| format!("`{t}`"));
+            layers.push(
+                fetch_blob(
+                    settings,
+                    store,
+                    &client,
+                    &reference,
+                    &what,
+                    layer,
+                    limit,
+                    &mut fetched,
+                )
+                .await?,
+            );
+        }
         // The manifest is kept only once everything checked out.
         store.put(&manifest_bytes)?;
-        Ok(pulled)
+        Ok(Fetched {
+            reference: reference.clone(),
+            manifest,
+            config,
+            layers,
+            fetched,
+        })
     })?
 }
 
-/// The policy from the store alone, if it holds the manifest and both blobs.
-fn stored_policy(
-    settings: &RegistrySettings,
+/// The artifact from the store alone, if it holds the manifest and every blob.
+fn stored_artifact(
     store: &Store,
     reference: &OciReference,
     digest: &Sha256Digest,
-) -> Result<Option<PulledPolicy>, OciError> {
+    shape: &Shape,
+) -> Result<Option<Fetched>, OciError> {
     let Some(manifest_bytes) = store.get(digest, MAX_MANIFEST_BYTES)? else {
         return Ok(None);
     };
-    let manifest = parse_manifest(&manifest_bytes).map_err(|reason| OciError::Artifact {
+    let manifest = parse_manifest(&manifest_bytes, shape).map_err(|reason| OciError::Artifact {
         reference: reference.to_string(),
         reason,
     })?;
     let blob = |d: &OciDescriptor, limit: u64| -> Result<Option<Vec<u8>>, OciError> {
-        match d
-            .digest
-            .strip_prefix("sha256:")
-            .and_then(|h| h.parse::<Sha256Digest>().ok())
-        {
+        match descriptor_digest(d) {
             Some(digest) => store.get(&digest, limit),
             None => Ok(None),
         }
     };
-    let (Some(config), Some(component)) = (
-        blob(&manifest.config, MAX_CONFIG_BYTES)?,
-        blob(&manifest.layers[0], settings.max_component_bytes)?,
-    ) else {
+    let Some(config) = blob(&manifest.config, MAX_CONFIG_BYTES)? else {
         return Ok(None);
     };
-    assemble(reference, component, &config, false).map(Some)
+    let mut layers = Vec::with_capacity(manifest.layers.len());
+    for (i, layer) in manifest.layers.iter().enumerate() {
+        let limit = if i == 0 {
+            shape.max_first_layer
+        } else {
+            shape.max_layer
+        };
+        let Some(bytes) = blob(layer, limit)? else {
+            return Ok(None);
+        };
+        layers.push(bytes);
+    }
+    Ok(Some(Fetched {
+        reference: reference.clone(),
+        manifest,
+        config,
+        layers,
+        fetched: false,
+    }))
+}
+
+fn descriptor_digest(d: &OciDescriptor) -> Option<Sha256Digest> {
+    d.digest.strip_prefix("sha256:").and_then(|h| h.parse().ok())
 }
 
 /// The checks between the pieces: the config is one JSON object that gives
@@ -509,9 +759,10 @@ pub(crate) fn check_digest(
     Ok(())
 }
 
-/// A sealgate policy manifest, read strictly: one reading (no member twice),
-/// our artifact and media types, one component layer.
-fn parse_manifest(bytes: &[u8]) -> Result<OciImageManifest, String> {
+/// A sealgate artifact's manifest, read strictly: one reading (no member
+/// twice), the shape's artifact and media types and layers, and a sum of
+/// layer sizes within [`MAX_ARTIFACT_BYTES`].
+fn parse_manifest(bytes: &[u8], shape: &Shape) -> Result<OciImageManifest, String> {
     let value = strict_json(bytes).map_err(|e| format!("its manifest: {e}"))?;
     let manifest: OciImageManifest = serde_json::from_value(value)
         .map_err(|e| format!("its manifest is not an OCI image manifest: {e}"))?;
@@ -520,23 +771,29 @@ fn parse_manifest(bytes: &[u8]) -> Result<OciImageManifest, String> {
             "its manifest is not an OCI image manifest ({OCI_MANIFEST}, schemaVersion 2)"
         ));
     }
-    if manifest.artifact_type.as_deref() != Some(POLICY_ARTIFACT) {
+    if manifest.artifact_type.as_deref() != Some(shape.artifact_type) {
         return Err(format!(
-            "it is not a sealgate policy: artifactType {:?}, expected {POLICY_ARTIFACT}",
-            manifest.artifact_type.as_deref().unwrap_or("(none)")
+            "it is not {}: artifactType {:?}, expected {}",
+            shape.what.split(" fetched").next().unwrap_or(shape.what),
+            manifest.artifact_type.as_deref().unwrap_or("(none)"),
+            shape.artifact_type
         ));
     }
-    if manifest.config.media_type != POLICY_CONFIG {
+    if manifest.config.media_type != shape.config {
         return Err(format!(
-            "its config has media type {}, expected {POLICY_CONFIG}",
-            manifest.config.media_type
+            "its config has media type {}, expected {}",
+            manifest.config.media_type, shape.config
         ));
     }
-    match manifest.layers.as_slice() {
-        [layer] if layer.media_type == POLICY_COMPONENT => Ok(manifest),
-        layers => Err(format!(
-            "a policy artifact has exactly one layer of media type {POLICY_COMPONENT}; this one has {}",
-            layers.len()
+    (shape.layers)(&manifest.layers)?;
+    let total = manifest
+        .layers
+        .iter()
+        .try_fold(0u64, |sum, l| sum.checked_add(u64::try_from(l.size).ok()?));
+    match total {
+        Some(t) if t <= MAX_ARTIFACT_BYTES => Ok(manifest),
+        _ => Err(format!(
+            "its layers add up to more than {MAX_ARTIFACT_BYTES} bytes"
         )),
     }
 }
@@ -558,10 +815,7 @@ async fn fetch_blob(
         reference: reference.to_string(),
         reason,
     };
-    let digest: Sha256Digest = descriptor
-        .digest
-        .strip_prefix("sha256:")
-        .and_then(|h| h.parse().ok())
+    let digest: Sha256Digest = descriptor_digest(descriptor)
         .ok_or_else(|| artifact(format!("{what}: digest `{}` is not sha256", descriptor.digest)))?;
     let size = u64::try_from(descriptor.size).map_err(|_| artifact(format!("{what}: negative size")))?;
     if size > limit {

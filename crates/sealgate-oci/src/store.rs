@@ -97,6 +97,66 @@ impl Store {
     }
 }
 
+impl Store {
+    fn signature_path(&self, artifact: &Sha256Digest) -> PathBuf {
+        self.dir.join("signatures").join(artifact.to_string())
+    }
+
+    /// Remember `envelope` as the signature a loader accepted for
+    /// `artifact`, so later loads need no registry to check it again (they
+    /// do verify it again: this only saves fetching it).
+    ///
+    /// # Errors
+    ///
+    /// [`OciError::Store`] when it cannot be written.
+    pub fn record_signature(&self, artifact: &Sha256Digest, envelope: &[u8]) -> Result<(), OciError> {
+        let digest = self.put(envelope)?;
+        let dir = self.dir.join("signatures");
+        private_fs::ensure_private_dir(&dir, "OCI store").map_err(|reason| OciError::Store {
+            dir: self.dir.clone(),
+            reason,
+        })?;
+        private_fs::write_private_file(
+            &dir,
+            &self.signature_path(artifact),
+            digest.to_string().as_bytes(),
+        )
+        .map_err(|e| OciError::Store {
+            dir: self.dir.clone(),
+            reason: format!("cannot record a signature: {e}"),
+        })
+    }
+
+    /// The signature recorded for `artifact`, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`OciError::Store`] when the record is unsafe or names a blob that is
+    /// not its digest.
+    pub fn recorded_signature(
+        &self,
+        artifact: &Sha256Digest,
+        limit: u64,
+    ) -> Result<Option<Vec<u8>>, OciError> {
+        let store_err = |reason: String| OciError::Store {
+            dir: self.dir.clone(),
+            reason,
+        };
+        let Some(record) =
+            private_fs::read_private_file(&self.signature_path(artifact), 128).map_err(store_err)?
+        else {
+            return Ok(None);
+        };
+        match std::str::from_utf8(&record)
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+        {
+            Some(digest) => self.get(&digest, limit),
+            None => Ok(None),
+        }
+    }
+}
+
 #[cfg(all(test, unix))]
 mod tests {
     use super::*;

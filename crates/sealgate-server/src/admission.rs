@@ -263,7 +263,7 @@ fn verify_image(
         "not pinned by digest; deploy it as name@sha256:<digest> so what runs is what was attested".into(),
     ))?;
     let lookup = store
-        .bundles_for(&digest, trust.max_bundle_bytes)
+        .bundles_for(image, &digest, trust.max_bundle_bytes)
         .map_err(|e| (Some(digest), "store", e.to_string()))?;
     if lookup.bundles.is_empty() {
         let mut why = format!("no attestation for sha256:{digest} in {}", store.describe());

@@ -4,7 +4,9 @@
 //! api-version = "sealgate/server/v1"
 //! listen = "0.0.0.0:8443"                      # --listen overrides
 //! health-listen = "0.0.0.0:8081"               # /healthz, /readyz, /metrics on their own listener
-//! gates = ["../gates/ml-release.toml"]          # requests name them by their `name`
+//! gates = ["../gates/ml-release.toml"]          # requests name them by their `name`;
+//!                                              # or "oci://REGISTRY/REPO@sha256:…" (`gate push`)
+//! publishers = "publishers.toml"               # gates and policies from registries must be signed by one
 //! decision-log = "/var/log/sealgate/decisions.jsonl"
 //!
 //! [trust]                                      # named trust files for /v1/verify
@@ -15,7 +17,10 @@
 //!
 //! [admission]                                  # enables /v1/admission
 //! trust = "release"
-//! store = "/var/lib/sealgate/attestations"     # <store>/sha256/<hex>/*.intoto.jsonl
+//! store = "/var/lib/sealgate/attestations"     # <store>/sha256/<hex>/*.intoto.jsonl, or:
+//! # registry = { cache-ttl = "5m", timeout = "10s", ca = "registry-ca.pem" }
+//! #   bundles attached to each image in its own registry (`attest --push`);
+//! #   credentials from the docker config.json ($DOCKER_CONFIG)
 //!
 //! [tls]
 //! certificate = "tls/tls.crt"
@@ -70,7 +75,9 @@ pub struct ServerConfig {
     /// the API's connections are all taken (a flood of slow clients).
     pub health_listen: Option<SocketAddr>,
     /// Gate files.
-    pub gates: Vec<PathBuf>,
+    pub gates: Vec<sealgate::GateSource>,
+    /// `publishers`: whom gates and policies from registries must be signed by.
+    pub publishers: Option<PathBuf>,
     /// Trust files by name.
     pub trust: BTreeMap<String, PathBuf>,
     /// The attestation signing key, if `/v1/attest` is enabled.
@@ -102,8 +109,25 @@ pub struct Signing {
 pub struct Admission {
     /// The name of the trust file images must verify under.
     pub trust: String,
-    /// The attestation store directory.
-    pub store: PathBuf,
+    /// Where the bundles are.
+    pub store: AdmissionStore,
+}
+
+/// Where admission finds an image's bundles.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdmissionStore {
+    /// `store = DIR`: `<DIR>/sha256/<hex>/*.intoto.jsonl`.
+    Directory(PathBuf),
+    /// `registry = {…}`: attached to the image in its own registry.
+    Registry {
+        /// How long a lookup that found bundles is reused.
+        cache_ttl: Duration,
+        /// Limit on each registry operation.
+        timeout: Duration,
+        /// Extra CA certificates (PEM) for the registries.
+        ca: Option<PathBuf>,
+    },
 }
 
 /// `[tls]`.
@@ -160,7 +184,9 @@ struct ConfigFile {
     listen: Option<String>,
     #[serde(default)]
     health_listen: Option<String>,
-    gates: Vec<PathBuf>,
+    gates: Vec<String>,
+    #[serde(default)]
+    publishers: Option<PathBuf>,
     #[serde(default)]
     decision_log: Option<PathBuf>,
     #[serde(default)]
@@ -195,7 +221,21 @@ struct SigningFile {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 struct AdmissionFile {
     trust: String,
-    store: PathBuf,
+    #[serde(default)]
+    store: Option<PathBuf>,
+    #[serde(default)]
+    registry: Option<RegistryFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct RegistryFile {
+    #[serde(default)]
+    cache_ttl: Option<String>,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    ca: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -241,6 +281,14 @@ impl ServerConfig {
         }
         let dir = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: PathBuf| if p.is_relative() { dir.join(p) } else { p };
+        let mut gates = Vec::new();
+        for gate in &file.gates {
+            match sealgate::GateSource::parse(gate) {
+                Ok(sealgate::GateSource::File(path)) => gates.push(sealgate::GateSource::File(resolve(path))),
+                Ok(source) => gates.push(source),
+                Err(e) => problems.push(format!("gates: {e}")),
+            }
+        }
         let listen = address("listen", file.listen, &mut problems);
         let health_listen = address("health-listen", file.health_listen, &mut problems);
         let admission = match file.admission {
@@ -253,14 +301,37 @@ impl ServerConfig {
                 ));
                 None
             }
-            Some(a) => Some(Admission {
-                trust: a.trust,
-                store: resolve(a.store),
-            }),
+            Some(a) => {
+                let store = match (a.store, a.registry) {
+                    (Some(dir), None) => Some(AdmissionStore::Directory(resolve(dir))),
+                    (None, Some(r)) => Some(AdmissionStore::Registry {
+                        cache_ttl: limit_duration(
+                            "[admission.registry] cache-ttl",
+                            r.cache_ttl,
+                            &mut problems,
+                        )
+                        .unwrap_or(Duration::from_secs(300)),
+                        timeout: limit_duration("[admission.registry] timeout", r.timeout, &mut problems)
+                            .unwrap_or(Duration::from_secs(10)),
+                        ca: r.ca.map(resolve),
+                    }),
+                    _ => {
+                        problems.push(
+                            "[admission] names where bundles are: `store = DIR` or `registry = { … }`, one of them"
+                                .into(),
+                        );
+                        None
+                    }
+                };
+                store.map(|store| Admission {
+                    trust: a.trust,
+                    store,
+                })
+            }
         };
         let defaults = Limits::default();
         let mut duration = |key: &str, value: Option<String>, default: Duration| {
-            limit_duration(key, value, &mut problems).unwrap_or(default)
+            limit_duration(&format!("[limits] {key}"), value, &mut problems).unwrap_or(default)
         };
         let limits = Limits {
             max_body_bytes: file.limits.max_body_bytes.unwrap_or(defaults.max_body_bytes),
@@ -297,7 +368,8 @@ impl ServerConfig {
             path: path.to_owned(),
             listen,
             health_listen,
-            gates: file.gates.into_iter().map(resolve).collect(),
+            gates,
+            publishers: file.publishers.map(resolve),
             trust: file.trust.into_iter().map(|(k, v)| (k, resolve(v))).collect(),
             signing: file.signing.map(|s| Signing {
                 key: resolve(s.key),
@@ -336,10 +408,8 @@ fn address(key: &str, value: Option<String>, problems: &mut Vec<String>) -> Opti
 fn limit_duration(key: &str, value: Option<String>, problems: &mut Vec<String>) -> Option<Duration> {
     let text = value?;
     match humantime::parse_duration(&text) {
-        Err(e) => problems.push(format!(
-            "[limits] {key} `{text}` is not a duration such as 10s ({e})"
-        )),
-        Ok(d) if d.is_zero() => problems.push(format!("[limits] {key} must be more than zero")),
+        Err(e) => problems.push(format!("{key} `{text}` is not a duration such as 10s ({e})")),
+        Ok(d) if d.is_zero() => problems.push(format!("{key} must be more than zero")),
         Ok(d) => return Some(d),
     }
     None
@@ -379,9 +449,18 @@ mod tests {
         )
         .unwrap();
         let dir = config.path.parent().unwrap();
-        assert_eq!(config.gates, [dir.join("g.toml"), PathBuf::from("/abs/h.toml")]);
+        assert_eq!(
+            config.gates,
+            [
+                sealgate::GateSource::File(dir.join("g.toml")),
+                sealgate::GateSource::File(PathBuf::from("/abs/h.toml"))
+            ]
+        );
         assert_eq!(config.trust["t"], dir.join("trust.toml"));
-        assert_eq!(config.admission.unwrap().store, dir.join("store"));
+        assert_eq!(
+            config.admission.unwrap().store,
+            AdmissionStore::Directory(dir.join("store"))
+        );
         assert_eq!(config.limits.request_timeout, Duration::from_secs(2));
         assert_eq!(config.limits.max_body_bytes, Limits::default().max_body_bytes);
         assert!(config.listen.is_none() && config.tls.is_none() && config.signing.is_none());

@@ -44,6 +44,9 @@ pub enum ServeError {
     /// The admission store is not a directory.
     #[error("[admission] store {} is not a directory; create it or fix the path", .0.display())]
     AdmissionStore(PathBuf),
+    /// The admission registry store's settings (CA, docker config) could not be read.
+    #[error("[admission] registry")]
+    Registry(#[source] sealgate::oci::OciError),
     /// The certificate or key could not be used.
     #[error("[tls]")]
     Tls(#[source] Box<dyn std::error::Error + Send + Sync>),

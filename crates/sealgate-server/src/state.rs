@@ -10,8 +10,31 @@ use sealgate_attest::TrustPolicy;
 use tokio_rustls::TlsAcceptor;
 
 use crate::ServeError;
+use crate::config::AdmissionStore;
 use crate::config::ServerConfig;
-use crate::store::{AttestationStore, DirectoryStore};
+use crate::store::{AttestationStore, DirectoryStore, RegistryStore};
+
+fn admission_store(store: &AdmissionStore) -> Result<Arc<dyn AttestationStore>, ServeError> {
+    Ok(match store {
+        // A missing store is a typo, not "no image has a bundle".
+        AdmissionStore::Directory(dir) if !dir.is_dir() => {
+            return Err(ServeError::AdmissionStore(dir.clone()));
+        }
+        AdmissionStore::Directory(dir) => Arc::new(DirectoryStore::new(dir.clone())),
+        AdmissionStore::Registry {
+            cache_ttl,
+            timeout,
+            ca,
+        } => {
+            let mut settings = sealgate::oci::RegistrySettings::from_env().map_err(ServeError::Registry)?;
+            if let Some(ca) = ca {
+                settings = settings.with_ca_file(ca).map_err(ServeError::Registry)?;
+            }
+            settings.timeout = *timeout;
+            Arc::new(RegistryStore::new(settings, *cache_ttl))
+        }
+    })
+}
 
 /// A configuration, loaded.
 pub(crate) struct Loaded {
@@ -44,8 +67,18 @@ impl Loaded {
     /// configuration (a reload then keeps the previous one).
     pub fn load(engine: &PolicyEngine, config: ServerConfig, generation: u64) -> Result<Self, ServeError> {
         let mut gates = BTreeMap::new();
-        for path in &config.gates {
-            let gate = Gate::load(engine, path)?;
+        let mut options = sealgate::RegistryOptions::default();
+        options.publishers = match &config.publishers {
+            Some(path) => Some(
+                sealgate::Publishers::load(path).map_err(|source| ServeError::Trust {
+                    name: "publishers".into(),
+                    source,
+                })?,
+            ),
+            None => None,
+        };
+        for source in &config.gates {
+            let gate = Gate::load_from(engine, source, &options)?;
             let name = gate.name().to_owned();
             if gates.insert(name.clone(), Arc::new(gate)).is_some() {
                 return Err(ServeError::DuplicateGate {
@@ -71,11 +104,9 @@ impl Loaded {
         };
         let admission = match &config.admission {
             None => None,
-            // A missing store is a typo, not "no image has a bundle".
-            Some(a) if !a.store.is_dir() => return Err(ServeError::AdmissionStore(a.store.clone())),
             Some(a) => Some(AdmissionCheck {
                 trust: a.trust.clone(),
-                store: Arc::new(DirectoryStore::new(a.store.clone())),
+                store: admission_store(&a.store)?,
             }),
         };
         let tls = match &config.tls {

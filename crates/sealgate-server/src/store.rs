@@ -1,14 +1,18 @@
 //! Where the admission check finds the bundles for an image digest.
 //!
-//! The lookup is by digest only, returning every candidate bundle; whether
-//! one of them is good is decided by verification, never by the store. That
-//! is also how an OCI registry answers (the referrers of a manifest digest),
-//! so an `OciStore` can implement [`AttestationStore`] beside
-//! [`DirectoryStore`] without the admission check changing.
+//! The lookup is by image and digest, returning every candidate bundle;
+//! whether one of them is good is decided by verification, never by the
+//! store. A directory ([`DirectoryStore`]) is keyed by digest; a registry
+//! ([`RegistryStore`]) answers with the referrers of the image's manifest in
+//! the image's own repository, as `sealgate attest --push` left them.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use sealgate::Sha256Digest;
+use sealgate::oci::{OciReference, RegistrySettings};
 
 /// How many bundles are considered per digest, so a store crowded with
 /// candidates cannot make one admission review verify without end.
@@ -49,14 +53,15 @@ pub trait AttestationStore: Send + Sync {
     /// What it is, for messages (`dir:/var/lib/...`, `oci:registry/repo`).
     fn describe(&self) -> String;
 
-    /// The bundles stored for `digest`: at most [`MAX_BUNDLES_PER_DIGEST`],
-    /// each at most `max_bytes` long (longer ones are skipped, since
-    /// verification would refuse them anyway). None found is an empty lookup.
+    /// The bundles stored for `image` (as the pod names it), whose digest
+    /// is `digest`: at most [`MAX_BUNDLES_PER_DIGEST`], each at most
+    /// `max_bytes` long (longer ones are skipped, since verification would
+    /// refuse them anyway). None found is an empty lookup.
     ///
     /// # Errors
     ///
     /// A [`StoreError`] when the store cannot answer; the caller refuses admission then (fail closed).
-    fn bundles_for(&self, digest: &Sha256Digest, max_bytes: u64) -> Result<Lookup, StoreError>;
+    fn bundles_for(&self, image: &str, digest: &Sha256Digest, max_bytes: u64) -> Result<Lookup, StoreError>;
 }
 
 /// Bundles in a directory: `<root>/sha256/<hex>/*.intoto.jsonl`, e.g. what a
@@ -78,7 +83,7 @@ impl AttestationStore for DirectoryStore {
         format!("dir:{}", self.root.display())
     }
 
-    fn bundles_for(&self, digest: &Sha256Digest, max_bytes: u64) -> Result<Lookup, StoreError> {
+    fn bundles_for(&self, _image: &str, digest: &Sha256Digest, max_bytes: u64) -> Result<Lookup, StoreError> {
         let dir = self.root.join("sha256").join(digest.to_string());
         let error = |message: String| StoreError {
             store: self.describe(),
@@ -107,5 +112,92 @@ impl AttestationStore for DirectoryStore {
             }
         }
         Ok(found)
+    }
+}
+
+/// Most lookups a [`RegistryStore`] keeps cached.
+pub const MAX_CACHED_LOOKUPS: usize = 4096;
+
+/// Bundles attached to the image in its own registry (OCI referrers, by
+/// `sealgate attest --push`). Every call is bounded by the settings'
+/// timeout, at most [`MAX_BUNDLES_PER_DIGEST`] candidates are read, each
+/// bounded by the trust's bundle size; any registry error is a store error,
+/// so admission is refused (fail closed). Lookups that found bundles are
+/// cached for `ttl` (verification still runs on every review: the cache
+/// saves only the fetch); a lookup that found none is not cached, so an
+/// image attested a moment ago is admitted without waiting for the TTL.
+pub struct RegistryStore {
+    settings: RegistrySettings,
+    ttl: Duration,
+    cache: Mutex<HashMap<(String, Sha256Digest), (Instant, Lookup)>>,
+}
+
+impl RegistryStore {
+    /// A store reaching registries with `settings`, caching for `ttl`.
+    pub fn new(settings: RegistrySettings, ttl: Duration) -> Self {
+        Self {
+            settings,
+            ttl,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl AttestationStore for RegistryStore {
+    fn describe(&self) -> String {
+        "the image's registry".into()
+    }
+
+    fn bundles_for(&self, image: &str, digest: &Sha256Digest, max_bytes: u64) -> Result<Lookup, StoreError> {
+        let error = |message: String| StoreError {
+            store: self.describe(),
+            message,
+        };
+        // `REGISTRY/REPO[:TAG]@sha256:…`, the registry explicit: a bare
+        // `repo@…` would mean Docker Hub, which is guessed at nowhere here.
+        let reference = OciReference::parse(&format!("oci://{image}"))
+            .map_err(|e| error(format!("{e} (name the image with its registry host)")))?
+            .with_digest(*digest);
+        let key = (
+            format!("{}/{}", reference.registry(), reference.repository()),
+            *digest,
+        );
+        let now = Instant::now();
+        if let Some((at, lookup)) = self
+            .cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            && now.duration_since(*at) < self.ttl
+        {
+            return Ok(lookup.clone());
+        }
+        let fetched =
+            sealgate::oci::fetch_attestations(&self.settings, &reference, MAX_BUNDLES_PER_DIGEST, max_bytes)
+                .map_err(|e| error(sealgate::error_chain(&e)))?;
+        let lookup = Lookup {
+            bundles: fetched
+                .into_iter()
+                .map(|f| StoredBundle {
+                    source: f.reference.to_string(),
+                    bytes: f.bundle,
+                })
+                .collect(),
+            skipped: Vec::new(),
+        };
+        if !lookup.bundles.is_empty() {
+            let mut cache = self
+                .cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if cache.len() >= MAX_CACHED_LOOKUPS {
+                cache.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
+                if cache.len() >= MAX_CACHED_LOOKUPS {
+                    cache.clear();
+                }
+            }
+            cache.insert(key, (now, lookup.clone()));
+        }
+        Ok(lookup)
     }
 }

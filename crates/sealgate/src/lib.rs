@@ -62,6 +62,11 @@ pub mod findings;
 mod parallel;
 pub mod policy_test;
 pub mod rego;
+mod source;
+
+/// Publishers' signatures on policies and gates in registries.
+pub use sealgate_attest::{Publication, Publishers};
+pub use source::{GateSource, RegistryOptions, pinned_files};
 
 pub use sealgate_core::{
     ApiVersion, EvaluationContext, Finding, GateConfig, GateConfigError, GateDecision, GateReport,
@@ -166,6 +171,15 @@ pub enum GateError {
         /// What stopped it.
         error: EvalError,
     },
+    /// A gate artifact could not be fetched, is not one, or is not signed
+    /// by a trusted publisher when that is required.
+    #[error("{reference}: {reason}")]
+    Registry {
+        /// The artifact.
+        reference: String,
+        /// Why it was refused.
+        reason: String,
+    },
     /// A limit in the gate exceeds the engine's ceiling.
     #[error("{}: policies[{index}]: {error}", gate.display())]
     Limits {
@@ -190,6 +204,14 @@ impl Gate {
     /// [`GateError::Config`] for a gate file that cannot be read or is
     /// invalid; else as [`Gate::from_config`].
     pub fn load(engine: &PolicyEngine, gate_file: &Path) -> Result<Self, GateError> {
+        Self::load_file(engine, gate_file, &RegistryOptions::default())
+    }
+
+    fn load_file(
+        engine: &PolicyEngine,
+        gate_file: &Path,
+        options: &RegistryOptions,
+    ) -> Result<Self, GateError> {
         let config = GateConfig::load(gate_file)?;
         // A gate copied elsewhere with its relative paths now wrong: say
         // every file that is not there at once, not one per run.
@@ -203,7 +225,7 @@ impl Gate {
         let max = engine.config().max_component_bytes;
         // Registry settings only when some policy lives in a registry.
         let registry = if config.policies.iter().any(|p| p.oci_module().is_some()) {
-            Some(oci_source(max).map_err(|reason| {
+            Some(source::Registry::open(options, max).map_err(|reason| {
                 GateError::Config(GateConfigError::Invalid {
                     path: gate_file.to_owned(),
                     problems: vec![reason],
@@ -214,7 +236,7 @@ impl Gate {
         };
         Self::from_config(engine, config, gate_file, |path, entry| {
             match (entry.oci_module(), &registry) {
-                (Some(oci), Some((settings, store))) => fetch_oci_component(oci, settings, store),
+                (Some(oci), Some(registry)) if path == entry.module => registry.component(oci),
                 _ => Ok(read_bounded(path, max)?),
             }
         })
@@ -435,43 +457,6 @@ impl Gate {
 
 /// Every module, Rego and data file the gate names that is not where the
 /// gate says (paths resolved against the gate file's directory).
-/// Registry settings from the environment and the user's OCI store, for a
-/// gate whose policies live in a registry.
-fn oci_source(
-    max_component_bytes: u64,
-) -> Result<(sealgate_oci::RegistrySettings, sealgate_oci::Store), String> {
-    let mut settings = sealgate_oci::RegistrySettings::from_env().map_err(|e| e.to_string())?;
-    settings.max_component_bytes = max_component_bytes;
-    let dir = sealgate_oci::Store::default_dir()
-        .ok_or_else(|| "policies in a registry need a store: set SEALGATE_OCI_STORE (or HOME)".to_owned())?;
-    let store = sealgate_oci::Store::open(&dir).map_err(|e| e.to_string())?;
-    Ok((settings, store))
-}
-
-/// A gate's `oci://…@sha256:…` module: from the store, or fetched into it.
-/// The gate's `sha256` pin is checked after, as for a file.
-fn fetch_oci_component(
-    oci: &str,
-    settings: &sealgate_oci::RegistrySettings,
-    store: &sealgate_oci::Store,
-) -> Result<Vec<u8>, LoadError> {
-    // The whole chain (a refused connection says why), without the
-    // reference again: the error names it already.
-    let unavailable = |e: sealgate_oci::OciError| {
-        let chain = error_chain(&e);
-        LoadError::Unavailable {
-            path: PathBuf::from(oci),
-            reason: chain
-                .strip_prefix(&format!("{oci}: "))
-                .map_or_else(|| chain.clone(), str::to_owned),
-        }
-    };
-    let reference = sealgate_oci::OciReference::parse(oci).map_err(unavailable)?;
-    sealgate_oci::fetch_policy(settings, store, &reference)
-        .map(|pulled| pulled.component)
-        .map_err(unavailable)
-}
-
 fn missing_files(config: &GateConfig, gate_file: &Path) -> Vec<String> {
     let mut missing = Vec::new();
     for (i, p) in config.policies.iter().enumerate() {

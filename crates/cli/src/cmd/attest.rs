@@ -69,7 +69,7 @@ pub(crate) fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Pain
         sealgate_attest::key_id(&key.verifying_key())
     );
     if let Some(target) = &args.push {
-        push(target, &args.registry, &digest, bundle.text.as_bytes())?;
+        push(target, &args.gate.registry, &digest, bundle.text.as_bytes())?;
     }
     Ok(exit_for(&report))
 }

@@ -30,7 +30,7 @@ pub(crate) use collect::collect;
 pub(crate) use gate::gate_digest;
 pub(crate) use keygen::keygen;
 pub(crate) use log::log_verify;
-pub(crate) use oci::{policy_pull, policy_push, settings as oci_settings};
+pub(crate) use oci::{gate_push, policy_pull, policy_push, settings as oci_settings};
 pub(crate) use policy::{build, inspect, policy_bench, policy_new, policy_test};
 pub(crate) use serve::serve;
 pub(crate) use verify::verify;
@@ -134,13 +134,29 @@ pub(crate) fn evaluate(
         metadata.check_describes(artifact)?;
     }
     let engine = engine(&args.engine)?;
-    let gate = Gate::load(&engine, &args.gate)?;
+    let source = sealgate::GateSource::parse(&args.gate)?;
+    let gate = Gate::load_from(
+        &engine,
+        &source,
+        &registry_options(&args.registry, args.publishers.as_deref())?,
+    )?;
     for p in gate.policies() {
         report_cache(args.engine.verbose, &p.module);
     }
     let context = EvaluationContext::for_run(gate.name(), evaluated_at_unix, artifact);
     let report = gate.evaluate(&metadata, &context);
     Ok((gate, metadata, report))
+}
+
+/// How a gate's registry artifacts are fetched, and whom they must come from.
+pub(crate) fn registry_options(
+    registry: &crate::args::RegistryArgs,
+    publishers: Option<&std::path::Path>,
+) -> Result<sealgate::RegistryOptions, CliError> {
+    let mut options = sealgate::RegistryOptions::default();
+    options.settings = Some(oci_settings(registry)?);
+    options.publishers = publishers.map(sealgate::Publishers::load).transpose()?;
+    Ok(options)
 }
 
 /// The artifact's digest: hashed streaming from the file, or as given.

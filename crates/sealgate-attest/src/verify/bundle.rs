@@ -7,9 +7,9 @@ use crate::dsse::{Envelope, IN_TOTO_PAYLOAD_TYPE, decode_base64, pae};
 use crate::trust::TrustPolicy;
 
 /// A bundle line, parsed and (from check 3 on) signed by a trusted key.
-pub(super) struct Line {
-    pub(super) envelope: Envelope,
-    pub(super) payload: Vec<u8>,
+pub(crate) struct Line {
+    pub(crate) envelope: Envelope,
+    pub(crate) payload: Vec<u8>,
 }
 
 /// Most envelopes one bundle may hold. sealgate writes two (verdict and
@@ -22,7 +22,7 @@ pub const MAX_ENVELOPES_PER_BUNDLE: usize = 16;
 /// cap one 16 MiB envelope of 150 000 signatures cost ~10 s to reject.
 pub const MAX_SIGNATURES_PER_ENVELOPE: usize = 8;
 
-pub(super) fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String> {
+pub(crate) fn parse_bundle(bundle: &[u8], max: u64) -> Result<Vec<Line>, String> {
     if bundle.len() as u64 > max {
         return Err(format!(
             "{} bytes is larger than the {max}-byte limit",
@@ -93,13 +93,13 @@ pub(super) fn trusted_signers(line: &Line, trust: &TrustPolicy) -> Vec<usize> {
 }
 
 /// A line's PAE and its decodable signatures, computed once per line.
-pub(super) struct SignedMessage {
+pub(crate) struct SignedMessage {
     message: Vec<u8>,
     signatures: Vec<Signature>,
 }
 
 impl SignedMessage {
-    pub(super) fn of(line: &Line) -> Self {
+    pub(crate) fn of(line: &Line) -> Self {
         Self {
             message: pae(&line.envelope.payload_type, &line.payload),
             signatures: line
@@ -113,7 +113,7 @@ impl SignedMessage {
     }
 
     /// Is one of the signatures a valid one by `key`?
-    pub(super) fn by(&self, key: &VerifyingKey) -> bool {
+    pub(crate) fn by(&self, key: &VerifyingKey) -> bool {
         self.signatures
             .iter()
             .any(|sig| verifies(key, &self.message, sig))

@@ -37,7 +37,7 @@ use crate::statement::{STATEMENT_TYPE, Statement, VSA_PREDICATE_TYPE};
 use crate::trust::TrustPolicy;
 
 mod binding;
-mod bundle;
+pub(crate) mod bundle;
 mod outcome;
 mod required;
 
