@@ -194,6 +194,11 @@ impl TestRegistry {
         self.dir.path().join("ca.pem")
     }
 
+    /// The docker `config.json` with its credentials.
+    pub fn docker_config(&self) -> PathBuf {
+        self.dir.path().join("docker/config.json")
+    }
+
     /// Where the registry keeps blobs.
     pub fn storage(&self) -> PathBuf {
         self.dir.path().join("data")
@@ -732,6 +737,71 @@ fn attestations_travel_beside_the_image_they_judge() {
     );
     assert_eq!(verify(&bare).status.code(), Some(1));
 
+    // Admission with the registry store: `serve` finds each image's
+    // bundles beside it, in its own registry.
+    let trust = w.join("trust.toml");
+    std::fs::write(
+        &trust,
+        format!(
+            "api-version = \"sealgate/trust/v1\"\n[[keys]]\nname = \"ci\"\npublic-key = {:?}\n",
+            public.display().to_string()
+        ),
+    )
+    .unwrap();
+    let serve_config = w.join("serve.toml");
+    std::fs::write(
+        &serve_config,
+        format!(
+            "api-version = \"sealgate/server/v1\"\ngates = [{:?}]\n[trust]\nrelease = \"trust.toml\"\n\
+             [admission]\ntrust = \"release\"\nregistry = {{ ca = {:?}, docker-config = {:?}, cache-ttl = \"2s\", timeout = \"5s\" }}\n",
+            gate.display().to_string(),
+            registry.ca().display().to_string(),
+            registry.docker_config().display().to_string(),
+        ),
+    )
+    .unwrap();
+    let pod_image = |d: &sealgate::Sha256Digest| format!("{}/acme/churn@{}", registry.addr, d.prefixed());
+    let admit = |server: &crate::serve::InProcess, d: &sealgate::Sha256Digest| {
+        let (status, answer) = server.post(
+            "/v1/admission",
+            &crate::serve::review("u", "", "Pod", "CREATE", crate::serve::pod(&[&pod_image(d)])),
+        );
+        assert_eq!(status, 200, "{answer}");
+        (
+            answer["response"]["allowed"].as_bool().unwrap(),
+            answer["response"]["status"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned(),
+        )
+    };
+    let server = crate::serve::InProcess::new(&serve_config);
+    assert_eq!(admit(&server, &good), (true, String::new()));
+    let (allowed, why) = admit(&server, &bad);
+    assert!(!allowed && why.contains("(result)"), "{why}");
+    let (allowed, why) = admit(&server, &bare);
+    assert!(
+        !allowed && why.contains(&format!("no attestation for sha256:{bare}")),
+        "{why}"
+    );
+    // The good image's genuine bundle attached beside another image (by
+    // hand: `attest --push` refuses to): about another subject, denied.
+    let mut settings = sealgate::oci::RegistrySettings::default()
+        .with_ca_file(&registry.ca())
+        .unwrap()
+        .with_docker_config(&registry.docker_config())
+        .unwrap();
+    settings.timeout = Duration::from_secs(5);
+    let other = registry.push_image("acme/churn:4", "other");
+    sealgate::oci::attach_attestation(
+        &settings,
+        &sealgate::oci::OciReference::parse(&image(&other)).unwrap(),
+        &std::fs::read(w.join("good.jsonl")).unwrap(),
+    )
+    .unwrap();
+    let (allowed, why) = admit(&server, &other);
+    assert!(!allowed && why.contains("(subject)"), "{why}");
+
     // The bundle altered in the registry's storage: never accepted.
     let bundle = std::fs::read(w.join("good.jsonl")).unwrap();
     let hex = sealgate::Sha256Digest::of_bytes(&bundle).to_string();
@@ -746,11 +816,21 @@ fn attestations_travel_beside_the_image_they_judge() {
     let tampered = verify(&good);
     assert_ne!(tampered.status.code(), Some(0), "{}", stdout(&tampered));
     assert!(stderr(&tampered).contains("sha256"), "{}", stderr(&tampered));
+    // A server that has not cached the good lookup denies it.
+    let (allowed, why) = admit(&crate::serve::InProcess::new(&serve_config), &good);
+    assert!(!allowed && why.contains("sha256"), "{why}");
     std::fs::write(&blob, &bundle).unwrap();
     assert_eq!(verify(&good).status.code(), Some(0));
 
-    // The registry down: an error, not an acceptance.
+    // The registry down: an error, not an acceptance. Admission denies
+    // every image it has not looked up within the cache TTL, and the rest
+    // once the TTL is over.
     registry.stop();
+    let (allowed, why) = admit(&crate::serve::InProcess::new(&serve_config), &good);
+    assert!(!allowed && why.contains("listing the image's referrers"), "{why}");
+    std::thread::sleep(Duration::from_millis(2100));
+    let (allowed, why) = admit(&server, &good);
+    assert!(!allowed && why.contains("the image's registry"), "{why}");
     let down = verify(&good);
     assert_eq!(down.status.code(), Some(2), "{}", stdout(&down));
     assert!(

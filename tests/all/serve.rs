@@ -283,13 +283,13 @@ impl Setup {
 
 /// The server as a value: its router driven in process (`oneshot`), no
 /// port and no process, for what does not need a socket or a signal.
-struct InProcess {
+pub(crate) struct InProcess {
     runtime: tokio::runtime::Runtime,
     router: axum::Router,
 }
 
 impl InProcess {
-    fn new(config: &Path) -> Self {
+    pub(crate) fn new(config: &Path) -> Self {
         let server = sealgate_server::PolicyServer::new_from_config(
             &sealgate_server::ServeOptions::new(config.to_owned())
                 .with_listen(None)
@@ -310,7 +310,7 @@ impl InProcess {
     }
 
     /// `POST path` of `body` as JSON: the status and the JSON answer.
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+    pub(crate) fn post(&self, path: &str, body: &Value) -> (u16, Value) {
         self.call("POST", path, "application/json", body.to_string().as_bytes())
     }
 
@@ -994,7 +994,7 @@ fn sighup_reloads_the_configuration_without_dropping_requests() {
 }
 
 /// An `AdmissionReview` v1 for `object` of `group`/`kind`.
-fn review(uid: &str, group: &str, kind: &str, operation: &str, object: Value) -> Value {
+pub(crate) fn review(uid: &str, group: &str, kind: &str, operation: &str, object: Value) -> Value {
     json!({
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",
@@ -1009,7 +1009,7 @@ fn review(uid: &str, group: &str, kind: &str, operation: &str, object: Value) ->
     })
 }
 
-fn pod(images: &[&str]) -> Value {
+pub(crate) fn pod(images: &[&str]) -> Value {
     let containers: Vec<Value> = images
         .iter()
         .enumerate()

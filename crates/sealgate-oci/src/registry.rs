@@ -91,6 +91,17 @@ impl RegistrySettings {
         Ok(settings)
     }
 
+    /// Take credentials from this docker `config.json` instead (`auths`;
+    /// credential helpers are not run).
+    ///
+    /// # Errors
+    ///
+    /// [`OciError::Settings`] when it cannot be read or is not JSON.
+    pub fn with_docker_config(mut self, file: &Path) -> Result<Self, OciError> {
+        self.credentials = docker_credentials(file)?;
+        Ok(self)
+    }
+
     /// Also trust the roots in the PEM file `path`.
     ///
     /// # Errors

@@ -18,9 +18,9 @@
 //! [admission]                                  # enables /v1/admission
 //! trust = "release"
 //! store = "/var/lib/sealgate/attestations"     # <store>/sha256/<hex>/*.intoto.jsonl, or:
-//! # registry = { cache-ttl = "5m", timeout = "10s", ca = "registry-ca.pem" }
+//! # registry = { cache-ttl = "5m", timeout = "10s", ca = "registry-ca.pem", docker-config = "config.json" }
 //! #   bundles attached to each image in its own registry (`attest --push`);
-//! #   credentials from the docker config.json ($DOCKER_CONFIG)
+//! #   credentials from that docker config.json (default: $DOCKER_CONFIG, else ~/.docker)
 //!
 //! [tls]
 //! certificate = "tls/tls.crt"
@@ -127,6 +127,8 @@ pub enum AdmissionStore {
         timeout: Duration,
         /// Extra CA certificates (PEM) for the registries.
         ca: Option<PathBuf>,
+        /// The docker `config.json` with the registries' credentials.
+        docker_config: Option<PathBuf>,
     },
 }
 
@@ -236,6 +238,8 @@ struct RegistryFile {
     timeout: Option<String>,
     #[serde(default)]
     ca: Option<PathBuf>,
+    #[serde(default)]
+    docker_config: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -314,6 +318,7 @@ impl ServerConfig {
                         timeout: limit_duration("[admission.registry] timeout", r.timeout, &mut problems)
                             .unwrap_or(Duration::from_secs(10)),
                         ca: r.ca.map(resolve),
+                        docker_config: r.docker_config.map(resolve),
                     }),
                     _ => {
                         problems.push(
@@ -481,6 +486,47 @@ mod tests {
         ] {
             assert!(err.contains(part), "{part}: {err}");
         }
+    }
+
+    #[test]
+    fn admission_reads_bundles_from_one_place() {
+        let config = load(
+            "api-version = \"sealgate/server/v1\"\ngates = [\"oci://r.example/g@sha256:0000000000000000000000000000000000000000000000000000000000000000\"]\n[trust]\nt = \"t.toml\"\n[admission]\ntrust = \"t\"\nregistry = { ca = \"ca.pem\", cache-ttl = \"1m\" }\n",
+        )
+        .unwrap();
+        match config.admission.unwrap().store {
+            AdmissionStore::Registry {
+                cache_ttl,
+                timeout,
+                ca,
+                ..
+            } => {
+                assert_eq!(cache_ttl, Duration::from_secs(60));
+                assert_eq!(timeout, Duration::from_secs(10));
+                assert!(ca.unwrap().ends_with("ca.pem"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(config.gates[0], sealgate::GateSource::Registry(_)));
+        for (text, needle) in [
+            ("store = \"s\"\nregistry = {}", "one of them"),
+            ("", "one of them"),
+            (
+                "registry = { cache-ttl = \"0s\" }",
+                "cache-ttl must be more than zero",
+            ),
+        ] {
+            let err = load(&format!(
+                "api-version = \"sealgate/server/v1\"\ngates = [\"g\"]\n[trust]\nt = \"t.toml\"\n[admission]\ntrust = \"t\"\n{text}\n"
+            ))
+            .unwrap_err()
+            .message;
+            assert!(err.contains(needle), "{needle}: {err}");
+        }
+        let err = load("api-version = \"sealgate/server/v1\"\ngates = [\"oci://r.example/g:latest\"]\n")
+            .unwrap_err()
+            .message;
+        assert!(err.contains("names a tag"), "{err}");
     }
 
     #[test]

@@ -25,10 +25,14 @@ fn admission_store(store: &AdmissionStore) -> Result<Arc<dyn AttestationStore>, 
             cache_ttl,
             timeout,
             ca,
+            docker_config,
         } => {
             let mut settings = sealgate::oci::RegistrySettings::from_env().map_err(ServeError::Registry)?;
             if let Some(ca) = ca {
                 settings = settings.with_ca_file(ca).map_err(ServeError::Registry)?;
+            }
+            if let Some(file) = docker_config {
+                settings = settings.with_docker_config(file).map_err(ServeError::Registry)?;
             }
             settings.timeout = *timeout;
             Arc::new(RegistryStore::new(settings, *cache_ttl))
