@@ -237,6 +237,23 @@ impl TestRegistry {
         out.stdout
     }
 
+    /// `skopeo copy docker://ADDR/REPO… dir:DIR`: its blobs as files named by digest.
+    pub fn skopeo_copy_to_dir(&self, rest: &str, dir: &Path) {
+        let out = Command::new("skopeo")
+            .args(["copy", "--src-cert-dir"])
+            .arg(self.dir.path().join("certs"))
+            .args(["--src-creds", &format!("{USER}:{PASSWORD}")])
+            .arg(format!("docker://{}/{rest}", self.addr))
+            .arg(format!("dir:{}", dir.display()))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "skopeo: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     /// Stop it (a registry that is down).
     pub fn stop(&self) {
         let mut child = self
@@ -707,6 +724,63 @@ fn attestations_travel_beside_the_image_they_judge() {
         "application/vnd.sealgate.attestation.v1"
     );
 
+    // And in cosign's layout: the `.att` tag, one DSSE envelope per layer
+    // annotated with its predicate type. skopeo copies it out, and the
+    // verdict's envelope alone verifies.
+    let att = format!("acme/churn:sha256-{good}.att");
+    let att_manifest: serde_json::Value =
+        serde_json::from_slice(&registry.skopeo_raw_manifest(&att)).unwrap();
+    let layers = att_manifest["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 2, "{att_manifest}");
+    assert!(
+        layers
+            .iter()
+            .all(|l| l["mediaType"] == "application/vnd.dsse.envelope.v1+json")
+    );
+    assert_eq!(
+        layers[0]["annotations"]["predicateType"],
+        "https://slsa.dev/verification_summary/v1"
+    );
+    assert_eq!(
+        layers[1]["annotations"]["predicateType"],
+        "https://sealgate.dev/attestation/gate-report/v1"
+    );
+    let copied = w.join("att");
+    registry.skopeo_copy_to_dir(&att, &copied);
+    let vsa_layer = layers[0]["digest"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("sha256:");
+    let lone = sealgate(&[
+        "verify",
+        "--bundle",
+        copied.join(vsa_layer).to_str().unwrap(),
+        "--digest",
+        &good.prefixed(),
+        "--key",
+        public.to_str().unwrap(),
+    ]);
+    assert_eq!(lone.status.code(), Some(0), "{}{}", stdout(&lone), stderr(&lone));
+
+    // A second client, Python's `oras` (pinned: tests/interop), reads the
+    // same layout and finds each envelope about this image.
+    if let Some(read) = oras_read_att(&registry, "acme/churn", &good, &w.join("oras")) {
+        assert!(
+            read.contains("https://slsa.dev/verification_summary/v1"),
+            "{read}"
+        );
+        let lone = sealgate(&[
+            "verify",
+            "--bundle",
+            w.join("oras/verification_summary.json").to_str().unwrap(),
+            "--digest",
+            &good.prefixed(),
+            "--key",
+            public.to_str().unwrap(),
+        ]);
+        assert_eq!(lone.status.code(), Some(0), "{}{}", stdout(&lone), stderr(&lone));
+    }
+
     // No attestation: rejected, not accepted by default.
     let none = verify(&bare);
     assert_eq!(none.status.code(), Some(1), "{}", stdout(&none));
@@ -1124,4 +1198,45 @@ fn a_gate_artifact_must_carry_exactly_what_its_gate_pins() {
         sealgate::oci::push_gate(&settings, &target("swapped"), "ml-release", &text, &swapped).unwrap();
     let err = load(&swapped).err().expect("refused").to_string();
     assert!(err.contains("sha256"), "{err}");
+}
+
+/// `tests/interop/read_cosign_att.py` (Python `oras`) on `image`'s `.att`
+/// tag, writing its envelopes into `out`: what it printed, or `None` (after
+/// saying why) where `oras` is not installed and this is not CI.
+fn oras_read_att(
+    registry: &TestRegistry,
+    repository: &str,
+    image: &sealgate::Sha256Digest,
+    out: &Path,
+) -> Option<String> {
+    let has_oras = Command::new("python3")
+        .args(["-c", "import oras.client"])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_oras {
+        if std::env::var_os("CI").is_some() {
+            panic!(
+                "CI installs the Python oras package (.ci/run, tests/interop/requirements.txt), yet python3 cannot import it"
+            );
+        }
+        eprintln!("skipping the oras cross-check: pip install -r tests/interop/requirements.txt");
+        return None;
+    }
+    let run = Command::new("python3")
+        .arg(repo("tests/interop/read_cosign_att.py"))
+        .args(["--registry", &registry.addr, "--ca"])
+        .arg(registry.ca())
+        .args(["--user", USER, "--password", PASSWORD, "--repository", repository])
+        .args(["--digest", &image.prefixed(), "--out"])
+        .arg(out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "read_cosign_att.py: {}{}",
+        stdout(&run),
+        stderr(&run)
+    );
+    Some(stdout(&run))
 }

@@ -50,6 +50,22 @@ pub struct SignedBundle {
     pub sha256: Sha256Digest,
 }
 
+impl SignedBundle {
+    /// Each envelope (one line of JSON) with its statement's predicate type,
+    /// in order: what cosign's layout stores one per layer.
+    pub fn envelopes(&self) -> Vec<(String, Vec<u8>)> {
+        self.text
+            .lines()
+            .filter_map(|line| {
+                let envelope: Envelope = serde_json::from_str(line).ok()?;
+                let payload = dsse::decode_base64(&envelope.payload)?;
+                let statement: Statement = serde_json::from_slice(&payload).ok()?;
+                Some((statement.predicate_type, line.as_bytes().to_vec()))
+            })
+            .collect()
+    }
+}
+
 /// The `resourceUri` a verdict names: the one asked for, else the URI the
 /// metadata gives the artifact, else the subject's name. `sealgate attest`
 /// and `POST /v1/attest` both decide it here.

@@ -15,7 +15,7 @@ use crate::media_types::{
     ATTESTATION_ARTIFACT, ATTESTATION_BUNDLE, DSSE_ENVELOPE, EMPTY_CONFIG, IMAGE_MANIFESTS, OCI_INDEX,
     OCI_MANIFEST, SIGNATURE_ARTIFACT,
 };
-use crate::registry::{BoundedSink, block_on, check_digest, strict_json, timed};
+use crate::registry::{BoundedSink, block_on, check_digest, is_not_found, strict_json, timed};
 use crate::{MAX_MANIFEST_BYTES, OciError, OciReference, RegistrySettings};
 
 /// The empty config's bytes (`{}`), as the image spec defines it.
@@ -201,20 +201,29 @@ fn attach(
         let tag = format!("sha256-{image_digest}");
         let tag_ref =
             oci_client::Reference::with_tag(image.registry().into(), image.repository().into(), tag.clone());
-        let mut index = match client.pull_manifest_raw(&tag_ref, &auth, &[OCI_INDEX]).await {
-            Ok((body, _)) if body.len() as u64 <= MAX_INDEX_BYTES => {
+        // The index already there (none when the tag is new; any other
+        // failure stops here rather than overwrite the referrers listed).
+        let existing = timed(settings, &image, "reading the referrers tag", async {
+            match client.pull_manifest_raw(&tag_ref, &auth, &[OCI_INDEX]).await {
+                Err(e) if is_not_found(&e) => Ok(None),
+                other => other.map(Some),
+            }
+        })
+        .await?;
+        let mut index = match existing {
+            Some((body, _)) if body.len() as u64 <= MAX_INDEX_BYTES => {
                 strict_json(&body).map_err(|e| OciError::Artifact {
                     reference: image.to_string(),
                     reason: format!("its referrers index (tag {tag}) is not JSON with one reading: {e}"),
                 })?
             }
-            Ok(_) => {
+            Some(_) => {
                 return Err(OciError::Artifact {
                     reference: image.to_string(),
                     reason: format!("its referrers index (tag {tag}) is over {MAX_INDEX_BYTES} bytes"),
                 });
             }
-            Err(_) => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
+            None => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
         };
         let entries = index
             .get_mut("manifests")

@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 mod attestation;
+mod cosign;
 mod error;
 pub mod media_types;
 mod reference;
@@ -25,6 +26,9 @@ mod store;
 pub use attestation::{
     Attached, FetchedAttestation, MAX_SIGNATURE_BYTES, MAX_SIGNATURES, attach_attestation, attach_signature,
     fetch_attestations, fetch_signatures,
+};
+pub use cosign::{
+    CosignEnvelope, MAX_COSIGN_LAYERS, PREDICATE_TYPE_ANNOTATION, attach_cosign_attestations, cosign_tag,
 };
 pub use error::OciError;
 pub use reference::OciReference;

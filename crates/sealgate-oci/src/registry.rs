@@ -222,6 +222,21 @@ pub(crate) fn block_on<T: Send>(f: impl std::future::Future<Output = T> + Send) 
     })
 }
 
+/// Is `error` the registry saying the manifest or tag does not exist (as
+/// opposed to failing to answer)? Only then may a reader take "none".
+pub(crate) fn is_not_found(error: &oci_client::errors::OciDistributionError) -> bool {
+    use oci_client::errors::{OciDistributionError as E, OciErrorCode as C};
+    match error {
+        E::ImageManifestNotFoundError(_) => true,
+        E::ServerError { code, .. } => *code == 404,
+        E::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|e| matches!(e.code, C::ManifestUnknown | C::NotFound | C::NameUnknown)),
+        _ => false,
+    }
+}
+
 /// `op` within the settings' timeout.
 pub(crate) async fn timed<T>(
     settings: &RegistrySettings,

@@ -69,17 +69,19 @@ pub(crate) fn attest(args: &AttestArgs, out: &mut dyn Write, paint: report::Pain
         sealgate_attest::key_id(&key.verifying_key())
     );
     if let Some(target) = &args.push {
-        push(target, &args.gate.registry, &digest, bundle.text.as_bytes())?;
+        push(target, &args.gate.registry, &digest, &bundle)?;
     }
     Ok(exit_for(&report))
 }
 
-/// `--push`: attach the bundle to the image it judges, and only to that one.
+/// `--push`: attach the bundle to the image it judges, and only to that
+/// one: as an OCI 1.1 referrer (what `verify --from` and `serve` read) and
+/// in cosign's layout (what cosign and Kyverno read).
 fn push(
     target: &str,
     registry: &crate::args::RegistryArgs,
     digest: &sealgate::Sha256Digest,
-    bundle: &[u8],
+    bundle: &sealgate_attest::SignedBundle,
 ) -> Result<(), CliError> {
     let image = sealgate::oci::OciReference::parse(target)?;
     let image_digest = image.pinned("attest --push")?;
@@ -89,10 +91,26 @@ fn push(
              an attestation is attached to the artifact it judges"
         )));
     }
-    let attached = sealgate::oci::attach_attestation(&crate::cmd::oci_settings(registry)?, &image, bundle)?;
+    let settings = crate::cmd::oci_settings(registry)?;
+    let attached = sealgate::oci::attach_attestation(&settings, &image, bundle.text.as_bytes())?;
     eprintln!(
         "attached to {image} as {} (listed by the {})",
         attached.attestation, attached.listed_by
+    );
+    let envelopes: Vec<_> = bundle
+        .envelopes()
+        .into_iter()
+        .map(|(predicate_type, envelope)| sealgate::oci::CosignEnvelope {
+            predicate_type,
+            envelope,
+        })
+        .collect();
+    let att = sealgate::oci::attach_cosign_attestations(&settings, &image, &envelopes)?;
+    eprintln!(
+        "and in cosign's layout: tag {} ({} envelopes, manifest {})",
+        sealgate::oci::cosign_tag(&image_digest),
+        envelopes.len(),
+        att.digest().map(|d| d.prefixed()).unwrap_or_default()
     );
     Ok(())
 }

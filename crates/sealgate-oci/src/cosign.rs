@@ -1,0 +1,183 @@
+//! Attestations in cosign's layout, for the admission controllers clusters
+//! already run (cosign, Kyverno's `verifyImages.attestations`): the image's
+//! `sha256-<hex>.att` tag names an OCI image manifest whose layers are DSSE
+//! envelopes (`application/vnd.dsse.envelope.v1+json`), one per layer, each
+//! annotated with its statement's `predicateType`. A new attestation is
+//! added to the layers already there (as cosign does), never replaces them.
+//!
+//! Cosign's layout has no `subject`: what an envelope is about is the
+//! statement's subject, which a verifier checks against the image (ours
+//! does, check 5; cosign and Kyverno do too).
+
+use std::collections::BTreeSet;
+
+use sealgate_core::Sha256Digest;
+use serde_json::{Value, json};
+
+use crate::media_types::{DSSE_ENVELOPE, IMAGE_MANIFESTS, OCI_MANIFEST};
+use crate::registry::{block_on, check_digest, is_not_found, strict_json, timed};
+use crate::{OciError, OciReference, RegistrySettings};
+
+/// The config of a cosign attestation manifest.
+const IMAGE_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+/// The layer annotation naming the statement's predicate type.
+pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
+/// The annotation cosign puts on every signature layer (empty for DSSE:
+/// the signature is inside the envelope).
+const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// Most layers an `.att` manifest may hold before sealgate refuses to add
+/// to it (each a signed envelope a verifier may read).
+pub const MAX_COSIGN_LAYERS: usize = 64;
+/// Largest `.att` manifest read.
+const MAX_ATT_MANIFEST_BYTES: u64 = 1 << 20;
+
+/// One envelope to attach, with the predicate type of its statement.
+#[derive(Debug, Clone)]
+pub struct CosignEnvelope {
+    /// The statement's `predicateType`.
+    pub predicate_type: String,
+    /// The DSSE envelope (JSON).
+    pub envelope: Vec<u8>,
+}
+
+/// The `.att` tag of an image digest.
+pub fn cosign_tag(image: &Sha256Digest) -> String {
+    format!("sha256-{image}.att")
+}
+
+/// Add `envelopes` to `image`'s cosign attestations (its `sha256-<hex>.att`
+/// tag), keeping the layers already there. Returns the new manifest.
+///
+/// # Errors
+///
+/// [`OciError::NotPinned`] for an image named by tag; registry errors as
+/// they come; [`OciError::Artifact`] for an existing `.att` manifest that
+/// is not one, or one that would pass [`MAX_COSIGN_LAYERS`].
+pub fn attach_cosign_attestations(
+    settings: &RegistrySettings,
+    image: &OciReference,
+    envelopes: &[CosignEnvelope],
+) -> Result<OciReference, OciError> {
+    let image_digest = image.pinned("an image attested in cosign's layout")?;
+    let image = image.with_digest(image_digest);
+    let tag = cosign_tag(&image_digest);
+    let tag_ref =
+        oci_client::Reference::with_tag(image.registry().into(), image.repository().into(), tag.clone());
+    let client = settings.client();
+    let auth = settings.auth_for(image.registry());
+    let artifact = |reason: String| OciError::Artifact {
+        reference: format!("{}/{}:{tag}", image.registry(), image.repository()),
+        reason,
+    };
+    block_on(async {
+        client.store_auth_if_needed(image.registry(), &auth).await;
+        // The image must be there: an attestation beside nothing helps no one.
+        let (body, _) = timed(
+            settings,
+            &image,
+            "fetching the image manifest",
+            client.pull_manifest_raw(&image.to_client(), &auth, IMAGE_MANIFESTS),
+        )
+        .await?;
+        check_digest(&image, "the image manifest", &image_digest, &body)?;
+        // The layers already there (none when the tag is new; any other
+        // failure stops here rather than overwrite what is there).
+        let existing = tokio::time::timeout(
+            settings.timeout,
+            client.pull_manifest_raw(&tag_ref, &auth, &[OCI_MANIFEST]),
+        )
+        .await
+        .map_err(|_| OciError::Timeout {
+            reference: image.to_string(),
+            operation: "fetching the .att manifest",
+            seconds: settings.timeout.as_secs(),
+        })?;
+        let mut layers: Vec<Value> = match existing {
+            Ok((body, _)) if body.len() as u64 <= MAX_ATT_MANIFEST_BYTES => {
+                let manifest =
+                    strict_json(&body).map_err(|e| artifact(format!("not JSON with one reading: {e}")))?;
+                manifest["layers"]
+                    .as_array()
+                    .cloned()
+                    .ok_or_else(|| artifact("a manifest without layers".into()))?
+            }
+            Ok(_) => return Err(artifact(format!("over {MAX_ATT_MANIFEST_BYTES} bytes"))),
+            Err(e) if is_not_found(&e) => Vec::new(),
+            Err(source) => {
+                return Err(OciError::Registry {
+                    reference: image.to_string(),
+                    operation: "fetching the .att manifest",
+                    source,
+                });
+            }
+        };
+        let known: BTreeSet<String> = layers
+            .iter()
+            .filter_map(|l| l["digest"].as_str().map(str::to_owned))
+            .collect();
+        let reference = image.to_client();
+        for e in envelopes {
+            let digest = Sha256Digest::of_bytes(&e.envelope);
+            if known.contains(&digest.prefixed()) {
+                continue;
+            }
+            timed(
+                settings,
+                &image,
+                "pushing an attestation layer",
+                client.push_blob(&reference, e.envelope.clone(), &digest.prefixed()),
+            )
+            .await?;
+            layers.push(json!({
+                "mediaType": DSSE_ENVELOPE,
+                "digest": digest.prefixed(),
+                "size": e.envelope.len(),
+                "annotations": {
+                    PREDICATE_TYPE_ANNOTATION: e.predicate_type,
+                    SIGNATURE_ANNOTATION: "",
+                },
+            }));
+        }
+        if layers.len() > MAX_COSIGN_LAYERS {
+            return Err(artifact(format!(
+                "{} layers; at most {MAX_COSIGN_LAYERS}",
+                layers.len()
+            )));
+        }
+        // An image config whose rootfs lists the layers, as cosign writes.
+        let diff_ids: Vec<&Value> = layers.iter().map(|l| &l["digest"]).collect();
+        let config = serde_json::to_vec(&json!({
+            "architecture": "",
+            "config": {},
+            "created": "0001-01-01T00:00:00Z",
+            "history": [{"created": "0001-01-01T00:00:00Z"}],
+            "os": "",
+            "rootfs": {"type": "layers", "diff_ids": diff_ids},
+        }))
+        .map_err(|e| artifact(e.to_string()))?;
+        let config_digest = Sha256Digest::of_bytes(&config);
+        timed(
+            settings,
+            &image,
+            "pushing the attestation config",
+            client.push_blob(&reference, config.clone(), &config_digest.prefixed()),
+        )
+        .await?;
+        let manifest = serde_json::to_vec(&json!({
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": {"mediaType": IMAGE_CONFIG, "digest": config_digest.prefixed(), "size": config.len()},
+            "layers": layers,
+        }))
+        .map_err(|e| artifact(e.to_string()))?;
+        let manifest_digest = Sha256Digest::of_bytes(&manifest);
+        timed(
+            settings,
+            &image,
+            "writing the .att tag",
+            client.push_manifest_raw(&tag_ref, manifest, http::HeaderValue::from_static(OCI_MANIFEST)),
+        )
+        .await?;
+        Ok(image.with_digest(manifest_digest))
+    })?
+}
