@@ -801,6 +801,31 @@ fn attestations_travel_beside_the_image_they_judge() {
         stdout(&rejected)
     );
 
+    // The Kyverno ClusterPolicy in examples/k8s: its attestation type is
+    // the annotation the verdict's layer carries, and its conditions hold
+    // on the PASSED verdict's predicate and not on the FAILED one's.
+    let policy: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(repo("examples/k8s/kyverno-clusterpolicy.yaml")).unwrap(),
+    )
+    .unwrap();
+    let attestation = &policy["spec"]["rules"][0]["verifyImages"][0]["attestations"][0];
+    assert_eq!(attestation["type"], layers[0]["annotations"]["predicateType"]);
+    let predicate = |bundle: &str| -> serde_json::Value {
+        let line = std::fs::read_to_string(w.join(bundle)).unwrap();
+        let envelope: serde_json::Value = serde_json::from_str(line.lines().next().unwrap()).unwrap();
+        let payload = base64_decode(envelope["payload"].as_str().unwrap());
+        let statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+        statement["predicate"].clone()
+    };
+    assert!(kyverno_conditions_hold(
+        &attestation["conditions"],
+        &predicate("good.jsonl")
+    ));
+    assert!(!kyverno_conditions_hold(
+        &attestation["conditions"],
+        &predicate("bad.jsonl")
+    ));
+
     // The good image's attestation pushed to another image: refused.
     let elsewhere = attest(&good, &image(&bare), "churn-model", "x.jsonl");
     assert_eq!(elsewhere.status.code(), Some(2), "{}", stderr(&elsewhere));
@@ -1239,4 +1264,33 @@ fn oras_read_att(
         stderr(&run)
     );
     Some(stdout(&run))
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.decode(text).unwrap()
+}
+
+/// Kyverno's `conditions` (the forms examples/k8s uses: `all` of
+/// `{{ path }}` with Equals or AnyIn) on a predicate.
+fn kyverno_conditions_hold(conditions: &serde_json::Value, predicate: &serde_json::Value) -> bool {
+    conditions.as_array().unwrap().iter().all(|block| {
+        block["all"].as_array().unwrap().iter().all(|c| {
+            let path = c["key"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("{{")
+                .trim_end_matches("}}")
+                .trim();
+            let pointer = format!("/{}", path.replace('.', "/"));
+            let actual = predicate.pointer(&pointer).unwrap_or(&serde_json::Value::Null);
+            match c["operator"].as_str().unwrap() {
+                "Equals" => actual == &c["value"],
+                "AnyIn" => actual
+                    .as_array()
+                    .is_some_and(|have| have.iter().any(|v| c["value"].as_array().unwrap().contains(v))),
+                other => panic!("the test does not know Kyverno's {other}"),
+            }
+        })
+    })
 }
