@@ -13,9 +13,13 @@
 # Exit: 0 promoted (or train passed), 1 refused by the gate or the verifier,
 # 2 or 3 an error (sealgate's exit codes).
 #
-# Environment: SEALGATE (the binary; default: build it and the policies),
-# FIXTURES (the real MLflow/DVC/S3 records), GATE, TRUST, SEALGATE_SIGNING_KEY
-# (the train job's private key; default: a demo key made in WORKDIR),
+# Environment: SEALGATE (the binary; default: build it, and the policies
+# unless the gate comes from a registry), FIXTURES (the real MLflow/DVC/S3
+# records), GATE (a gate file, or the gate artifact by digest:
+# oci://REGISTRY/REPO@sha256:…, as `sealgate gate push` printed it; then
+# nothing is built but sealgate), PUBLISHERS (a publishers file the gate
+# artifact must be signed under), TRUST, SEALGATE_SIGNING_KEY (the train
+# job's private key; default: a demo key made in WORKDIR),
 # SEALGATE_DECISION_LOG (default: WORKDIR/decisions.jsonl).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -35,10 +39,15 @@ mkdir -p "$work"
 if [ -z "${SEALGATE:-}" ]; then
     (cd "$root" && cargo build --release --locked --quiet --bin sealgate)
     SEALGATE=$root/target/release/sealgate
-    for policy in pii lineage encryption quality; do
-        "$SEALGATE" policy build "$root/policies/$policy" --out-dir "$root/target/policies" >/dev/null
-    done
+    # A gate from a registry brings its policies; a gate file needs them built.
+    if [[ $gate != oci://* ]]; then
+        for policy in pii lineage encryption quality; do
+            "$SEALGATE" policy build "$root/policies/$policy" --out-dir "$root/target/policies" >/dev/null
+        done
+    fi
 fi
+publishers=()
+[ -n "${PUBLISHERS:-}" ] && publishers=(--publishers "$PUBLISHERS")
 sealgate() {
     echo "\$ sealgate $*"
     "$SEALGATE" "$@"
@@ -70,7 +79,7 @@ train() {
         --dvc "$fixtures/dvc-project" --storage "$fixtures"/cloud/*.json \
         --artifact "$work/model.skops" --out "$work/metadata.json"
     local code=0
-    sealgate attest --gate "$gate" --metadata "$work/metadata.json" \
+    sealgate attest --gate "$gate" "${publishers[@]}" --metadata "$work/metadata.json" \
         --artifact "$work/model.skops" --key "$key" \
         --out "$work/model.skops.intoto.jsonl" || code=$?
     if [ "$code" -ne 0 ]; then

@@ -942,18 +942,24 @@ fn attestations_travel_beside_the_image_they_judge() {
 /// The example gate with its six modules beside it (`policies/NAME.wasm`,
 /// as a team keeps them), ready to push as one artifact.
 fn gate_with_modules_beside(dir: &Path) -> PathBuf {
-    let mut text = std::fs::read_to_string(repo("examples/gates/ml-release.toml")).unwrap();
+    shipped_gate_with_modules_beside(&repo("examples/gates/ml-release.toml"), dir)
+}
+
+/// A shipped gate file copied into `dir` with the modules it names copied
+/// to `dir/policies/NAME.wasm`.
+fn shipped_gate_with_modules_beside(gate: &Path, dir: &Path) -> PathBuf {
+    let mut text = std::fs::read_to_string(gate).unwrap();
     std::fs::create_dir_all(dir.join("policies")).unwrap();
     for (name, built) in guests().shipped() {
-        std::fs::copy(&built.path, dir.join(format!("policies/{name}.wasm"))).unwrap();
-        text = text.replace(
-            &format!("\"../../target/policies/{name}.wasm\""),
-            &format!("\"policies/{name}.wasm\""),
-        );
+        let written = format!("\"../../target/policies/{name}.wasm\"");
+        if text.contains(&written) {
+            std::fs::copy(&built.path, dir.join(format!("policies/{name}.wasm"))).unwrap();
+            text = text.replace(&written, &format!("\"policies/{name}.wasm\""));
+        }
     }
-    let gate = dir.join("ml-release.toml");
-    std::fs::write(&gate, text).unwrap();
-    gate
+    let out = dir.join(gate.file_name().unwrap());
+    std::fs::write(&out, text).unwrap();
+    out
 }
 
 /// `sealgate keygen` into `dir`: (private, public).
@@ -1293,4 +1299,67 @@ fn kyverno_conditions_hold(conditions: &serde_json::Value, predicate: &serde_jso
             }
         })
     })
+}
+
+/// examples/pipeline with the gate from the registry, as its workflow runs
+/// it: the compliance team pushes the staging gate once, signed; the
+/// pipeline names it by digest with a publishers file, builds no policy,
+/// and promotes the model; the same gate unsigned is refused and nothing
+/// is promoted.
+#[test]
+fn the_example_pipeline_pulls_its_gate_from_the_registry() {
+    let Some(registry) = TestRegistry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public) = keygen(d, "compliance");
+    let gate =
+        shipped_gate_with_modules_beside(&repo("examples/pipeline/staging.toml"), &d.join("compliance"));
+    let push = |target: &str, key: Option<&Path>| {
+        let mut args = vec!["gate", "push", gate.to_str().unwrap(), target];
+        args.extend(key.iter().flat_map(|k| ["--key", k.to_str().unwrap()]));
+        pushed_reference(&registry.sealgate(&d.join("publisher-store"), &args))
+    };
+    let signed = push(&registry.reference("compliance/staging:1"), Some(&key));
+    let unsigned = push(&registry.reference("mirror/staging:1"), None);
+    let publishers = publishers_file(d, &[("compliance", &public)]);
+    let run = |gate: &str, work: &Path| {
+        let out = Command::new("bash")
+            .arg(repo("examples/pipeline/pipeline.sh"))
+            .arg(work)
+            .env("SEALGATE", env!("CARGO_BIN_EXE_sealgate"))
+            .env("FIXTURES", shared("fixtures/real"))
+            .env("GATE", gate)
+            .env("PUBLISHERS", &publishers)
+            .env("SEALGATE_REGISTRY_CA", registry.ca())
+            .env("DOCKER_CONFIG", registry.docker_config().parent().unwrap())
+            .env("SEALGATE_OCI_STORE", work.join("store"))
+            .env_remove("SEALGATE_DECISION_LOG")
+            .env_remove("SEALGATE_SIGNING_KEY")
+            .env_remove("TRUST")
+            .output()
+            .unwrap();
+        assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+        out
+    };
+    let work = d.join("work");
+    let out = run(&signed, &work);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("== deploy: promoted churn-model"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains(&format!("--gate {signed} --publishers")),
+        "{}",
+        stdout(&out)
+    );
+
+    let refused = d.join("refused");
+    let out = run(&unsigned, &refused);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(stderr(&out).contains("not signed"), "{}", stderr(&out));
+    assert!(!refused.join("registry").exists(), "nothing is promoted");
 }
