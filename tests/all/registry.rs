@@ -622,7 +622,7 @@ fn image_layout(dir: &Path, marker: &str) {
 impl TestRegistry {
     /// Push an image with skopeo (an independent client) and return its
     /// manifest digest as the registry serves it.
-    fn push_image(&self, rest: &str, marker: &str) -> sealgate::Sha256Digest {
+    pub(crate) fn push_image(&self, rest: &str, marker: &str) -> sealgate::Sha256Digest {
         let layout = tempfile::tempdir().unwrap();
         image_layout(layout.path(), marker);
         let out = Command::new("skopeo")

@@ -21,14 +21,21 @@ struct Server {
 
 impl Server {
     fn start(config: &Path) -> Self {
-        Self::try_start(config).unwrap_or_else(|stderr| panic!("sealgate serve did not start:\n{stderr}"))
+        Self::start_with(config, &[])
+    }
+
+    /// Start it with these environment variables too.
+    fn start_with(config: &Path, env: &[(&str, PathBuf)]) -> Self {
+        Self::try_start_with(config, env)
+            .unwrap_or_else(|stderr| panic!("sealgate serve did not start:\n{stderr}"))
     }
 
     /// Start it; its stderr if it exits before listening.
-    fn try_start(config: &Path) -> Result<Self, String> {
+    fn try_start_with(config: &Path, env: &[(&str, PathBuf)]) -> Result<Self, String> {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sealgate"))
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(config)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_os_str())))
             .env(
                 "SEALGATE_CACHE_DIR",
                 Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cache"),
@@ -1376,6 +1383,10 @@ fn yaml(rel: &str) -> Value {
 
 #[test]
 fn the_kubernetes_example_is_consistent_and_serves_admission_as_deployed() {
+    // Admission reads the images' attestations from their registry.
+    let Some(registry) = crate::registry::TestRegistry::start() else {
+        return;
+    };
     let deployment = yaml("examples/k8s/deployment.yaml");
     let service = yaml("examples/k8s/service.yaml");
     let webhook = yaml("examples/k8s/webhook.yaml");
@@ -1505,28 +1516,41 @@ fn the_kubernetes_example_is_consistent_and_serves_admission_as_deployed() {
     let config_path = mounted("/etc/sealgate/config/serve.toml");
     std::fs::write(&config_path, local).unwrap();
 
-    // The release CI attests the image and files the bundle by its digest.
-    let image_digest = sealgate::Sha256Digest::of_bytes(b"image manifest");
-    let filed = mounted(&format!("/var/lib/sealgate/attestations/sha256/{image_digest}"));
-    std::fs::create_dir_all(&filed).unwrap();
-    let out = sealgate(&[
-        "attest",
-        "--gate",
-        gate.to_str().unwrap(),
-        "--metadata",
-        metadata_describing(root.path(), "churn-model", &image_digest)
-            .to_str()
-            .unwrap(),
-        "--digest",
-        &image_digest.to_string(),
-        "--key",
-        key_dir.join("release-ci.key").to_str().unwrap(),
-        "--out",
-        filed.join("ml-release.intoto.jsonl").to_str().unwrap(),
-    ]);
+    // The pull secret, where the Deployment mounts it.
+    std::fs::copy(
+        registry.docker_config(),
+        mounted("/etc/sealgate/registry/config.json"),
+    )
+    .unwrap();
+
+    // The release CI pushes the image, attests it and attaches the bundle
+    // beside it; an image pushed without an attestation is denied.
+    let image_digest = registry.push_image("acme/churn-serving:1.4", "k8s");
+    let unattested = registry.push_image("acme/churn-serving:1.5", "k8s-unattested");
+    let out = registry.sealgate(
+        &root.path().join("ci-store"),
+        &[
+            "attest",
+            "--gate",
+            gate.to_str().unwrap(),
+            "--metadata",
+            metadata_describing(root.path(), "churn-model", &image_digest)
+                .to_str()
+                .unwrap(),
+            "--digest",
+            &image_digest.to_string(),
+            "--key",
+            key_dir.join("release-ci.key").to_str().unwrap(),
+            "--out",
+            root.path().join("churn-serving.intoto.jsonl").to_str().unwrap(),
+            "--push",
+            &registry.reference(&format!("acme/churn-serving@{}", image_digest.prefixed())),
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
-    let server = Server::start(&config_path);
+    // The test registry's CA (a real one's is in the system roots).
+    let server = Server::start_with(&config_path, &[("SEALGATE_REGISTRY_CA", registry.ca())]);
     let client = agent_trusting(&cert);
     let base = format!("https://localhost:{}", server.port());
     for probe in ["readinessProbe", "livenessProbe"] {
@@ -1539,8 +1563,15 @@ fn the_kubernetes_example_is_consistent_and_serves_admission_as_deployed() {
     };
     let path = target["path"].as_str().unwrap();
     for (image, admitted) in [
-        (format!("ghcr.io/acme/churn-serving@sha256:{image_digest}"), true),
-        ("ghcr.io/acme/churn-serving:1.4".to_owned(), false),
+        (
+            format!("{}/acme/churn-serving@sha256:{image_digest}", registry.addr),
+            true,
+        ),
+        (
+            format!("{}/acme/churn-serving@sha256:{unattested}", registry.addr),
+            false,
+        ),
+        (format!("{}/acme/churn-serving:1.4", registry.addr), false),
     ] {
         let (status, answer) = post(
             &client,
