@@ -337,3 +337,49 @@ fn the_embedding_example_runs_a_gate_from_memory_and_a_store() {
         stderr(&missing)
     );
 }
+
+/// Policy digests quoted in the docs (`gate push`'s `policy digest sha256:…`,
+/// verify's `policy-digest … (got sha256:…)`) are those of a shipped gate
+/// file today: what an attestation from that gate records.
+#[test]
+fn every_policy_digest_quoted_in_docs_is_that_of_a_shipped_gate() {
+    let mut gates = vec![repo("examples/pipeline/staging.toml")];
+    for entry in std::fs::read_dir(repo("examples/gates")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            gates.push(path);
+        }
+    }
+    let digests: Vec<String> = gates
+        .iter()
+        .map(|g| sealgate_attest::policy_digest(&sealgate::GateConfig::load(g).unwrap()).to_string())
+        .collect();
+    let mut checked = 0;
+    let mut wrong = Vec::new();
+    let mut files = vec![repo("README.md")];
+    for entry in std::fs::read_dir(repo("docs")).unwrap() {
+        files.push(entry.unwrap().path());
+    }
+    for file in files.iter().filter(|f| f.extension().is_some_and(|x| x == "md")) {
+        let text = std::fs::read_to_string(file).unwrap();
+        for form in ["policy digest sha256:", "any allowed (got sha256:"] {
+            for (i, _) in text.match_indices(form) {
+                let Some(quoted) = text.get(i + form.len()..i + form.len() + 64) else {
+                    continue;
+                };
+                checked += 1;
+                if !digests.iter().any(|d| d == quoted) {
+                    wrong.push(format!(
+                        "{}: policy digest sha256:{quoted} is no shipped gate's ({digests:?})",
+                        file.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert!(
+        checked >= 4,
+        "only {checked} found: the scan no longer sees the docs' forms"
+    );
+}
