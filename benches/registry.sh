@@ -8,6 +8,14 @@
 #   fetch  empty OCI store, warm precompiled cache: the fetch alone
 #   warm   both warm: what every run after the first pays
 #   files  the same gate from local files, for the ratio
+#   gate-cold  `check --gate oci://…@sha256` of the whole gate pushed as one
+#              artifact (`gate push --key`), `--publishers`: empty store and cache
+#   gate-fetch the same, empty store, warm cache
+#   gate-warm  the same, both warm (the signature re-verified from the store)
+# and an admission decision by `sealgate serve` whose bundles are in the
+# image's registry (`[admission] registry`, cache-ttl 1s), one pinned image:
+#   admit-cold    the cache expired: referrers listed, manifest and bundle fetched, verified
+#   admit-cached  within the TTL: verified from the cached lookup
 #
 #   cargo build --release --locked --bin sealgate
 #   for p in pii lineage encryption retention drift quality; do
@@ -79,3 +87,90 @@ run cold
 run fetch
 run warm
 run files
+
+# The whole gate as one signed artifact, run with a publishers file.
+"$sealgate" keygen --out "$work/keys" --name compliance >/dev/null
+mkdir -p "$work/gatedir/policies"
+cp "$repo/examples/gates/ml-release.toml" "$work/gatedir/gate.toml"
+for p in pii lineage encryption retention drift quality; do
+    cp "$repo/target/policies/$p.wasm" "$work/gatedir/policies/"
+    sed -i "s|\"../../target/policies/$p.wasm\"|\"policies/$p.wasm\"|" "$work/gatedir/gate.toml"
+done
+gate_ref=$(SEALGATE_OCI_STORE=$work/publisher "$sealgate" gate push "$work/gatedir/gate.toml" \
+    "oci://127.0.0.1:$port/compliance/ml-release:bench" --key "$work/keys/compliance.key" |
+    sed -n 's/^pushed gate .* as \(oci:[^ ]*\)$/\1/p')
+printf 'api-version = "sealgate/publishers/v1"\n[[publishers]]\nname = "compliance"\npublic-key = "%s"\n' \
+    "$work/keys/compliance.pub" >publishers.toml
+run_gate() { # run_gate MODE: median ms of n runs
+    local times=() i start end
+    for ((i = 0; i < n; i++)); do
+        case $1 in
+            gate-cold) rm -rf "$work/store" "$work/cache" ;;
+            gate-fetch) rm -rf "$work/store" ;;
+        esac
+        start=$(date +%s%N)
+        SEALGATE_OCI_STORE=$work/store SEALGATE_CACHE_DIR=$work/cache "$sealgate" check --gate "$gate_ref" \
+            --publishers publishers.toml --metadata "$meta" >/dev/null
+        end=$(date +%s%N)
+        times+=($(((end - start) / 1000000)))
+    done
+    report "$1" ms "${times[@]}"
+}
+report() { # report NAME UNIT VALUES...: median, min, max
+    local name=$1 unit=$2
+    shift 2
+    local sorted
+    sorted=$(printf '%s\n' "$@" | sort -n)
+    printf '%-12s median %7s %s (of %d; min %s, max %s)\n' "$name" \
+        "$(sed -n "$(((n + 1) / 2))p" <<<"$sorted")" "$unit" "$n" "$(head -1 <<<"$sorted")" "$(tail -1 <<<"$sorted")"
+}
+run_gate gate-cold
+run_gate gate-fetch
+run_gate gate-warm
+
+# Admission against the registry store: one image (an OCI manifest pushed
+# for the purpose), attested with `attest --push`.
+image=$(SEALGATE_OCI_STORE=$work/publisher "$sealgate" policy push "$repo/target/policies/pii.wasm" \
+    "oci://127.0.0.1:$port/acme/model:1" | sed -n 's/.*@\(sha256:[0-9a-f]*\).*/\1/p')
+python3 - "$meta" "${image#sha256:}" >image-meta.json <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+doc["artifact"]["digest"] = {"sha256": sys.argv[2]}
+json.dump(doc, sys.stdout)
+PY
+"$sealgate" keygen --out "$work/keys" --name release-ci >/dev/null
+SEALGATE_OCI_STORE=$work/store SEALGATE_CACHE_DIR=$work/cache "$sealgate" attest --gate "$repo/examples/gates/ml-release.toml" \
+    --metadata image-meta.json --digest "$image" --key "$work/keys/release-ci.key" --out image.intoto.jsonl \
+    --push "oci://127.0.0.1:$port/acme/model@$image" >/dev/null 2>&1
+printf 'api-version = "sealgate/trust/v1"\n[[keys]]\nname = "release-ci"\npublic-key = "%s"\n' \
+    "$work/keys/release-ci.pub" >trust.toml
+serve_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >serve.toml <<TOML
+api-version = "sealgate/server/v1"
+listen = "127.0.0.1:$serve_port"
+gates = ["$repo/examples/gates/ml-release.toml"]
+[trust]
+release = "trust.toml"
+[admission]
+trust = "release"
+registry = { ca = "$work/ca.pem", docker-config = "$work/docker/config.json", cache-ttl = "1s", timeout = "10s" }
+TOML
+SEALGATE_CACHE_DIR=$work/cache "$sealgate" serve --config serve.toml 2>serve.log &
+serve_pid=$!
+trap 'kill $serve_pid 2>/dev/null; cleanup' EXIT
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$serve_port") 2>/dev/null && break; sleep 0.1; done
+printf '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"b","kind":{"group":"","version":"v1","kind":"Pod"},"operation":"CREATE","object":{"spec":{"containers":[{"name":"m","image":"127.0.0.1:%s/acme/model@%s"}]}}}}' \
+    "$port" "$image" >review.json
+admit() { curl -s -H 'content-type: application/json' --data-binary @review.json \
+    "http://127.0.0.1:$serve_port/v1/admission"; }
+admit_ms() { curl -s -o /dev/null -w '%{time_total}' -H 'content-type: application/json' \
+    --data-binary @review.json "http://127.0.0.1:$serve_port/v1/admission" | awk '{printf "%.1f", $1 * 1000}'; }
+grep -q '"allowed":true' <<<"$(admit)" || { echo "the bench image was not admitted" >&2; cat serve.log >&2; exit 1; }
+cold=() cached=()
+for ((i = 0; i < n; i++)); do
+    sleep 1.1 # past the TTL: looked up again
+    cold+=("$(admit_ms)")
+    cached+=("$(admit_ms)")
+done
+report admit-cold ms "${cold[@]}"
+report admit-cached ms "${cached[@]}"
