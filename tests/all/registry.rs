@@ -97,6 +97,69 @@ fn answering_with(status: u16, tls: &TestTls) -> String {
     addr
 }
 
+/// A TLS server on 127.0.0.1 that answers `GET /v2/` with 200 and every
+/// other request with 200 and a body that never ends (up to 1 GiB, while
+/// the client reads), for at most 16 connections. Returns its address and
+/// the most bytes it managed to send on one connection.
+fn answering_endlessly(tls: &TestTls) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![tls.leaf.der().clone()],
+            rustls::pki_types::PrivateKeyDer::try_from(tls.leaf_key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    let config = std::sync::Arc::new(config);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let most = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sent = most.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(16) {
+            let Ok(stream) = stream else { continue };
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
+            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
+            let mut tls = rustls::StreamOwned::new(conn, stream);
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 64 << 10 {
+                match tls.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            if request.starts_with(b"GET /v2/ ") {
+                let _ = write!(
+                    tls,
+                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+                );
+                let _ = tls.flush();
+                continue;
+            }
+            let _ = write!(
+                tls,
+                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n{{\"a\":\""
+            );
+            let chunk = vec![b'a'; 64 << 10];
+            let mut total = 0u64;
+            while total < 1 << 30 {
+                if tls.write_all(&chunk).and_then(|()| tls.flush()).is_err() {
+                    break;
+                }
+                total += chunk.len() as u64;
+            }
+            sent.fetch_max(total, Ordering::SeqCst);
+        }
+    });
+    (addr, most)
+}
+
 /// A registry on 127.0.0.1, stopped (and its files removed) when dropped.
 pub struct TestRegistry {
     child: std::sync::Mutex<Child>,
@@ -401,10 +464,11 @@ fn a_gate_of_registry_policies_runs_on_another_machine_and_then_offline() {
     assert!(stderr(&out).contains("fetching the manifest"), "{}", stderr(&out));
 }
 
-/// What a registry serves is checked, not trusted: a blob altered in the
-/// registry's own storage is refused (its digest is not the manifest's),
-/// a tag is refused where a digest is required, and a gate naming a tag
-/// does not load.
+/// What a registry serves is checked, not trusted: another component
+/// pushed under the same tag changes nothing for a digest; a blob altered
+/// in the registry's own storage is refused (its digest is not the
+/// manifest's), as is a manifest altered there; a tag is refused where a
+/// digest is required, and a gate naming a tag does not load.
 #[test]
 fn tampered_blobs_and_tags_are_refused() {
     let Some(registry) = TestRegistry::start() else {
@@ -421,6 +485,21 @@ fn tampered_blobs_and_tags_are_refused() {
         stderr(&tag).contains("names a tag, not a digest"),
         "{}",
         stderr(&tag)
+    );
+
+    // Another component pushed under the same tag: the digest still names
+    // the first, and a pull by it gets the first.
+    push(&registry, home.path(), &guests().pii.path, "sealgate/quality:1");
+    let moved = tempfile::tempdir().unwrap();
+    let out = pull(
+        moved.path(),
+        &registry.reference(&format!("sealgate/quality@{digest}")),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains(&format!("sha256 = \"{}\"", built.sha256)),
+        "{}",
+        stdout(&out)
     );
 
     // Swap the component's bytes in the registry's storage.
@@ -458,7 +537,10 @@ fn tampered_blobs_and_tags_are_refused() {
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let err = stderr(&out);
     assert!(
-        err.contains("fetching the manifest") && err.to_lowercase().contains("digest"),
+        err.contains(&format!(
+            "the registry served the manifest whose sha256 is sha256:{}, not the {digest} asked for",
+            sealgate::Sha256Digest::of_bytes(std::fs::read(&manifest_blob).unwrap().as_slice())
+        )),
         "{err}"
     );
 
@@ -581,6 +663,60 @@ fn a_registry_answering_500_is_an_error() {
         stderr(&out).contains("component not available: fetching the manifest"),
         "{}",
         stderr(&out)
+    );
+}
+
+/// A registry that answers with a manifest (or referrers list) that never
+/// ends: the read stops at the document's limit, so a hostile registry
+/// cannot make the host hold more (not "whatever arrives before the
+/// timeout"); a pull, a gate that needs it, and `verify --from` are errors.
+#[test]
+fn an_endless_manifest_is_cut_off_at_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = TestTls::new(dir.path());
+    let (addr, most_sent) = answering_endlessly(&tls);
+    let digest = guests().pii.sha256.prefixed();
+    let run = |args: &[&str]| {
+        let started = Instant::now();
+        let out = sealgate_command()
+            .env("SEALGATE_OCI_STORE", dir.path().join("store"))
+            .env("SEALGATE_REGISTRY_CA", dir.path().join("ca.pem"))
+            .args(args)
+            .output()
+            .unwrap();
+        (out, started.elapsed())
+    };
+    let (out, took) = run(&["policy", "pull", &format!("oci://{addr}/sealgate/pii@{digest}")]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("fetching the manifest: the registry sent more than the 65536 bytes"),
+        "{err}"
+    );
+    assert!(took < Duration::from_secs(20), "{took:?}");
+    let (out, _) = run(&[
+        "verify",
+        "--from",
+        &format!("oci://{addr}/acme/model@{digest}"),
+        "--digest",
+        &digest,
+        "--key",
+        repo("tests/fixtures/compat/before-restructure.pub")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("listing the image's referrers: the registry sent more than the 4194304 bytes"),
+        "{}",
+        stderr(&out)
+    );
+    // The client hung up: the server got far less than the 1 GiB it would
+    // have sent (what it did send sits in socket buffers, not in sealgate).
+    let sent = most_sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        sent < 256 << 20,
+        "the server sent {sent} bytes before the client stopped reading"
     );
 }
 

@@ -11,32 +11,16 @@ use oci_client::manifest::OciDescriptor;
 use sealgate_core::Sha256Digest;
 use serde_json::{Value, json};
 
+use crate::documents::{MAX_INDEX_BYTES, Session};
 use crate::media_types::{
     ATTESTATION_ARTIFACT, ATTESTATION_BUNDLE, DSSE_ENVELOPE, EMPTY_CONFIG, IMAGE_MANIFESTS, OCI_INDEX,
     OCI_MANIFEST, SIGNATURE_ARTIFACT,
 };
-use crate::registry::{BoundedSink, block_on, check_digest, is_not_found, strict_json, timed};
+use crate::registry::{BoundedSink, block_on, check_digest, strict_json, subject_manifest, timed};
 use crate::{MAX_MANIFEST_BYTES, OciError, OciReference, RegistrySettings};
 
 /// The empty config's bytes (`{}`), as the image spec defines it.
 const EMPTY: &[u8] = b"{}";
-/// Largest image manifest or referrers index read.
-const MAX_INDEX_BYTES: u64 = 4 << 20;
-
-/// The image's referrers: the registry's API, or the tag schema's index.
-async fn list_referrers(
-    settings: &RegistrySettings,
-    client: &oci_client::Client,
-    image: &OciReference,
-) -> Result<oci_client::manifest::OciImageIndex, OciError> {
-    timed(
-        settings,
-        image,
-        "listing the image's referrers",
-        client.pull_referrers(&image.to_client(), None),
-    )
-    .await
-}
 
 fn to_json(image: &OciReference, value: &Value) -> Result<Vec<u8>, OciError> {
     serde_json::to_vec(value).map_err(|e| OciError::Artifact {
@@ -128,17 +112,15 @@ fn attach(
     let image = image.with_digest(image_digest);
     let client = settings.client();
     let auth = settings.auth_for(image.registry());
+    let session = Session {
+        settings,
+        oci: &client,
+        auth: &auth,
+    };
     block_on(async {
         client.store_auth_if_needed(image.registry(), &auth).await;
-        // The subject: the image manifest as the registry has it.
-        let (body, _) = timed(
-            settings,
-            &image,
-            "fetching the image manifest",
-            client.pull_manifest_raw(&image.to_client(), &auth, kind.subjects),
-        )
-        .await?;
-        check_digest(&image, "the manifest", &image_digest, &body)?;
+        // The subject: the manifest as the registry has it.
+        let body = subject_manifest(settings, &client, &auth, &image, kind.subjects).await?;
         let media_type = serde_json::from_slice::<Value>(&body)
             .ok()
             .and_then(|v| v.get("mediaType").and_then(Value::as_str).map(str::to_owned))
@@ -187,7 +169,7 @@ fn attach(
         .await?;
         // Listed by the registry's referrers API? Then it is done. If not,
         // add it to the tag schema's index (read, append, write back).
-        let listed = list_referrers(settings, &client, &image).await?;
+        let listed = crate::documents::referrers(&session, &image).await?;
         if listed
             .manifests
             .iter()
@@ -203,26 +185,20 @@ fn attach(
             oci_client::Reference::with_tag(image.registry().into(), image.repository().into(), tag.clone());
         // The index already there (none when the tag is new; any other
         // failure stops here rather than overwrite the referrers listed).
-        let existing = timed(settings, &image, "reading the referrers tag", async {
-            match client.pull_manifest_raw(&tag_ref, &auth, &[OCI_INDEX]).await {
-                Err(e) if is_not_found(&e) => Ok(None),
-                other => other.map(Some),
-            }
-        })
+        let existing = crate::documents::tagged(
+            &session,
+            &image,
+            &tag,
+            &[OCI_INDEX],
+            MAX_INDEX_BYTES,
+            "reading the referrers tag",
+        )
         .await?;
         let mut index = match existing {
-            Some((body, _)) if body.len() as u64 <= MAX_INDEX_BYTES => {
-                strict_json(&body).map_err(|e| OciError::Artifact {
-                    reference: image.to_string(),
-                    reason: format!("its referrers index (tag {tag}) is not JSON with one reading: {e}"),
-                })?
-            }
-            Some(_) => {
-                return Err(OciError::Artifact {
-                    reference: image.to_string(),
-                    reason: format!("its referrers index (tag {tag}) is over {MAX_INDEX_BYTES} bytes"),
-                });
-            }
+            Some(body) => strict_json(&body).map_err(|e| OciError::Artifact {
+                reference: image.to_string(),
+                reason: format!("its referrers index (tag {tag}) is not JSON with one reading: {e}"),
+            })?,
             None => json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
         };
         let entries = index
@@ -313,9 +289,14 @@ fn fetch(
     let image = image.with_digest(image_digest);
     let client = settings.client();
     let auth = settings.auth_for(image.registry());
+    let session = Session {
+        settings,
+        oci: &client,
+        auth: &auth,
+    };
     block_on(async {
         client.store_auth_if_needed(image.registry(), &auth).await;
-        let listed = list_referrers(settings, &client, &image).await?;
+        let listed = crate::documents::referrers(&session, &image).await?;
         let mut seen = BTreeSet::new();
         let mut found = Vec::new();
         for entry in listed
@@ -332,17 +313,14 @@ fn fetch(
                 continue;
             };
             let reference = image.with_digest(digest);
-            let (body, _) = timed(
-                settings,
+            let body = crate::documents::manifest_by_digest(
+                &session,
                 &reference,
+                &[OCI_MANIFEST],
+                MAX_MANIFEST_BYTES,
                 "fetching a referrer",
-                client.pull_manifest_raw(&reference.to_client(), &auth, &[OCI_MANIFEST]),
             )
             .await?;
-            if body.len() as u64 > MAX_MANIFEST_BYTES {
-                continue;
-            }
-            check_digest(&reference, "a referrer's manifest", &digest, &body)?;
             let Ok(manifest) = strict_json(&body) else {
                 continue;
             };

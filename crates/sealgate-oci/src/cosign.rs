@@ -14,8 +14,9 @@ use std::collections::BTreeSet;
 use sealgate_core::Sha256Digest;
 use serde_json::{Value, json};
 
+use crate::documents::Session;
 use crate::media_types::{DSSE_ENVELOPE, IMAGE_MANIFESTS, OCI_MANIFEST};
-use crate::registry::{block_on, check_digest, is_not_found, strict_json, timed};
+use crate::registry::{block_on, strict_json, subject_manifest, timed};
 use crate::{OciError, OciReference, RegistrySettings};
 
 /// The config of a cosign attestation manifest.
@@ -72,28 +73,24 @@ pub fn attach_cosign_attestations(
     block_on(async {
         client.store_auth_if_needed(image.registry(), &auth).await;
         // The image must be there: an attestation beside nothing helps no one.
-        let (body, _) = timed(
-            settings,
-            &image,
-            "fetching the image manifest",
-            client.pull_manifest_raw(&image.to_client(), &auth, IMAGE_MANIFESTS),
-        )
-        .await?;
-        check_digest(&image, "the image manifest", &image_digest, &body)?;
+        subject_manifest(settings, &client, &auth, &image, IMAGE_MANIFESTS).await?;
         // The layers already there (none when the tag is new; any other
         // failure stops here rather than overwrite what is there).
-        let existing = tokio::time::timeout(
-            settings.timeout,
-            client.pull_manifest_raw(&tag_ref, &auth, &[OCI_MANIFEST]),
+        let existing = crate::documents::tagged(
+            &Session {
+                settings,
+                oci: &client,
+                auth: &auth,
+            },
+            &image,
+            &tag,
+            &[OCI_MANIFEST],
+            MAX_ATT_MANIFEST_BYTES,
+            "fetching the .att manifest",
         )
-        .await
-        .map_err(|_| OciError::Timeout {
-            reference: image.to_string(),
-            operation: "fetching the .att manifest",
-            seconds: settings.timeout.as_secs(),
-        })?;
+        .await?;
         let mut layers: Vec<Value> = match existing {
-            Ok((body, _)) if body.len() as u64 <= MAX_ATT_MANIFEST_BYTES => {
+            Some(body) => {
                 let manifest =
                     strict_json(&body).map_err(|e| artifact(format!("not JSON with one reading: {e}")))?;
                 manifest["layers"]
@@ -101,15 +98,7 @@ pub fn attach_cosign_attestations(
                     .cloned()
                     .ok_or_else(|| artifact("a manifest without layers".into()))?
             }
-            Ok(_) => return Err(artifact(format!("over {MAX_ATT_MANIFEST_BYTES} bytes"))),
-            Err(e) if is_not_found(&e) => Vec::new(),
-            Err(source) => {
-                return Err(OciError::Registry {
-                    reference: image.to_string(),
-                    operation: "fetching the .att manifest",
-                    source,
-                });
-            }
+            None => Vec::new(),
         };
         let known: BTreeSet<String> = layers
             .iter()

@@ -17,6 +17,7 @@
 
 mod attestation;
 mod cosign;
+mod documents;
 mod error;
 pub mod media_types;
 mod reference;

@@ -17,6 +17,7 @@ use oci_client::secrets::RegistryAuth;
 use sealgate_core::{Sha256Digest, read_bounded};
 use serde_json::Value;
 
+use crate::documents::Session;
 use crate::media_types::{
     GATE_ARTIFACT, GATE_CONFIG, GATE_FILE, GATE_MEMBER, OCI_MANIFEST, POLICY_ARTIFACT, POLICY_COMPONENT,
     POLICY_CONFIG,
@@ -127,6 +128,23 @@ impl RegistrySettings {
         }
     }
 
+    /// An HTTP client with the same TLS settings and timeouts as
+    /// [`RegistrySettings::client`]'s, for the bounded reads of `documents`.
+    pub(crate) fn http(&self) -> Result<reqwest::Client, oci_client::errors::OciDistributionError> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let roots = self
+            .ca_certificates
+            .iter()
+            .map(|pem| reqwest::Certificate::from_pem(pem))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(reqwest::Client::builder()
+            .https_only(true)
+            .tls_certs_merge(roots)
+            .read_timeout(self.timeout)
+            .connect_timeout(self.timeout)
+            .build()?)
+    }
+
     pub(crate) fn client(&self) -> oci_client::Client {
         // reqwest takes the process's default rustls provider: ring. An
         // embedding application that installed another keeps its own.
@@ -222,19 +240,28 @@ pub(crate) fn block_on<T: Send>(f: impl std::future::Future<Output = T> + Send) 
     })
 }
 
-/// Is `error` the registry saying the manifest or tag does not exist (as
-/// opposed to failing to answer)? Only then may a reader take "none".
-pub(crate) fn is_not_found(error: &oci_client::errors::OciDistributionError) -> bool {
-    use oci_client::errors::{OciDistributionError as E, OciErrorCode as C};
-    match error {
-        E::ImageManifestNotFoundError(_) => true,
-        E::ServerError { code, .. } => *code == 404,
-        E::RegistryError { envelope, .. } => envelope
-            .errors
-            .iter()
-            .any(|e| matches!(e.code, C::ManifestUnknown | C::NotFound | C::NameUnknown)),
-        _ => false,
-    }
+/// The manifest `reference` names by digest, as the registry serves it
+/// (of one of the `accept`ed media types, at most 4 MiB), checked against
+/// that digest: what a referrer is attached to.
+pub(crate) async fn subject_manifest(
+    settings: &RegistrySettings,
+    client: &oci_client::Client,
+    auth: &RegistryAuth,
+    reference: &OciReference,
+    accept: &[&str],
+) -> Result<Vec<u8>, OciError> {
+    crate::documents::manifest_by_digest(
+        &Session {
+            settings,
+            oci: client,
+            auth,
+        },
+        reference,
+        accept,
+        crate::documents::MAX_INDEX_BYTES,
+        "fetching the manifest it is attached to",
+    )
+    .await
 }
 
 /// `op` within the settings' timeout.
@@ -501,8 +528,8 @@ pub fn fetch_policy(
 
 /// A gate fetched from a registry (or the store): its file and the files it
 /// pins, by the paths it gives them. Nothing here is trusted yet: the gate
-/// file is the one the manifest names, and each member must still be the
-/// file the gate pins ([`PulledGate::member`] is looked up by path only).
+/// file is the one the manifest names, and each member, found by its path
+/// only, must still be the file the gate pins.
 #[derive(Debug, Clone)]
 pub struct PulledGate {
     /// The artifact, by digest.
@@ -601,7 +628,6 @@ fn fetch_artifact(
         return Ok(stored);
     }
     let client = settings.client();
-    let client_ref = reference.to_client();
     let auth = settings.auth_for(reference.registry());
     let mut fetched = false;
     let refname = reference.to_string();
@@ -617,21 +643,18 @@ fn fetch_artifact(
             Some(b) => b,
             None => {
                 fetched = true;
-                let (body, _) = timed(
-                    settings,
+                crate::documents::manifest_by_digest(
+                    &Session {
+                        settings,
+                        oci: &client,
+                        auth: &auth,
+                    },
                     &reference,
+                    &[OCI_MANIFEST],
+                    MAX_MANIFEST_BYTES,
                     "fetching the manifest",
-                    client.pull_manifest_raw(&client_ref, &auth, &[OCI_MANIFEST]),
                 )
-                .await?;
-                if body.len() as u64 > MAX_MANIFEST_BYTES {
-                    return Err(artifact(format!(
-                        "the manifest is {} bytes; the limit is {MAX_MANIFEST_BYTES}",
-                        body.len()
-                    )));
-                }
-                check_digest(&reference, "the manifest", &digest, &body)?;
-                body.to_vec()
+                .await?
             }
         };
         let manifest = parse_manifest(&manifest_bytes, shape).map_err(&artifact)?;
