@@ -1499,3 +1499,42 @@ fn the_example_pipeline_pulls_its_gate_from_the_registry() {
     assert!(stderr(&out).contains("not signed"), "{}", stderr(&out));
     assert!(!refused.join("registry").exists(), "nothing is promoted");
 }
+
+/// A gate of local files does not depend on registry settings: a broken
+/// docker `config.json` or a missing `--registry-ca` does not stop it. A
+/// gate that needs a registry reads them and says what is wrong.
+#[test]
+fn registry_settings_are_read_only_when_something_comes_from_a_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("docker")).unwrap();
+    std::fs::write(d.join("docker/config.json"), "not JSON").unwrap();
+    let check = |gate: &Path| {
+        sealgate_command()
+            .env("DOCKER_CONFIG", d.join("docker"))
+            .env("SEALGATE_OCI_STORE", d.join("store"))
+            .args(["check", "--gate", gate.to_str().unwrap(), "--metadata"])
+            .arg(clean_metadata())
+            .args(["--registry-ca", d.join("missing.pem").to_str().unwrap()])
+            .output()
+            .unwrap()
+    };
+    let local = write_gate(d, &guests().pii.path, &guests().pii.sha256, "{}", "");
+    let out = check(&local);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    let remote = d.join("remote.toml");
+    std::fs::write(
+        &remote,
+        format!(
+            "api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"oci://127.0.0.1:9/sealgate/pii@{}\"\nsha256 = \"{}\"\n",
+            guests().pii.sha256.prefixed(),
+            guests().pii.sha256
+        ),
+    )
+    .unwrap();
+    let out = check(&remote);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(err.contains("config.json") && err.contains("not JSON"), "{err}");
+}

@@ -51,11 +51,18 @@ impl fmt::Display for GateSource {
 }
 
 /// How artifacts from registries are fetched and whom they must come from.
+/// Nothing here is read (no environment, no docker `config.json`) unless
+/// something does come from a registry.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct RegistryOptions {
-    /// How to reach registries; `None`: [`RegistrySettings::from_env`].
+    /// How to reach registries; `None`: [`RegistrySettings::from_env`],
+    /// with `ca_file` and `timeout` applied.
     pub settings: Option<RegistrySettings>,
+    /// Also trust the CA certificates in this PEM file (with `settings: None`).
+    pub ca_file: Option<PathBuf>,
+    /// Limit on each registry operation (with `settings: None`).
+    pub timeout: Option<std::time::Duration>,
     /// The store; `None`: [`Store::default_dir`].
     pub store: Option<PathBuf>,
     /// When set, every gate and policy that comes from a registry must be
@@ -75,7 +82,16 @@ impl<'a> Registry<'a> {
     pub(crate) fn open(options: &'a RegistryOptions, max_component_bytes: u64) -> Result<Self, String> {
         let mut settings = match &options.settings {
             Some(s) => s.clone(),
-            None => RegistrySettings::from_env().map_err(|e| e.to_string())?,
+            None => {
+                let mut s = RegistrySettings::from_env().map_err(|e| e.to_string())?;
+                if let Some(ca) = &options.ca_file {
+                    s = s.with_ca_file(ca).map_err(|e| e.to_string())?;
+                }
+                if let Some(timeout) = options.timeout {
+                    s.timeout = timeout;
+                }
+                s
+            }
         };
         settings.max_component_bytes = max_component_bytes;
         let dir = options.store.clone().or_else(Store::default_dir).ok_or_else(|| {

@@ -148,13 +148,22 @@ pub(crate) fn evaluate(
     Ok((gate, metadata, report))
 }
 
-/// How a gate's registry artifacts are fetched, and whom they must come from.
+/// How a gate's registry artifacts are fetched, and whom they must come
+/// from. The registry settings (environment, docker `config.json`, the CA
+/// file) are read only if something comes from a registry: a gate of local
+/// files does not depend on them.
 pub(crate) fn registry_options(
     registry: &crate::args::RegistryArgs,
     publishers: Option<&std::path::Path>,
 ) -> Result<sealgate::RegistryOptions, CliError> {
+    if registry.registry_timeout == 0 {
+        return Err(CliError::usage(anyhow::anyhow!(
+            "--registry-timeout must be at least 1 second"
+        )));
+    }
     let mut options = sealgate::RegistryOptions::default();
-    options.settings = Some(oci_settings(registry)?);
+    options.ca_file = registry.registry_ca.clone();
+    options.timeout = Some(std::time::Duration::from_secs(registry.registry_timeout));
     options.publishers = publishers.map(sealgate::Publishers::load).transpose()?;
     Ok(options)
 }
