@@ -1538,3 +1538,56 @@ fn registry_settings_are_read_only_when_something_comes_from_a_registry() {
     let err = stderr(&out);
     assert!(err.contains("config.json") && err.contains("not JSON"), "{err}");
 }
+
+/// A gate file naming `oci://` policies, run with a publishers file: a
+/// policy pushed with `--key` by a listed publisher loads; one pushed
+/// without is refused, naming which policy and which artifact.
+#[test]
+fn registry_policies_must_be_signed_when_publishers_are_named() {
+    let Some(registry) = TestRegistry::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (key, public) = keygen(d, "compliance");
+    let publishers = publishers_file(d, &[("compliance", &public)]);
+    let push = |built: &crate::support::Built, rest: &str, key: Option<&Path>| {
+        let mut args = vec!["policy", "push", built.path.to_str().unwrap(), rest];
+        args.extend(key.iter().flat_map(|k| ["--key", k.to_str().unwrap()]));
+        pushed_reference(&registry.sealgate(&d.join("publisher"), &args))
+    };
+    let signed = push(&guests().pii, &registry.reference("sealgate/pii:1"), Some(&key));
+    let unsigned = push(&guests().quality, &registry.reference("sealgate/quality:1"), None);
+    let check = |module: &str, built: &crate::support::Built| {
+        let gate = d.join("gate.toml");
+        std::fs::write(
+            &gate,
+            format!(
+                "api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"{module}\"\nsha256 = \"{}\"\n",
+                built.sha256
+            ),
+        )
+        .unwrap();
+        registry.sealgate(
+            &d.join("runner"),
+            &[
+                "check",
+                "--gate",
+                gate.to_str().unwrap(),
+                "--metadata",
+                clean_metadata().to_str().unwrap(),
+                "--publishers",
+                publishers.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = check(&signed, &guests().pii);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = check(&unsigned, &guests().quality);
+    assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("policies[0]") && err.contains(&unsigned) && err.contains("not signed"),
+        "{err}"
+    );
+}
