@@ -117,6 +117,10 @@ impl AttestationStore for DirectoryStore {
 
 /// Most lookups a [`RegistryStore`] keeps cached.
 pub const MAX_CACHED_LOOKUPS: usize = 4096;
+/// Most bundle bytes a [`RegistryStore`] keeps cached: what it caches was
+/// not verified yet (anyone who can push beside an image can attach large
+/// referrers), so the cache is bounded by size, not only by count.
+pub const MAX_CACHED_BYTES: usize = 64 << 20;
 
 /// Bundles attached to the image in its own registry (OCI referrers, by
 /// `sealgate attest --push`). Every call is bounded by the settings'
@@ -129,7 +133,48 @@ pub const MAX_CACHED_LOOKUPS: usize = 4096;
 pub struct RegistryStore {
     settings: RegistrySettings,
     ttl: Duration,
-    cache: Mutex<HashMap<(String, Sha256Digest), (Instant, Lookup)>>,
+    cache: Mutex<LookupCache>,
+}
+
+/// Lookups by repository and digest, with the bytes they hold.
+#[derive(Default)]
+struct LookupCache {
+    entries: HashMap<(String, Sha256Digest), (Instant, Lookup)>,
+    bytes: usize,
+}
+
+impl LookupCache {
+    fn get(&self, key: &(String, Sha256Digest), now: Instant, ttl: Duration) -> Option<Lookup> {
+        self.entries
+            .get(key)
+            .filter(|(at, _)| now.duration_since(*at) < ttl)
+            .map(|(_, lookup)| lookup.clone())
+    }
+
+    /// Keep `lookup` unless it alone is over the byte bound; expired
+    /// entries go first, and everything when that is not enough.
+    fn insert(&mut self, key: (String, Sha256Digest), lookup: Lookup, now: Instant, ttl: Duration) {
+        let size: usize = lookup.bundles.iter().map(|b| b.bytes.len()).sum();
+        if size > MAX_CACHED_BYTES {
+            return;
+        }
+        if self.entries.len() >= MAX_CACHED_LOOKUPS || self.bytes + size > MAX_CACHED_BYTES {
+            self.entries.retain(|_, (at, _)| now.duration_since(*at) < ttl);
+            if self.entries.len() >= MAX_CACHED_LOOKUPS || self.bytes_held() + size > MAX_CACHED_BYTES {
+                self.entries.clear();
+            }
+        }
+        self.entries.insert(key, (now, lookup));
+        self.bytes = self.bytes_held();
+    }
+
+    fn bytes_held(&self) -> usize {
+        self.entries
+            .values()
+            .flat_map(|(_, l)| &l.bundles)
+            .map(|b| b.bytes.len())
+            .sum()
+    }
 }
 
 impl RegistryStore {
@@ -138,7 +183,7 @@ impl RegistryStore {
         Self {
             settings,
             ttl,
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(LookupCache::default()),
         }
     }
 }
@@ -163,14 +208,13 @@ impl AttestationStore for RegistryStore {
             *digest,
         );
         let now = Instant::now();
-        if let Some((at, lookup)) = self
+        if let Some(lookup) = self
             .cache
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&key)
-            && now.duration_since(*at) < self.ttl
+            .get(&key, now, self.ttl)
         {
-            return Ok(lookup.clone());
+            return Ok(lookup);
         }
         let fetched =
             sealgate::oci::fetch_attestations(&self.settings, &reference, MAX_BUNDLES_PER_DIGEST, max_bytes)
@@ -186,18 +230,53 @@ impl AttestationStore for RegistryStore {
             skipped: Vec::new(),
         };
         if !lookup.bundles.is_empty() {
-            let mut cache = self
-                .cache
+            self.cache
                 .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if cache.len() >= MAX_CACHED_LOOKUPS {
-                cache.retain(|_, (at, _)| now.duration_since(*at) < self.ttl);
-                if cache.len() >= MAX_CACHED_LOOKUPS {
-                    cache.clear();
-                }
-            }
-            cache.insert(key, (now, lookup.clone()));
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .insert(key, lookup.clone(), now, self.ttl);
         }
         Ok(lookup)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(bytes: usize) -> Lookup {
+        Lookup {
+            bundles: vec![StoredBundle {
+                source: "r".into(),
+                bytes: vec![0; bytes],
+            }],
+            skipped: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_lookup_cache_is_bounded_by_bytes_and_count_and_expires() {
+        let mut cache = LookupCache::default();
+        let ttl = Duration::from_secs(60);
+        let now = Instant::now();
+        let key = |n: u8| ("r/x".to_owned(), Sha256Digest::of_bytes(&[n]));
+        // One lookup over the bound alone is never kept.
+        cache.insert(key(0), lookup(MAX_CACHED_BYTES + 1), now, ttl);
+        assert!(cache.get(&key(0), now, ttl).is_none());
+        // Filling past the bound evicts; the bytes held never pass it.
+        for n in 1..=5 {
+            cache.insert(key(n), lookup(MAX_CACHED_BYTES / 3), now, ttl);
+            assert!(cache.bytes <= MAX_CACHED_BYTES, "{}", cache.bytes);
+            assert!(cache.get(&key(n), now, ttl).is_some());
+        }
+        // Past the TTL a lookup is not served.
+        assert!(cache.get(&key(5), now + ttl, ttl).is_none());
+        // Many small lookups: the count is bounded too.
+        for n in 0..=255u8 {
+            for m in 0..=20u8 {
+                let k = ("r/x".to_owned(), Sha256Digest::of_bytes(&[n, m]));
+                cache.insert(k, lookup(1), now, ttl);
+            }
+        }
+        assert!(cache.entries.len() <= MAX_CACHED_LOOKUPS);
     }
 }
