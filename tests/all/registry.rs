@@ -53,57 +53,18 @@ impl TestTls {
     }
 }
 
-/// A TLS server on 127.0.0.1 that answers every request with `status` and
-/// an OCI error body, for at most 32 connections (each with a 5 s read
-/// timeout). Returns its address.
-fn answering_with(status: u16, tls: &TestTls) -> String {
-    use std::io::{Read, Write};
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(
-            vec![tls.leaf.der().clone()],
-            rustls::pki_types::PrivateKeyDer::try_from(tls.leaf_key.serialize_der()).unwrap(),
-        )
-        .unwrap();
-    let config = std::sync::Arc::new(config);
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(32) {
-            let Ok(stream) = stream else { continue };
-            let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-            let conn = rustls::ServerConnection::new(config.clone()).unwrap();
-            let mut tls = rustls::StreamOwned::new(conn, stream);
-            let mut request = Vec::new();
-            let mut buf = [0u8; 4096];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") && request.len() < 64 << 10 {
-                match tls.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
-            let body = r#"{"errors":[{"code":"UNKNOWN","message":"the registry failed"}]}"#;
-            let _ = write!(
-                tls,
-                "HTTP/1.1 {status} Oops\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = tls.flush();
-        }
-    });
-    addr
-}
+/// The TLS stream a fake registry answers on.
+type TlsStream = rustls::StreamOwned<rustls::ServerConnection, std::net::TcpStream>;
 
-/// A TLS server on 127.0.0.1 that answers `GET /v2/` with 200 and every
-/// other request with 200 and a body that never ends (up to 1 GiB, while
-/// the client reads), for at most 16 connections. Returns its address and
-/// the most bytes it managed to send on one connection.
-fn answering_endlessly(tls: &TestTls) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
-    use std::io::{Read, Write};
-    use std::sync::atomic::Ordering;
+/// A TLS server on 127.0.0.1 with the test CA's certificate, for at most
+/// `connections` connections (each with 5 s read and write timeouts):
+/// `answer` is given each request's head and the stream. Returns its address.
+fn fake_registry(
+    tls: &TestTls,
+    connections: usize,
+    answer: impl Fn(&[u8], &mut TlsStream) + Send + 'static,
+) -> String {
+    use std::io::Read;
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -117,10 +78,8 @@ fn answering_endlessly(tls: &TestTls) -> (String, std::sync::Arc<std::sync::atom
     let config = std::sync::Arc::new(config);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
-    let most = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let sent = most.clone();
     std::thread::spawn(move || {
-        for stream in listener.incoming().take(16) {
+        for stream in listener.incoming().take(connections) {
             let Ok(stream) = stream else { continue };
             let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
             let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
@@ -134,28 +93,57 @@ fn answering_endlessly(tls: &TestTls) -> (String, std::sync::Arc<std::sync::atom
                     Ok(n) => request.extend_from_slice(&buf[..n]),
                 }
             }
-            if request.starts_with(b"GET /v2/ ") {
-                let _ = write!(
-                    tls,
-                    "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
-                );
-                let _ = tls.flush();
-                continue;
-            }
-            let _ = write!(
-                tls,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n{{\"a\":\""
-            );
-            let chunk = vec![b'a'; 64 << 10];
-            let mut total = 0u64;
-            while total < 1 << 30 {
-                if tls.write_all(&chunk).and_then(|()| tls.flush()).is_err() {
-                    break;
-                }
-                total += chunk.len() as u64;
-            }
-            sent.fetch_max(total, Ordering::SeqCst);
+            answer(&request, &mut tls);
         }
+    });
+    addr
+}
+
+/// A fake registry that answers every request with `status` and an OCI
+/// error body, for at most 32 connections. Returns its address.
+fn answering_with(status: u16, tls: &TestTls) -> String {
+    fake_registry(tls, 32, move |_, stream| {
+        use std::io::Write;
+        let body = r#"{"errors":[{"code":"UNKNOWN","message":"the registry failed"}]}"#;
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status} Oops\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.flush();
+    })
+}
+
+/// A fake registry that answers `GET /v2/` with 200 and every other request
+/// with 200 and a body that never ends (up to 1 GiB, while the client
+/// reads), for at most 16 connections. Returns its address and the most
+/// bytes it managed to send on one connection.
+fn answering_endlessly(tls: &TestTls) -> (String, std::sync::Arc<std::sync::atomic::AtomicU64>) {
+    let most = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let sent = most.clone();
+    let addr = fake_registry(tls, 16, move |request, stream| {
+        use std::io::Write;
+        if request.starts_with(b"GET /v2/ ") {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            );
+            let _ = stream.flush();
+            return;
+        }
+        let _ = write!(
+            stream,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n{{\"a\":\""
+        );
+        let chunk = vec![b'a'; 64 << 10];
+        let mut total = 0u64;
+        while total < 1 << 30 {
+            if stream.write_all(&chunk).and_then(|()| stream.flush()).is_err() {
+                break;
+            }
+            total += chunk.len() as u64;
+        }
+        sent.fetch_max(total, std::sync::atomic::Ordering::SeqCst);
     });
     (addr, most)
 }
