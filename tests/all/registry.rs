@@ -245,6 +245,17 @@ impl TestRegistry {
         self.dir.path().join("ca.pem")
     }
 
+    /// Settings for the library to reach it: its CA, its credentials, a 5 s timeout.
+    pub fn settings(&self) -> sealgate::oci::RegistrySettings {
+        let mut settings = sealgate::oci::RegistrySettings::default()
+            .with_ca_file(&self.ca())
+            .unwrap()
+            .with_docker_config(&self.docker_config())
+            .unwrap();
+        settings.timeout = Duration::from_secs(5);
+        settings
+    }
+
     /// The docker `config.json` with its credentials.
     pub fn docker_config(&self) -> PathBuf {
         self.dir.path().join("docker/config.json")
@@ -1009,12 +1020,7 @@ fn attestations_travel_beside_the_image_they_judge() {
     );
     // The good image's genuine bundle attached beside another image (by
     // hand: `attest --push` refuses to): about another subject, denied.
-    let mut settings = sealgate::oci::RegistrySettings::default()
-        .with_ca_file(&registry.ca())
-        .unwrap()
-        .with_docker_config(&registry.docker_config())
-        .unwrap();
-    settings.timeout = Duration::from_secs(5);
+    let settings = registry.settings();
     let other = registry.push_image("acme/churn:4", "other");
     sealgate::oci::attach_attestation(
         &settings,
@@ -1238,13 +1244,7 @@ fn a_signed_gate_artifact_runs_elsewhere_and_publishers_are_required() {
 
     // The compliance signature, copied beside the same bytes in another
     // repository, does not count there.
-    let settings = sealgate::oci::RegistrySettings::default()
-        .with_ca_file(&registry.ca())
-        .unwrap();
-    let mut settings = settings;
-    settings
-        .credentials
-        .insert(registry.addr.clone(), (USER.into(), PASSWORD.into()));
+    let settings = registry.settings();
     let copied = registry.reference(&format!(
         "copied/ml-release@{}",
         signed.rsplit_once('@').unwrap().1
@@ -1308,12 +1308,7 @@ fn a_gate_artifact_must_carry_exactly_what_its_gate_pins() {
             (path, bytes)
         })
         .collect();
-    let mut settings = sealgate::oci::RegistrySettings::default()
-        .with_ca_file(&registry.ca())
-        .unwrap();
-    settings
-        .credentials
-        .insert(registry.addr.clone(), (USER.into(), PASSWORD.into()));
+    let settings = registry.settings();
     let target = |tag: &str| {
         sealgate::oci::OciReference::parse(&registry.reference(&format!("g/ml-release:{tag}"))).unwrap()
     };
