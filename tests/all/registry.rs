@@ -1229,9 +1229,14 @@ fn a_signed_gate_artifact_runs_elsewhere_and_publishers_are_required() {
         let err = stderr(out);
         assert!(err.contains(needle), "{err}");
     };
-    let out = check(&store, &unsigned, Some(&publishers));
+    let unsigned_store = r.join("unsigned-store");
+    let out = check(&unsigned_store, &unsigned, Some(&publishers));
     refused(&out, "not signed");
     assert!(stderr(&out).contains("someone/ml-release"), "{}", stderr(&out));
+    // Refused before a byte of it was fetched: the signature is over the
+    // digest the reference names.
+    let fetched = std::fs::read_dir(unsigned_store.join("blobs/sha256")).map_or(0, Iterator::count);
+    assert_eq!(fetched, 0, "an unsigned gate's blobs were fetched");
     // Without a publishers file nothing is required: it runs.
     assert_eq!(check(&store, &unsigned, None).status.code(), Some(0));
 

@@ -118,10 +118,12 @@ impl<'a> Registry<'a> {
                 .map_or_else(|| chain.clone(), str::to_owned),
         };
         let reference = OciReference::parse(oci).map_err(|e| unavailable(error_chain(&e)))?;
+        // Whose it is is known from its digest alone: checked before a byte
+        // of it is fetched.
+        self.check_published(&reference, POLICY_ARTIFACT)
+            .map_err(unavailable)?;
         let pulled = sealgate_oci::fetch_policy(&self.settings, &self.store, &reference)
             .map_err(|e| unavailable(error_chain(&e)))?;
-        self.check_published(&pulled.reference, POLICY_ARTIFACT)
-            .map_err(unavailable)?;
         Ok(pulled.component)
     }
 
@@ -221,11 +223,13 @@ impl Gate {
             reason,
         };
         let registry = Registry::open(options, engine.config().max_component_bytes).map_err(refused)?;
+        // The publisher's signature is over the manifest digest the
+        // reference names: checked before anything else is fetched.
+        registry
+            .check_published(reference, GATE_ARTIFACT)
+            .map_err(refused)?;
         let pulled = sealgate_oci::fetch_gate(&registry.settings, &registry.store, reference)
             .map_err(|e| refused(error_chain(&e)))?;
-        registry
-            .check_published(&pulled.reference, GATE_ARTIFACT)
-            .map_err(refused)?;
         let text =
             String::from_utf8(pulled.gate_file).map_err(|_| refused("its gate file is not UTF-8".into()))?;
         // Paths in the gate resolve under the artifact, never on this disk.
