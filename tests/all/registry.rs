@@ -545,16 +545,13 @@ fn tampered_blobs_and_tags_are_refused() {
 
     // A gate naming a tag is refused when it loads, saying why.
     let dir = tempfile::tempdir().unwrap();
-    let gate = dir.path().join("gate.toml");
-    std::fs::write(
-        &gate,
-        format!(
-            "api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"{}\"\nsha256 = \"{}\"\n",
-            registry.reference("sealgate/quality:1"),
-            built.sha256
-        ),
-    )
-    .unwrap();
+    let gate = write_gate(
+        dir.path(),
+        Path::new(&registry.reference("sealgate/quality:1")),
+        &built.sha256,
+        "{}",
+        "",
+    );
     let out = registry.sealgate(
         fresh.path(),
         &[
@@ -635,15 +632,7 @@ fn a_registry_answering_500_is_an_error() {
         "{err}"
     );
 
-    let gate = dir.path().join("gate.toml");
-    std::fs::write(
-        &gate,
-        format!(
-            "api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"{reference}\"\nsha256 = \"{}\"\n",
-            guests().pii.sha256
-        ),
-    )
-    .unwrap();
+    let gate = write_gate(dir.path(), Path::new(&reference), &guests().pii.sha256, "{}", "");
     let out = sealgate_command()
         .env("SEALGATE_OCI_STORE", &store)
         .env("SEALGATE_REGISTRY_CA", dir.path().join("ca.pem"))
@@ -1511,16 +1500,11 @@ fn registry_settings_are_read_only_when_something_comes_from_a_registry() {
     let out = check(&local);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
 
-    let remote = d.join("remote.toml");
-    std::fs::write(
-        &remote,
-        format!(
-            "api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"oci://127.0.0.1:9/sealgate/pii@{}\"\nsha256 = \"{}\"\n",
-            guests().pii.sha256.prefixed(),
-            guests().pii.sha256
-        ),
-    )
-    .unwrap();
+    let nowhere = format!(
+        "oci://127.0.0.1:9/sealgate/pii@{}",
+        guests().pii.sha256.prefixed()
+    );
+    let remote = write_gate(d, Path::new(&nowhere), &guests().pii.sha256, "{}", "");
     let out = check(&remote);
     assert_eq!(out.status.code(), Some(2), "{}", stdout(&out));
     let err = stderr(&out);
@@ -1547,15 +1531,7 @@ fn registry_policies_must_be_signed_when_publishers_are_named() {
     let signed = push(&guests().pii, &registry.reference("sealgate/pii:1"), Some(&key));
     let unsigned = push(&guests().quality, &registry.reference("sealgate/quality:1"), None);
     let check = |module: &str, built: &crate::support::Built| {
-        let gate = d.join("gate.toml");
-        std::fs::write(
-            &gate,
-            format!(
-                "api-version = \"sealgate/v1\"\nname = \"g\"\n[[policies]]\nmodule = \"{module}\"\nsha256 = \"{}\"\n",
-                built.sha256
-            ),
-        )
-        .unwrap();
+        let gate = write_gate(d, Path::new(module), &built.sha256, "{}", "");
         registry.sealgate(
             &d.join("runner"),
             &[
