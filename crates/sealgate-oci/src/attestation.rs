@@ -110,17 +110,12 @@ fn attach(
 ) -> Result<Attached, OciError> {
     let image_digest = image.pinned("what a referrer is attached to")?;
     let image = image.with_digest(image_digest);
-    let client = settings.client();
-    let auth = settings.auth_for(image.registry());
-    let session = Session {
-        settings,
-        oci: &client,
-        auth: &auth,
-    };
+    let session = Session::new(settings, image.registry());
+    let (client, auth) = (&session.oci, &session.auth);
     block_on(async {
-        client.store_auth_if_needed(image.registry(), &auth).await;
+        client.store_auth_if_needed(image.registry(), auth).await;
         // The subject: the manifest as the registry has it.
-        let body = subject_manifest(settings, &client, &auth, &image, kind.subjects).await?;
+        let body = subject_manifest(&session, &image, kind.subjects).await?;
         let media_type = serde_json::from_slice::<Value>(&body)
             .ok()
             .and_then(|v| v.get("mediaType").and_then(Value::as_str).map(str::to_owned))
@@ -287,15 +282,10 @@ fn fetch(
 ) -> Result<Vec<FetchedAttestation>, OciError> {
     let image_digest = image.pinned("what referrers are fetched for")?;
     let image = image.with_digest(image_digest);
-    let client = settings.client();
-    let auth = settings.auth_for(image.registry());
-    let session = Session {
-        settings,
-        oci: &client,
-        auth: &auth,
-    };
+    let session = Session::new(settings, image.registry());
+    let (client, auth) = (&session.oci, &session.auth);
     block_on(async {
-        client.store_auth_if_needed(image.registry(), &auth).await;
+        client.store_auth_if_needed(image.registry(), auth).await;
         let listed = crate::documents::referrers(&session, &image).await?;
         let mut seen = BTreeSet::new();
         let mut found = Vec::new();

@@ -64,24 +64,20 @@ pub fn attach_cosign_attestations(
     let tag = cosign_tag(&image_digest);
     let tag_ref =
         oci_client::Reference::with_tag(image.registry().into(), image.repository().into(), tag.clone());
-    let client = settings.client();
-    let auth = settings.auth_for(image.registry());
+    let session = Session::new(settings, image.registry());
+    let (client, auth) = (&session.oci, &session.auth);
     let artifact = |reason: String| OciError::Artifact {
         reference: format!("{}/{}:{tag}", image.registry(), image.repository()),
         reason,
     };
     block_on(async {
-        client.store_auth_if_needed(image.registry(), &auth).await;
+        client.store_auth_if_needed(image.registry(), auth).await;
         // The image must be there: an attestation beside nothing helps no one.
-        subject_manifest(settings, &client, &auth, &image, IMAGE_MANIFESTS).await?;
+        subject_manifest(&session, &image, IMAGE_MANIFESTS).await?;
         // The layers already there (none when the tag is new; any other
         // failure stops here rather than overwrite what is there).
         let existing = crate::documents::tagged(
-            &Session {
-                settings,
-                oci: &client,
-                auth: &auth,
-            },
+            &session,
             &image,
             &tag,
             &[OCI_MANIFEST],

@@ -14,11 +14,29 @@ use oci_client::secrets::RegistryAuth;
 use crate::registry::timed;
 use crate::{OciError, OciReference, RegistrySettings};
 
-/// One registry operation's client, credentials and settings.
+/// One registry operation's settings, client and credentials.
 pub(crate) struct Session<'a> {
     pub(crate) settings: &'a RegistrySettings,
-    pub(crate) oci: &'a oci_client::Client,
-    pub(crate) auth: &'a RegistryAuth,
+    pub(crate) oci: oci_client::Client,
+    pub(crate) auth: RegistryAuth,
+}
+
+impl<'a> Session<'a> {
+    /// A client for `registry` with its credentials from `settings`.
+    pub(crate) fn new(settings: &'a RegistrySettings, registry: &str) -> Self {
+        Self {
+            settings,
+            oci: settings.client(),
+            auth: settings.auth_for(registry),
+        }
+    }
+}
+
+/// How a GET ended, short of an error.
+enum Read {
+    Body(Vec<u8>),
+    NotFound,
+    TooLarge,
 }
 
 /// What to read: `manifests/<digest or tag>` or `referrers/<digest>`.
@@ -37,7 +55,7 @@ pub(crate) async fn get_document(
     reference: &OciReference,
     document: Document<'_>,
 ) -> Result<Option<Vec<u8>>, OciError> {
-    let Session { settings, oci, auth } = *session;
+    let Session { settings, oci, auth } = session;
     let registry_error = |source: OciDistributionError| OciError::Registry {
         reference: reference.to_string(),
         operation: document.operation,
@@ -73,22 +91,22 @@ pub(crate) async fn get_document(
         let mut response = request.send().await?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
-            return Ok(Err(None));
+            return Ok(Read::NotFound);
         }
         // Refused by its declared length before a byte is read, and cut
         // off past the limit when it declares none (or lies).
         if response.content_length().is_some_and(|n| n > document.limit) {
-            return Ok(Err(Some(())));
+            return Ok(Read::TooLarge);
         }
         let mut body = Vec::new();
         while let Some(chunk) = response.chunk().await? {
             if body.len() as u64 + chunk.len() as u64 > document.limit {
-                return Ok(Err(Some(())));
+                return Ok(Read::TooLarge);
             }
             body.extend_from_slice(&chunk);
         }
         if status == reqwest::StatusCode::OK {
-            return Ok(Ok(body));
+            return Ok(Read::Body(body));
         }
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(OciDistributionError::UnauthorizedError { url });
@@ -104,9 +122,9 @@ pub(crate) async fn get_document(
     })
     .await
     .and_then(|read| match read {
-        Ok(body) => Ok(Some(body)),
-        Err(None) => Ok(None),
-        Err(Some(())) => Err(too_large()),
+        Read::Body(body) => Ok(Some(body)),
+        Read::NotFound => Ok(None),
+        Read::TooLarge => Err(too_large()),
     })
 }
 

@@ -244,18 +244,12 @@ pub(crate) fn block_on<T: Send>(f: impl std::future::Future<Output = T> + Send) 
 /// (of one of the `accept`ed media types, at most 4 MiB), checked against
 /// that digest: what a referrer is attached to.
 pub(crate) async fn subject_manifest(
-    settings: &RegistrySettings,
-    client: &oci_client::Client,
-    auth: &RegistryAuth,
+    session: &Session<'_>,
     reference: &OciReference,
     accept: &[&str],
 ) -> Result<Vec<u8>, OciError> {
     crate::documents::manifest_by_digest(
-        &Session {
-            settings,
-            oci: client,
-            auth,
-        },
+        session,
         reference,
         accept,
         crate::documents::MAX_INDEX_BYTES,
@@ -627,8 +621,7 @@ fn fetch_artifact(
     if let Some(stored) = stored_artifact(store, &reference, &digest, shape)? {
         return Ok(stored);
     }
-    let client = settings.client();
-    let auth = settings.auth_for(reference.registry());
+    let session = Session::new(settings, reference.registry());
     let mut fetched = false;
     let refname = reference.to_string();
     let artifact = |reason: String| OciError::Artifact {
@@ -637,18 +630,17 @@ fn fetch_artifact(
     };
 
     block_on(async {
-        client.store_auth_if_needed(reference.registry(), &auth).await;
+        session
+            .oci
+            .store_auth_if_needed(reference.registry(), &session.auth)
+            .await;
         // The manifest: from the store, or fetched and hashed here.
         let manifest_bytes = match store.get(&digest, MAX_MANIFEST_BYTES)? {
             Some(b) => b,
             None => {
                 fetched = true;
                 crate::documents::manifest_by_digest(
-                    &Session {
-                        settings,
-                        oci: &client,
-                        auth: &auth,
-                    },
+                    &session,
                     &reference,
                     &[OCI_MANIFEST],
                     MAX_MANIFEST_BYTES,
@@ -659,9 +651,8 @@ fn fetch_artifact(
         };
         let manifest = parse_manifest(&manifest_bytes, shape).map_err(&artifact)?;
         let config = fetch_blob(
-            settings,
+            &session,
             store,
-            &client,
             &reference,
             "the config",
             &manifest.config,
@@ -677,19 +668,7 @@ fn fetch_artifact(
                 shape.max_layer
             };
             let what = title_of(layer).map_or_else(|| format!("layer {i}"), |t| format!("`{t}`"));
-            layers.push(
-                fetch_blob(
-                    settings,
-                    store,
-                    &client,
-                    &reference,
-                    &what,
-                    layer,
-                    limit,
-                    &mut fetched,
-                )
-                .await?,
-            );
+            layers.push(fetch_blob(&session, store, &reference, &what, layer, limit, &mut fetched).await?);
         }
         // The manifest is kept only once everything checked out.
         store.put(&manifest_bytes)?;
@@ -849,11 +828,9 @@ fn parse_manifest(bytes: &[u8], shape: &Shape) -> Result<OciImageManifest, Strin
 
 /// A blob `descriptor` names: from the store, or fetched (bounded by the
 /// descriptor's size and `limit`), hashed and kept.
-#[allow(clippy::too_many_arguments)] // one private helper, called twice
 async fn fetch_blob(
-    settings: &RegistrySettings,
+    session: &Session<'_>,
     store: &Store,
-    client: &oci_client::Client,
     reference: &OciReference,
     what: &str,
     descriptor: &OciDescriptor,
@@ -879,10 +856,12 @@ async fn fetch_blob(
         limit: size as usize,
     };
     timed(
-        settings,
+        session.settings,
         reference,
         "fetching a blob",
-        client.pull_blob(&reference.to_client(), descriptor, &mut sink),
+        session
+            .oci
+            .pull_blob(&reference.to_client(), descriptor, &mut sink),
     )
     .await?;
     check_digest(reference, what, &digest, &sink.bytes)?;
