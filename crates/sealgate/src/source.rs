@@ -78,21 +78,32 @@ pub(crate) struct Registry<'a> {
     publishers: Option<&'a Publishers>,
 }
 
+impl RegistryOptions {
+    /// The settings registries are reached with: `settings`, else the
+    /// environment's ([`RegistrySettings::from_env`]) with `ca_file` and
+    /// `timeout` applied. Reads the environment and files only then.
+    ///
+    /// # Errors
+    ///
+    /// [`OciError::Settings`] for a CA or docker config file that cannot be read.
+    pub fn registry_settings(&self) -> Result<RegistrySettings, OciError> {
+        if let Some(settings) = &self.settings {
+            return Ok(settings.clone());
+        }
+        let mut settings = RegistrySettings::from_env()?;
+        if let Some(ca) = &self.ca_file {
+            settings = settings.with_ca_file(ca)?;
+        }
+        if let Some(timeout) = self.timeout {
+            settings.timeout = timeout;
+        }
+        Ok(settings)
+    }
+}
+
 impl<'a> Registry<'a> {
     pub(crate) fn open(options: &'a RegistryOptions, max_component_bytes: u64) -> Result<Self, String> {
-        let mut settings = match &options.settings {
-            Some(s) => s.clone(),
-            None => {
-                let mut s = RegistrySettings::from_env().map_err(|e| e.to_string())?;
-                if let Some(ca) = &options.ca_file {
-                    s = s.with_ca_file(ca).map_err(|e| e.to_string())?;
-                }
-                if let Some(timeout) = options.timeout {
-                    s.timeout = timeout;
-                }
-                s
-            }
-        };
+        let mut settings = options.registry_settings().map_err(|e| e.to_string())?;
         settings.max_component_bytes = max_component_bytes;
         let dir = options.store.clone().or_else(Store::default_dir).ok_or_else(|| {
             "artifacts from a registry need a store: set SEALGATE_OCI_STORE (or HOME)".to_owned()

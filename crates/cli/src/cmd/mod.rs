@@ -30,7 +30,7 @@ pub(crate) use collect::collect;
 pub(crate) use gate::gate_digest;
 pub(crate) use keygen::keygen;
 pub(crate) use log::log_verify;
-pub(crate) use oci::{gate_push, policy_pull, policy_push, settings as oci_settings};
+pub(crate) use oci::{gate_push, policy_pull, policy_push, registry_options, settings as oci_settings};
 pub(crate) use policy::{build, inspect, policy_bench, policy_new, policy_test};
 pub(crate) use serve::serve;
 pub(crate) use verify::verify;
@@ -146,26 +146,6 @@ pub(crate) fn evaluate(
     let context = EvaluationContext::for_run(gate.name(), evaluated_at_unix, artifact);
     let report = gate.evaluate(&metadata, &context);
     Ok((gate, metadata, report))
-}
-
-/// How a gate's registry artifacts are fetched, and whom they must come
-/// from. The registry settings (environment, docker `config.json`, the CA
-/// file) are read only if something comes from a registry: a gate of local
-/// files does not depend on them.
-pub(crate) fn registry_options(
-    registry: &crate::args::RegistryArgs,
-    publishers: Option<&std::path::Path>,
-) -> Result<sealgate::RegistryOptions, CliError> {
-    if registry.registry_timeout == 0 {
-        return Err(CliError::usage(anyhow::anyhow!(
-            "--registry-timeout must be at least 1 second"
-        )));
-    }
-    let mut options = sealgate::RegistryOptions::default();
-    options.ca_file = registry.registry_ca.clone();
-    options.timeout = Some(std::time::Duration::from_secs(registry.registry_timeout));
-    options.publishers = publishers.map(sealgate::Publishers::load).transpose()?;
-    Ok(options)
 }
 
 /// The artifact's digest: hashed streaming from the file, or as given.

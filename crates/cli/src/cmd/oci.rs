@@ -13,17 +13,28 @@ use crate::exit::{CliError, Exit};
 
 /// The environment's registry settings, tightened or extended by the flags.
 pub(crate) fn settings(args: &RegistryArgs) -> Result<RegistrySettings, CliError> {
-    let mut settings = RegistrySettings::from_env()?;
-    if let Some(ca) = &args.registry_ca {
-        settings = settings.with_ca_file(ca)?;
-    }
+    Ok(registry_options(args, None)?.registry_settings()?)
+}
+
+/// How registry artifacts are fetched, and whom they must come from. The
+/// registry settings (environment, docker `config.json`, the CA file) are
+/// read only when something comes from a registry
+/// ([`sealgate::RegistryOptions::registry_settings`]): a gate of local
+/// files does not depend on them.
+pub(crate) fn registry_options(
+    args: &RegistryArgs,
+    publishers: Option<&std::path::Path>,
+) -> Result<sealgate::RegistryOptions, CliError> {
     if args.registry_timeout == 0 {
         return Err(CliError::usage(anyhow::anyhow!(
             "--registry-timeout must be at least 1 second"
         )));
     }
-    settings.timeout = Duration::from_secs(args.registry_timeout);
-    Ok(settings)
+    let mut options = sealgate::RegistryOptions::default();
+    options.ca_file = args.registry_ca.clone();
+    options.timeout = Some(Duration::from_secs(args.registry_timeout));
+    options.publishers = publishers.map(sealgate::Publishers::load).transpose()?;
+    Ok(options)
 }
 
 /// `sealgate policy push`.
