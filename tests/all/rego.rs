@@ -219,6 +219,127 @@ fn a_conftest_policy_in_old_syntax_runs_unchanged_and_its_denials_are_findings()
     assert!(message.contains("deny.rego:7:"), "{message}");
 }
 
+/// conftest's exceptions, as its documentation writes them: a rule
+/// `exception` listing the names (without `deny_`) of the checks it waives
+/// for the inputs it matches. The policy reads a Kubernetes Deployment; the
+/// gate points `input` at the one the metadata document carries, as
+/// conftest is pointed at a manifest file.
+const CONFTEST_EXCEPTIONS: &str = r#"package main
+
+import rego.v1
+
+deny_run_as_root contains msg if {
+	input.kind == "Deployment"
+	not input.spec.template.spec.securityContext.runAsNonRoot
+	msg := sprintf("Containers must not run as root in Deployment %s", [input.metadata.name])
+}
+
+deny_latest_tag contains msg if {
+	some container in input.spec.template.spec.containers
+	endswith(container.image, ":latest")
+	msg := sprintf("%s uses the latest tag", [container.image])
+}
+
+exception contains rules if {
+	input.metadata.labels["example.com/runs-as-root"] == "approved"
+	rules := ["run_as_root"]
+}
+"#;
+
+/// Metadata carrying a Deployment at `/platform/kubernetes/deployment`.
+fn with_deployment(labels: &str, image: &str) -> sealgate::MetadataDocument {
+    sealgate::MetadataDocument::from_bytes(
+        "deployment.json",
+        format!(
+            r#"{{"api_version":"sealgate/metadata/v1","artifact":{{"kind":"image","name":"scorer"}},
+"platform":{{"kubernetes":{{"deployment":{{"apiVersion":"apps/v1","kind":"Deployment",
+"metadata":{{"name":"scorer","labels":{labels}}},
+"spec":{{"template":{{"spec":{{"containers":[{{"name":"app","image":"{image}"}}]}}}}}}}}}}}}}}"#
+        )
+        .into_bytes(),
+        &sealgate::MetadataLimits::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn conftest_exceptions_waive_the_checks_they_name_and_the_report_keeps_what_was_waived() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate_file = rego_gate(
+        dir.path(),
+        &[("deny.rego", CONFTEST_EXCEPTIONS)],
+        "{ input = \"/platform/kubernetes/deployment\" }",
+    );
+    let gate = load(&gate_file).unwrap_or_else(|e| panic!("{e}"));
+    let context = EvaluationContext::at("rego", 1_795_719_515);
+    let findings = |report: &sealgate::GateReport| {
+        let mut found: Vec<_> = report.policies[0]
+            .findings
+            .iter()
+            .map(|f| (f.rule_id.clone(), f.severity, f.message.clone()))
+            .collect();
+        found.sort();
+        found
+    };
+    let root = "Containers must not run as root in Deployment scorer";
+
+    // No exception applies: both checks deny.
+    let report = gate.evaluate(&with_deployment("{}", "scorer:latest"), &context);
+    assert_eq!(report.policies[0].outcome, PolicyOutcome::Fail);
+    assert_eq!(
+        findings(&report),
+        [
+            ("main.deny_latest_tag".into(), sealgate::Severity::High, "scorer:latest uses the latest tag".into()),
+            ("main.deny_run_as_root".into(), sealgate::Severity::High, root.into()),
+        ]
+    );
+
+    // The exception waives run_as_root, and only it: the waived denial is
+    // an info finding in the signed report, and the latest tag still fails.
+    let approved = r#"{"example.com/runs-as-root":"approved"}"#;
+    let report = gate.evaluate(&with_deployment(approved, "scorer:latest"), &context);
+    assert_eq!(report.policies[0].outcome, PolicyOutcome::Fail);
+    let report = gate.evaluate(&with_deployment(approved, "scorer:1.4.2"), &context);
+    assert_eq!(report.decision, sealgate::GateDecision::Passed, "{report:#?}");
+    assert_eq!(
+        findings(&report),
+        [(
+            "main.deny_run_as_root".into(),
+            sealgate::Severity::Info,
+            format!("excepted by data.main.exception (high waived): {root}")
+        )]
+    );
+
+    // The Deployment is not where the gate says: the policy cannot look at
+    // what it checks, which is an error, not a pass.
+    let elsewhere = rego_gate(
+        dir.path(),
+        &[("deny.rego", CONFTEST_EXCEPTIONS)],
+        "{ input = \"/platform/kubernetes/daemonset\" }",
+    );
+    let report = load(&elsewhere)
+        .unwrap()
+        .evaluate(&with_deployment(approved, "scorer:1.4.2"), &context);
+    assert_eq!(report.policies[0].outcome, PolicyOutcome::Error);
+    let error = report.policies[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("/platform/kubernetes/daemonset"), "{error}");
+
+    // An exception that is not a list of names is an error, not a waiver
+    // of everything or of nothing.
+    let malformed = CONFTEST_EXCEPTIONS.replace("rules := [\"run_as_root\"]", "rules := \"run_as_root\"");
+    let malformed = rego_gate(
+        dir.path(),
+        &[("deny.rego", &malformed)],
+        "{ input = \"/platform/kubernetes/deployment\" }",
+    );
+    let report = load(&malformed)
+        .unwrap()
+        .evaluate(&with_deployment(approved, "scorer:1.4.2"), &context);
+    assert_eq!(report.policies[0].outcome, PolicyOutcome::Error);
+    let error = report.policies[0].error.as_deref().unwrap_or_default();
+    assert!(error.contains("data.main.exception"), "{error}");
+}
+
 #[test]
 fn a_rego_policy_decides_the_gate_and_the_report_and_digest_name_its_files() {
     let dir = tempfile::tempdir().unwrap();

@@ -18,7 +18,13 @@
 //! `msg` and, optionally, `rule_id`, `severity`, `pointer` and `remediation`;
 //! `true` (a boolean rule) is a finding named after the rule. A `deny` or
 //! `violation` value fails the policy; a `warn` value is a finding of
-//! severity `low` unless it says otherwise. `input` is the metadata document;
+//! severity `low` unless it says otherwise. conftest's exceptions hold too:
+//! a rule `exception` whose values are lists of names exempts the checks it
+//! names (`deny_foo` and `violation_foo` by `"foo"`, others by their whole
+//! name); what an exempted check reported stays in the report as `info`
+//! findings marked excepted, so the signed report shows what was waived.
+//! `input` is the metadata document, or the part of it `params.input` (a
+//! JSON Pointer) names, as conftest is pointed at one configuration file;
 //! `data.sealgate.context` the evaluation context, `data.sealgate.params` the
 //! gate's params, which a rule `invalid_params` (a set of messages) may
 //! refuse when the gate loads. Builtin errors are errors (OPA's `strict-builtin-errors`):
@@ -66,6 +72,8 @@ struct DataFile {
 struct Options {
     namespaces: Vec<String>,
     rego_v0: bool,
+    /// JSON Pointer to the part of the metadata document that is `input`.
+    input: String,
 }
 
 impl Options {
@@ -94,7 +102,32 @@ impl Options {
                 return Err("params.rego-version must be \"v1\" (the default, as OPA 1.0) or \"v0\"".into());
             }
         };
-        Ok(Self { namespaces, rego_v0 })
+        let input = match params.get("input") {
+            None => String::new(),
+            Some(Value::String(p)) if p.is_empty() || p.starts_with('/') => p.clone(),
+            Some(other) => {
+                return Err(format!(
+                    "params.input must be a JSON Pointer into the metadata document (\"\" for all of it, or e.g. \"/platform/docker/daemon\"), not `{other}`"
+                ));
+            }
+        };
+        Ok(Self {
+            namespaces,
+            rego_v0,
+            input,
+        })
+    }
+
+    /// The part of the metadata document the policy sees as `input`. A
+    /// pointer to nothing is an error: the policy applies to a document
+    /// that is not there, so it cannot pass.
+    fn input<'a>(&self, doc: &'a Value) -> Result<&'a Value, String> {
+        doc.pointer(&self.input).ok_or_else(|| {
+            format!(
+                "params.input: the metadata document has nothing at `{}`, which this policy checks as its input",
+                self.input
+            )
+        })
     }
 }
 
@@ -234,15 +267,52 @@ fn run(engine: &mut regorus::Engine, options: &Options, report: &mut Report) -> 
             sealgate_policy_sdk::log(&line);
         }
         let Value::Object(rules) = value else { continue };
-        for (rule, value) in rules {
+        let exceptions = exceptions_of(namespace, rules.get("exception"))?;
+        for (rule, value) in &rules {
             if rule == "invalid_params" {
-                invalid_params.extend(messages(namespace, &value)?);
-            } else if let Some(kind) = rule_kind(&rule) {
-                findings_of(namespace, &rule, kind, &value, report)?;
+                invalid_params.extend(messages(namespace, value)?);
+            } else if let Some(kind) = rule_kind(rule) {
+                let excepted = exceptions.iter().any(|name| name == exception_name(rule));
+                findings_of(namespace, rule, kind, excepted, value, report)?;
             }
         }
     }
     Ok(invalid_params)
+}
+
+/// conftest's `exception`: a set of lists of rule names
+/// (`exception contains rules if { …; rules := ["foo"] }`).
+fn exceptions_of(namespace: &str, value: Option<&Value>) -> Result<Vec<String>, String> {
+    let refused = |v: &Value| {
+        format!(
+            "data.{namespace}.exception: values must be lists of rule names (conftest's `rules := [\"foo\"]`), not `{v}`"
+        )
+    };
+    let Some(value) = value else {
+        return Ok(Vec::new());
+    };
+    let Value::Array(lists) = value else {
+        return Err(refused(value));
+    };
+    let mut names = Vec::new();
+    for list in lists {
+        let Value::Array(items) = list else {
+            return Err(refused(list));
+        };
+        for item in items {
+            names.push(item.as_str().ok_or_else(|| refused(item))?.to_owned());
+        }
+    }
+    Ok(names)
+}
+
+/// The name an exception gives for a check, as conftest matches them:
+/// `deny_foo` and `violation_foo` are `foo`; any other check (`deny`,
+/// `violation`, `warn_foo`) is its whole name.
+fn exception_name(rule: &str) -> &str {
+    rule.strip_prefix("deny_")
+        .or_else(|| rule.strip_prefix("violation_"))
+        .unwrap_or(rule)
 }
 
 /// `invalid_params`: a set of messages (sealgate's convention for a Rego
@@ -303,10 +373,13 @@ fn eval_package(engine: &mut regorus::Engine, namespace: &str) -> Result<Value, 
     serde_json::to_value(&value).map_err(|e| e.to_string())
 }
 
+/// The findings of one check. An excepted check's values are `info`
+/// findings marked as excepted and fail nothing.
 fn findings_of(
     namespace: &str,
     rule: &str,
     kind: RuleKind,
+    excepted: bool,
     value: &Value,
     report: &mut Report,
 ) -> Result<(), String> {
@@ -338,6 +411,23 @@ fn findings_of(
                 .map_err(|e| format!("data.{namespace}.{rule}: severity: {e}"))?,
             None => default_severity,
         };
+        if excepted {
+            report.finding(
+                finding.rule_id.unwrap_or(&default_id),
+                Severity::Info,
+                finding.pointer.unwrap_or(""),
+                format!(
+                    "excepted by data.{namespace}.exception ({} waived): {}",
+                    finding.severity.unwrap_or(match kind {
+                        RuleKind::Deny => "high",
+                        RuleKind::Warn => "low",
+                    }),
+                    finding.msg
+                ),
+                finding.remediation.unwrap_or(""),
+            );
+            continue;
+        }
         report.finding(
             finding.rule_id.unwrap_or(&default_id),
             severity,
@@ -421,7 +511,8 @@ impl Policy for Rego {
     type Params = Params;
     const INFO: PolicyInfo = PolicyInfo {
         id: "sealgate.rego",
-        version: "0.1.0",
+        // 0.2.0: conftest's exceptions, params.input.
+        version: "0.2.0",
         summary: "Rego policies (OPA and conftest conventions), pinned by the gate and evaluated in the sandbox.",
         params_schema: PARAMS_SCHEMA,
         // The rules are the gate's Rego files': no catalogue of its own
@@ -460,7 +551,7 @@ impl Policy for Rego {
     fn evaluate(doc: &Metadata, params: &Params, ctx: &Context) -> Result<Report, String> {
         let options = Options::of(&params.params)?;
         let mut engine = engine(params, &options, context_value(ctx))?;
-        engine.set_input(regorus::Value::from(doc.root().clone()));
+        engine.set_input(regorus::Value::from(options.input(doc.root())?.clone()));
         engine.set_enable_coverage(params.coverage);
         let mut report = Report::new();
         run(&mut engine, &options, &mut report)?;
@@ -476,7 +567,8 @@ const PARAMS_SCHEMA: &str = r#"{
   "description": "The gate's params for a Rego policy; all of them are data.sealgate.params. The host adds the pinned files.",
   "properties": {
     "namespaces": {"type": "array", "items": {"type": "string"}, "minItems": 1, "default": ["main"]},
-    "rego-version": {"enum": ["v1", "v0"], "default": "v1"}
+    "rego-version": {"enum": ["v1", "v0"], "default": "v1"},
+    "input": {"type": "string", "description": "JSON Pointer to the part of the metadata document that is `input` (conftest's one configuration file)", "default": ""}
   }
 }"#;
 
@@ -504,6 +596,43 @@ mod tests {
             "policy.rego:35:15: `startswith` expects 2 arguments, in `startswith(tag)`"
         );
         assert_eq!(located("plain failure"), "plain failure");
+    }
+
+    #[test]
+    fn conftest_exception_names() {
+        assert_eq!(exception_name("deny_foo"), "foo");
+        assert_eq!(exception_name("violation_foo_bar"), "foo_bar");
+        assert_eq!(exception_name("deny"), "deny");
+        assert_eq!(exception_name("violation"), "violation");
+        assert_eq!(exception_name("warn_foo"), "warn_foo");
+    }
+
+    #[test]
+    fn conftest_exceptions_are_lists_of_names() {
+        assert!(exceptions_of("main", None).unwrap().is_empty());
+        assert_eq!(
+            exceptions_of("main", Some(&json!([["a", "b"], ["c"]]))).unwrap(),
+            ["a", "b", "c"]
+        );
+        for bad in [json!(true), json!(["a"]), json!([[1]]), json!({"a": ["b"]})] {
+            let e = exceptions_of("main", Some(&bad)).unwrap_err();
+            assert!(e.contains("data.main.exception"), "{e}");
+        }
+    }
+
+    #[test]
+    fn input_is_a_pointer_into_the_document() {
+        let doc = json!({"platform": {"docker": {"daemon": {"tls": true}}}});
+        let options = |input: Value| Options::of(&json!({"input": input}).as_object().unwrap().clone());
+        let whole = Options::of(&Map::new()).unwrap();
+        assert_eq!(whole.input(&doc).unwrap(), &doc);
+        let daemon = options(json!("/platform/docker/daemon")).unwrap();
+        assert_eq!(daemon.input(&doc).unwrap(), &json!({"tls": true}));
+        let absent = options(json!("/platform/kubernetes")).unwrap();
+        assert!(absent.input(&doc).unwrap_err().contains("/platform/kubernetes"));
+        for bad in [json!("platform"), json!(3)] {
+            assert!(options(bad).unwrap_err().contains("params.input"));
+        }
     }
 
     #[test]
