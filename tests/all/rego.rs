@@ -113,8 +113,8 @@ fn the_rego_port_of_quality_gives_the_rust_policys_verdicts() {
 
 /// conftest's conventions as public conftest policies write them, in OPA's
 /// old (v0) syntax: `deny[msg]`, `violation[{"msg": …, "details": …}]`,
-/// `warn[msg]`, a `_suffix`ed rule, and a helper package imported from a
-/// second file. The policy is not sealgate's; its input here is a
+/// `warn[msg]`, a `_suffix`ed rule, and a helper package (in v1 syntax)
+/// imported from a second file. The policy is not sealgate's; its input here is a
 /// Kubernetes Deployment, as conftest would be given.
 const CONFTEST_POLICY: &str = r#"package main
 
@@ -141,13 +141,16 @@ warn_replicas[msg] {
 }
 "#;
 
+/// The helper package in OPA 1.0's syntax, as conftest's own examples mix
+/// them: `import rego.v1` makes this file v1 while the others are read as v0.
 const CONFTEST_LIB: &str = r#"package kubernetes
+import rego.v1
 
-is_deployment {
+is_deployment if {
   input.kind = "Deployment"
 }
 
-containers[container] {
+containers contains container if {
   container = input.spec.template.spec.containers[_]
 }
 "#;

@@ -107,7 +107,10 @@ pub(crate) fn write_text(
             };
             writeln!(out, "        {severity}  {}  at {}", clean(&f.rule_id), clean(at))?;
             writeln!(out, "                  {}", clean(&f.message))?;
-            writeln!(out, "                  fix: {}", clean(&f.remediation))?;
+            // Rego checks often give a message only: no empty `fix:` line.
+            if !f.remediation.trim().is_empty() {
+                writeln!(out, "                  fix: {}", clean(&f.remediation))?;
+            }
         }
         for l in &p.log {
             let line = format!("log[{}] {}", l.level, clean(l.message.trim_end()));
