@@ -292,8 +292,16 @@ fn conftest_exceptions_waive_the_checks_they_name_and_the_report_keeps_what_was_
     assert_eq!(
         findings(&report),
         [
-            ("main.deny_latest_tag".into(), sealgate::Severity::High, "scorer:latest uses the latest tag".into()),
-            ("main.deny_run_as_root".into(), sealgate::Severity::High, root.into()),
+            (
+                "main.deny_latest_tag".into(),
+                sealgate::Severity::High,
+                "scorer:latest uses the latest tag".into()
+            ),
+            (
+                "main.deny_run_as_root".into(),
+                sealgate::Severity::High,
+                root.into()
+            ),
         ]
     );
 
