@@ -708,6 +708,196 @@ fn an_endless_manifest_is_cut_off_at_its_limit() {
     );
 }
 
+/// A fake bearer registry: `GET /v2/` is a `Bearer` challenge naming
+/// `realm` (`{addr}` is replaced by its own address), the token service at
+/// `/token` answers with `token_answer`, and a referrers listing answers
+/// `listing` when it carries `Authorization: Bearer t0k` (else 401).
+fn bearer_registry(
+    tls: &TestTls,
+    realm: &'static str,
+    token_answer: fn(&mut TlsStream) -> u64,
+    listing: fn(&mut TlsStream) -> u64,
+) -> BearerRegistry {
+    use std::io::Write;
+    let own = std::sync::Arc::new(std::sync::OnceLock::<String>::new());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let most = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (own_in, seen_in, most_in) = (own.clone(), seen.clone(), most.clone());
+    let addr = fake_registry(tls, 16, move |request, stream| {
+        let request = String::from_utf8_lossy(request).into_owned();
+        let line = request.lines().next().unwrap_or_default().to_owned();
+        let sent = if line.starts_with("GET /v2/ ") {
+            let realm = realm.replace("{addr}", own_in.get().unwrap());
+            let _ = write!(
+                stream,
+                "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm=\"{realm}\",service=\"fake\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            0
+        } else if line.starts_with("GET /token") {
+            seen_in.lock().unwrap().push(line);
+            token_answer(stream)
+        } else if request
+            .to_ascii_lowercase()
+            .contains("\r\nauthorization: bearer t0k\r\n")
+        {
+            listing(stream)
+        } else {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            0
+        };
+        let _ = stream.flush();
+        most_in.fetch_max(sent, std::sync::atomic::Ordering::SeqCst);
+    });
+    own.set(addr.clone()).unwrap();
+    BearerRegistry {
+        addr,
+        token_requests: seen,
+        most_sent: most,
+    }
+}
+
+struct BearerRegistry {
+    addr: String,
+    /// The request lines the token service saw.
+    token_requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    /// The most bytes sent on one connection.
+    most_sent: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+/// `body` as a whole answer with `status`.
+fn answer(stream: &mut TlsStream, status: &str, body: &str) -> u64 {
+    use std::io::Write;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    body.len() as u64
+}
+
+/// An answer with `status` whose body never ends (up to 1 GiB, while the
+/// client reads), without a length.
+fn endless(stream: &mut TlsStream, status: &str) -> u64 {
+    use std::io::Write;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n{{\"token\":\""
+    );
+    let chunk = vec![b'a'; 64 << 10];
+    let mut total = 0u64;
+    while total < 1 << 30 {
+        if stream.write_all(&chunk).and_then(|()| stream.flush()).is_err() {
+            break;
+        }
+        total += chunk.len() as u64;
+    }
+    total
+}
+
+const EMPTY_LISTING: &str =
+    r#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#;
+
+#[test]
+fn a_bearer_registrys_token_and_error_answers_are_read_within_bounds() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = TestTls::new(dir.path());
+    let mut settings = sealgate::oci::RegistrySettings::default()
+        .with_ca_file(&dir.path().join("ca.pem"))
+        .unwrap();
+    settings.timeout = Duration::from_secs(20);
+    let digest = guests().pii.sha256.prefixed();
+    let list = |addr: &str| {
+        let image = sealgate::oci::OciReference::parse(&format!("oci://{addr}/acme/model@{digest}")).unwrap();
+        let started = Instant::now();
+        let listed = sealgate::oci::fetch_attestations(&settings, &image, 16, 1 << 20);
+        (listed, started.elapsed())
+    };
+
+    // The token flow as the distribution spec has it: the token service is
+    // asked for this repository's pull scope, and its token is presented.
+    let fake = bearer_registry(
+        &tls,
+        "https://{addr}/token",
+        |s| answer(s, "200 OK", r#"{"token":"t0k","expires_in":300}"#),
+        |s| answer(s, "200 OK", EMPTY_LISTING),
+    );
+    let (listed, _) = list(&fake.addr);
+    assert!(listed.unwrap_or_else(|e| panic!("{e}")).is_empty());
+    let seen = fake.token_requests.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(
+        seen[0].contains("scope=repository%3Aacme%2Fmodel%3Apull"),
+        "{seen:?}"
+    );
+    assert!(seen[0].contains("service=fake"), "{seen:?}");
+
+    // A token service that never stops answering: cut off at 64 KiB.
+    let fake = bearer_registry(
+        &tls,
+        "https://{addr}/token",
+        |s| endless(s, "200 OK"),
+        |s| answer(s, "200 OK", EMPTY_LISTING),
+    );
+    let (listed, took) = list(&fake.addr);
+    let error = listed.unwrap_err().to_string();
+    assert!(
+        error.contains("/token: its answer is over 65536 bytes"),
+        "{error}"
+    );
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    let sent = fake.most_sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(sent < 256 << 20, "the token service sent {sent} bytes");
+
+    // An error answer that never ends (what oci-client read whole for a
+    // blob): the message is its start, the rest is not read.
+    let fake = bearer_registry(
+        &tls,
+        "https://{addr}/token",
+        |s| answer(s, "200 OK", r#"{"token":"t0k"}"#),
+        |s| endless(s, "500 Internal Server Error"),
+    );
+    let (listed, took) = list(&fake.addr);
+    let error = listed.unwrap_err().to_string();
+    assert!(error.contains("500"), "{error}");
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    let sent = fake.most_sent.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(sent < 256 << 20, "the registry sent {sent} bytes");
+
+    // A token service in plain text would see the credentials: refused
+    // before it is asked.
+    let fake = bearer_registry(
+        &tls,
+        "http://{addr}/token",
+        |s| answer(s, "200 OK", r#"{"token":"t0k"}"#),
+        |s| answer(s, "200 OK", EMPTY_LISTING),
+    );
+    let error = list(&fake.addr).0.unwrap_err().to_string();
+    assert!(error.contains("not https"), "{error}");
+    assert!(fake.token_requests.lock().unwrap().is_empty());
+
+    // A token service that refuses, or answers without a token.
+    for (refusal, expected) in [
+        (
+            (|s: &mut TlsStream| answer(s, "401 Unauthorized", r#"{"details":"bad credentials"}"#))
+                as fn(&mut TlsStream) -> u64,
+            "answered 401 Unauthorized: {\"details\":\"bad credentials\"}",
+        ),
+        (
+            |s: &mut TlsStream| answer(s, "200 OK", r#"{"expires_in":300}"#),
+            "its answer has no `token`",
+        ),
+    ] {
+        let fake = bearer_registry(&tls, "https://{addr}/token", refusal, |s| {
+            answer(s, "200 OK", EMPTY_LISTING)
+        });
+        let error = list(&fake.addr).0.unwrap_err().to_string();
+        assert!(error.contains(expected), "{error}");
+    }
+}
+
 /// A minimal OCI image layout in `dir` (one empty layer, a config naming
 /// `marker`), tagged `latest`: a real image for skopeo to push.
 fn image_layout(dir: &Path, marker: &str) {

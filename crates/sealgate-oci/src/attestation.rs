@@ -11,12 +11,12 @@ use oci_client::manifest::OciDescriptor;
 use sealgate_core::Sha256Digest;
 use serde_json::{Value, json};
 
-use crate::documents::{MAX_INDEX_BYTES, Session};
+use crate::documents::{Access, MAX_INDEX_BYTES, Session};
 use crate::media_types::{
     ATTESTATION_ARTIFACT, ATTESTATION_BUNDLE, DSSE_ENVELOPE, EMPTY_CONFIG, IMAGE_MANIFESTS, OCI_INDEX,
     OCI_MANIFEST, SIGNATURE_ARTIFACT,
 };
-use crate::registry::{BoundedSink, block_on, check_digest, strict_json, subject_manifest, timed};
+use crate::registry::{block_on, check_digest, strict_json, subject_manifest, timed};
 use crate::{MAX_MANIFEST_BYTES, OciError, OciReference, RegistrySettings};
 
 /// The empty config's bytes (`{}`), as the image spec defines it.
@@ -111,9 +111,11 @@ fn attach(
     let image_digest = image.pinned("what a referrer is attached to")?;
     let image = image.with_digest(image_digest);
     let session = Session::new(settings, image.registry());
-    let (client, auth) = (&session.oci, &session.auth);
+    let client = &session.oci;
     block_on(async {
-        client.store_auth_if_needed(image.registry(), auth).await;
+        session
+            .authorize_client(&image, Access::Push, "authenticating to push")
+            .await?;
         // The subject: the manifest as the registry has it.
         let body = subject_manifest(&session, &image, kind.subjects).await?;
         let media_type = serde_json::from_slice::<Value>(&body)
@@ -283,9 +285,7 @@ fn fetch(
     let image_digest = image.pinned("what referrers are fetched for")?;
     let image = image.with_digest(image_digest);
     let session = Session::new(settings, image.registry());
-    let (client, auth) = (&session.oci, &session.auth);
     block_on(async {
-        client.store_auth_if_needed(image.registry(), auth).await;
         let listed = crate::documents::referrers(&session, &image).await?;
         let mut seen = BTreeSet::new();
         let mut found = Vec::new();
@@ -340,22 +340,16 @@ fn fetch(
                     ),
                 });
             }
-            let mut sink = BoundedSink {
-                bytes: Vec::new(),
-                limit: size as usize,
-            };
-            timed(
-                settings,
+            let bundle = crate::documents::get_blob(
+                &session,
                 &reference,
+                &bundle_digest,
+                size,
                 "fetching a referrer's layer",
-                client.pull_blob(&reference.to_client(), &layer, &mut sink),
             )
             .await?;
-            check_digest(&reference, kind.what, &bundle_digest, &sink.bytes)?;
-            found.push(FetchedAttestation {
-                reference,
-                bundle: sink.bytes,
-            });
+            check_digest(&reference, kind.what, &bundle_digest, &bundle)?;
+            found.push(FetchedAttestation { reference, bundle });
         }
         Ok(found)
     })?

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use sealgate_core::Sha256Digest;
 use serde_json::{Value, json};
 
-use crate::documents::Session;
+use crate::documents::{Access, Session};
 use crate::media_types::{DSSE_ENVELOPE, IMAGE_MANIFESTS, OCI_MANIFEST};
 use crate::registry::{block_on, strict_json, subject_manifest, timed};
 use crate::{OciError, OciReference, RegistrySettings};
@@ -65,13 +65,15 @@ pub fn attach_cosign_attestations(
     let tag_ref =
         oci_client::Reference::with_tag(image.registry().into(), image.repository().into(), tag.clone());
     let session = Session::new(settings, image.registry());
-    let (client, auth) = (&session.oci, &session.auth);
+    let client = &session.oci;
     let artifact = |reason: String| OciError::Artifact {
         reference: format!("{}/{}:{tag}", image.registry(), image.repository()),
         reason,
     };
     block_on(async {
-        client.store_auth_if_needed(image.registry(), auth).await;
+        session
+            .authorize_client(&image, Access::Push, "authenticating to push")
+            .await?;
         // The image must be there: an attestation beside nothing helps no one.
         subject_manifest(&session, &image, IMAGE_MANIFESTS).await?;
         // The layers already there (none when the tag is new; any other

@@ -1,24 +1,43 @@
-//! The registry's JSON documents (manifests, indexes, referrers lists), read
-//! with a size bound. oci-client reads a whole response body into memory
-//! before a caller can look at it, so a hostile registry (in admission, any
-//! image's registry is one a Pod's author chose) could make the host hold
-//! gigabytes within the timeout. These GETs use oci-client's authentication
-//! (its token exchange) and the same TLS settings, and stream the body,
-//! stopping at the limit. Blobs are streamed into a bounded sink already
-//! (`BoundedSink`).
+//! What sealgate reads from a registry, read with a size bound: the token
+//! answer of a bearer registry, manifests, indexes, referrers lists and
+//! blobs. oci-client reads a whole response body into memory before a caller
+//! can look at it (a token answer, an error answer, a manifest), so a hostile
+//! registry (in admission, any image's registry is one a Pod's author chose)
+//! could make the host hold gigabytes within the timeout. Here every body is
+//! streamed and cut off at its limit, with oci-client's TLS settings; the
+//! token negotiated here is what oci-client presents when it pushes.
 
-use oci_client::RegistryOperation;
+use http_auth::parser::ChallengeParser;
 use oci_client::errors::{OciDistributionError, OciEnvelope};
 use oci_client::secrets::RegistryAuth;
+use serde_json::Value;
+
+use sealgate_core::Sha256Digest;
 
 use crate::registry::timed;
 use crate::{OciError, OciReference, RegistrySettings};
+
+/// Largest answer read from a registry's token service.
+pub(crate) const MAX_TOKEN_BYTES: u64 = 64 << 10;
+
+/// Most of an error answer read (for its message).
+const MAX_ERROR_BYTES: u64 = 64 << 10;
+
+/// The access a session asks a repository for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    Pull,
+    Push,
+}
 
 /// One registry operation's settings, client and credentials.
 pub(crate) struct Session<'a> {
     pub(crate) settings: &'a RegistrySettings,
     pub(crate) oci: oci_client::Client,
-    pub(crate) auth: RegistryAuth,
+    /// The credentials the settings give for this registry (basic, or none).
+    credentials: RegistryAuth,
+    /// What was negotiated, for which repository and access.
+    negotiated: tokio::sync::Mutex<Option<(String, Access, RegistryAuth)>>,
 }
 
 impl<'a> Session<'a> {
@@ -27,9 +46,153 @@ impl<'a> Session<'a> {
         Self {
             settings,
             oci: settings.client(),
-            auth: settings.auth_for(registry),
+            credentials: settings.auth_for(registry),
+            negotiated: tokio::sync::Mutex::new(None),
         }
     }
+
+    /// What to present to `reference`'s repository for `access`: the token
+    /// a bearer registry's token service gave (negotiated here, its answer
+    /// bounded), else the basic credentials the settings have, else nothing.
+    /// `operation` names what it is for in errors.
+    pub(crate) async fn authorization(
+        &self,
+        reference: &OciReference,
+        access: Access,
+        operation: &'static str,
+    ) -> Result<RegistryAuth, OciError> {
+        let mut negotiated = self.negotiated.lock().await;
+        if let Some((repository, granted, auth)) = negotiated.as_ref()
+            && repository == reference.repository()
+            && (*granted == Access::Push || access == Access::Pull)
+        {
+            return Ok(auth.clone());
+        }
+        let auth = timed(
+            self.settings,
+            reference,
+            operation,
+            self.negotiate(reference, access),
+        )
+        .await?;
+        *negotiated = Some((reference.repository().to_owned(), access, auth.clone()));
+        Ok(auth)
+    }
+
+    /// Negotiate `access`, then hand the result to oci-client, which pushes
+    /// with it (given a token, oci-client asks no token service itself).
+    pub(crate) async fn authorize_client(
+        &self,
+        reference: &OciReference,
+        access: Access,
+        operation: &'static str,
+    ) -> Result<(), OciError> {
+        let auth = self.authorization(reference, access, operation).await?;
+        self.oci.store_auth_if_needed(reference.registry(), &auth).await;
+        Ok(())
+    }
+
+    /// The distribution spec's token flow: `GET /v2/`; a `Bearer`
+    /// challenge names the token service (which must be https, as the
+    /// registry is: credentials are never sent in clear), asked for this
+    /// repository's scope with the basic credentials, if any.
+    async fn negotiate(
+        &self,
+        reference: &OciReference,
+        access: Access,
+    ) -> Result<RegistryAuth, OciDistributionError> {
+        let http = self.settings.http()?;
+        let registry = reference.to_client().resolve_registry().to_owned();
+        let probe = http.get(format!("https://{registry}/v2/")).send().await?;
+        let challenge = probe
+            .headers()
+            .get_all(http::header::WWW_AUTHENTICATE)
+            .iter()
+            .find_map(bearer_challenge);
+        // Its body is never read.
+        drop(probe);
+        let Some((realm, service)) = challenge else {
+            return Ok(self.credentials.clone());
+        };
+        let failure = |reason: String| {
+            OciDistributionError::AuthenticationFailure(format!("token service {realm}: {reason}"))
+        };
+        if !realm.starts_with("https://") {
+            return Err(failure(
+                "not https; credentials and tokens are exchanged over TLS only".into(),
+            ));
+        }
+        let scope = match access {
+            Access::Pull => format!("repository:{}:pull", reference.repository()),
+            Access::Push => format!("repository:{}:pull,push", reference.repository()),
+        };
+        let mut query = vec![("scope", scope)];
+        if let Some(service) = service {
+            query.push(("service", service));
+        }
+        let mut request = http.get(&realm).query(&query);
+        if let RegistryAuth::Basic(user, password) = &self.credentials {
+            request = request.basic_auth(user, Some(password));
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let Some(body) = read_bounded(response, MAX_TOKEN_BYTES).await? else {
+            return Err(failure(format!("its answer is over {MAX_TOKEN_BYTES} bytes")));
+        };
+        if !status.is_success() {
+            return Err(failure(format!("answered {status}: {}", excerpt(&body))));
+        }
+        let answer: Value =
+            serde_json::from_slice(&body).map_err(|e| failure(format!("its answer is not JSON: {e}")))?;
+        // The spec's `token`; OAuth 2's `access_token` is its alias.
+        ["token", "access_token"]
+            .iter()
+            .find_map(|key| answer.get(key).and_then(Value::as_str))
+            .filter(|token| !token.is_empty())
+            .map(|token| RegistryAuth::Bearer(token.to_owned()))
+            .ok_or_else(|| failure("its answer has no `token`".into()))
+    }
+}
+
+/// The first `Bearer` challenge of a `WWW-Authenticate` value: its realm
+/// and service.
+fn bearer_challenge(value: &http::HeaderValue) -> Option<(String, Option<String>)> {
+    let challenge = ChallengeParser::new(value.to_str().ok()?)
+        .filter_map(Result::ok)
+        .find(|c| c.scheme.eq_ignore_ascii_case("bearer"))?;
+    let param = |name: &str| {
+        challenge
+            .params
+            .iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(name))
+            .map(|(_, value)| value.to_unescaped())
+    };
+    Some((param("realm")?, param("service")))
+}
+
+/// A response body, or `None` past `limit` bytes: refused by its declared
+/// length before a byte is read, and cut off past the limit when it
+/// declares none (or lies).
+async fn read_bounded(
+    mut response: reqwest::Response,
+    limit: u64,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > limit) {
+        return Ok(None);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body))
+}
+
+/// The start of an error answer, for a message.
+fn excerpt(body: &[u8]) -> String {
+    String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned()
 }
 
 /// How a GET ended, short of an error.
@@ -39,7 +202,8 @@ enum Read {
     TooLarge,
 }
 
-/// What to read: `manifests/<digest or tag>` or `referrers/<digest>`.
+/// What to read: `manifests/<digest or tag>`, `referrers/<digest>` or
+/// `blobs/<digest>`.
 pub(crate) struct Document<'a> {
     pub(crate) path: String,
     pub(crate) accept: &'a [&'a str],
@@ -55,7 +219,7 @@ pub(crate) async fn get_document(
     reference: &OciReference,
     document: Document<'_>,
 ) -> Result<Option<Vec<u8>>, OciError> {
-    let Session { settings, oci, auth } = session;
+    let settings = session.settings;
     let registry_error = |source: OciDistributionError| OciError::Registry {
         reference: reference.to_string(),
         operation: document.operation,
@@ -64,16 +228,16 @@ pub(crate) async fn get_document(
     let too_large = || OciError::Artifact {
         reference: reference.to_string(),
         reason: format!(
-            "{}: the registry sent more than the {} bytes such a document may have",
+            "{}: the registry sent more than the {} bytes it may have",
             document.operation, document.limit
         ),
     };
-    let client_ref = reference.to_client();
+    let auth = session
+        .authorization(reference, Access::Pull, document.operation)
+        .await?;
     let http = settings.http().map_err(registry_error)?;
     timed(settings, reference, document.operation, async {
-        // The token oci-client negotiated (a bearer registry), else basic
-        // credentials where we have them, else anonymous.
-        let token = oci.auth(&client_ref, auth, RegistryOperation::Pull).await?;
+        let client_ref = reference.to_client();
         let url = format!(
             "https://{}/v2/{}/{}",
             client_ref.resolve_registry(),
@@ -83,40 +247,34 @@ pub(crate) async fn get_document(
         let mut request = http
             .get(&url)
             .header(http::header::ACCEPT, document.accept.join(", "));
-        request = match (token, auth) {
-            (Some(token), _) => request.bearer_auth(token),
-            (None, RegistryAuth::Basic(user, password)) => request.basic_auth(user, Some(password)),
-            (None, _) => request,
+        request = match &auth {
+            RegistryAuth::Bearer(token) => request.bearer_auth(token),
+            RegistryAuth::Basic(user, password) => request.basic_auth(user, Some(password)),
+            RegistryAuth::Anonymous => request,
         };
-        let mut response = request.send().await?;
+        // Redirects (blobs are often served from elsewhere) are followed
+        // by reqwest, https only, without the credentials to another host.
+        let response = request.send().await?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Ok(Read::NotFound);
         }
-        // Refused by its declared length before a byte is read, and cut
-        // off past the limit when it declares none (or lies).
-        if response.content_length().is_some_and(|n| n > document.limit) {
-            return Ok(Read::TooLarge);
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await? {
-            if body.len() as u64 + chunk.len() as u64 > document.limit {
-                return Ok(Read::TooLarge);
-            }
-            body.extend_from_slice(&chunk);
-        }
         if status == reqwest::StatusCode::OK {
-            return Ok(Read::Body(body));
+            return Ok(match read_bounded(response, document.limit).await? {
+                Some(body) => Read::Body(body),
+                None => Read::TooLarge,
+            });
         }
         if status == reqwest::StatusCode::UNAUTHORIZED {
             return Err(OciDistributionError::UnauthorizedError { url });
         }
+        let body = read_bounded(response, MAX_ERROR_BYTES).await?.unwrap_or_default();
         Err(match serde_json::from_slice::<OciEnvelope>(&body) {
             Ok(envelope) => OciDistributionError::RegistryError { envelope, url },
             Err(_) => OciDistributionError::ServerError {
                 code: status.as_u16(),
                 url,
-                message: String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned(),
+                message: excerpt(&body),
             },
         })
     })
@@ -126,6 +284,29 @@ pub(crate) async fn get_document(
         Read::NotFound => Ok(None),
         Read::TooLarge => Err(too_large()),
     })
+}
+
+/// The blob `digest` names, required, at most `size` bytes (the size its
+/// manifest gives). The caller checks its digest and size.
+pub(crate) async fn get_blob(
+    session: &Session<'_>,
+    reference: &OciReference,
+    digest: &Sha256Digest,
+    size: u64,
+    operation: &'static str,
+) -> Result<Vec<u8>, OciError> {
+    let document = Document {
+        path: format!("blobs/{}", digest.prefixed()),
+        accept: &["*/*"],
+        limit: size,
+        operation,
+    };
+    get_document(session, reference, document)
+        .await?
+        .ok_or_else(|| OciError::Artifact {
+            reference: reference.to_string(),
+            reason: format!("{operation}: the registry has no blob {}", digest.prefixed()),
+        })
 }
 
 /// Largest image manifest, image index or referrers list read.

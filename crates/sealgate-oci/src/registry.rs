@@ -5,8 +5,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use oci_client::client::{
@@ -17,7 +15,7 @@ use oci_client::secrets::RegistryAuth;
 use sealgate_core::{Sha256Digest, read_bounded};
 use serde_json::Value;
 
-use crate::documents::Session;
+use crate::documents::{Access, Session};
 use crate::media_types::{
     GATE_ARTIFACT, GATE_CONFIG, GATE_FILE, GATE_MEMBER, OCI_MANIFEST, POLICY_ARTIFACT, POLICY_COMPONENT,
     POLICY_CONFIG,
@@ -394,11 +392,13 @@ fn push_artifact(
             actual: digest.prefixed(),
         });
     }
-    let client = settings.client();
+    let session = Session::new(settings, target.registry());
+    let client = &session.oci;
     let reference = target.to_client();
-    let auth = settings.auth_for(target.registry());
     block_on(async {
-        client.store_auth_if_needed(target.registry(), &auth).await;
+        session
+            .authorize_client(target, Access::Push, "authenticating to push")
+            .await?;
         // One blob per digest: two members with the same bytes are one blob.
         let mut pushed = std::collections::BTreeSet::new();
         for (layer, descriptor) in layers.iter().zip(&manifest.layers) {
@@ -429,32 +429,6 @@ fn push_artifact(
         .await
     })??;
     Ok(target.with_digest(digest))
-}
-
-/// An `AsyncWrite` into memory that refuses to grow past `limit`: a registry
-/// cannot make the host hold more than a descriptor admits.
-pub(crate) struct BoundedSink {
-    pub(crate) bytes: Vec<u8>,
-    pub(crate) limit: usize,
-}
-
-impl tokio::io::AsyncWrite for BoundedSink {
-    fn poll_write(mut self: Pin<&mut Self>, _: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        if self.bytes.len() + buf.len() > self.limit {
-            return Poll::Ready(Err(std::io::Error::other(format!(
-                "the registry sent more than the {} bytes the manifest gives",
-                self.limit
-            ))));
-        }
-        self.bytes.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
-    }
-    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Poll::Ready(Ok(()))
-    }
 }
 
 /// What an artifact fetched by digest must be.
@@ -630,10 +604,6 @@ fn fetch_artifact(
     };
 
     block_on(async {
-        session
-            .oci
-            .store_auth_if_needed(reference.registry(), &session.auth)
-            .await;
         // The manifest: from the store, or fetched and hashed here.
         let manifest_bytes = match store.get(&digest, MAX_MANIFEST_BYTES)? {
             Some(b) => b,
@@ -851,26 +821,14 @@ async fn fetch_blob(
         return Ok(bytes);
     }
     *fetched = true;
-    let mut sink = BoundedSink {
-        bytes: Vec::new(),
-        limit: size as usize,
-    };
-    timed(
-        session.settings,
-        reference,
-        "fetching a blob",
-        session
-            .oci
-            .pull_blob(&reference.to_client(), descriptor, &mut sink),
-    )
-    .await?;
-    check_digest(reference, what, &digest, &sink.bytes)?;
-    if sink.bytes.len() as u64 != size {
+    let bytes = crate::documents::get_blob(session, reference, &digest, size, "fetching a blob").await?;
+    check_digest(reference, what, &digest, &bytes)?;
+    if bytes.len() as u64 != size {
         return Err(artifact(format!(
             "{what} is {} bytes; its manifest says {size}",
-            sink.bytes.len()
+            bytes.len()
         )));
     }
-    store.put(&sink.bytes)?;
-    Ok(sink.bytes)
+    store.put(&bytes)?;
+    Ok(bytes)
 }
