@@ -351,6 +351,113 @@ fn conftest_exceptions_waive_the_checks_they_name_and_the_report_keeps_what_was_
     assert!(error.contains("data.main.exception"), "{error}");
 }
 
+/// A policy on the age of an artifact, with OPA's time builtins.
+const AGE_POLICY: &str = r#"package main
+import rego.v1
+
+deny contains msg if {
+	created := time.parse_rfc3339_ns(input.artifact.created_at)
+	time.now_ns() - created > time.parse_duration_ns("8760h")
+	[y, m, d] := time.date(created)
+	msg := sprintf("created %d-%02d-%02d, a %s, over a year ago", [y, m, d, time.weekday(created)])
+}
+
+deny contains "created after it was evaluated" if {
+	time.parse_rfc3339_ns(input.artifact.created_at) > time.now_ns()
+}
+
+warn contains sprintf("review by %v", [time.date(time.add_date(time.parse_rfc3339_ns(input.artifact.created_at), 0, 6, 0))]) if {
+	input.artifact.created_at
+}
+"#;
+
+/// A document created at `created_at`.
+fn created(created_at: &str) -> sealgate::MetadataDocument {
+    sealgate::MetadataDocument::from_bytes(
+        "created.json",
+        format!(
+            r#"{{"api_version":"sealgate/metadata/v1","artifact":{{"kind":"model","name":"m","created_at":"{created_at}"}}}}"#
+        )
+        .into_bytes(),
+        &sealgate::MetadataLimits::default(),
+    )
+    .unwrap()
+}
+
+#[test]
+fn rego_reads_dates_and_the_evaluations_time_the_same_way_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let gate =
+        load(&rego_gate(dir.path(), &[("age.rego", AGE_POLICY)], "{}")).unwrap_or_else(|e| panic!("{e}"));
+    // date -u -d 2026-11-30T01:15:22Z +%s
+    let context = EvaluationContext::at("rego", 1_796_001_322);
+    let messages = |report: &sealgate::GateReport| {
+        let mut m: Vec<_> = report.policies[0]
+            .findings
+            .iter()
+            .map(|f| (f.severity, f.message.clone()))
+            .collect();
+        m.sort();
+        m
+    };
+
+    let old = gate.evaluate(&created("2024-02-29T08:00:00Z"), &context);
+    assert_eq!(old.policies[0].outcome, PolicyOutcome::Fail);
+    assert_eq!(
+        messages(&old),
+        [
+            (sealgate::Severity::Low, "review by [2024, 8, 29]".to_owned()),
+            (
+                sealgate::Severity::High,
+                "created 2024-02-29, a Thursday, over a year ago".to_owned()
+            ),
+        ]
+    );
+    // time.now_ns() is the evaluation's time, so a replay reads the same.
+    assert_eq!(
+        messages(&gate.evaluate(&created("2024-02-29T08:00:00Z"), &context)),
+        messages(&old)
+    );
+    // A year later the recent model is old too.
+    let recent = created("2026-06-01T00:00:00+02:00");
+    let report = gate.evaluate(&recent, &context);
+    assert_eq!(report.decision, sealgate::GateDecision::Passed, "{report:#?}");
+    assert_eq!(
+        messages(&report),
+        [(sealgate::Severity::Low, "review by [2026, 12, 1]".to_owned())]
+    );
+    let later = EvaluationContext::at("rego", 1_796_001_322 + 366 * 86_400);
+    assert_eq!(
+        gate.evaluate(&recent, &later).policies[0].outcome,
+        PolicyOutcome::Fail
+    );
+    assert_eq!(
+        gate.evaluate(&created("2027-01-01T00:00:00Z"), &context).policies[0].outcome,
+        PolicyOutcome::Fail
+    );
+
+    // A date that cannot be read is an error naming it, not a pass.
+    for unreadable in ["30/11/2026", "2026-11-30", "2025-02-29T00:00:00Z"] {
+        let report = gate.evaluate(&created(unreadable), &context);
+        assert_eq!(report.policies[0].outcome, PolicyOutcome::Error, "{unreadable}");
+        let error = report.policies[0].error.as_deref().unwrap_or_default();
+        assert!(
+            error.contains(&format!("`{unreadable}` is not an RFC 3339 time")),
+            "{error}"
+        );
+    }
+
+    // There is no time zone database in the sandbox: another zone is an
+    // error, never a guess (here, found when the gate loads).
+    let zoned =
+        "package main\nimport rego.v1\ndeny contains \"x\" if time.date([0, \"Europe/Berlin\"])[0] == 1970\n";
+    let message = params_refusal(&rego_gate(dir.path(), &[("zoned.rego", zoned)], "{}"));
+    assert!(
+        message.contains("time zone `Europe/Berlin` is not available"),
+        "{message}"
+    );
+}
+
 #[test]
 fn a_rego_policy_decides_the_gate_and_the_report_and_digest_name_its_files() {
     let dir = tempfile::tempdir().unwrap();

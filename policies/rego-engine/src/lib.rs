@@ -30,6 +30,8 @@
 //! refuse when the gate loads. Builtin errors are errors (OPA's `strict-builtin-errors`):
 //! a check that cannot be evaluated ends in ERROR, never in a pass.
 
+mod time;
+
 use sealgate_policy_sdk::{Context, Metadata, Policy, PolicyInfo, Report, Severity, export_policy};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -169,7 +171,12 @@ fn rule_kind(name: &str) -> Option<RuleKind> {
 }
 
 /// An engine with the files, the data and `data.sealgate` loaded.
-fn engine(params: &Params, options: &Options, context: Value) -> Result<regorus::Engine, String> {
+fn engine(
+    params: &Params,
+    options: &Options,
+    context: Value,
+    now_unix: i64,
+) -> Result<regorus::Engine, String> {
     if params.rego.is_empty() {
         return Err("no Rego files: name them in the gate's `rego = [{ path, sha256 }]`".into());
     }
@@ -177,6 +184,7 @@ fn engine(params: &Params, options: &Options, context: Value) -> Result<regorus:
     engine.set_rego_v0(options.rego_v0);
     engine.set_strict_builtin_errors(true);
     engine.set_gather_prints(true);
+    time::register(&mut engine, now_unix)?;
     for file in &params.rego {
         engine
             .add_policy(file.path.clone(), file.source.clone())
@@ -511,7 +519,7 @@ impl Policy for Rego {
     type Params = Params;
     const INFO: PolicyInfo = PolicyInfo {
         id: "sealgate.rego",
-        // 0.2.0: conftest's exceptions, params.input.
+        // 0.2.0: conftest's exceptions, params.input, OPA's time builtins.
         version: "0.2.0",
         summary: "Rego policies (OPA and conftest conventions), pinned by the gate and evaluated in the sandbox.",
         params_schema: PARAMS_SCHEMA,
@@ -528,7 +536,7 @@ impl Policy for Rego {
     fn validate(params: &Params) -> Result<(), String> {
         let options = Options::of(&params.params)?;
         let context = json!({"gate": "", "artifact_digest": null, "evaluated_at": "1970-01-01T00:00:00Z", "evaluated_at_unix": 0});
-        let mut engine = engine(params, &options, context)?;
+        let mut engine = engine(params, &options, context, 0)?;
         check_namespaces(&engine, params, &options)?;
         engine.set_input(regorus::Value::from(json!({})));
         let invalid = run(&mut engine, &options, &mut Report::new())?;
@@ -550,7 +558,7 @@ impl Policy for Rego {
 
     fn evaluate(doc: &Metadata, params: &Params, ctx: &Context) -> Result<Report, String> {
         let options = Options::of(&params.params)?;
-        let mut engine = engine(params, &options, context_value(ctx))?;
+        let mut engine = engine(params, &options, context_value(ctx), ctx.evaluated_at_unix)?;
         engine.set_input(regorus::Value::from(options.input(doc.root())?.clone()));
         engine.set_enable_coverage(params.coverage);
         let mut report = Report::new();
