@@ -305,6 +305,15 @@ fn conftest_exceptions_waive_the_checks_they_name_and_the_report_keeps_what_was_
         ]
     );
 
+    // Findings point at the Deployment the policy was given as its input.
+    assert!(
+        report.policies[0]
+            .findings
+            .iter()
+            .all(|f| f.pointer == "/platform/kubernetes/deployment"),
+        "{report:#?}"
+    );
+
     // The exception waives run_as_root, and only it: the waived denial is
     // an info finding in the signed report, and the latest tag still fails.
     let approved = r#"{"example.com/runs-as-root":"approved"}"#;

@@ -281,7 +281,14 @@ fn run(engine: &mut regorus::Engine, options: &Options, report: &mut Report) -> 
                 invalid_params.extend(messages(namespace, value)?);
             } else if let Some(kind) = rule_kind(rule) {
                 let excepted = exceptions.iter().any(|name| name == exception_name(rule));
-                findings_of(namespace, rule, kind, excepted, value, report)?;
+                let check = Check {
+                    namespace,
+                    rule,
+                    kind,
+                    excepted,
+                    input: &options.input,
+                };
+                findings_of(&check, value, report)?;
             }
         }
     }
@@ -381,16 +388,27 @@ fn eval_package(engine: &mut regorus::Engine, namespace: &str) -> Result<Value, 
     serde_json::to_value(&value).map_err(|e| e.to_string())
 }
 
+/// One check (a `deny`, `violation` or `warn` rule) of a namespace.
+struct Check<'a> {
+    namespace: &'a str,
+    rule: &'a str,
+    kind: RuleKind,
+    /// An `exception` names it for this input.
+    excepted: bool,
+    /// Where `input` is in the metadata document (a JSON Pointer).
+    input: &'a str,
+}
+
 /// The findings of one check. An excepted check's values are `info`
 /// findings marked as excepted and fail nothing.
-fn findings_of(
-    namespace: &str,
-    rule: &str,
-    kind: RuleKind,
-    excepted: bool,
-    value: &Value,
-    report: &mut Report,
-) -> Result<(), String> {
+fn findings_of(check: &Check<'_>, value: &Value, report: &mut Report) -> Result<(), String> {
+    let Check {
+        namespace,
+        rule,
+        kind,
+        excepted,
+        input,
+    } = *check;
     let default_id = format!("{namespace}.{rule}");
     let default_severity = match kind {
         RuleKind::Deny => Severity::High,
@@ -419,11 +437,13 @@ fn findings_of(
                 .map_err(|e| format!("data.{namespace}.{rule}: severity: {e}"))?,
             None => default_severity,
         };
+        // The policy sees `input`: a pointer it gives is into that.
+        let pointer = format!("{input}{}", finding.pointer.unwrap_or(""));
         if excepted {
             report.finding(
                 finding.rule_id.unwrap_or(&default_id),
                 Severity::Info,
-                finding.pointer.unwrap_or(""),
+                &pointer,
                 format!(
                     "excepted by data.{namespace}.exception ({} waived): {}",
                     finding.severity.unwrap_or(match kind {
@@ -439,7 +459,7 @@ fn findings_of(
         report.finding(
             finding.rule_id.unwrap_or(&default_id),
             severity,
-            finding.pointer.unwrap_or(""),
+            &pointer,
             finding.msg,
             finding.remediation.unwrap_or(""),
         );
