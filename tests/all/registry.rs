@@ -131,18 +131,7 @@ fn answering_endlessly(tls: &TestTls) -> (String, std::sync::Arc<std::sync::atom
             let _ = stream.flush();
             return;
         }
-        let _ = write!(
-            stream,
-            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n{{\"a\":\""
-        );
-        let chunk = vec![b'a'; 64 << 10];
-        let mut total = 0u64;
-        while total < 1 << 30 {
-            if stream.write_all(&chunk).and_then(|()| stream.flush()).is_err() {
-                break;
-            }
-            total += chunk.len() as u64;
-        }
+        let total = endless(stream, "200 OK");
         sent.fetch_max(total, std::sync::atomic::Ordering::SeqCst);
     });
     (addr, most)
