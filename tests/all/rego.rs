@@ -251,15 +251,23 @@ exception contains rules if {
 
 /// Metadata carrying a Deployment at `/platform/kubernetes/deployment`.
 fn with_deployment(labels: &str, image: &str) -> sealgate::MetadataDocument {
+    let labels: serde_json::Value = serde_json::from_str(labels).unwrap();
+    document(serde_json::json!({
+        "api_version": "sealgate/metadata/v1",
+        "artifact": {"kind": "image", "name": "scorer"},
+        "platform": {"kubernetes": {"deployment": {
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "scorer", "labels": labels},
+            "spec": {"template": {"spec": {"containers": [{"name": "app", "image": image}]}}}
+        }}}
+    }))
+}
+
+/// A metadata document of `value`.
+fn document(value: serde_json::Value) -> sealgate::MetadataDocument {
     sealgate::MetadataDocument::from_bytes(
-        "deployment.json",
-        format!(
-            r#"{{"api_version":"sealgate/metadata/v1","artifact":{{"kind":"image","name":"scorer"}},
-"platform":{{"kubernetes":{{"deployment":{{"apiVersion":"apps/v1","kind":"Deployment",
-"metadata":{{"name":"scorer","labels":{labels}}},
-"spec":{{"template":{{"spec":{{"containers":[{{"name":"app","image":"{image}"}}]}}}}}}}}}}}}}}"#
-        )
-        .into_bytes(),
+        "metadata.json",
+        value.to_string().into_bytes(),
         &sealgate::MetadataLimits::default(),
     )
     .unwrap()
@@ -382,15 +390,10 @@ warn contains sprintf("review by %v", [time.date(time.add_date(time.parse_rfc333
 
 /// A document created at `created_at`.
 fn created(created_at: &str) -> sealgate::MetadataDocument {
-    sealgate::MetadataDocument::from_bytes(
-        "created.json",
-        format!(
-            r#"{{"api_version":"sealgate/metadata/v1","artifact":{{"kind":"model","name":"m","created_at":"{created_at}"}}}}"#
-        )
-        .into_bytes(),
-        &sealgate::MetadataLimits::default(),
-    )
-    .unwrap()
+    document(serde_json::json!({
+        "api_version": "sealgate/metadata/v1",
+        "artifact": {"kind": "model", "name": "m", "created_at": created_at}
+    }))
 }
 
 #[test]
@@ -506,15 +509,12 @@ fn a_rego_policy_decides_the_gate_and_the_report_and_digest_name_its_files() {
 
 /// A minimal metadata document with `/governance` set.
 fn governed(governance: &str) -> sealgate::MetadataDocument {
-    sealgate::MetadataDocument::from_bytes(
-        "governed.json",
-        format!(
-            r#"{{"api_version":"sealgate/metadata/v1","artifact":{{"kind":"model","name":"m"}},"governance":{governance}}}"#
-        )
-        .into_bytes(),
-        &sealgate::MetadataLimits::default(),
-    )
-    .unwrap()
+    let governance: serde_json::Value = serde_json::from_str(governance).unwrap();
+    document(serde_json::json!({
+        "api_version": "sealgate/metadata/v1",
+        "artifact": {"kind": "model", "name": "m"},
+        "governance": governance
+    }))
 }
 
 #[test]
