@@ -823,37 +823,31 @@ fn a_bearer_registrys_token_and_error_answers_are_read_within_bounds() {
     );
     assert!(seen[0].contains("service=fake"), "{seen:?}");
 
-    // A token service that never stops answering: cut off at 64 KiB.
-    let fake = bearer_registry(
-        &tls,
-        "https://{addr}/token",
-        |s| endless(s, "200 OK"),
-        |s| answer(s, "200 OK", EMPTY_LISTING),
-    );
-    let (listed, took) = list(&fake.addr);
-    let error = listed.unwrap_err().to_string();
-    assert!(
-        error.contains("/token: its answer is over 65536 bytes"),
-        "{error}"
-    );
-    assert!(took < Duration::from_secs(15), "{took:?}");
-    let sent = fake.most_sent.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(sent < 256 << 20, "the token service sent {sent} bytes");
-
-    // An error answer that never ends (what oci-client read whole for a
-    // blob): the message is its start, the rest is not read.
-    let fake = bearer_registry(
-        &tls,
-        "https://{addr}/token",
-        |s| answer(s, "200 OK", r#"{"token":"t0k"}"#),
-        |s| endless(s, "500 Internal Server Error"),
-    );
-    let (listed, took) = list(&fake.addr);
-    let error = listed.unwrap_err().to_string();
-    assert!(error.contains("500"), "{error}");
-    assert!(took < Duration::from_secs(15), "{took:?}");
-    let sent = fake.most_sent.load(std::sync::atomic::Ordering::SeqCst);
-    assert!(sent < 256 << 20, "the registry sent {sent} bytes");
+    // A token service that never stops answering is cut off at 64 KiB; an
+    // error answer that never ends (what oci-client read whole for a blob)
+    // gives its start as the message, and the rest is not read.
+    type Answer = fn(&mut TlsStream) -> u64;
+    let endless_cases: [(Answer, Answer, &str); 2] = [
+        (
+            |s| endless(s, "200 OK"),
+            |s| answer(s, "200 OK", EMPTY_LISTING),
+            "/token: its answer is over 65536 bytes",
+        ),
+        (
+            |s| answer(s, "200 OK", r#"{"token":"t0k"}"#),
+            |s| endless(s, "500 Internal Server Error"),
+            "500",
+        ),
+    ];
+    for (token_answer, listing, expected) in endless_cases {
+        let fake = bearer_registry(&tls, "https://{addr}/token", token_answer, listing);
+        let (listed, took) = list(&fake.addr);
+        let error = listed.unwrap_err().to_string();
+        assert!(error.contains(expected), "{error}");
+        assert!(took < Duration::from_secs(15), "{took:?}");
+        let sent = fake.most_sent.load(std::sync::atomic::Ordering::SeqCst);
+        assert!(sent < 256 << 20, "the fake sent {sent} bytes on one connection");
+    }
 
     // A token service in plain text would see the credentials: refused
     // before it is asked.
