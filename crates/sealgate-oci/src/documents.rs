@@ -88,7 +88,10 @@ impl<'a> Session<'a> {
         operation: &'static str,
     ) -> Result<(), OciError> {
         let auth = self.authorization(reference, access, operation).await?;
-        self.oci.store_auth_if_needed(reference.registry(), &auth).await;
+        // Keyed as oci-client looks it up (docker.io is index.docker.io).
+        self.oci
+            .store_auth_if_needed(reference.to_client().resolve_registry(), &auth)
+            .await;
         Ok(())
     }
 
@@ -190,9 +193,20 @@ async fn read_bounded(
     Ok(Some(body))
 }
 
-/// The start of an error answer, for a message.
+/// The start of an error answer, for a message: at most 1 KiB, control
+/// characters escaped (it is the registry's text, printed into a terminal
+/// or a CI log).
 fn excerpt(body: &[u8]) -> String {
-    String::from_utf8_lossy(&body[..body.len().min(1024)]).into_owned()
+    String::from_utf8_lossy(&body[..body.len().min(1024)])
+        .chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
 }
 
 /// How a GET ended, short of an error.
@@ -401,4 +415,32 @@ pub(crate) async fn referrers(
         reference: subject.to_string(),
         reason: format!("its referrers list is not an OCI image index: {e}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_challenges_as_registries_write_them() {
+        let header = |v: &str| http::HeaderValue::from_str(v).unwrap();
+        assert_eq!(
+            bearer_challenge(&header(
+                r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull""#
+            )),
+            Some(("https://auth.docker.io/token".into(), Some("registry.docker.io".into())))
+        );
+        assert_eq!(
+            bearer_challenge(&header(r#"Basic realm="x", Bearer realm="https://r/t""#)),
+            Some(("https://r/t".into(), None))
+        );
+        assert_eq!(bearer_challenge(&header(r#"Basic realm="Registry Realm""#)), None);
+        assert_eq!(bearer_challenge(&header("Bearer service=\"no-realm\"")), None);
+    }
+
+    #[test]
+    fn a_registrys_text_is_cut_and_escaped() {
+        assert_eq!(excerpt(b"denied\x1b[31m\n"), "denied\\u{1b}[31m\\n");
+        assert_eq!(excerpt(&[b'a'; 5000]).len(), 1024);
+    }
 }
