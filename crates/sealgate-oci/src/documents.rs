@@ -428,7 +428,10 @@ mod tests {
             bearer_challenge(&header(
                 r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/alpine:pull""#
             )),
-            Some(("https://auth.docker.io/token".into(), Some("registry.docker.io".into())))
+            Some((
+                "https://auth.docker.io/token".into(),
+                Some("registry.docker.io".into())
+            ))
         );
         assert_eq!(
             bearer_challenge(&header(r#"Basic realm="x", Bearer realm="https://r/t""#)),
