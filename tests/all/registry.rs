@@ -881,6 +881,149 @@ fn a_bearer_registrys_token_and_error_answers_are_read_within_bounds() {
     }
 }
 
+/// A copy that kept only cosign's `.att` tag (no referrers) still carries
+/// the attestation: `verify --from` rebuilds the bundle from the verdict
+/// layer and the report layer after it, and verification decides, so a
+/// verdict paired with another evaluation's report is rejected.
+#[test]
+fn verify_from_reads_cosigns_layout_when_no_referrer_is_there() {
+    let Some(registry) = TestRegistry::start() else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let store = w.join("store");
+    let keygen = sealgate(&["keygen", "--out", w.to_str().unwrap(), "--name", "ci"]);
+    assert_eq!(keygen.status.code(), Some(0), "{}", stderr(&keygen));
+    let (key, public) = (w.join("ci.key"), w.join("ci.pub"));
+    let gate = gate_with_suite_builds(&repo("examples/gates/ml-release.toml"), w, 6);
+    let settings = registry.settings();
+    // Two images, each attested, the bundles kept as files (no --push).
+    let mut attested = Vec::new();
+    for (tag, out) in [("acme/churn:1", "one.jsonl"), ("acme/churn:2", "two.jsonl")] {
+        let digest = registry.push_image(tag, out);
+        let run = sealgate(&[
+            "attest",
+            "--gate",
+            gate.to_str().unwrap(),
+            "--metadata",
+            metadata_describing(w, "churn-model", &digest).to_str().unwrap(),
+            "--digest",
+            &digest.prefixed(),
+            "--key",
+            key.to_str().unwrap(),
+            "--out",
+            w.join(out).to_str().unwrap(),
+        ]);
+        assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+        let text = std::fs::read_to_string(w.join(out)).unwrap();
+        // A bundle is the verdict's envelope, then the report's, a line each.
+        let envelopes: Vec<_> = text
+            .lines()
+            .zip([
+                sealgate_attest::VSA_PREDICATE_TYPE,
+                sealgate_attest::REPORT_PREDICATE_TYPE,
+            ])
+            .map(|(line, predicate_type)| sealgate::oci::CosignEnvelope {
+                predicate_type: predicate_type.to_owned(),
+                envelope: line.as_bytes().to_vec(),
+            })
+            .collect();
+        assert_eq!(envelopes.len(), 2);
+        attested.push((digest, envelopes));
+    }
+    let image = |d: &sealgate::Sha256Digest| registry.reference(&format!("acme/churn@{}", d.prefixed()));
+    // The PII policy must be among those that passed: a check of the report.
+    let pii = format!("sealgate.pii={}", guests().pii.sha256.prefixed());
+    let verify = |digest: &sealgate::Sha256Digest| {
+        registry.sealgate(
+            &store,
+            &[
+                "verify",
+                "--from",
+                &image(digest),
+                "--digest",
+                &digest.prefixed(),
+                "--key",
+                public.to_str().unwrap(),
+                "--require-policy",
+                &pii,
+            ],
+        )
+    };
+    let oci = |d: &sealgate::Sha256Digest| sealgate::oci::OciReference::parse(&image(d)).unwrap();
+    let ((one, one_envelopes), (two, two_envelopes)) = (&attested[0], &attested[1]);
+
+    // No referrer and no .att tag: nothing to accept.
+    let none = verify(one);
+    assert_eq!(none.status.code(), Some(1), "{}{}", stdout(&none), stderr(&none));
+    assert!(
+        stderr(&none).contains("no sealgate attestation is attached"),
+        "{}",
+        stderr(&none)
+    );
+
+    // Only cosign's layout: accepted, the report (which --require-policy
+    // reads) paired with its verdict.
+    sealgate::oci::attach_cosign_attestations(&settings, &oci(one), one_envelopes).unwrap();
+    let accepted = verify(one);
+    assert_eq!(
+        accepted.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&accepted),
+        stderr(&accepted)
+    );
+
+    // The second image's verdict beside the first image's report: the pair
+    // is rebuilt as the layers lie, and rejected (the report is bound to
+    // another verdict, and is about another image).
+    let mixed = [two_envelopes[0].clone(), one_envelopes[1].clone()];
+    sealgate::oci::attach_cosign_attestations(&settings, &oci(two), &mixed).unwrap();
+    let rejected = verify(two);
+    assert_eq!(
+        rejected.status.code(),
+        Some(1),
+        "{}{}",
+        stdout(&rejected),
+        stderr(&rejected)
+    );
+    assert!(!stdout(&rejected).contains("ACCEPTED"), "{}", stdout(&rejected));
+
+    // Admission from the registry reads the same: the first image is
+    // admitted on its cosign layout alone, the second denied.
+    std::fs::write(
+        w.join("trust.toml"),
+        format!(
+            "api-version = \"sealgate/trust/v1\"\n[[keys]]\nname = \"ci\"\npublic-key = {:?}\n",
+            public.display().to_string()
+        ),
+    )
+    .unwrap();
+    let serve_config = w.join("serve.toml");
+    std::fs::write(
+        &serve_config,
+        format!(
+            "api-version = \"sealgate/server/v1\"\ngates = [{:?}]\n[trust]\nrelease = \"trust.toml\"\n\
+             [admission]\ntrust = \"release\"\nregistry = {{ ca = {:?}, docker-config = {:?}, timeout = \"5s\" }}\n",
+            gate.display().to_string(),
+            registry.ca().display().to_string(),
+            registry.docker_config().display().to_string(),
+        ),
+    )
+    .unwrap();
+    let server = crate::serve::InProcess::new(&serve_config);
+    for (digest, admitted) in [(one, true), (two, false)] {
+        let pod_image = format!("{}/acme/churn@{}", registry.addr, digest.prefixed());
+        let (status, answer) = server.post(
+            "/v1/admission",
+            &crate::serve::review("u", "", "Pod", "CREATE", crate::serve::pod(&[&pod_image])),
+        );
+        assert_eq!(status, 200, "{answer}");
+        assert_eq!(answer["response"]["allowed"], admitted, "{answer}");
+    }
+}
+
 /// A minimal OCI image layout in `dir` (one empty layer, a config naming
 /// `marker`), tagged `latest`: a real image for skopeo to push.
 fn image_layout(dir: &Path, marker: &str) {

@@ -32,7 +32,10 @@ use sealgate_core::{GateReport, Sha256Digest};
 pub use dsse::Envelope;
 pub use keys::{GeneratedKey, KeyError, generate, key_id, load_signing_key, load_verifying_key};
 pub use publication::{Publication, Publishers};
-pub use statement::{AttestationInputs, DEFAULT_VERIFIER_ID, Statement, policy_digest};
+pub use statement::{
+    AttestationInputs, DEFAULT_VERIFIER_ID, REPORT_PREDICATE_TYPE, Statement, VSA_PREDICATE_TYPE,
+    policy_digest,
+};
 pub use trust::{RequiredPolicy, TrustFileError, TrustPolicy, TrustedKey};
 pub use verify::{
     Check, CheckOutcome, CheckStatus, Rejection, VerificationDecision, VerifiedAttestation,

@@ -168,3 +168,146 @@ pub fn attach_cosign_attestations(
         Ok(image.with_digest(manifest_digest))
     })?
 }
+
+/// The predicate types of a sealgate bundle's two envelopes, as the `.att`
+/// layers' annotations name them.
+#[derive(Debug, Clone, Copy)]
+pub struct BundlePredicates<'a> {
+    /// The verdict's (the SLSA VSA's).
+    pub verdict: &'a str,
+    /// The report's, bound to its verdict.
+    pub report: &'a str,
+}
+
+/// The sealgate bundles in `image`'s cosign attestations (its `.att` tag),
+/// rebuilt from its layers, newest first: each verdict envelope with the
+/// report envelope after it (`attest --push` appends them in that order),
+/// or alone when none follows. At most `max_candidates`, each envelope at
+/// most `max_bundle_bytes`, every digest checked; none when there is no
+/// `.att` tag. They are proposals, as referrers are: verification decides
+/// (a report is bound to its verdict, so a wrong pair is rejected).
+///
+/// # Errors
+///
+/// [`OciError::NotPinned`] for an image named by tag; registry errors (a
+/// registry that is down is an error, never "none"); [`OciError::Artifact`]
+/// for an `.att` manifest that is not one, has more than
+/// [`MAX_COSIGN_LAYERS`] layers, or an envelope over the limit.
+pub fn fetch_cosign_bundles(
+    settings: &RegistrySettings,
+    image: &OciReference,
+    predicates: BundlePredicates<'_>,
+    max_candidates: usize,
+    max_bundle_bytes: u64,
+) -> Result<Vec<crate::FetchedAttestation>, OciError> {
+    let image_digest = image.pinned("an image whose cosign attestations are read")?;
+    let image = image.with_digest(image_digest);
+    let tag = cosign_tag(&image_digest);
+    let session = Session::new(settings, image.registry());
+    let artifact = |reason: String| OciError::Artifact {
+        reference: format!("{}/{}:{tag}", image.registry(), image.repository()),
+        reason,
+    };
+    block_on(async {
+        let Some(body) = crate::documents::tagged(
+            &session,
+            &image,
+            &tag,
+            &[OCI_MANIFEST],
+            MAX_ATT_MANIFEST_BYTES,
+            "fetching the .att manifest",
+        )
+        .await?
+        else {
+            return Ok(Vec::new());
+        };
+        let manifest = strict_json(&body).map_err(|e| artifact(format!("not JSON with one reading: {e}")))?;
+        let layers = manifest["layers"]
+            .as_array()
+            .ok_or_else(|| artifact("a manifest without layers".into()))?;
+        if layers.len() > MAX_COSIGN_LAYERS {
+            return Err(artifact(format!(
+                "{} layers; at most {MAX_COSIGN_LAYERS}",
+                layers.len()
+            )));
+        }
+        let predicate = |i: usize| {
+            layers.get(i).and_then(|l| {
+                (l["mediaType"] == DSSE_ENVELOPE)
+                    .then(|| l["annotations"][PREDICATE_TYPE_ANNOTATION].as_str())
+                    .flatten()
+            })
+        };
+        let att = image.with_digest(Sha256Digest::of_bytes(&body));
+        let mut found = Vec::new();
+        for i in (0..layers.len()).rev() {
+            if found.len() >= max_candidates {
+                break;
+            }
+            if predicate(i) != Some(predicates.verdict) {
+                continue;
+            }
+            let mut bundle = Vec::new();
+            let members = if predicate(i + 1) == Some(predicates.report) {
+                vec![i, i + 1]
+            } else {
+                vec![i]
+            };
+            for member in members {
+                let layer = &layers[member];
+                let digest = layer["digest"]
+                    .as_str()
+                    .and_then(|d| d.strip_prefix("sha256:"))
+                    .and_then(|hex| hex.parse::<Sha256Digest>().ok())
+                    .ok_or_else(|| artifact(format!("layer {member}: its digest is not sha256")))?;
+                let size = layer["size"]
+                    .as_u64()
+                    .ok_or_else(|| artifact(format!("layer {member}: no size")))?;
+                if size > max_bundle_bytes {
+                    return Err(artifact(format!(
+                        "layer {member} is {size} bytes; the limit is {max_bundle_bytes}"
+                    )));
+                }
+                let envelope = crate::documents::get_blob(
+                    &session,
+                    &image,
+                    &digest,
+                    size,
+                    "fetching an attestation layer",
+                )
+                .await?;
+                crate::registry::check_digest(&image, "an attestation layer", &digest, &envelope)?;
+                // One envelope a line, as a bundle has them.
+                bundle.extend(envelope.iter().filter(|b| **b != b'\n'));
+                bundle.push(b'\n');
+            }
+            found.push(crate::FetchedAttestation {
+                reference: att.clone(),
+                bundle,
+            });
+        }
+        Ok(found)
+    })?
+}
+
+/// The sealgate bundles attached to `image`: its referrers
+/// ([`crate::fetch_attestations`]), or, when it has none, the bundles
+/// rebuilt from its cosign `.att` layers ([`fetch_cosign_bundles`]): what
+/// a copy that kept only cosign's tags still carries.
+///
+/// # Errors
+///
+/// As [`crate::fetch_attestations`] and [`fetch_cosign_bundles`].
+pub fn fetch_sealgate_bundles(
+    settings: &RegistrySettings,
+    image: &OciReference,
+    predicates: BundlePredicates<'_>,
+    max_candidates: usize,
+    max_bundle_bytes: u64,
+) -> Result<Vec<crate::FetchedAttestation>, OciError> {
+    let referrers = crate::fetch_attestations(settings, image, max_candidates, max_bundle_bytes)?;
+    if !referrers.is_empty() {
+        return Ok(referrers);
+    }
+    fetch_cosign_bundles(settings, image, predicates, max_candidates, max_bundle_bytes)
+}

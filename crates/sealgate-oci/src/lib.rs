@@ -29,7 +29,8 @@ pub use attestation::{
     fetch_attestations, fetch_signatures,
 };
 pub use cosign::{
-    CosignEnvelope, MAX_COSIGN_LAYERS, PREDICATE_TYPE_ANNOTATION, attach_cosign_attestations, cosign_tag,
+    BundlePredicates, CosignEnvelope, MAX_COSIGN_LAYERS, PREDICATE_TYPE_ANNOTATION,
+    attach_cosign_attestations, cosign_tag, fetch_cosign_bundles, fetch_sealgate_bundles,
 };
 pub use error::OciError;
 pub use reference::OciReference;

@@ -217,7 +217,7 @@ impl AttestationStore for RegistryStore {
             return Ok(lookup);
         }
         let fetched =
-            sealgate::oci::fetch_attestations(&self.settings, &reference, MAX_BUNDLES_PER_DIGEST, max_bytes)
+            sealgate::attached_bundles(&self.settings, &reference, MAX_BUNDLES_PER_DIGEST, max_bytes)
                 .map_err(|e| error(sealgate::error_chain(&e)))?;
         let lookup = Lookup {
             bundles: fetched

@@ -83,6 +83,29 @@ pub use sealgate_metadata::{MetadataDocument, MetadataError, MetadataLimits};
 /// Policies in OCI registries: push, fetch by digest, the local store.
 pub use sealgate_oci as oci;
 
+/// The sealgate bundles attached to `image` in its registry, for
+/// verification to decide on: its referrers, or when it has none, the
+/// bundles rebuilt from its cosign `.att` layers (a verdict envelope with
+/// the report after it). `verify --from` and admission from a registry
+/// both read them here.
+///
+/// # Errors
+///
+/// Registry errors (a registry that is down is an error, never "none"),
+/// and [`oci::OciError::Artifact`] for what is over the limits.
+pub fn attached_bundles(
+    settings: &oci::RegistrySettings,
+    image: &oci::OciReference,
+    max_candidates: usize,
+    max_bundle_bytes: u64,
+) -> Result<Vec<oci::FetchedAttestation>, oci::OciError> {
+    let predicates = oci::BundlePredicates {
+        verdict: sealgate_attest::VSA_PREDICATE_TYPE,
+        report: sealgate_attest::REPORT_PREDICATE_TYPE,
+    };
+    oci::fetch_sealgate_bundles(settings, image, predicates, max_candidates, max_bundle_bytes)
+}
+
 /// Seconds since the Unix epoch of an RFC 3339 time such as
 /// `2026-11-26T20:00:00Z`, as an [`EvaluationContext`] carries it; `Err`
 /// says why the text is not one.

@@ -116,8 +116,10 @@ type Checked = (
 );
 
 /// `--from`: the bundles attached to the image (which must be the artifact
-/// named by --digest/--artifact), each verified in full; the first accepted
-/// wins, else the last rejection is the answer. None attached is a rejection.
+/// named by --digest/--artifact), each verified in full: its referrers, or
+/// when it has none, the bundles rebuilt from its cosign `.att` layers
+/// (`sealgate::attached_bundles`). The first accepted wins, else the last
+/// rejection is the answer. None attached is a rejection.
 fn from_registry(
     args: &VerifyArgs,
     from: &str,
@@ -132,8 +134,7 @@ fn from_registry(
         )));
     }
     let settings = crate::cmd::oci_settings(&args.registry)?;
-    let found =
-        sealgate::oci::fetch_attestations(&settings, &image, args.max_candidates, trust.max_bundle_bytes)?;
+    let found = sealgate::attached_bundles(&settings, &image, args.max_candidates, trust.max_bundle_bytes)?;
     let mut last = None;
     for candidate in found {
         let result =
