@@ -182,8 +182,8 @@ pub struct BundlePredicates<'a> {
 /// The sealgate bundles in `image`'s cosign attestations (its `.att` tag),
 /// rebuilt from its layers, newest first: each verdict envelope with the
 /// report envelope after it (`attest --push` appends them in that order),
-/// or alone when none follows. At most `max_candidates`, each envelope at
-/// most `max_bundle_bytes`, every digest checked; none when there is no
+/// or alone when none follows. At most `max_candidates`, each at most
+/// `max_bundle_bytes` (its envelopes together), every digest checked; none when there is no
 /// `.att` tag. They are proposals, as referrers are: verification decides
 /// (a report is bound to its verdict, so a wrong pair is rejected).
 ///
@@ -253,6 +253,8 @@ pub fn fetch_cosign_bundles(
             } else {
                 vec![i]
             };
+            // The envelopes of one bundle together within a bundle's limit.
+            let mut total = 0u64;
             for member in members {
                 let layer = &layers[member];
                 let digest = layer["digest"]
@@ -263,9 +265,10 @@ pub fn fetch_cosign_bundles(
                 let size = layer["size"]
                     .as_u64()
                     .ok_or_else(|| artifact(format!("layer {member}: no size")))?;
-                if size > max_bundle_bytes {
+                total = total.saturating_add(size);
+                if total > max_bundle_bytes {
                     return Err(artifact(format!(
-                        "layer {member} is {size} bytes; the limit is {max_bundle_bytes}"
+                        "the bundle of layer {i} is over {max_bundle_bytes} bytes, the limit for a bundle"
                     )));
                 }
                 let envelope = crate::documents::get_blob(
