@@ -183,9 +183,10 @@ pub struct BundlePredicates<'a> {
 /// rebuilt from its layers, newest first: each verdict envelope with the
 /// report envelope after it (`attest --push` appends them in that order),
 /// or alone when none follows. At most `max_candidates`, each at most
-/// `max_bundle_bytes` (its envelopes together), every digest checked; none when there is no
-/// `.att` tag. They are proposals, as referrers are: verification decides
-/// (a report is bound to its verdict, so a wrong pair is rejected).
+/// `max_bundle_bytes` (its envelopes together), every digest checked; none
+/// when there is no `.att` tag. They are proposals, as referrers are:
+/// verification decides (a report is bound to its verdict, so a wrong pair
+/// is rejected).
 ///
 /// # Errors
 ///
