@@ -110,7 +110,7 @@ fn attach(
 ) -> Result<Attached, OciError> {
     let image_digest = image.pinned("what a referrer is attached to")?;
     let image = image.with_digest(image_digest);
-    let session = Session::new(settings, image.registry());
+    let session = Session::new(settings, image.registry())?;
     let client = &session.oci;
     block_on(async {
         session
@@ -284,7 +284,7 @@ fn fetch(
 ) -> Result<Vec<FetchedAttestation>, OciError> {
     let image_digest = image.pinned("what referrers are fetched for")?;
     let image = image.with_digest(image_digest);
-    let session = Session::new(settings, image.registry());
+    let session = Session::new(settings, image.registry())?;
     block_on(async {
         let listed = crate::documents::referrers(&session, &image).await?;
         let mut seen = BTreeSet::new();

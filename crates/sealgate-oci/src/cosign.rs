@@ -64,7 +64,7 @@ pub fn attach_cosign_attestations(
     let tag = cosign_tag(&image_digest);
     let tag_ref =
         oci_client::Reference::with_tag(image.registry().into(), image.repository().into(), tag.clone());
-    let session = Session::new(settings, image.registry());
+    let session = Session::new(settings, image.registry())?;
     let client = &session.oci;
     let artifact = |reason: String| OciError::Artifact {
         reference: format!("{}/{}:{tag}", image.registry(), image.repository()),
@@ -204,7 +204,7 @@ pub fn fetch_cosign_bundles(
     let image_digest = image.pinned("an image whose cosign attestations are read")?;
     let image = image.with_digest(image_digest);
     let tag = cosign_tag(&image_digest);
-    let session = Session::new(settings, image.registry());
+    let session = Session::new(settings, image.registry())?;
     let artifact = |reason: String| OciError::Artifact {
         reference: format!("{}/{}:{tag}", image.registry(), image.repository()),
         reason,

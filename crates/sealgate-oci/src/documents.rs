@@ -30,10 +30,13 @@ pub(crate) enum Access {
     Push,
 }
 
-/// One registry operation's settings, client and credentials.
+/// One registry operation's settings, clients and credentials. Its one
+/// HTTP client keeps its connections, so the requests of one operation
+/// share a TLS session.
 pub(crate) struct Session<'a> {
     pub(crate) settings: &'a RegistrySettings,
     pub(crate) oci: oci_client::Client,
+    http: reqwest::Client,
     /// The credentials the settings give for this registry (basic, or none).
     credentials: RegistryAuth,
     /// What was negotiated, for which repository and access.
@@ -41,14 +44,22 @@ pub(crate) struct Session<'a> {
 }
 
 impl<'a> Session<'a> {
-    /// A client for `registry` with its credentials from `settings`.
-    pub(crate) fn new(settings: &'a RegistrySettings, registry: &str) -> Self {
-        Self {
+    /// Clients for `registry` with its credentials from `settings`.
+    ///
+    /// # Errors
+    ///
+    /// [`OciError::Settings`] when the TLS settings make no HTTP client.
+    pub(crate) fn new(settings: &'a RegistrySettings, registry: &str) -> Result<Self, OciError> {
+        let http = settings
+            .http()
+            .map_err(|e| OciError::Settings(format!("an HTTP client for {registry}: {e}")))?;
+        Ok(Self {
             settings,
             oci: settings.client(),
+            http,
             credentials: settings.auth_for(registry),
             negotiated: tokio::sync::Mutex::new(None),
-        }
+        })
     }
 
     /// What to present to `reference`'s repository for `access`: the token
@@ -104,7 +115,7 @@ impl<'a> Session<'a> {
         reference: &OciReference,
         access: Access,
     ) -> Result<RegistryAuth, OciDistributionError> {
-        let http = self.settings.http()?;
+        let http = &self.http;
         let registry = reference.to_client().resolve_registry().to_owned();
         let probe = http.get(format!("https://{registry}/v2/")).send().await?;
         let challenge = probe
@@ -234,11 +245,6 @@ pub(crate) async fn get_document(
     document: Document<'_>,
 ) -> Result<Option<Vec<u8>>, OciError> {
     let settings = session.settings;
-    let registry_error = |source: OciDistributionError| OciError::Registry {
-        reference: reference.to_string(),
-        operation: document.operation,
-        source,
-    };
     let too_large = || OciError::Artifact {
         reference: reference.to_string(),
         reason: format!(
@@ -249,7 +255,7 @@ pub(crate) async fn get_document(
     let auth = session
         .authorization(reference, Access::Pull, document.operation)
         .await?;
-    let http = settings.http().map_err(registry_error)?;
+    let http = &session.http;
     timed(settings, reference, document.operation, async {
         let client_ref = reference.to_client();
         let url = format!(

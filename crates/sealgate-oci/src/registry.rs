@@ -392,7 +392,7 @@ fn push_artifact(
             actual: digest.prefixed(),
         });
     }
-    let session = Session::new(settings, target.registry());
+    let session = Session::new(settings, target.registry())?;
     let client = &session.oci;
     let reference = target.to_client();
     block_on(async {
@@ -595,7 +595,7 @@ fn fetch_artifact(
     if let Some(stored) = stored_artifact(store, &reference, &digest, shape)? {
         return Ok(stored);
     }
-    let session = Session::new(settings, reference.registry());
+    let session = Session::new(settings, reference.registry())?;
     let mut fetched = false;
     let refname = reference.to_string();
     let artifact = |reason: String| OciError::Artifact {
