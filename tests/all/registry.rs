@@ -260,6 +260,33 @@ impl TestRegistry {
         format!("oci://{}/{rest}", self.addr)
     }
 
+    /// A `serve` configuration in `dir` running `gate`, whose admission
+    /// trusts `public` and finds bundles in this registry (`extra`: more
+    /// members of the `registry` table, each followed by `, `).
+    pub fn admission_config(&self, dir: &Path, gate: &Path, public: &Path, extra: &str) -> PathBuf {
+        std::fs::write(
+            dir.join("trust.toml"),
+            format!(
+                "api-version = \"sealgate/trust/v1\"\n[[keys]]\nname = \"ci\"\npublic-key = {:?}\n",
+                public.display().to_string()
+            ),
+        )
+        .unwrap();
+        let config = dir.join("serve.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "api-version = \"sealgate/server/v1\"\ngates = [{:?}]\n[trust]\nrelease = \"trust.toml\"\n\
+                 [admission]\ntrust = \"release\"\nregistry = {{ ca = {:?}, docker-config = {:?}, {extra}timeout = \"5s\" }}\n",
+                gate.display().to_string(),
+                self.ca().display().to_string(),
+                self.docker_config().display().to_string(),
+            ),
+        )
+        .unwrap();
+        config
+    }
+
     /// The CLI with this registry's CA and credentials, and `store` as the OCI store.
     pub fn sealgate(&self, store: &Path, args: &[&str]) -> Output {
         sealgate_command()
@@ -992,27 +1019,7 @@ fn verify_from_reads_cosigns_layout_when_no_referrer_is_there() {
 
     // Admission from the registry reads the same: the first image is
     // admitted on its cosign layout alone, the second denied.
-    std::fs::write(
-        w.join("trust.toml"),
-        format!(
-            "api-version = \"sealgate/trust/v1\"\n[[keys]]\nname = \"ci\"\npublic-key = {:?}\n",
-            public.display().to_string()
-        ),
-    )
-    .unwrap();
-    let serve_config = w.join("serve.toml");
-    std::fs::write(
-        &serve_config,
-        format!(
-            "api-version = \"sealgate/server/v1\"\ngates = [{:?}]\n[trust]\nrelease = \"trust.toml\"\n\
-             [admission]\ntrust = \"release\"\nregistry = {{ ca = {:?}, docker-config = {:?}, timeout = \"5s\" }}\n",
-            gate.display().to_string(),
-            registry.ca().display().to_string(),
-            registry.docker_config().display().to_string(),
-        ),
-    )
-    .unwrap();
-    let server = crate::serve::InProcess::new(&serve_config);
+    let server = crate::serve::InProcess::new(&registry.admission_config(w, &gate, &public, ""));
     for (digest, admitted) in [(one, true), (two, false)] {
         let pod_image = format!("{}/acme/churn@{}", registry.addr, digest.prefixed());
         let (status, answer) = server.post(
@@ -1278,27 +1285,7 @@ fn attestations_travel_beside_the_image_they_judge() {
 
     // Admission with the registry store: `serve` finds each image's
     // bundles beside it, in its own registry.
-    let trust = w.join("trust.toml");
-    std::fs::write(
-        &trust,
-        format!(
-            "api-version = \"sealgate/trust/v1\"\n[[keys]]\nname = \"ci\"\npublic-key = {:?}\n",
-            public.display().to_string()
-        ),
-    )
-    .unwrap();
-    let serve_config = w.join("serve.toml");
-    std::fs::write(
-        &serve_config,
-        format!(
-            "api-version = \"sealgate/server/v1\"\ngates = [{:?}]\n[trust]\nrelease = \"trust.toml\"\n\
-             [admission]\ntrust = \"release\"\nregistry = {{ ca = {:?}, docker-config = {:?}, cache-ttl = \"2s\", timeout = \"5s\" }}\n",
-            gate.display().to_string(),
-            registry.ca().display().to_string(),
-            registry.docker_config().display().to_string(),
-        ),
-    )
-    .unwrap();
+    let serve_config = registry.admission_config(w, &gate, &public, "cache-ttl = \"2s\", ");
     let pod_image = |d: &sealgate::Sha256Digest| format!("{}/acme/churn@{}", registry.addr, d.prefixed());
     let admit = |server: &crate::serve::InProcess, d: &sealgate::Sha256Digest| {
         let (status, answer) = server.post(
