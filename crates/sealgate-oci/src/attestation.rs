@@ -16,7 +16,7 @@ use crate::media_types::{
     ATTESTATION_ARTIFACT, ATTESTATION_BUNDLE, DSSE_ENVELOPE, EMPTY_CONFIG, IMAGE_MANIFESTS, OCI_INDEX,
     OCI_MANIFEST, SIGNATURE_ARTIFACT,
 };
-use crate::registry::{block_on, check_digest, strict_json, subject_manifest, timed};
+use crate::registry::{block_on, check_digest, sha256_of, strict_json, subject_manifest, timed};
 use crate::{MAX_MANIFEST_BYTES, OciError, OciReference, RegistrySettings};
 
 /// The empty config's bytes (`{}`), as the image spec defines it.
@@ -295,11 +295,7 @@ fn fetch(
             .filter(|m| seen.insert(m.digest.clone()))
             .take(max_candidates)
         {
-            let Some(digest) = entry
-                .digest
-                .strip_prefix("sha256:")
-                .and_then(|h| h.parse::<Sha256Digest>().ok())
-            else {
+            let Some(digest) = sha256_of(&entry.digest) else {
                 continue;
             };
             let reference = image.with_digest(digest);
@@ -323,11 +319,7 @@ fn fetch(
             let Some(layer) = layer.filter(|l| ours && l.media_type == kind.layer) else {
                 continue;
             };
-            let Some(bundle_digest) = layer
-                .digest
-                .strip_prefix("sha256:")
-                .and_then(|h| h.parse::<Sha256Digest>().ok())
-            else {
+            let Some(bundle_digest) = sha256_of(&layer.digest) else {
                 continue;
             };
             let size = u64::try_from(layer.size).unwrap_or(u64::MAX);

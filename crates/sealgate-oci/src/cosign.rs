@@ -66,10 +66,7 @@ pub fn attach_cosign_attestations(
         oci_client::Reference::with_tag(image.registry().into(), image.repository().into(), tag.clone());
     let session = Session::new(settings, image.registry())?;
     let client = &session.oci;
-    let artifact = |reason: String| OciError::Artifact {
-        reference: format!("{}/{}:{tag}", image.registry(), image.repository()),
-        reason,
-    };
+    let artifact = |reason: String| att_error(&image, &tag, reason);
     block_on(async {
         session
             .authorize_client(&image, Access::Push, "authenticating to push")
@@ -78,26 +75,10 @@ pub fn attach_cosign_attestations(
         subject_manifest(&session, &image, IMAGE_MANIFESTS).await?;
         // The layers already there (none when the tag is new; any other
         // failure stops here rather than overwrite what is there).
-        let existing = crate::documents::tagged(
-            &session,
-            &image,
-            &tag,
-            &[OCI_MANIFEST],
-            MAX_ATT_MANIFEST_BYTES,
-            "fetching the .att manifest",
-        )
-        .await?;
-        let mut layers: Vec<Value> = match existing {
-            Some(body) => {
-                let manifest =
-                    strict_json(&body).map_err(|e| artifact(format!("not JSON with one reading: {e}")))?;
-                manifest["layers"]
-                    .as_array()
-                    .cloned()
-                    .ok_or_else(|| artifact("a manifest without layers".into()))?
-            }
-            None => Vec::new(),
-        };
+        let mut layers = att_manifest(&session, &image, &tag)
+            .await?
+            .map(|(_, layers)| layers)
+            .unwrap_or_default();
         let known: BTreeSet<String> = layers
             .iter()
             .filter_map(|l| l["digest"].as_str().map(str::to_owned))
@@ -169,6 +150,43 @@ pub fn attach_cosign_attestations(
     })?
 }
 
+/// An error about `image`'s `.att` tag `tag`.
+fn att_error(image: &OciReference, tag: &str, reason: String) -> OciError {
+    OciError::Artifact {
+        reference: format!("{}/{}:{tag}", image.registry(), image.repository()),
+        reason,
+    }
+}
+
+/// `image`'s `.att` manifest (tag `tag`): its digest and layers, or `None`
+/// when there is no such tag. A tag that cannot be read, or a manifest that
+/// is not one, is an error (never "none": a writer would overwrite it).
+async fn att_manifest(
+    session: &Session<'_>,
+    image: &OciReference,
+    tag: &str,
+) -> Result<Option<(Sha256Digest, Vec<Value>)>, OciError> {
+    let Some(body) = crate::documents::tagged(
+        session,
+        image,
+        tag,
+        &[OCI_MANIFEST],
+        MAX_ATT_MANIFEST_BYTES,
+        "fetching the .att manifest",
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    let manifest =
+        strict_json(&body).map_err(|e| att_error(image, tag, format!("not JSON with one reading: {e}")))?;
+    let layers = manifest["layers"]
+        .as_array()
+        .cloned()
+        .ok_or_else(|| att_error(image, tag, "a manifest without layers".into()))?;
+    Ok(Some((Sha256Digest::of_bytes(&body), layers)))
+}
+
 /// The predicate types of a sealgate bundle's two envelopes, as the `.att`
 /// layers' annotations name them.
 #[derive(Debug, Clone, Copy)]
@@ -205,27 +223,11 @@ pub fn fetch_cosign_bundles(
     let image = image.with_digest(image_digest);
     let tag = cosign_tag(&image_digest);
     let session = Session::new(settings, image.registry())?;
-    let artifact = |reason: String| OciError::Artifact {
-        reference: format!("{}/{}:{tag}", image.registry(), image.repository()),
-        reason,
-    };
+    let artifact = |reason: String| att_error(&image, &tag, reason);
     block_on(async {
-        let Some(body) = crate::documents::tagged(
-            &session,
-            &image,
-            &tag,
-            &[OCI_MANIFEST],
-            MAX_ATT_MANIFEST_BYTES,
-            "fetching the .att manifest",
-        )
-        .await?
-        else {
+        let Some((att_digest, layers)) = att_manifest(&session, &image, &tag).await? else {
             return Ok(Vec::new());
         };
-        let manifest = strict_json(&body).map_err(|e| artifact(format!("not JSON with one reading: {e}")))?;
-        let layers = manifest["layers"]
-            .as_array()
-            .ok_or_else(|| artifact("a manifest without layers".into()))?;
         if layers.len() > MAX_COSIGN_LAYERS {
             return Err(artifact(format!(
                 "{} layers; at most {MAX_COSIGN_LAYERS}",
@@ -239,7 +241,7 @@ pub fn fetch_cosign_bundles(
                     .flatten()
             })
         };
-        let att = image.with_digest(Sha256Digest::of_bytes(&body));
+        let att = image.with_digest(att_digest);
         let mut found = Vec::new();
         for i in (0..layers.len()).rev() {
             if found.len() >= max_candidates {
@@ -260,8 +262,7 @@ pub fn fetch_cosign_bundles(
                 let layer = &layers[member];
                 let digest = layer["digest"]
                     .as_str()
-                    .and_then(|d| d.strip_prefix("sha256:"))
-                    .and_then(|hex| hex.parse::<Sha256Digest>().ok())
+                    .and_then(crate::registry::sha256_of)
                     .ok_or_else(|| artifact(format!("layer {member}: its digest is not sha256")))?;
                 let size = layer["size"]
                     .as_u64()

@@ -697,7 +697,12 @@ fn stored_artifact(
 }
 
 fn descriptor_digest(d: &OciDescriptor) -> Option<Sha256Digest> {
-    d.digest.strip_prefix("sha256:").and_then(|h| h.parse().ok())
+    sha256_of(&d.digest)
+}
+
+/// A descriptor's `sha256:<hex>` digest; any other algorithm is `None`.
+pub(crate) fn sha256_of(digest: &str) -> Option<Sha256Digest> {
+    digest.strip_prefix("sha256:").and_then(|h| h.parse().ok())
 }
 
 /// The checks between the pieces: the config is one JSON object that gives
