@@ -470,6 +470,37 @@ fn rego_reads_dates_and_the_evaluations_time_the_same_way_every_time() {
     );
 }
 
+/// A finding without a remediation (what conftest-style checks give) has
+/// no empty "fix" in any output format.
+#[test]
+fn a_finding_without_a_remediation_has_no_empty_fix_in_any_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy =
+        "package main\nimport rego.v1\n\ndeny contains \"m has no owner\" if not input.governance.owner\n";
+    let gate = rego_gate(dir.path(), &[("owner.rego", policy)], "{}");
+    let metadata = dir.path().join("m.json");
+    std::fs::write(
+        &metadata,
+        r#"{"api_version":"sealgate/metadata/v1","artifact":{"kind":"model","name":"m"}}"#,
+    )
+    .unwrap();
+    for format in ["text", "sarif", "junit", "github"] {
+        let out = sealgate(&[
+            "check",
+            "--gate",
+            gate.to_str().unwrap(),
+            "--metadata",
+            metadata.to_str().unwrap(),
+            "--format",
+            format,
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{format}: {}", stderr(&out));
+        let text = stdout(&out);
+        assert!(text.contains("m has no owner"), "{format}: {text}");
+        assert!(!text.to_lowercase().contains("fix:"), "{format}: {text}");
+    }
+}
+
 #[test]
 fn a_rego_policy_decides_the_gate_and_the_report_and_digest_name_its_files() {
     let dir = tempfile::tempdir().unwrap();

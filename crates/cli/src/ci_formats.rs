@@ -44,6 +44,15 @@ fn sarif_level(s: Severity, fail_on: Severity) -> &'static str {
     }
 }
 
+/// `text`, then `. Fix: <remediation>` when the finding has one (a
+/// message-only finding gets no empty "Fix:").
+fn with_fix(text: &str, f: &sealgate::Finding) -> String {
+    match f.fix() {
+        Some(fix) => format!("{}. Fix: {fix}", text.trim_end_matches('.')),
+        None => text.to_owned(),
+    }
+}
+
 /// The 1-based line of the value at `pointer` in the JSON `text`, for
 /// editors and code scanning. `None` if the pointer does not resolve.
 #[cfg(test)]
@@ -255,7 +264,7 @@ pub(crate) fn check_sarif(report: &GateReport, origin: &str, text: &str) -> Valu
                 "ruleId": f.rule_id,
                 "ruleIndex": index,
                 "level": sarif_level(f.severity, report.fail_on),
-                "message": { "text": format!("{}. Fix: {}", f.message.trim_end_matches('.'), f.remediation) },
+                "message": { "text": with_fix(&f.message, f) },
                 "locations": [location(&f.pointer)],
                 "properties": {
                     "policy": p.id,
@@ -378,12 +387,12 @@ pub(crate) fn check_junit(report: &GateReport, origin: &str, text: &str) -> Stri
                 .iter()
                 .map(|f| {
                     format!(
-                        "{} at {} (line {}): {}\nfix: {}\n",
+                        "{} at {} (line {}): {}\n{}",
                         severity_name(f.severity),
                         f.pointer,
                         lines.line(&f.pointer).unwrap_or(1),
                         f.message,
-                        f.remediation
+                        f.fix().map(|fix| format!("fix: {fix}\n")).unwrap_or_default()
                     )
                 })
                 .collect();
@@ -460,11 +469,9 @@ pub(crate) fn check_github(report: &GateReport, origin: &str, text: &str) -> Str
                 gh_property(origin),
                 lines.line(&f.pointer).unwrap_or(1),
                 gh_property(&format!("{} ({})", f.rule_id, severity_name(f.severity))),
-                gh_data(&format!(
-                    "{} (at {}). Fix: {}",
-                    f.message.trim_end_matches('.'),
-                    f.pointer,
-                    f.remediation
+                gh_data(&with_fix(
+                    &format!("{} (at {})", f.message.trim_end_matches('.'), f.pointer),
+                    f
                 )),
             );
         }

@@ -107,9 +107,8 @@ pub(crate) fn write_text(
             };
             writeln!(out, "        {severity}  {}  at {}", clean(&f.rule_id), clean(at))?;
             writeln!(out, "                  {}", clean(&f.message))?;
-            // Rego checks often give a message only: no empty `fix:` line.
-            if !f.remediation.trim().is_empty() {
-                writeln!(out, "                  fix: {}", clean(&f.remediation))?;
+            if let Some(fix) = f.fix() {
+                writeln!(out, "                  fix: {}", clean(fix))?;
             }
         }
         for l in &p.log {

@@ -70,6 +70,15 @@ pub struct Finding {
     pub remediation: String,
 }
 
+impl Finding {
+    /// The remediation, if the policy gave one (conftest-style checks
+    /// often give a message only): what every output writes as "fix".
+    pub fn fix(&self) -> Option<&str> {
+        let fix = self.remediation.trim();
+        (!fix.is_empty()).then_some(fix)
+    }
+}
+
 /// A policy's answer, as the host received it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
